@@ -1,0 +1,55 @@
+//! `moodtune`: a thin command-line layer over the moodtune crates. Each subcommand
+//! lives in its own module and only parses arguments, calls a library and prints.
+
+use clap::{Parser, Subcommand};
+
+mod fer_cmd;
+mod library_cmd;
+mod recognize_cmd;
+mod recommend_cmd;
+mod serve_cmd;
+
+#[derive(Parser)]
+#[command(name = "moodtune", version, about = "Recommends music from your own library for the mood on your face")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the local web app: live webcam mood and a playable playlist.
+    Serve(serve_cmd::ServeArgs),
+    /// Find every face in photos and recognise its expression.
+    Recognize(recognize_cmd::RecognizeArgs),
+    /// Recommend songs for an emotion or for the face in a photo.
+    Recommend(recommend_cmd::RecommendArgs),
+    /// Manage the typical songs that define your taste for each emotion.
+    #[command(subcommand)]
+    Profile(recommend_cmd::ProfileCommand),
+    /// Import, inspect, label, classify and export the song library.
+    #[command(subcommand)]
+    Library(library_cmd::LibraryCommand),
+    /// Facial-expression models: train, evaluate, benchmark, plot.
+    #[command(subcommand)]
+    Fer(fer_cmd::FerCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(a) => serve_cmd::run(a),
+        Command::Recognize(a) => recognize_cmd::run(a),
+        Command::Recommend(a) => recommend_cmd::run(a),
+        Command::Profile(c) => recommend_cmd::run_profile(c),
+        Command::Library(c) => library_cmd::run(c),
+        Command::Fer(c) => fer_cmd::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

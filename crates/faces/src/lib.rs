@@ -1,0 +1,1 @@
+//! moodtune-faces (being written).

@@ -1,0 +1,1 @@
+//! moodtune-fer (being written).

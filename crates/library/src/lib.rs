@@ -1,0 +1,1 @@
+//! moodtune-library (being written).

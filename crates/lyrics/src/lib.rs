@@ -1,0 +1,1 @@
+//! moodtune-lyrics (being written).

@@ -1,0 +1,1 @@
+//! moodtune-recommend (being written).
