@@ -1,0 +1,128 @@
+//! Script-based language detection: cheap enough to run on every song of a library.
+
+use serde::{Deserialize, Serialize};
+
+/// The language of a lyrics text, as far as the analyzer cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Chinese,
+    English,
+    /// Another script (Japanese kana, Korean, Cyrillic...), a Latin-script text with no
+    /// English in it, or no letters at all (instrumental, empty).
+    Other,
+}
+
+impl Language {
+    pub fn key(self) -> &'static str {
+        match self {
+            Language::Chinese => "chinese",
+            Language::English => "english",
+            Language::Other => "other",
+        }
+    }
+}
+
+pub(crate) fn is_han(c: char) -> bool {
+    matches!(c as u32,
+        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x20000..=0x2A6DF | 0xF900..=0xFAFF | 0x2A700..=0x2EBEF)
+}
+
+fn is_kana(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x31F0..=0x31FF)
+}
+
+/// Frequent English function words; a Latin-script text must contain some to count as
+/// English (so French or Spanish lyrics come out as `Other`).
+const ENGLISH_MARKERS: &[&str] = &[
+    "the", "and", "you", "i", "me", "my", "to", "of", "a", "in", "is", "it", "on", "we", "your",
+    "be", "are", "for", "with", "that", "this", "was", "all", "so", "but", "not", "don't", "i'm",
+    "can't", "no", "love", "she", "he", "they", "our", "will", "when", "what", "at", "from",
+    "like", "just", "know", "never", "oh", "out", "up", "down",
+];
+
+/// Decides the language from the letters of `text`: Chinese when Han characters make up
+/// a fair share of the letters (one Han character carries about a word), English when
+/// Latin letters dominate and English function words appear, `Other` otherwise.
+pub fn detect_language(text: &str) -> Language {
+    let (mut han, mut kana, mut latin, mut other) = (0usize, 0usize, 0usize, 0usize);
+    for c in text.chars() {
+        if is_han(c) {
+            han += 1;
+        } else if is_kana(c) {
+            kana += 1;
+        } else if c.is_ascii_alphabetic() {
+            latin += 1;
+        } else if c.is_alphabetic() {
+            // Accented Latin letters count towards Latin script, other scripts not.
+            if matches!(c as u32, 0x00C0..=0x024F) {
+                latin += 1;
+            } else {
+                other += 1;
+            }
+        }
+    }
+    if kana * 5 > han.max(1) {
+        // Japanese mixes kana into its Han characters; Chinese never does.
+        return Language::Other;
+    }
+    // A Chinese word is 1-2 characters, an English one about 5 letters.
+    let han_weight = han * 3;
+    if han > 0 && han_weight >= latin && han_weight >= other {
+        return Language::Chinese;
+    }
+    if latin == 0 || other > latin {
+        return Language::Other;
+    }
+    let mut words = 0usize;
+    let mut markers = 0usize;
+    for w in unicode_segmentation::UnicodeSegmentation::unicode_words(text) {
+        words += 1;
+        let lw = w.to_lowercase().replace('\u{2019}', "'");
+        if ENGLISH_MARKERS.contains(&lw.as_str()) {
+            markers += 1;
+        }
+    }
+    // Very short texts ("Love", a title) get the benefit of the doubt.
+    if words <= 3 || markers * 20 >= words {
+        Language::English
+    } else {
+        Language::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_each_language() {
+        assert_eq!(detect_language("我今天非常开心"), Language::Chinese);
+        assert_eq!(
+            detect_language("I walked along the river and the night was cold"),
+            Language::English
+        );
+        assert_eq!(detect_language("夜は静かに眠っている"), Language::Other);
+        assert_eq!(detect_language("사랑해요 오늘 밤"), Language::Other);
+        assert_eq!(
+            detect_language("la nuit tombe sur la ville et je marche seul dans les rues"),
+            Language::Other
+        );
+        assert_eq!(detect_language(""), Language::Other);
+        assert_eq!(detect_language("  123 !!! ... "), Language::Other);
+    }
+
+    #[test]
+    fn mixed_lyrics_follow_the_main_script() {
+        // A Chinese song with an English hook is still Chinese.
+        assert_eq!(
+            detect_language("我们一起走过风雨的日子 oh baby 你是我的唯一"),
+            Language::Chinese
+        );
+        // An English song with one Chinese word stays English.
+        assert_eq!(
+            detect_language("you whispered 爱 to me in the dark and I never forgot the sound"),
+            Language::English
+        );
+    }
+}
