@@ -1,1 +1,22 @@
-//! moodtune-faces (being written).
+//! moodtune-faces: from a photo or camera frame to the expression of every face in it.
+//!
+//! - [`FaceDetector`] finds faces; [`SeetaDetector`] is the shipped one (SeetaFace
+//!   frontal cascade via `rustface`, model compiled in).
+//! - [`FacePipeline`] detects, crops each face the way FER2013 frames faces, flags
+//!   small or blurry ones, and asks any [`moodtune_core::ExpressionClassifier`].
+//! - [`MoodSmoother`] turns per-frame results of a video into a steady mood.
+//! - [`load_image`] reads untrusted image files safely; [`annotate`] draws results.
+
+pub mod annotate;
+pub mod crop;
+pub mod detect;
+pub mod load;
+pub mod pipeline;
+pub mod smooth;
+
+pub use annotate::{annotate, save_png};
+pub use crop::{fer_crop, sharpness};
+pub use detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
+pub use load::{load_image, load_image_bytes, LoadError};
+pub use pipeline::{top_emotion, FaceFlag, FacePipeline, FaceResult, PipelineConfig};
+pub use smooth::{MoodSmoother, SmoothedMood, SmootherConfig};

@@ -1,0 +1,245 @@
+//! Face detectors behind one small trait, so a stronger model (RetinaFace) can be added
+//! beside the shipped SeetaFace cascade without touching the pipeline.
+
+use image::imageops::FilterType;
+use image::GrayImage;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, OnceLock};
+
+/// An axis-aligned box in the pixel coordinates of the image given to the detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FaceBox {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl FaceBox {
+    pub fn area(&self) -> u64 {
+        self.width as u64 * self.height as u64
+    }
+
+    pub fn center(&self) -> (f32, f32) {
+        (
+            self.x as f32 + self.width as f32 / 2.0,
+            self.y as f32 + self.height as f32 / 2.0,
+        )
+    }
+
+    /// Intersection over union, 0 when the boxes do not touch.
+    pub fn iou(&self, other: &FaceBox) -> f32 {
+        let x0 = self.x.max(other.x);
+        let y0 = self.y.max(other.y);
+        let x1 = (self.x + self.width).min(other.x + other.width);
+        let y1 = (self.y + self.height).min(other.y + other.height);
+        if x1 <= x0 || y1 <= y0 {
+            return 0.0;
+        }
+        let inter = (x1 - x0) as f32 * (y1 - y0) as f32;
+        inter / (self.area() as f32 + other.area() as f32 - inter)
+    }
+
+    /// Clips a box given in signed, possibly out-of-frame coordinates to the image.
+    /// Returns `None` when nothing of it lies inside.
+    pub fn clipped(x: f32, y: f32, w: f32, h: f32, img_w: u32, img_h: u32) -> Option<FaceBox> {
+        let x0 = x.max(0.0).round() as i64;
+        let y0 = y.max(0.0).round() as i64;
+        let x1 = ((x + w).round() as i64).min(img_w as i64);
+        let y1 = ((y + h).round() as i64).min(img_h as i64);
+        if x1 <= x0 || y1 <= y0 {
+            return None;
+        }
+        Some(FaceBox {
+            x: x0 as u32,
+            y: y0 as u32,
+            width: (x1 - x0) as u32,
+            height: (y1 - y0) as u32,
+        })
+    }
+}
+
+/// One face found by a detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    pub bbox: FaceBox,
+    /// Detector confidence; its scale depends on the detector (SeetaFace: roughly 2-40).
+    pub score: f32,
+}
+
+/// Finds faces in a grayscale image. Implementations must be cheap to share between
+/// threads (the web server calls one detector from many requests).
+pub trait FaceDetector: Send + Sync {
+    /// Short identifier shown in benchmarks and JSON output.
+    fn name(&self) -> &str;
+    /// All faces found, in the coordinates of `gray`, in no particular order.
+    fn detect(&self, gray: &GrayImage) -> Vec<Detection>;
+}
+
+/// Tuning of the SeetaFace detector. The cascade scans 40x40 windows over an image
+/// pyramid that starts at the working resolution, so the working resolution decides
+/// both the cost and the smallest face that can be found.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SeetaConfig {
+    /// The image is downscaled so its longest side is at most this many pixels before
+    /// detection (boxes are mapped back). Cost grows with the square of this.
+    pub max_side: u32,
+    /// Smallest face, in pixels of the original image, that must still be found; when
+    /// `max_side` would shrink such a face below the 40 px window, the image is shrunk
+    /// less (slower but finds it). 0 means "whatever `max_side` allows".
+    pub min_face: u32,
+    /// Ratio between pyramid levels (0.1-0.99); lower is faster and coarser in scale.
+    pub pyramid_scale: f32,
+    /// Sliding window step in pixels at each pyramid level; larger is faster.
+    pub window_step: u32,
+    /// Score threshold; SeetaFace suggests 0.95 (recall) to 4.5 (precision).
+    pub score_threshold: f64,
+}
+
+impl SeetaConfig {
+    /// For photos: full detail up to 1280 px, finds faces from about 40 px.
+    pub fn photo() -> Self {
+        SeetaConfig {
+            max_side: 1280,
+            min_face: 40,
+            pyramid_scale: 0.8,
+            window_step: 4,
+            score_threshold: 2.0,
+        }
+    }
+
+    /// For live camera frames: a person in front of a webcam fills a good part of the
+    /// frame, so a 320 px working size (faces from about 1/8 of the frame height)
+    /// and a coarser pyramid keep the detector within a frame budget.
+    pub fn live() -> Self {
+        SeetaConfig {
+            max_side: 320,
+            min_face: 0,
+            pyramid_scale: 0.7,
+            window_step: 4,
+            score_threshold: 2.0,
+        }
+    }
+}
+
+impl Default for SeetaConfig {
+    fn default() -> Self {
+        Self::photo()
+    }
+}
+
+/// The SeetaFace frontal face cascade (funnel-structured, LAB boosted + SURF MLP
+/// stages), run by the pure-Rust `rustface` port. The model is compiled into the
+/// binary, so it works offline with nothing to install.
+pub struct SeetaDetector {
+    model: Arc<rustface::Model>,
+    config: SeetaConfig,
+}
+
+/// The shipped model file (BSD-2, SeetaFace by VIPL, ICT CAS; see models/LICENSE.seetaface).
+const SEETA_MODEL: &[u8] = include_bytes!("../models/seeta_fd_frontal_v1.0.bin");
+/// rustface's scanning window; faces smaller than this at the working scale are missed.
+const SEETA_WINDOW: u32 = 40;
+
+fn shipped_seeta_model() -> Arc<rustface::Model> {
+    static MODEL: OnceLock<Arc<rustface::Model>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            // The bytes are compiled in and checked by a test, so failure here is a
+            // broken build, not a user error.
+            Arc::new(rustface::read_model(SEETA_MODEL).expect("shipped SeetaFace model is valid"))
+        })
+        .clone()
+}
+
+impl SeetaDetector {
+    /// The shipped model with the given tuning.
+    pub fn new(config: SeetaConfig) -> Self {
+        SeetaDetector {
+            model: shipped_seeta_model(),
+            config,
+        }
+    }
+
+    /// A SeetaFace model read from a file (same format as the shipped one).
+    pub fn from_file(path: &std::path::Path, config: SeetaConfig) -> std::io::Result<Self> {
+        let bytes = std::fs::read(path)?;
+        let model = rustface::read_model(&bytes[..])?;
+        Ok(SeetaDetector {
+            model: Arc::new(model),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &SeetaConfig {
+        &self.config
+    }
+
+    /// Scale from the input image to the working image.
+    fn working_scale(&self, w: u32, h: u32) -> f32 {
+        let longest = w.max(h) as f32;
+        let mut s = (self.config.max_side as f32 / longest).min(1.0);
+        if self.config.min_face > 0 {
+            // Keep the smallest wanted face at least one window wide.
+            s = s.max((SEETA_WINDOW as f32 / self.config.min_face as f32).min(1.0));
+        }
+        s
+    }
+}
+
+impl FaceDetector for SeetaDetector {
+    fn name(&self) -> &str {
+        "seetaface"
+    }
+
+    fn detect(&self, gray: &GrayImage) -> Vec<Detection> {
+        let (w, h) = gray.dimensions();
+        let s = self.working_scale(w, h);
+        let sw = ((w as f32 * s).round() as u32).max(1);
+        let sh = ((h as f32 * s).round() as u32).max(1);
+        // rustface's scan subtracts the window from the image size without a check.
+        if sw < SEETA_WINDOW || sh < SEETA_WINDOW {
+            return Vec::new();
+        }
+        let resized;
+        let work: &GrayImage = if sw == w && sh == h {
+            gray
+        } else {
+            // Triangle (bilinear) keeps enough detail for the cascade and is far
+            // cheaper than Lanczos on every frame.
+            resized = image::imageops::resize(gray, sw, sh, FilterType::Triangle);
+            &resized
+        };
+
+        // rustface's detector keeps scratch buffers and is not `Send`, so one is made
+        // per call from the shared model; that costs far less than the scan itself.
+        let mut det = rustface::create_detector_with_model((*self.model).clone());
+        det.set_min_face_size(SEETA_WINDOW);
+        det.set_pyramid_scale_factor(self.config.pyramid_scale.clamp(0.1, 0.99));
+        det.set_slide_window_step(
+            self.config.window_step.max(1),
+            self.config.window_step.max(1),
+        );
+        det.set_score_thresh(self.config.score_threshold.max(0.01));
+        let data = rustface::ImageData::new(work.as_raw(), sw, sh);
+        let inv = 1.0 / s;
+        det.detect(&data)
+            .into_iter()
+            .filter_map(|f| {
+                let b = f.bbox();
+                let bbox = FaceBox::clipped(
+                    b.x() as f32 * inv,
+                    b.y() as f32 * inv,
+                    b.width() as f32 * inv,
+                    b.height() as f32 * inv,
+                    w,
+                    h,
+                )?;
+                Some(Detection {
+                    bbox,
+                    score: f.score() as f32,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,176 @@
+//! Image loading that is safe on untrusted files: size limits against decompression
+//! bombs, EXIF orientation applied, and errors that name the input.
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+use std::io::{BufRead, Cursor, Seek};
+use std::path::{Path, PathBuf};
+
+/// Largest width or height accepted. Far above any camera (a 200 MP sensor is about
+/// 16000 px wide) yet keeps a forged header from asking for terabytes.
+pub const MAX_DIMENSION: u32 = 20_000;
+/// Largest decoded allocation accepted (a 20000x10000 RGB image is 600 MB).
+pub const MAX_ALLOC: u64 = 1 << 30;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: cannot read file: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: file is empty", .path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: not a supported image (expected JPEG, PNG, WebP or BMP)", .path.display())]
+    UnknownFormat { path: PathBuf },
+    #[error("{}: image too large ({width}x{height}; at most {max}x{max} pixels)", .path.display(), max = MAX_DIMENSION)]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
+    #[error("{}: cannot decode image: {source}", .path.display())]
+    Decode {
+        path: PathBuf,
+        source: image::ImageError,
+    },
+}
+
+impl LoadError {
+    /// The file (or label) the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            LoadError::Io { path, .. }
+            | LoadError::Empty { path }
+            | LoadError::UnknownFormat { path }
+            | LoadError::TooLarge { path, .. }
+            | LoadError::Decode { path, .. } => path,
+        }
+    }
+}
+
+/// Loads an image file with EXIF orientation applied (so a portrait phone photo is
+/// upright) and decompression-bomb limits enforced.
+pub fn load_image(path: &Path) -> Result<DynamicImage, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_image_bytes(&bytes, path)
+}
+
+/// Decodes an in-memory image (e.g. an upload); `label` names it in errors.
+pub fn load_image_bytes(bytes: &[u8], label: &Path) -> Result<DynamicImage, LoadError> {
+    if bytes.is_empty() {
+        return Err(LoadError::Empty {
+            path: label.to_path_buf(),
+        });
+    }
+    decode(Cursor::new(bytes), label)
+}
+
+fn decode<R: BufRead + Seek>(reader: R, label: &Path) -> Result<DynamicImage, LoadError> {
+    let path = || label.to_path_buf();
+    let mut reader = ImageReader::new(reader)
+        .with_guessed_format()
+        .map_err(|source| LoadError::Io {
+            path: path(),
+            source,
+        })?;
+    if reader.format().is_none() {
+        return Err(LoadError::UnknownFormat { path: path() });
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_DIMENSION);
+    limits.max_image_height = Some(MAX_DIMENSION);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let decode_err = |source: image::ImageError| match source {
+        image::ImageError::Unsupported(_) => LoadError::UnknownFormat { path: path() },
+        source => LoadError::Decode {
+            path: path(),
+            source,
+        },
+    };
+    let mut decoder = reader.into_decoder().map_err(decode_err)?;
+    let (width, height) = decoder.dimensions();
+    if width > MAX_DIMENSION || height > MAX_DIMENSION {
+        return Err(LoadError::TooLarge {
+            path: path(),
+            width,
+            height,
+        });
+    }
+    if width == 0 || height == 0 {
+        return Err(LoadError::Decode {
+            path: path(),
+            source: image::ImageError::Limits(image::error::LimitError::from_kind(
+                image::error::LimitErrorKind::DimensionError,
+            )),
+        });
+    }
+    // A broken EXIF block should not cost the user the photo: fall back to upright.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_err)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::{ImageFormat, RgbImage};
+
+    fn encode(img: &DynamicImage, fmt: ImageFormat) -> Vec<u8> {
+        let mut buf = Cursor::new(Vec::new());
+        img.write_to(&mut buf, fmt).unwrap();
+        buf.into_inner()
+    }
+
+    fn sample() -> DynamicImage {
+        DynamicImage::ImageRgb8(RgbImage::from_fn(30, 20, |x, y| {
+            image::Rgb([x as u8 * 8, y as u8 * 12, 100])
+        }))
+    }
+
+    #[test]
+    fn decodes_every_supported_format() {
+        let img = sample();
+        for fmt in [
+            ImageFormat::Png,
+            ImageFormat::Jpeg,
+            ImageFormat::Bmp,
+            ImageFormat::WebP,
+        ] {
+            let bytes = encode(&img, fmt);
+            let got = load_image_bytes(&bytes, Path::new("x")).unwrap();
+            assert_eq!((got.width(), got.height()), (30, 20), "{fmt:?}");
+        }
+    }
+
+    #[test]
+    fn empty_and_garbage_are_named_errors() {
+        let e = load_image_bytes(&[], Path::new("empty.jpg")).unwrap_err();
+        assert!(matches!(e, LoadError::Empty { .. }));
+        assert!(e.to_string().contains("empty.jpg"));
+        let e = load_image_bytes(b"hello, this is text", Path::new("notes.png")).unwrap_err();
+        assert!(matches!(e, LoadError::UnknownFormat { .. }), "{e}");
+        assert!(e.to_string().contains("notes.png"));
+    }
+
+    #[test]
+    fn truncated_file_is_a_decode_error() {
+        let bytes = encode(&sample(), ImageFormat::Png);
+        let e = load_image_bytes(&bytes[..bytes.len() / 2], Path::new("half.png")).unwrap_err();
+        assert!(matches!(e, LoadError::Decode { .. }), "{e}");
+        assert!(e.to_string().contains("half.png"));
+    }
+
+    #[test]
+    fn missing_file_is_an_io_error() {
+        let e = load_image(Path::new("/nonexistent/dir/face.jpg")).unwrap_err();
+        assert!(matches!(e, LoadError::Io { .. }));
+        assert!(e.to_string().contains("/nonexistent/dir/face.jpg"));
+    }
+}
