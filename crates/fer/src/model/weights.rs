@@ -1,0 +1,204 @@
+//! Loading a trained network from safetensors. The file's metadata names the
+//! architecture and the preprocessing it was trained with, so a weight file is
+//! self-describing: `arch`, `crop`, `mean`, `std`, `preprocess`, and optionally
+//! `temperature` (calibration) and `tta` (`flip` for flip test-time augmentation).
+
+use super::arch::{Arch, LayerSpec};
+use crate::nn::{self, Conv2d, Linear, Tensor};
+use crate::preprocess::Pipeline;
+use anyhow::{anyhow, bail, Context, Result};
+use safetensors::SafeTensors;
+use std::collections::HashMap;
+
+/// How to turn a face crop into network input, read from the weight file.
+#[derive(Debug, Clone)]
+pub struct ModelMeta {
+    pub arch: String,
+    pub preprocess: Pipeline,
+    /// Side the preprocessed face is resized to before the centre crop (48 for FER2013).
+    pub input_size: usize,
+    pub crop: usize,
+    pub mean: f32,
+    pub std: f32,
+    /// Logits are divided by this before softmax (temperature scaling); 1 = none.
+    pub temperature: f32,
+    /// Average the prediction with the horizontally flipped face.
+    pub flip_tta: bool,
+    /// Everything in the file's metadata, for `moodtune fer info`.
+    pub raw: HashMap<String, String>,
+}
+
+enum Layer {
+    Conv(Conv2d),
+    Pool,
+    Dense(Linear, bool),
+}
+
+/// A network ready for inference.
+pub struct Network {
+    pub arch: Arch,
+    pub meta: ModelMeta,
+    layers: Vec<Layer>,
+}
+
+impl Network {
+    /// Parses safetensors bytes; `origin` names the source in errors.
+    pub fn from_safetensors(bytes: &[u8], origin: &str) -> Result<Network> {
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| {
+            anyhow!("{origin}: not a valid safetensors file ({e}); was it truncated?")
+        })?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| {
+            anyhow!("{origin}: not a valid safetensors file ({e}); was it truncated?")
+        })?;
+        let raw: HashMap<String, String> = header.metadata().clone().unwrap_or_default();
+        let get = |k: &str| raw.get(k).map(String::as_str);
+        let arch_name = get("arch").ok_or_else(|| anyhow!("{origin}: metadata has no `arch`"))?;
+        let arch = Arch::by_name(arch_name).with_context(|| format!("{origin}: metadata"))?;
+        let num = |k: &str, default: f32| -> Result<f32> {
+            match get(k) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| anyhow!("{origin}: metadata {k}={v:?} is not a number")),
+            }
+        };
+        let meta = ModelMeta {
+            arch: arch_name.to_string(),
+            preprocess: Pipeline::parse(get("preprocess").unwrap_or(""))
+                .with_context(|| format!("{origin}: metadata preprocess"))?,
+            input_size: num("input_size", 48.0)? as usize,
+            crop: num("crop", arch.input as f32)? as usize,
+            mean: num("mean", 0.0)?,
+            std: num("std", 1.0)?,
+            temperature: num("temperature", 1.0)?,
+            flip_tta: get("tta") == Some("flip"),
+            raw: raw.clone(),
+        };
+        if meta.crop != arch.input
+            || meta.crop > meta.input_size
+            || meta.std <= 0.0
+            || meta.temperature <= 0.0
+        {
+            bail!(
+                "{origin}: inconsistent metadata (crop {}, input {}, arch input {})",
+                meta.crop,
+                meta.input_size,
+                arch.input
+            );
+        }
+        let tensor = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
+            let t = st
+                .tensor(&name)
+                .map_err(|_| anyhow!("{origin}: missing tensor {name}"))?;
+            if t.shape() != shape {
+                bail!(
+                    "{origin}: tensor {name} has shape {:?}, {} expects {shape:?}",
+                    t.shape(),
+                    arch.name
+                );
+            }
+            if t.dtype() != safetensors::Dtype::F32 {
+                bail!("{origin}: tensor {name} is {:?}, expected F32", t.dtype());
+            }
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
+        let mut layers = Vec::new();
+        for spec in &arch.layers {
+            layers.push(match *spec {
+                LayerSpec::Conv {
+                    name,
+                    cin,
+                    cout,
+                    k,
+                    pad,
+                    batchnorm,
+                } => {
+                    let shape = [cout, cin, k, k];
+                    if batchnorm {
+                        let mut conv = Conv2d {
+                            cin,
+                            cout,
+                            k,
+                            pad,
+                            weight: tensor(format!("{name}.conv.weight"), &shape)?,
+                            bias: vec![0.0; cout],
+                        };
+                        let bn = |p: &str| tensor(format!("{name}.bn.{p}"), &[cout]);
+                        conv.fold_batchnorm(
+                            &bn("weight")?,
+                            &bn("bias")?,
+                            &bn("running_mean")?,
+                            &bn("running_var")?,
+                            1e-5,
+                        );
+                        Layer::Conv(conv)
+                    } else {
+                        Layer::Conv(Conv2d {
+                            cin,
+                            cout,
+                            k,
+                            pad,
+                            weight: tensor(format!("{name}.weight"), &shape)?,
+                            bias: tensor(format!("{name}.bias"), &[cout])?,
+                        })
+                    }
+                }
+                LayerSpec::MaxPool2 => Layer::Pool,
+                LayerSpec::Dense {
+                    name,
+                    inputs,
+                    outputs,
+                    relu,
+                } => Layer::Dense(
+                    Linear {
+                        inputs,
+                        outputs,
+                        weight: tensor(format!("{name}.weight"), &[outputs, inputs])?,
+                        bias: tensor(format!("{name}.bias"), &[outputs])?,
+                    },
+                    relu,
+                ),
+            });
+        }
+        Ok(Network { arch, meta, layers })
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<Network> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+        Self::from_safetensors(&bytes, &path.display().to_string())
+    }
+
+    /// Logits for one normalised input plane of `crop * crop` values.
+    pub fn logits(&self, input: Vec<f32>) -> Vec<f32> {
+        let side = self.meta.crop;
+        let mut x = Tensor {
+            c: 1,
+            h: side,
+            w: side,
+            data: input,
+        };
+        let mut flat: Option<Vec<f32>> = None;
+        for layer in &self.layers {
+            match layer {
+                Layer::Conv(c) => {
+                    x = c.forward(&x);
+                    nn::relu(&mut x.data);
+                }
+                Layer::Pool => x = nn::max_pool2(&x),
+                Layer::Dense(l, relu) => {
+                    let input = flat.take().unwrap_or_else(|| std::mem::take(&mut x.data));
+                    let mut y = l.forward(&input);
+                    if *relu {
+                        nn::relu(&mut y);
+                    }
+                    flat = Some(y);
+                }
+            }
+        }
+        flat.expect("every architecture ends in a dense layer")
+    }
+}

@@ -1,0 +1,104 @@
+//! The shipped model: it loads, its stored preprocessing is applied, and the pure-Rust
+//! engine reproduces PyTorch's logits on PublicTest faces recorded at export time
+//! (tests/fixtures/publictest_faces.json is written by `fer_torch.py export`).
+
+use moodtune_core::{Emotion, ExpressionClassifier};
+use moodtune_fer::classifier::fer_image;
+use moodtune_fer::metrics::argmax;
+use moodtune_fer::Classifier;
+
+#[derive(serde::Deserialize)]
+struct Face {
+    label: usize,
+    pixels: String,
+    logits: Vec<f32>,
+}
+
+#[derive(serde::Deserialize)]
+struct Fixture {
+    faces: Vec<Face>,
+}
+
+fn fixture() -> Fixture {
+    let text = include_str!("fixtures/publictest_faces.json");
+    serde_json::from_str(text).unwrap()
+}
+
+#[test]
+fn shipped_model_matches_pytorch_logits() {
+    let clf = Classifier::shipped().unwrap();
+    let fx = fixture();
+    assert!(fx.faces.len() >= 8);
+    for (i, face) in fx.faces.iter().enumerate() {
+        let px: Vec<u8> = face.pixels.split(' ').map(|v| v.parse().unwrap()).collect();
+        let input = clf.prepare(&fer_image(&px));
+        assert_eq!(input.len(), clf.net.meta.crop * clf.net.meta.crop);
+        let logits = clf.net.logits(input);
+        for (a, b) in logits.iter().zip(&face.logits) {
+            assert!(
+                (a - b).abs() < 2e-3,
+                "face {i}: rust {logits:?} vs torch {:?}",
+                face.logits
+            );
+        }
+        assert_eq!(
+            argmax(&logits),
+            argmax(&face.logits),
+            "face {i} (label {})",
+            face.label
+        );
+    }
+}
+
+#[test]
+fn classify_face_gives_a_distribution_and_uses_preprocessing() {
+    let clf = Classifier::shipped().unwrap();
+    let fx = fixture();
+    let px: Vec<u8> = fx.faces[0]
+        .pixels
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let p = clf.classify_face(&px, 48, 48);
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    // A face handed over at 96x96 is resized back by the stored pipeline: same answer.
+    let big = image::imageops::resize(
+        &fer_image(&px),
+        96,
+        96,
+        image::imageops::FilterType::Triangle,
+    );
+    let q = clf.classify_face(big.as_raw(), 96, 96);
+    assert_eq!(argmax(&p), argmax(&q));
+    let batch = clf.classify_faces(&[(&px, 48, 48), (big.as_raw(), 96, 96)]);
+    assert_eq!(batch[0], p);
+    assert_eq!(Emotion::ALL.len(), p.len());
+}
+
+#[test]
+fn truncated_or_foreign_weights_are_clear_errors() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/fer.safetensors"
+    ))
+    .unwrap();
+    let err = Classifier::from_bytes(&bytes[..bytes.len() / 2], "half.safetensors")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("half.safetensors") && err.contains("truncated"),
+        "{err}"
+    );
+    let err = Classifier::from_bytes(b"not a model", "junk.bin")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("junk.bin"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let err = Classifier::load(&dir.path().join("none.safetensors"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("none.safetensors"), "{err}");
+}
