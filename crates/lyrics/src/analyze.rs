@@ -468,7 +468,7 @@ mod tests {
 
     #[test]
     fn mixed_scripts_use_both_lexicons() {
-        let f = a().features("我很快乐 and I am so afraid");
+        let f = a().features("我今天真的很快乐 I am so afraid");
         assert!(f.emotion(Emotion::Happy) > 0.0);
         assert!(f.emotion(Emotion::Fear) > 0.0);
         assert_eq!(f.language, Language::Chinese);

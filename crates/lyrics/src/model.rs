@@ -591,6 +591,14 @@ impl EmotionModel {
         let json = serde_json::to_string(self).map_err(|e| werr(std::io::Error::other(e)))?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
         std::io::Write::write_all(&mut tmp, json.as_bytes()).map_err(werr)?;
+        // Temp files are created owner-only; a model is an ordinary shareable file.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(werr)?;
+        }
         tmp.as_file().sync_all().map_err(werr)?;
         tmp.persist(path).map_err(|e| werr(e.error))?;
         Ok(())
@@ -812,5 +820,190 @@ pub fn lexicon_rule(f: &Features) -> Prediction {
         confidence,
         probabilities,
         drivers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{builtin_corpus, cross_validate, DEFAULT_SEED};
+
+    fn small_model() -> (Analyzer, EmotionModel) {
+        let a = Analyzer::default();
+        let corpus = builtin_corpus();
+        let m = EmotionModel::train(&a, &corpus, 7).unwrap();
+        (a, m)
+    }
+
+    #[test]
+    fn save_load_round_trip_keeps_predictions_and_version() {
+        let (a, m) = small_model();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lyrics.json");
+        m.save(&path).unwrap();
+        let back = EmotionModel::load(&path).unwrap();
+        assert_eq!(back.version(), m.version());
+        assert_eq!(back.train_info(), m.train_info());
+        for text in [
+            "I am so afraid of the dark",
+            "我们一起欢笑吧",
+            "the bus comes at nine",
+        ] {
+            assert_eq!(back.predict(&a, text), m.predict(&a, text));
+        }
+        // Saving over an existing file replaces it and leaves no temp files behind.
+        m.save(&path).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn truncated_corrupt_or_altered_files_are_clear_errors() {
+        let (_, m) = small_model();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        m.save(&path).unwrap();
+        let full = std::fs::read_to_string(&path).unwrap();
+
+        std::fs::write(&path, &full[..full.len() / 2]).unwrap();
+        let e = EmotionModel::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("m.json") && e.contains("truncated or corrupt"),
+            "{e}"
+        );
+
+        std::fs::write(&path, [0xffu8, 0x00, 0x13]).unwrap();
+        assert!(EmotionModel::load(&path).is_err());
+
+        // A changed weight no longer matches the version fingerprint.
+        let mut v: serde_json::Value = serde_json::from_str(&full).unwrap();
+        v["nodes"][0]["weights"][0]["bias"] = serde_json::json!(123.0);
+        std::fs::write(&path, v.to_string()).unwrap();
+        let e = EmotionModel::load(&path).unwrap_err().to_string();
+        assert!(e.contains("altered"), "{e}");
+
+        let mut v: serde_json::Value = serde_json::from_str(&full).unwrap();
+        v["format"] = serde_json::json!("something-else");
+        std::fs::write(&path, v.to_string()).unwrap();
+        assert!(EmotionModel::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("format"));
+
+        let mut v: serde_json::Value = serde_json::from_str(&full).unwrap();
+        v["nodes"][0]["children"][0] = serde_json::json!(0);
+        std::fs::write(&path, v.to_string()).unwrap();
+        assert!(EmotionModel::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("child"));
+
+        let e = EmotionModel::load(dir.path().join("missing.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.json"), "{e}");
+    }
+
+    #[test]
+    fn embedded_model_is_the_documented_training_run() {
+        let a = Analyzer::default();
+        let m = EmotionModel::embedded();
+        assert_eq!(m.method(), Method::Hierarchical);
+        assert_eq!(m.train_info().seed, DEFAULT_SEED);
+        // Retraining with the fixed seed on the committed corpus reproduces it exactly;
+        // if this fails, rerun `cargo run -p moodtune-lyrics --example train_default`.
+        let again = EmotionModel::train(&a, &builtin_corpus(), DEFAULT_SEED).unwrap();
+        assert_eq!(again.version(), m.version());
+    }
+
+    #[test]
+    fn predictions_are_well_formed_and_sensible() {
+        let a = Analyzer::default();
+        let m = EmotionModel::embedded();
+        // Unseen sentences, none of them in the corpus.
+        let cases = [
+            (
+                "The party is on, we're laughing and dancing in the sun",
+                Emotion::Happy,
+            ),
+            (
+                "I miss you every night, the tears won't stop falling",
+                Emotion::Sad,
+            ),
+            ("I hate your lies, get out, I'm furious", Emotion::Angry),
+            ("我害怕黑暗，浑身发抖，不敢睡觉", Emotion::Fear),
+            ("你真让人恶心，满嘴谎言的伪君子", Emotion::Disgust),
+            ("哇，真没想到，简直不敢相信", Emotion::Surprise),
+        ];
+        for (text, want) in cases {
+            let p = m.predict(&a, text);
+            assert_eq!(p.emotion, want, "{text}: {p:?}");
+            assert!(p.confidence > 0.0 && p.confidence <= 1.0);
+            let sum: f32 = p.probabilities.iter().sum();
+            assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+            assert_eq!(p.probabilities[want.index()], p.confidence);
+            assert!(!p.drivers.is_empty(), "{text}: no drivers");
+        }
+        let empty = m.predict(&a, "  ... ");
+        assert_eq!((empty.emotion, empty.confidence), (Emotion::Neutral, 1.0));
+        let texts = ["I am so afraid", "我很开心", "", "the train leaves at noon"];
+        let batch = m.predict_batch(&a, &texts);
+        for (t, p) in texts.iter().zip(&batch) {
+            assert_eq!(&m.predict(&a, t), p);
+        }
+    }
+
+    #[test]
+    fn drivers_name_the_governed_words() {
+        let a = Analyzer::default();
+        let m = EmotionModel::embedded();
+        let p = m.predict(&a, "I am so scared, I'm trembling in the dark");
+        assert_eq!(p.emotion, Emotion::Fear);
+        assert!(
+            p.drivers
+                .iter()
+                .any(|d| d.contains("scared") || d.contains("trembling")),
+            "{:?}",
+            p.drivers
+        );
+        let rule = lexicon_rule(&a.features("I'm not happy, I'm so sad"));
+        assert_eq!(rule.emotion, Emotion::Sad);
+        assert!(
+            rule.drivers.iter().any(|d| d == "very sad"),
+            "{:?}",
+            rule.drivers
+        );
+        assert_eq!(lexicon_rule(&a.features("")).emotion, Emotion::Neutral);
+    }
+
+    #[test]
+    fn cross_validation_beats_sane_floors() {
+        let a = Analyzer::default();
+        let ev = cross_validate(&a, &builtin_corpus(), 5, 3).unwrap();
+        let h = ev.method(Method::Hierarchical).unwrap();
+        let f = ev.method(Method::Flat).unwrap();
+        let l = ev.method(Method::Lexicon).unwrap();
+        // Chance is 1/7 = 14%.
+        assert!(h.accuracy > 0.70 && h.macro_f1 > 0.70, "hierarchical {h:?}");
+        assert!(f.accuracy > 0.70, "flat {f:?}");
+        assert!(l.accuracy > 0.50, "lexicon {l:?}");
+        assert!(h.accuracy > l.accuracy);
+        let total: u32 = h.confusion.iter().flatten().sum();
+        assert_eq!(total as usize, ev.examples);
+        assert!(cross_validate(&a, &builtin_corpus()[..3], 5, 1).is_err());
+    }
+
+    #[test]
+    fn training_rejects_degenerate_input() {
+        let a = Analyzer::default();
+        assert!(EmotionModel::train(&a, &[], 1).is_err());
+        let one = vec![("happy day".to_string(), Emotion::Happy); 3];
+        assert!(EmotionModel::train(&a, &one, 1).is_err());
+        // Two emotions are enough; absent branches just never win.
+        let two = vec![
+            ("sunny happy day".to_string(), Emotion::Happy),
+            ("sad rainy night".to_string(), Emotion::Sad),
+        ];
+        let m = EmotionModel::train_with(&a, &two, Method::Flat, 1).unwrap();
+        assert_eq!(m.predict(&a, "so happy and sunny").emotion, Emotion::Happy);
     }
 }
