@@ -1,0 +1,152 @@
+//! Export to xlsx or CSV in the same header layout the importer reads, so an export
+//! can be edited in a spreadsheet and imported back (it merges into the same songs).
+//! Files are written to a temporary file beside the target and renamed into place.
+
+use crate::error::{Error, Result};
+use crate::store::{Library, Song};
+use std::io::Write;
+use std::path::Path;
+
+/// Column headers. `emotion` holds only the manual label, so re-importing an export
+/// never turns a model's guess into a user's label.
+const HEADERS: &[&str] = &[
+    "id",
+    "title",
+    "artist",
+    "album",
+    "duration",
+    "language",
+    "tags",
+    "emotion",
+    "predicted_emotion",
+    "confidence",
+    "model_version",
+    "drivers",
+    "audio",
+    "lyrics",
+];
+
+fn row(song: &Song) -> Vec<String> {
+    let p = song.predicted.as_ref();
+    vec![
+        song.id.to_string(),
+        song.title.clone(),
+        song.artist.clone(),
+        song.album.clone().unwrap_or_default(),
+        song.duration_s
+            .map(|d| format!("{d:.1}"))
+            .unwrap_or_default(),
+        song.language.clone().unwrap_or_default(),
+        song.tags.join(", "),
+        song.manual_emotion
+            .map(|e| e.key().to_string())
+            .unwrap_or_default(),
+        p.map(|p| p.emotion.key().to_string()).unwrap_or_default(),
+        p.map(|p| format!("{:.3}", p.confidence))
+            .unwrap_or_default(),
+        p.map(|p| p.model_version.clone()).unwrap_or_default(),
+        p.map(|p| p.drivers.join(", ")).unwrap_or_default(),
+        song.audio_path
+            .as_ref()
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        song.lyrics.clone().unwrap_or_default(),
+    ]
+}
+
+impl Library {
+    /// Writes every song to `path`, as xlsx or CSV by its extension. Returns the number
+    /// of songs written. The target is replaced only once the new file is complete.
+    pub fn export(&self, path: &Path) -> Result<usize> {
+        let songs = self.songs()?;
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let bytes = match ext.as_str() {
+            "xlsx" => xlsx_bytes(&songs).map_err(|e| Error::Export {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?,
+            "csv" => csv_bytes(&songs).map_err(|e| Error::Export {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?,
+            _ => {
+                return Err(Error::Export {
+                    path: path.to_path_buf(),
+                    message: "unsupported export format: use a .xlsx or .csv file name".into(),
+                })
+            }
+        };
+        write_atomically(path, &bytes)?;
+        Ok(songs.len())
+    }
+}
+
+fn csv_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, csv::Error> {
+    // A BOM makes Excel read the file as UTF-8 (Chinese text otherwise turns to mojibake).
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        w.write_record(HEADERS)?;
+        for s in songs {
+            w.write_record(row(s))?;
+        }
+        w.flush()?;
+    }
+    Ok(out)
+}
+
+fn xlsx_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Songs")?;
+    let bold = Format::new().set_bold();
+    for (c, h) in HEADERS.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (r, s) in songs.iter().enumerate() {
+        let r = r as u32 + 1;
+        for (c, v) in row(s).iter().enumerate() {
+            let c = c as u16;
+            match (HEADERS[c as usize], s) {
+                ("id", s) => sheet.write_number(r, c, s.id as f64)?,
+                (
+                    "duration",
+                    Song {
+                        duration_s: Some(d),
+                        ..
+                    },
+                ) => sheet.write_number(r, c, *d)?,
+                _ if v.is_empty() => continue,
+                _ => sheet.write_string(r, c, v)?,
+            };
+        }
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.set_column_width(1, 28)?;
+    sheet.set_column_width(2, 20)?;
+    sheet.set_column_width(6, 28)?;
+    book.save_to_buffer()
+}
+
+/// Writes `bytes` to a temp file in `path`'s folder, then renames it over `path`, so a
+/// crash never leaves a half-written export where the old one was.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".moodtune-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}

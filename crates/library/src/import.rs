@@ -1,0 +1,879 @@
+//! Import from spreadsheets (xlsx/xlsm/xlsb/xls/ods), CSV/TSV and music folders.
+//!
+//! Every import first reads its whole source (bad rows and unreadable files become
+//! issues, the rest become records), then writes all records in one transaction: a
+//! failure while writing leaves the library exactly as it was.
+
+use crate::error::{Error, Result};
+use crate::lrc::strip_lrc;
+use crate::store::{match_key, raw, upsert_song, with_path, Library, NewSong, SongId, Upsert};
+use calamine::{Data, Reader};
+use lofty::file::{AudioFile, TaggedFileExt};
+use lofty::tag::{Accessor, ItemKey};
+use moodtune_core::Emotion;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Audio file extensions a folder import picks up (lower case).
+pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "opus", "m4a", "wav"];
+const SHEET_EXTENSIONS: &[&str] = &["xlsx", "xlsm", "xlsb", "xls", "ods"];
+const CSV_EXTENSIONS: &[&str] = &["csv", "tsv"];
+
+/// A row or file that was skipped, or imported with a caveat, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportIssue {
+    /// `file:row` for a table row (`file:sheet:row` for a spreadsheet), the path for a file.
+    pub location: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ImportIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.reason)
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImportReport {
+    pub added: usize,
+    pub updated: usize,
+    /// Songs the source had that the library already held exactly so.
+    pub unchanged: usize,
+    /// Rows or files not imported, with why.
+    pub skipped: Vec<ImportIssue>,
+    /// Imported, but something was off (e.g. an audio file that does not exist).
+    pub warnings: Vec<ImportIssue>,
+    /// Ids of every song added, updated or unchanged, in source order.
+    pub song_ids: Vec<SongId>,
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} added, {} updated, {} unchanged, {} skipped",
+            self.added,
+            self.updated,
+            self.unchanged,
+            self.skipped.len()
+        )?;
+        if !self.warnings.is_empty() {
+            write!(f, ", {} warnings", self.warnings.len())?;
+        }
+        for s in &self.skipped {
+            write!(f, "\n  skipped {s}")?;
+        }
+        for w in &self.warnings {
+            write!(f, "\n  warning {w}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reported while a folder import reads its files.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportProgress<'a> {
+    pub done: usize,
+    pub total: usize,
+    pub current: &'a Path,
+}
+
+/// One record read from a source, or why its row/file could not be used.
+struct Item {
+    location: String,
+    record: std::result::Result<NewSong, String>,
+    warnings: Vec<String>,
+}
+
+/// Splits a tags cell on `,` `;` `/` `|` `、` and full-width `，` `；`, trimming and
+/// dropping empty and repeated (case-insensitive) tags.
+pub fn split_tags(cell: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in cell.split([',', ';', '/', '|', '、', '，', '；', '\n']) {
+        let t = t.trim();
+        if !t.is_empty() && !out.iter().any(|o| o.to_lowercase() == t.to_lowercase()) {
+            out.push(t.to_string());
+        }
+    }
+    out
+}
+
+fn ext_of(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+}
+
+impl Library {
+    /// Imports a spreadsheet, CSV file, audio file or folder of audio files (searched
+    /// recursively). Re-importing a source updates its songs instead of duplicating them.
+    pub fn import_path(&mut self, path: &Path) -> Result<ImportReport> {
+        self.import_path_with(path, &mut |_| {})
+    }
+
+    /// [`Library::import_path`] with a callback as each audio file is read.
+    pub fn import_path_with(
+        &mut self,
+        path: &Path,
+        progress: &mut dyn FnMut(ImportProgress<'_>),
+    ) -> Result<ImportReport> {
+        self.import_inner(path, progress, &mut |_| Ok(()))
+    }
+
+    /// `after_write(i)` runs after the i-th record is written, inside the transaction;
+    /// tests use it to fail mid-import.
+    pub(crate) fn import_inner(
+        &mut self,
+        path: &Path,
+        progress: &mut dyn FnMut(ImportProgress<'_>),
+        after_write: &mut dyn FnMut(usize) -> Result<()>,
+    ) -> Result<ImportReport> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let mut report = ImportReport::default();
+        let items = if meta.is_dir() {
+            read_folder(path, progress, &mut report)?
+        } else {
+            let ext = ext_of(path);
+            if SHEET_EXTENSIONS.contains(&ext.as_str()) {
+                read_spreadsheet(path)?
+            } else if CSV_EXTENSIONS.contains(&ext.as_str()) {
+                read_csv(path)?
+            } else if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
+                progress(ImportProgress {
+                    done: 0,
+                    total: 1,
+                    current: path,
+                });
+                let item = read_audio(path);
+                progress(ImportProgress {
+                    done: 1,
+                    total: 1,
+                    current: path,
+                });
+                vec![item]
+            } else {
+                return Err(Error::Import {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "unsupported file type {ext:?}: expected a folder, a spreadsheet ({}), CSV/TSV or audio ({})",
+                        SHEET_EXTENSIONS.join(", "),
+                        AUDIO_EXTENSIONS.join(", ")
+                    ),
+                });
+            }
+        };
+        self.write_items(items, report, after_write)
+    }
+
+    fn write_items(
+        &mut self,
+        items: Vec<Item>,
+        mut report: ImportReport,
+        after_write: &mut dyn FnMut(usize) -> Result<()>,
+    ) -> Result<ImportReport> {
+        let path = self.path().to_path_buf();
+        // The same song twice in one import is almost always a copy-paste slip: keep the first.
+        let mut seen: HashMap<(String, String), String> = HashMap::new();
+        self.write(|tx| {
+            let mut written = 0;
+            for item in items {
+                for w in item.warnings {
+                    report.warnings.push(ImportIssue {
+                        location: item.location.clone(),
+                        reason: w,
+                    });
+                }
+                let song = match item.record {
+                    Ok(song) => song,
+                    Err(reason) => {
+                        report.skipped.push(ImportIssue {
+                            location: item.location,
+                            reason,
+                        });
+                        continue;
+                    }
+                };
+                let key = (song.source.clone(), song.source_key.clone());
+                if let Some(first) = seen.get(&key) {
+                    report.skipped.push(ImportIssue {
+                        location: item.location,
+                        reason: format!("same song as {first}"),
+                    });
+                    continue;
+                }
+                seen.insert(key, item.location.clone());
+                let (id, what) = match upsert_song(tx, &song) {
+                    Ok(r) => r,
+                    // A record the store rejects is that row's problem, not the import's.
+                    Err(Error::Invalid(reason)) => {
+                        report.skipped.push(ImportIssue {
+                            location: item.location,
+                            reason,
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                match what {
+                    Upsert::Added => report.added += 1,
+                    Upsert::Updated => report.updated += 1,
+                    Upsert::Unchanged => report.unchanged += 1,
+                }
+                report.song_ids.push(id);
+                after_write(written)?;
+                written += 1;
+            }
+            // Keep the tag table to what songs use (a merge may not add any).
+            tx.execute(
+                "DELETE FROM tags WHERE id NOT IN (SELECT DISTINCT tag_id FROM song_tags)",
+                [],
+            )
+            .map_err(raw)?;
+            Ok(())
+        })
+        .map_err(|e| with_path(e, &path))?;
+        Ok(report)
+    }
+}
+
+// ----- tables (spreadsheets and CSV) ---------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Id,
+    Title,
+    Artist,
+    Album,
+    Lyrics,
+    Tags,
+    Emotion,
+    Audio,
+    Duration,
+    Language,
+}
+
+/// Maps a header cell to the field it names, in English or Chinese. Case, spaces,
+/// `_`/`-` and a trailing unit in brackets ("时长(秒)", "Duration (s)") are ignored.
+fn field_for_header(header: &str) -> Option<Field> {
+    let mut h = header.trim().to_lowercase();
+    for open in ['(', '（', '['] {
+        if let Some(i) = h.find(open) {
+            if i > 0 {
+                h.truncate(i);
+            }
+        }
+    }
+    let h: String = h
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-' | '.' | ':' | '：'))
+        .collect();
+    let f = match h.as_str() {
+        "id" | "songid" | "key" | "编号" => Field::Id,
+        "title" | "name" | "song" | "songname" | "songtitle" | "track" | "tracktitle" | "歌名"
+        | "歌曲" | "歌曲名" | "歌曲名称" | "曲名" | "标题" | "名称" => Field::Title,
+        "artist" | "artists" | "singer" | "singers" | "performer" | "band" | "歌手" | "艺人"
+        | "艺术家" | "演唱" | "演唱者" | "歌手名" => Field::Artist,
+        "album" | "专辑" | "专辑名" => Field::Album,
+        "lyrics" | "lyric" | "text" | "歌词" => Field::Lyrics,
+        "tags" | "tag" | "genre" | "genres" | "style" | "标签" | "风格" | "类型" | "流派" => {
+            Field::Tags
+        }
+        "emotion" | "mood" | "label" | "情感" | "情绪" | "心情" | "情感标签" => {
+            Field::Emotion
+        }
+        "audio" | "file" | "path" | "filename" | "audiofile" | "audiopath" | "filepath"
+        | "location" | "文件" | "路径" | "音频" | "文件路径" | "音频文件" | "文件名" => {
+            Field::Audio
+        }
+        "duration" | "length" | "time" | "seconds" | "时长" | "长度" | "时间" => {
+            Field::Duration
+        }
+        "language" | "lang" | "语言" | "语种" => Field::Language,
+        _ => return None,
+    };
+    Some(f)
+}
+
+/// Column positions of each field in one table.
+struct Columns {
+    fields: Vec<(usize, Field)>,
+}
+
+impl Columns {
+    /// Reads a header row; `None` if it names no title column.
+    fn from_header(cells: &[String]) -> Option<Columns> {
+        let mut fields: Vec<(usize, Field)> = Vec::new();
+        for (i, c) in cells.iter().enumerate() {
+            if let Some(f) = field_for_header(c) {
+                // Several tag columns all count; for other fields the first one wins.
+                if f == Field::Tags || !fields.iter().any(|(_, g)| *g == f) {
+                    fields.push((i, f));
+                }
+            }
+        }
+        fields
+            .iter()
+            .any(|(_, f)| *f == Field::Title)
+            .then_some(Columns { fields })
+    }
+
+    fn has(&self, f: Field) -> bool {
+        self.fields.iter().any(|(_, g)| *g == f)
+    }
+}
+
+const HEADER_HINT: &str = "no header row with a title column (expected a header such as title, name, song, 歌名 or 歌曲 in the first 10 rows)";
+
+/// Turns one table row into a song. `base` is the table's folder (relative audio
+/// paths are resolved against it), `source` its canonical path.
+fn row_to_item(
+    cols: &Columns,
+    cells: &[String],
+    location: String,
+    base: &Path,
+    source: &str,
+) -> Option<Item> {
+    if cells.iter().all(|c| c.trim().is_empty()) {
+        return None;
+    }
+    let get = |f: Field| -> &str {
+        cols.fields
+            .iter()
+            .find(|(_, g)| *g == f)
+            .and_then(|(i, _)| cells.get(*i))
+            .map(|s| s.trim())
+            .unwrap_or("")
+    };
+    let mut warnings = Vec::new();
+    let record = (|| {
+        let title = get(Field::Title);
+        if title.is_empty() {
+            return Err("empty title".to_string());
+        }
+        let mut song = NewSong::new(title, get(Field::Artist));
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        song.album = opt(get(Field::Album));
+        song.lyrics = opt(get(Field::Lyrics)).map(|l| strip_lrc(&l.replace("\r\n", "\n")));
+        song.language = opt(get(Field::Language));
+        for (i, f) in &cols.fields {
+            if *f == Field::Tags {
+                for t in split_tags(cells.get(*i).map(String::as_str).unwrap_or("")) {
+                    if !song.tags.iter().any(|o| o.eq_ignore_ascii_case(&t)) {
+                        song.tags.push(t);
+                    }
+                }
+            }
+        }
+        let emotion = get(Field::Emotion);
+        if !emotion.is_empty() {
+            song.manual_emotion = Some(emotion.parse::<Emotion>().map_err(|e| e.to_string())?);
+        }
+        let duration = get(Field::Duration);
+        if !duration.is_empty() {
+            song.duration_s = Some(
+                parse_duration(duration)
+                    .ok_or_else(|| format!("duration {duration:?} is not seconds or m:ss"))?,
+            );
+        }
+        let audio = get(Field::Audio);
+        if !audio.is_empty() {
+            let p = base.join(audio);
+            match p.canonicalize() {
+                Ok(c) if c.is_file() => song.audio_path = Some(c),
+                _ => warnings.push(format!(
+                    "audio file {} not found; imported without audio",
+                    p.display()
+                )),
+            }
+        }
+        if song.language.is_none() {
+            song.language = song
+                .lyrics
+                .as_deref()
+                .and_then(guess_language)
+                .map(String::from);
+        }
+        song.source = source.to_string();
+        let id = get(Field::Id);
+        song.source_key = if cols.has(Field::Id) && !id.is_empty() {
+            format!("id:{id}")
+        } else {
+            match_key(&song.title, &song.artist)
+        };
+        Ok(song)
+    })();
+    Some(Item {
+        location,
+        record,
+        warnings,
+    })
+}
+
+/// Seconds from "225", "225.5", "3:45", "1:02:03".
+fn parse_duration(s: &str) -> Option<f64> {
+    let s = s.trim().trim_end_matches(['s', 'S']).trim();
+    let mut total = 0.0;
+    let parts: Vec<&str> = s.split([':', '：']).collect();
+    if parts.len() > 3 {
+        return None;
+    }
+    for (i, p) in parts.iter().enumerate() {
+        let v: f64 = p.trim().parse().ok()?;
+        if !v.is_finite() || v < 0.0 || (i > 0 && v >= 60.0) {
+            return None;
+        }
+        total = total * 60.0 + v;
+    }
+    Some(total)
+}
+
+/// A rough language guess from the script of the lyrics: kana means Japanese, hangul
+/// Korean, Han characters Chinese, mostly Latin letters English.
+pub(crate) fn guess_language(text: &str) -> Option<&'static str> {
+    let (mut han, mut kana, mut hangul, mut latin) = (0usize, 0usize, 0usize, 0usize);
+    for c in text.chars() {
+        match c as u32 {
+            0x3040..=0x30FF => kana += 1,
+            0xAC00..=0xD7AF => hangul += 1,
+            0x4E00..=0x9FFF | 0x3400..=0x4DBF => han += 1,
+            _ if c.is_ascii_alphabetic() => latin += 1,
+            _ => {}
+        }
+    }
+    if kana > 0 && kana * 10 >= han {
+        Some("ja")
+    } else if hangul > han && hangul > 0 {
+        Some("ko")
+    } else if han > 0 && han * 4 >= latin / 3 {
+        // A Han character carries about as much as a short English word.
+        Some("zh")
+    } else if latin > 0 {
+        Some("en")
+    } else {
+        None
+    }
+}
+
+fn canonical_source(path: &Path) -> String {
+    path.canonicalize()
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn base_dir(path: &Path) -> PathBuf {
+    path.canonicalize()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Finds the header among the first rows, then turns the rows below it into items.
+/// `rows` yields (1-based row number, cells).
+fn table_items(
+    rows: impl Iterator<Item = (usize, Vec<String>)>,
+    loc_prefix: &str,
+    base: &Path,
+    source: &str,
+) -> Option<Vec<Item>> {
+    let mut cols: Option<Columns> = None;
+    let mut items = Vec::new();
+    for (n, cells) in rows {
+        match &cols {
+            None => {
+                if n > 10 {
+                    return None;
+                }
+                cols = Columns::from_header(&cells);
+            }
+            Some(c) => {
+                if let Some(item) =
+                    row_to_item(c, &cells, format!("{loc_prefix}:{n}"), base, source)
+                {
+                    items.push(item);
+                }
+            }
+        }
+    }
+    cols.map(|_| items)
+}
+
+fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        // Whole numbers print without ".0" so ids and years read as typed.
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::DateTime(d) => {
+            // Excel stores a duration like 0:03:45 as a fraction of a day.
+            let v = d.as_f64();
+            if (0.0..1.0).contains(&v) {
+                format!("{}", (v * 86400.0).round() as i64)
+            } else {
+                cell.to_string()
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn read_spreadsheet(path: &Path) -> Result<Vec<Item>> {
+    let import_err = |message: String| Error::Import {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut book = calamine::open_workbook_auto(path)
+        .map_err(|e| import_err(format!("cannot read spreadsheet: {e}")))?;
+    let source = canonical_source(path);
+    let base = base_dir(path);
+    let mut items = Vec::new();
+    let mut any_header = false;
+    let mut sheet_issues = Vec::new();
+    for name in book.sheet_names() {
+        let loc = format!("{}:{name}", path.display());
+        let range = match book.worksheet_range(&name) {
+            Ok(r) => r,
+            Err(e) => {
+                sheet_issues.push(Item {
+                    location: loc,
+                    record: Err(format!("cannot read sheet: {e}")),
+                    warnings: vec![],
+                });
+                continue;
+            }
+        };
+        if range.is_empty() {
+            continue;
+        }
+        let (row0, col0) = range.start().unwrap_or((0, 0));
+        // Pad on the left so column indexes match the sheet even if column A is empty.
+        let rows = range.rows().enumerate().map(|(i, r)| {
+            let mut cells = vec![String::new(); col0 as usize];
+            cells.extend(r.iter().map(cell_text));
+            (row0 as usize + i + 1, cells)
+        });
+        match table_items(rows, &loc, &base, &source) {
+            Some(mut found) => {
+                any_header = true;
+                items.append(&mut found);
+            }
+            None => sheet_issues.push(Item {
+                location: loc,
+                record: Err(HEADER_HINT.to_string()),
+                warnings: vec![],
+            }),
+        }
+    }
+    if !any_header {
+        return Err(import_err(HEADER_HINT.to_string()));
+    }
+    items.extend(sheet_issues);
+    Ok(items)
+}
+
+/// Text of a file in UTF-8 (with or without BOM), UTF-16 with BOM, or else GB18030,
+/// which is what Excel on a Chinese Windows writes.
+pub(crate) fn decode_text(bytes: &[u8]) -> String {
+    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
+        return text.into_owned();
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::GB18030
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned(),
+    }
+}
+
+/// The delimiter used most in the header line: `,`, `;` or tab.
+fn sniff_delimiter(text: &str) -> u8 {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    [b',', b';', b'\t']
+        .into_iter()
+        .max_by_key(|d| first.bytes().filter(|b| b == d).count())
+        .filter(|d| first.bytes().any(|b| b == *d))
+        .unwrap_or(b',')
+}
+
+fn read_csv(path: &Path) -> Result<Vec<Item>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = decode_text(&bytes);
+    let delimiter = if ext_of(path) == "tsv" {
+        b'\t'
+    } else {
+        sniff_delimiter(&text)
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let loc = path.display().to_string();
+    let mut rows = Vec::new();
+    let mut bad = Vec::new();
+    for rec in reader.records() {
+        match rec {
+            Ok(r) => {
+                let line = r.position().map(|p| p.line() as usize).unwrap_or(0);
+                rows.push((line, r.iter().map(str::to_string).collect::<Vec<_>>()));
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                bad.push(Item {
+                    location: format!("{loc}:{line}"),
+                    record: Err(format!("malformed CSV: {e}")),
+                    warnings: vec![],
+                });
+            }
+        }
+    }
+    let mut items = table_items(
+        rows.into_iter(),
+        &loc,
+        &base_dir(path),
+        &canonical_source(path),
+    )
+    .ok_or_else(|| Error::Import {
+        path: path.to_path_buf(),
+        message: HEADER_HINT.to_string(),
+    })?;
+    items.extend(bad);
+    Ok(items)
+}
+
+// ----- audio files ---------------------------------------------------------------
+
+fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>, report: &mut ImportReport) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            report.skipped.push(ImportIssue {
+                location: dir.display().to_string(),
+                reason: format!("cannot read folder: {e}"),
+            });
+            return;
+        }
+    };
+    let mut paths: Vec<(PathBuf, bool)> = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        // Symlinked folders are not followed, so a link loop cannot trap the walk.
+        let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        paths.push((entry.path(), is_dir));
+    }
+    paths.sort();
+    for (p, is_dir) in paths {
+        if is_dir {
+            collect_audio(&p, out, report);
+        } else if AUDIO_EXTENSIONS.contains(&ext_of(&p).as_str()) {
+            out.push(p);
+        }
+    }
+}
+
+fn read_folder(
+    dir: &Path,
+    progress: &mut dyn FnMut(ImportProgress<'_>),
+    report: &mut ImportReport,
+) -> Result<Vec<Item>> {
+    let mut files = Vec::new();
+    collect_audio(dir, &mut files, report);
+    let total = files.len();
+    let mut items = Vec::with_capacity(total);
+    for (i, f) in files.iter().enumerate() {
+        progress(ImportProgress {
+            done: i,
+            total,
+            current: f,
+        });
+        items.push(read_audio(f));
+    }
+    if let Some(last) = files.last() {
+        progress(ImportProgress {
+            done: total,
+            total,
+            current: last,
+        });
+    }
+    Ok(items)
+}
+
+/// Lyrics from `song.lrc` or `song.txt` beside `song.mp3`.
+fn sidecar_lyrics(audio: &Path) -> Option<String> {
+    ["lrc", "txt", "LRC", "TXT"].iter().find_map(|ext| {
+        let p = audio.with_extension(ext);
+        let bytes = std::fs::read(p).ok()?;
+        let text = strip_lrc(&decode_text(&bytes));
+        (!text.trim().is_empty()).then_some(text)
+    })
+}
+
+/// Reads one audio file's tags, duration and lyrics.
+fn read_audio(path: &Path) -> Item {
+    let location = path.display().to_string();
+    let mut warnings = Vec::new();
+    let record = (|| {
+        let canonical = path
+            .canonicalize()
+            .map_err(|e| format!("cannot open: {e}"))?;
+        let tagged =
+            lofty::read_from_path(&canonical).map_err(|e| format!("unreadable audio: {e}"))?;
+        let tag = tagged.primary_tag().or_else(|| tagged.first_tag());
+        let text = |s: Option<std::borrow::Cow<'_, str>>| {
+            s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+        };
+        let stem = canonical
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut song = NewSong::new(
+            tag.and_then(|t| text(t.title())).unwrap_or(stem),
+            tag.and_then(|t| text(t.artist())).unwrap_or_default(),
+        );
+        if let Some(t) = tag {
+            song.album = text(t.album());
+            if let Some(genre) = text(t.genre()) {
+                song.tags = split_tags(&genre);
+            }
+            song.language = t
+                .get_string(&ItemKey::Language)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from);
+            song.lyrics = t
+                .get_string(&ItemKey::Lyrics)
+                .map(strip_lrc)
+                .filter(|l| !l.trim().is_empty());
+            // A mood tag that names one of the seven emotions is taken as the label.
+            song.manual_emotion = t
+                .get_string(&ItemKey::Mood)
+                .and_then(|m| m.parse::<Emotion>().ok());
+        }
+        if song.lyrics.is_none() {
+            song.lyrics = sidecar_lyrics(&canonical);
+        }
+        if song.language.is_none() {
+            song.language = song
+                .lyrics
+                .as_deref()
+                .and_then(guess_language)
+                .map(String::from);
+        }
+        let d = tagged.properties().duration().as_secs_f64();
+        if d > 0.0 {
+            song.duration_s = Some(d);
+        } else {
+            warnings.push("duration unknown".to_string());
+        }
+        song.source = "audio".to_string();
+        song.source_key = canonical.to_string_lossy().into_owned();
+        song.audio_path = Some(canonical);
+        Ok(song)
+    })();
+    Item {
+        location,
+        record,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_tags_on_every_separator() {
+        assert_eq!(
+            split_tags(" Cheerful, Wild;Keyboard / 纯音乐、网络，钢琴；Piano|cheerful ,, "),
+            vec![
+                "Cheerful",
+                "Wild",
+                "Keyboard",
+                "纯音乐",
+                "网络",
+                "钢琴",
+                "Piano"
+            ]
+        );
+        assert!(split_tags(" ; , ").is_empty());
+    }
+
+    #[test]
+    fn maps_english_and_chinese_headers() {
+        use Field::*;
+        for (h, f) in [
+            ("Title", Title),
+            ("  歌名 ", Title),
+            ("歌曲", Title),
+            ("Song Name", Title),
+            ("SINGER", Artist),
+            ("歌手", Artist),
+            ("专辑", Album),
+            ("Lyrics", Lyrics),
+            ("歌词", Lyrics),
+            ("标签", Tags),
+            ("tags", Tags),
+            ("情感", Emotion),
+            ("Mood", Emotion),
+            ("audio_file", Audio),
+            ("文件", Audio),
+            ("Path", Audio),
+            ("时长(秒)", Duration),
+            ("Duration (s)", Duration),
+            ("语言", Language),
+            ("ID", Id),
+        ] {
+            assert_eq!(field_for_header(h), Some(f), "{h}");
+        }
+        assert_eq!(field_for_header("comment"), None);
+        assert_eq!(field_for_header(""), None);
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("225"), Some(225.0));
+        assert_eq!(parse_duration("3:45"), Some(225.0));
+        assert_eq!(parse_duration("1:02:03"), Some(3723.0));
+        assert_eq!(parse_duration("12.5s"), Some(12.5));
+        assert_eq!(parse_duration("3:75"), None);
+        assert_eq!(parse_duration("abc"), None);
+        assert_eq!(parse_duration("-3"), None);
+    }
+
+    #[test]
+    fn guesses_language_from_script() {
+        assert_eq!(guess_language("我们一起看日出"), Some("zh"));
+        assert_eq!(guess_language("walking in the rain again"), Some("en"));
+        assert_eq!(guess_language("さくら さくら"), Some("ja"));
+        assert_eq!(guess_language("사랑해요"), Some("ko"));
+        assert_eq!(guess_language("123 !!"), None);
+    }
+
+    #[test]
+    fn decodes_bom_and_gb18030() {
+        assert_eq!(decode_text("\u{feff}歌名,歌手".as_bytes()), "歌名,歌手");
+        let (gbk, _, _) = encoding_rs::GB18030.encode("歌名,歌手");
+        assert_eq!(decode_text(&gbk), "歌名,歌手");
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in "title".encode_utf16() {
+            utf16.extend(u.to_le_bytes());
+        }
+        assert_eq!(decode_text(&utf16), "title");
+    }
+
+    #[test]
+    fn sniffs_delimiters() {
+        assert_eq!(sniff_delimiter("title;artist;tags\nA;B;c,d"), b';');
+        assert_eq!(sniff_delimiter("title\tartist"), b'\t');
+        assert_eq!(sniff_delimiter("title,artist"), b',');
+        assert_eq!(sniff_delimiter("title"), b',');
+    }
+}

@@ -1,0 +1,1294 @@
+//! The SQLite store: schema, migrations and every read/write of songs, tags, labels,
+//! picks and feedback. Each public write runs in one transaction.
+
+use crate::error::{Error, Result};
+use moodtune_core::Emotion;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Row id of a song; stable for the life of the library.
+pub type SongId = i64;
+
+/// Schema version this build writes (SQLite `user_version`).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Migration `i` brings the schema from version `i` to `i + 1`. Never edit a shipped
+/// entry: append a new one, so existing libraries upgrade in place.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE songs (
+    id                   INTEGER PRIMARY KEY,
+    title                TEXT NOT NULL,
+    artist               TEXT NOT NULL DEFAULT '',
+    album                TEXT,
+    duration_s           REAL,
+    language             TEXT,
+    lyrics               TEXT,
+    audio_path           TEXT,
+    source               TEXT NOT NULL,
+    source_key           TEXT NOT NULL,
+    match_key            TEXT NOT NULL,
+    manual_emotion       INTEGER CHECK (manual_emotion BETWEEN 0 AND 6),
+    predicted_emotion    INTEGER CHECK (predicted_emotion BETWEEN 0 AND 6),
+    predicted_confidence REAL,
+    predicted_version    TEXT,
+    predicted_drivers    TEXT,
+    added_at             INTEGER NOT NULL,
+    updated_at           INTEGER NOT NULL,
+    UNIQUE (source, source_key)
+);
+CREATE INDEX songs_match_key ON songs (match_key);
+CREATE INDEX songs_audio_path ON songs (audio_path);
+CREATE INDEX songs_emotion ON songs (COALESCE(manual_emotion, predicted_emotion));
+
+CREATE TABLE tags (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE
+);
+CREATE TABLE song_tags (
+    song_id INTEGER NOT NULL REFERENCES songs (id) ON DELETE CASCADE,
+    tag_id  INTEGER NOT NULL REFERENCES tags (id) ON DELETE CASCADE,
+    PRIMARY KEY (song_id, tag_id)
+) WITHOUT ROWID;
+CREATE INDEX song_tags_tag ON song_tags (tag_id);
+
+CREATE TABLE picks (
+    emotion  INTEGER NOT NULL CHECK (emotion BETWEEN 0 AND 6),
+    position INTEGER NOT NULL,
+    song_id  INTEGER NOT NULL REFERENCES songs (id) ON DELETE CASCADE,
+    PRIMARY KEY (emotion, song_id)
+);
+
+CREATE TABLE feedback (
+    id      INTEGER PRIMARY KEY,
+    song_id INTEGER NOT NULL REFERENCES songs (id) ON DELETE CASCADE,
+    kind    TEXT NOT NULL CHECK (kind IN ('like', 'skip')),
+    emotion INTEGER CHECK (emotion BETWEEN 0 AND 6),
+    at_unix INTEGER NOT NULL
+);
+CREATE INDEX feedback_song ON feedback (song_id);
+"#];
+
+/// A model's guess at a song's emotion, kept with what is needed to trust or redo it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictedEmotion {
+    pub emotion: Emotion,
+    pub confidence: f32,
+    /// Version string of the model that made the prediction.
+    pub model_version: String,
+    /// Words of the lyrics that drove the prediction, most important first.
+    pub drivers: Vec<String>,
+}
+
+/// One song as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Song {
+    pub id: SongId,
+    pub title: String,
+    /// Empty when unknown.
+    pub artist: String,
+    pub album: Option<String>,
+    pub duration_s: Option<f64>,
+    /// Language of the lyrics ("en", "zh", ...), from the source or guessed from the lyrics.
+    pub language: Option<String>,
+    pub lyrics: Option<String>,
+    /// Absolute, canonical path of the audio file.
+    pub audio_path: Option<PathBuf>,
+    /// Sorted case-insensitively.
+    pub tags: Vec<String>,
+    /// A label the user set; it always wins over a prediction.
+    pub manual_emotion: Option<Emotion>,
+    pub predicted: Option<PredictedEmotion>,
+    /// Where the song came from (a file path, a folder import, "demo", "manual").
+    pub source: String,
+    /// The song's key inside its source, so re-importing updates it.
+    pub source_key: String,
+    pub added_at: i64,
+    pub updated_at: i64,
+}
+
+impl Song {
+    /// The emotion library this song belongs to: the manual label if any, else the prediction.
+    pub fn emotion(&self) -> Option<Emotion> {
+        self.manual_emotion
+            .or_else(|| self.predicted.as_ref().map(|p| p.emotion))
+    }
+
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
+    }
+}
+
+/// A song to add or merge into the library. Empty/`None` fields never erase what the
+/// library already has when this merges into an existing song.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewSong {
+    pub title: String,
+    pub artist: String,
+    pub album: Option<String>,
+    pub duration_s: Option<f64>,
+    pub language: Option<String>,
+    pub lyrics: Option<String>,
+    /// Stored as given: importers canonicalize before calling.
+    pub audio_path: Option<PathBuf>,
+    pub tags: Vec<String>,
+    pub manual_emotion: Option<Emotion>,
+    /// Defaults to "manual" when empty.
+    pub source: String,
+    /// Defaults to the normalized "title / artist" when empty.
+    pub source_key: String,
+}
+
+impl NewSong {
+    pub fn new(title: impl Into<String>, artist: impl Into<String>) -> NewSong {
+        NewSong {
+            title: title.into(),
+            artist: artist.into(),
+            ..NewSong::default()
+        }
+    }
+
+    pub fn tags<I, S>(mut self, tags: I) -> NewSong
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn emotion(mut self, emotion: Emotion) -> NewSong {
+        self.manual_emotion = Some(emotion);
+        self
+    }
+
+    pub fn lyrics(mut self, lyrics: impl Into<String>) -> NewSong {
+        self.lyrics = Some(lyrics.into());
+        self
+    }
+
+    pub fn audio(mut self, path: impl Into<PathBuf>) -> NewSong {
+        self.audio_path = Some(path.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedbackKind {
+    Like,
+    Skip,
+}
+
+impl FeedbackKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            FeedbackKind::Like => "like",
+            FeedbackKind::Skip => "skip",
+        }
+    }
+}
+
+impl std::str::FromStr for FeedbackKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<FeedbackKind> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "like" => Ok(FeedbackKind::Like),
+            "skip" => Ok(FeedbackKind::Skip),
+            _ => Err(Error::Invalid(format!(
+                "unknown feedback {s:?}: expected like or skip"
+            ))),
+        }
+    }
+}
+
+/// One like or skip, with the emotion the user was in when known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feedback {
+    pub song_id: SongId,
+    pub kind: FeedbackKind,
+    pub emotion: Option<Emotion>,
+    /// Seconds since the Unix epoch.
+    pub at_unix: i64,
+}
+
+/// What an upsert did to the library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Upsert {
+    Added,
+    Updated,
+    Unchanged,
+}
+
+/// An open song library. Not `Sync`: a server shares it behind a `Mutex` or opens one
+/// per thread (SQLite in WAL mode lets readers run beside a writer).
+pub struct Library {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library").field("path", &self.path).finish()
+    }
+}
+
+pub(crate) fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Lower-cased, whitespace-collapsed text, so "Let It Be " and "let it  be" are one song.
+pub(crate) fn normalize(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+pub(crate) fn match_key(title: &str, artist: &str) -> String {
+    format!("{}\u{1f}{}", normalize(title), normalize(artist))
+}
+
+fn emotion_from_db(v: Option<i64>) -> Option<Emotion> {
+    v.and_then(|i| usize::try_from(i).ok())
+        .and_then(Emotion::from_index)
+}
+
+fn path_to_db(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+const SONG_COLUMNS: &str = "id, title, artist, album, duration_s, language, lyrics, audio_path, \
+     source, source_key, manual_emotion, predicted_emotion, predicted_confidence, \
+     predicted_version, predicted_drivers, added_at, updated_at";
+
+fn song_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Song> {
+    let predicted_emotion = emotion_from_db(row.get(11)?);
+    let predicted = match predicted_emotion {
+        Some(emotion) => {
+            let drivers: Option<String> = row.get(14)?;
+            Some(PredictedEmotion {
+                emotion,
+                confidence: row.get::<_, Option<f64>>(12)?.unwrap_or(0.0) as f32,
+                model_version: row.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                drivers: drivers
+                    .and_then(|d| serde_json::from_str(&d).ok())
+                    .unwrap_or_default(),
+            })
+        }
+        None => None,
+    };
+    Ok(Song {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        artist: row.get(2)?,
+        album: row.get(3)?,
+        duration_s: row.get(4)?,
+        language: row.get(5)?,
+        lyrics: row.get(6)?,
+        audio_path: row.get::<_, Option<String>>(7)?.map(PathBuf::from),
+        tags: Vec::new(),
+        source: row.get(8)?,
+        source_key: row.get(9)?,
+        manual_emotion: emotion_from_db(row.get(10)?),
+        predicted,
+        added_at: row.get(15)?,
+        updated_at: row.get(16)?,
+    })
+}
+
+impl Library {
+    /// Opens (creating if needed, with parent folders) the library at `path` and
+    /// brings its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Library> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let conn = Connection::open(&path).map_err(|source| Error::Db {
+            path: path.clone(),
+            source,
+        })?;
+        let mut lib = Library { conn, path };
+        lib.init(true)?;
+        Ok(lib)
+    }
+
+    /// A library that lives only in memory (tests, dry runs).
+    pub fn open_in_memory() -> Result<Library> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| Error::Db {
+            path: path.clone(),
+            source,
+        })?;
+        let mut lib = Library { conn, path };
+        lib.init(false)?;
+        Ok(lib)
+    }
+
+    /// Where the library lives when no path is given: `$MOODTUNE_DB` if set, else
+    /// `<data dir>/moodtune/library.sqlite` (e.g. `~/.local/share/moodtune/` on Linux).
+    pub fn default_path() -> Result<PathBuf> {
+        if let Some(p) = std::env::var_os("MOODTUNE_DB").filter(|p| !p.is_empty()) {
+            return Ok(PathBuf::from(p));
+        }
+        dirs::data_dir()
+            .map(|d| d.join("moodtune").join("library.sqlite"))
+            .ok_or(Error::NoDataDir)
+    }
+
+    /// Opens the library at [`Library::default_path`].
+    pub fn open_default() -> Result<Library> {
+        Library::open(Library::default_path()?)
+    }
+
+    /// The database file (":memory:" for an in-memory library).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn db(&self, source: rusqlite::Error) -> Error {
+        Error::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn init(&mut self, on_disk: bool) -> Result<()> {
+        let conn = &self.conn;
+        let setup = || -> rusqlite::Result<()> {
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.pragma_update(None, "foreign_keys", true)?;
+            if on_disk {
+                // WAL lets the web server read while the CLI imports.
+                let _mode: String =
+                    conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+            }
+            Ok(())
+        };
+        setup().map_err(|e| self.db(e))?;
+        self.migrate()
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.db(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(|e| Error::Db {
+                path: self.path.clone(),
+                source: e,
+            })?;
+            let res = tx
+                .execute_batch(sql)
+                .and_then(|_| tx.pragma_update(None, "user_version", (i + 1) as i64))
+                .and_then(|_| tx.commit());
+            res.map_err(|e| self.db(e))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction: all of its changes land, or none do.
+    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction().map_err(|e| Error::Db {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| self.db(e))?;
+        Ok(out)
+    }
+
+    // ----- reading songs -------------------------------------------------------
+
+    fn query_songs(&self, where_sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Song>> {
+        let sql = format!("SELECT {SONG_COLUMNS} FROM songs {where_sql} ORDER BY id");
+        let mut songs = (|| {
+            let mut stmt = self.conn.prepare(&sql)?;
+            let rows = stmt.query_map(args, song_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<Song>>>()
+        })()
+        .map_err(|e| self.db(e))?;
+        self.attach_tags(&mut songs)?;
+        Ok(songs)
+    }
+
+    fn attach_tags(&self, songs: &mut [Song]) -> Result<()> {
+        if songs.is_empty() {
+            return Ok(());
+        }
+        let mut by_song: HashMap<SongId, Vec<String>> = HashMap::new();
+        let load = |by_song: &mut HashMap<SongId, Vec<String>>| -> rusqlite::Result<()> {
+            let mut add = |row: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
+                by_song.entry(row.get(0)?).or_default().push(row.get(1)?);
+                Ok(())
+            };
+            if songs.len() == 1 {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT st.song_id, t.name FROM song_tags st JOIN tags t ON t.id = st.tag_id \
+                     WHERE st.song_id = ?1 ORDER BY t.name COLLATE NOCASE",
+                )?;
+                let mut rows = stmt.query([songs[0].id])?;
+                while let Some(row) = rows.next()? {
+                    add(row)?;
+                }
+            } else {
+                let mut stmt = self.conn.prepare_cached(
+                    "SELECT st.song_id, t.name FROM song_tags st JOIN tags t ON t.id = st.tag_id \
+                     ORDER BY t.name COLLATE NOCASE",
+                )?;
+                let mut rows = stmt.query([])?;
+                while let Some(row) = rows.next()? {
+                    add(row)?;
+                }
+            }
+            Ok(())
+        };
+        load(&mut by_song).map_err(|e| self.db(e))?;
+        for song in songs {
+            if let Some(tags) = by_song.remove(&song.id) {
+                song.tags = tags;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every song, by id.
+    pub fn songs(&self) -> Result<Vec<Song>> {
+        self.query_songs("", &[])
+    }
+
+    /// The songs of one emotion library: manual label, else predicted emotion.
+    pub fn songs_in(&self, emotion: Emotion) -> Result<Vec<Song>> {
+        self.query_songs(
+            "WHERE COALESCE(manual_emotion, predicted_emotion) = ?1",
+            &[&(emotion.index() as i64)],
+        )
+    }
+
+    /// Songs with no label and no prediction yet.
+    pub fn unlabelled(&self) -> Result<Vec<Song>> {
+        self.query_songs(
+            "WHERE manual_emotion IS NULL AND predicted_emotion IS NULL",
+            &[],
+        )
+    }
+
+    pub fn song(&self, id: SongId) -> Result<Option<Song>> {
+        Ok(self.query_songs("WHERE id = ?1", &[&id])?.pop())
+    }
+
+    pub fn len(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM songs", [], |r| r.get(0))
+            .map_err(|e| self.db(e))?;
+        Ok(n as usize)
+    }
+
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Finds one song by id, or by title (case-insensitive, exact; then unique substring).
+    pub fn find(&self, id_or_title: &str) -> Result<Song> {
+        let q = id_or_title.trim();
+        if let Ok(id) = q.parse::<SongId>() {
+            if let Some(song) = self.song(id)? {
+                return Ok(song);
+            }
+        }
+        let wanted = normalize(q);
+        let all = self.songs()?;
+        let exact: Vec<&Song> = all
+            .iter()
+            .filter(|s| normalize(&s.title) == wanted)
+            .collect();
+        let candidates = if exact.is_empty() {
+            all.iter()
+                .filter(|s| normalize(&s.title).contains(&wanted))
+                .collect()
+        } else {
+            exact
+        };
+        match candidates.as_slice() {
+            [] => Err(Error::SongNotFound(format!("{q:?}"))),
+            [one] => Ok((*one).clone()),
+            many => Err(Error::Ambiguous(
+                q.to_string(),
+                many.iter()
+                    .take(10)
+                    .map(|s| format!("{}: {} - {}", s.id, s.artist, s.title))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
+        }
+    }
+
+    /// Songs whose title, artist, album, tags or lyrics contain `text` (case-insensitive
+    /// for ASCII; Chinese has no case).
+    pub fn search(&self, text: &str) -> Result<Vec<Song>> {
+        let text = text.trim();
+        if text.is_empty() {
+            return self.songs();
+        }
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        self.query_songs(
+            "WHERE title LIKE ?1 ESCAPE '\\' OR artist LIKE ?1 ESCAPE '\\' \
+             OR album LIKE ?1 ESCAPE '\\' OR lyrics LIKE ?1 ESCAPE '\\' \
+             OR id IN (SELECT st.song_id FROM song_tags st JOIN tags t ON t.id = st.tag_id \
+                       WHERE t.name LIKE ?1 ESCAPE '\\')",
+            &[&pattern],
+        )
+    }
+
+    /// Absolute path of a song's audio file, if it has one. The web server serves only
+    /// paths returned here, so a request cannot reach files outside the library.
+    pub fn audio_path(&self, song_id: SongId) -> Option<PathBuf> {
+        self.conn
+            .query_row(
+                "SELECT audio_path FROM songs WHERE id = ?1",
+                [song_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .ok()
+            .flatten()
+            .flatten()
+            .map(PathBuf::from)
+    }
+
+    /// Every tag in use with how many songs carry it, by name.
+    pub fn tag_counts(&self) -> Result<Vec<(String, usize)>> {
+        (|| {
+            let mut stmt = self.conn.prepare(
+                "SELECT t.name, COUNT(st.song_id) FROM tags t JOIN song_tags st ON st.tag_id = t.id \
+                 GROUP BY t.id ORDER BY t.name COLLATE NOCASE",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .map_err(|e| self.db(e))
+    }
+
+    // ----- writing songs -------------------------------------------------------
+
+    /// Adds a song, or merges it into the song it matches (same source and key, same
+    /// audio file, or same title and artist). Returns the song's id.
+    pub fn add_song(&mut self, song: &NewSong) -> Result<SongId> {
+        let path = self.path.clone();
+        self.write(|tx| upsert_song(tx, song).map(|(id, _)| id))
+            .map_err(|e| with_path(e, &path))
+    }
+
+    pub fn delete_song(&mut self, id: SongId) -> Result<()> {
+        self.write(|tx| {
+            let n = tx
+                .execute("DELETE FROM songs WHERE id = ?1", [id])
+                .map_err(raw)?;
+            if n == 0 {
+                return Err(Error::SongNotFound(id.to_string()));
+            }
+            Ok(())
+        })
+        .map_err(|e| with_path(e, &self.path))
+    }
+
+    /// Sets (or with `None` clears) the user's own label, which wins over predictions.
+    pub fn set_manual_emotion(&mut self, id: SongId, emotion: Option<Emotion>) -> Result<()> {
+        let now = now_unix();
+        self.update_one(
+            id,
+            "UPDATE songs SET manual_emotion = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, emotion.map(|e| e.index() as i64), now],
+        )
+    }
+
+    /// Stores (or with `None` clears) a model's prediction.
+    pub fn set_prediction(
+        &mut self,
+        id: SongId,
+        predicted: Option<&PredictedEmotion>,
+    ) -> Result<()> {
+        let now = now_unix();
+        let drivers = predicted.map(|p| serde_json::to_string(&p.drivers).unwrap_or_default());
+        self.update_one(
+            id,
+            "UPDATE songs SET predicted_emotion = ?2, predicted_confidence = ?3, \
+             predicted_version = ?4, predicted_drivers = ?5, updated_at = ?6 WHERE id = ?1",
+            params![
+                id,
+                predicted.map(|p| p.emotion.index() as i64),
+                predicted.map(|p| p.confidence as f64),
+                predicted.map(|p| p.model_version.clone()),
+                drivers,
+                now
+            ],
+        )
+    }
+
+    /// Stores many predictions in one transaction (`None` clears).
+    pub fn set_predictions(&mut self, items: &[(SongId, Option<PredictedEmotion>)]) -> Result<()> {
+        let now = now_unix();
+        let path = self.path.clone();
+        self.write(|tx| {
+            let mut stmt = tx
+                .prepare(
+                    "UPDATE songs SET predicted_emotion = ?2, predicted_confidence = ?3, \
+                     predicted_version = ?4, predicted_drivers = ?5, updated_at = ?6 WHERE id = ?1",
+                )
+                .map_err(raw)?;
+            for (id, p) in items {
+                let n = stmt
+                    .execute(params![
+                        id,
+                        p.as_ref().map(|p| p.emotion.index() as i64),
+                        p.as_ref().map(|p| p.confidence as f64),
+                        p.as_ref().map(|p| p.model_version.clone()),
+                        p.as_ref()
+                            .map(|p| serde_json::to_string(&p.drivers).unwrap_or_default()),
+                        now
+                    ])
+                    .map_err(raw)?;
+                if n == 0 {
+                    return Err(Error::SongNotFound(id.to_string()));
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| with_path(e, &path))
+    }
+
+    fn update_one(&mut self, id: SongId, sql: &str, args: impl rusqlite::Params) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            if tx.execute(sql, args).map_err(raw)? == 0 {
+                return Err(Error::SongNotFound(id.to_string()));
+            }
+            Ok(())
+        })
+        .map_err(|e| with_path(e, &path))
+    }
+
+    /// Adds and removes tags of one song in one transaction; returns the new tag list.
+    pub fn edit_tags(
+        &mut self,
+        id: SongId,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<Vec<String>> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            ensure_song(tx, id)?;
+            for t in remove {
+                tx.execute(
+                    "DELETE FROM song_tags WHERE song_id = ?1 AND tag_id IN \
+                     (SELECT id FROM tags WHERE name = ?2 COLLATE NOCASE)",
+                    params![id, t.trim()],
+                )
+                .map_err(raw)?;
+            }
+            add_tags(tx, id, add)?;
+            touch(tx, id)?;
+            prune_tags(tx)
+        })
+        .map_err(|e| with_path(e, &path))?;
+        Ok(self.song(id)?.map(|s| s.tags).unwrap_or_default())
+    }
+
+    /// Replaces a song's tags.
+    pub fn set_tags(&mut self, id: SongId, tags: &[String]) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            ensure_song(tx, id)?;
+            tx.execute("DELETE FROM song_tags WHERE song_id = ?1", [id])
+                .map_err(raw)?;
+            add_tags(tx, id, tags)?;
+            touch(tx, id)?;
+            prune_tags(tx)
+        })
+        .map_err(|e| with_path(e, &path))
+    }
+
+    // ----- picks and feedback --------------------------------------------------
+
+    /// Replaces the user's typical songs for `emotion` (order kept, duplicates dropped).
+    /// Fails, changing nothing, if any id is unknown.
+    pub fn set_picks(&mut self, emotion: Emotion, song_ids: &[SongId]) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM picks WHERE emotion = ?1",
+                [emotion.index() as i64],
+            )
+            .map_err(raw)?;
+            let mut seen = Vec::new();
+            for &id in song_ids {
+                if seen.contains(&id) {
+                    continue;
+                }
+                ensure_song(tx, id)?;
+                tx.execute(
+                    "INSERT INTO picks (emotion, position, song_id) VALUES (?1, ?2, ?3)",
+                    params![emotion.index() as i64, seen.len() as i64, id],
+                )
+                .map_err(raw)?;
+                seen.push(id);
+            }
+            Ok(())
+        })
+        .map_err(|e| with_path(e, &path))
+    }
+
+    /// The typical songs picked for `emotion`, in the order they were given.
+    pub fn picks(&self, emotion: Emotion) -> Result<Vec<SongId>> {
+        (|| {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT song_id FROM picks WHERE emotion = ?1 ORDER BY position")?;
+            let rows = stmt.query_map([emotion.index() as i64], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .map_err(|e| self.db(e))
+    }
+
+    /// Picks of every emotion that has any.
+    pub fn all_picks(&self) -> Result<BTreeMap<Emotion, Vec<SongId>>> {
+        let mut out = BTreeMap::new();
+        for e in Emotion::ALL {
+            let p = self.picks(e)?;
+            if !p.is_empty() {
+                out.insert(e, p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a like or skip now.
+    pub fn add_feedback(&mut self, song_id: SongId, kind: FeedbackKind) -> Result<()> {
+        self.add_feedback_with(song_id, kind, None, now_unix())
+    }
+
+    /// Records a like or skip with the emotion it was given in and its time (Unix seconds).
+    pub fn add_feedback_with(
+        &mut self,
+        song_id: SongId,
+        kind: FeedbackKind,
+        emotion: Option<Emotion>,
+        at_unix: i64,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            ensure_song(tx, song_id)?;
+            tx.execute(
+                "INSERT INTO feedback (song_id, kind, emotion, at_unix) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    song_id,
+                    kind.key(),
+                    emotion.map(|e| e.index() as i64),
+                    at_unix
+                ],
+            )
+            .map_err(raw)?;
+            Ok(())
+        })
+        .map_err(|e| with_path(e, &path))
+    }
+
+    /// All feedback, oldest first.
+    pub fn feedback(&self) -> Result<Vec<Feedback>> {
+        (|| {
+            let mut stmt = self.conn.prepare(
+                "SELECT song_id, kind, emotion, at_unix FROM feedback ORDER BY at_unix, id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let kind: String = r.get(1)?;
+                Ok(Feedback {
+                    song_id: r.get(0)?,
+                    kind: if kind == "like" {
+                        FeedbackKind::Like
+                    } else {
+                        FeedbackKind::Skip
+                    },
+                    emotion: emotion_from_db(r.get(2)?),
+                    at_unix: r.get(3)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })()
+        .map_err(|e| self.db(e))
+    }
+}
+
+/// Internal helpers return rusqlite errors wrapped without a path; the public method
+/// fills the library path in on the way out.
+pub(crate) fn raw(e: rusqlite::Error) -> Error {
+    Error::Db {
+        path: PathBuf::new(),
+        source: e,
+    }
+}
+
+pub(crate) fn with_path(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Db { path: p, source } if p.as_os_str().is_empty() => Error::Db {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => other,
+    }
+}
+
+fn ensure_song(tx: &Connection, id: SongId) -> Result<()> {
+    let exists: bool = tx
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM songs WHERE id = ?1)",
+            [id],
+            |r| r.get(0),
+        )
+        .map_err(raw)?;
+    if exists {
+        Ok(())
+    } else {
+        Err(Error::SongNotFound(id.to_string()))
+    }
+}
+
+fn touch(tx: &Connection, id: SongId) -> Result<()> {
+    tx.execute(
+        "UPDATE songs SET updated_at = ?2 WHERE id = ?1",
+        params![id, now_unix()],
+    )
+    .map_err(raw)?;
+    Ok(())
+}
+
+/// Drops tags no song uses any more, so the vocabulary stays what the library holds.
+fn prune_tags(tx: &Connection) -> Result<()> {
+    tx.execute(
+        "DELETE FROM tags WHERE id NOT IN (SELECT DISTINCT tag_id FROM song_tags)",
+        [],
+    )
+    .map_err(raw)?;
+    Ok(())
+}
+
+fn add_tags(tx: &Connection, id: SongId, tags: &[String]) -> Result<()> {
+    for t in tags {
+        let t = t.trim();
+        if t.is_empty() {
+            continue;
+        }
+        tx.execute("INSERT OR IGNORE INTO tags (name) VALUES (?1)", [t])
+            .map_err(raw)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO song_tags (song_id, tag_id) \
+             SELECT ?1, id FROM tags WHERE name = ?2 COLLATE NOCASE",
+            params![id, t],
+        )
+        .map_err(raw)?;
+    }
+    Ok(())
+}
+
+fn find_existing(
+    tx: &Connection,
+    song: &NewSong,
+    source: &str,
+    key: &str,
+) -> Result<Option<SongId>> {
+    let by_key: Option<SongId> = tx
+        .query_row(
+            "SELECT id FROM songs WHERE source = ?1 AND source_key = ?2",
+            params![source, key],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(raw)?;
+    if by_key.is_some() {
+        return Ok(by_key);
+    }
+    if let Some(audio) = &song.audio_path {
+        let by_audio: Option<SongId> = tx
+            .query_row(
+                "SELECT id FROM songs WHERE audio_path = ?1 ORDER BY id LIMIT 1",
+                [path_to_db(audio)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(raw)?;
+        if by_audio.is_some() {
+            return Ok(by_audio);
+        }
+    }
+    tx.query_row(
+        "SELECT id FROM songs WHERE match_key = ?1 ORDER BY id LIMIT 1",
+        [match_key(&song.title, &song.artist)],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(raw)
+}
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Inserts `song` or merges it into the song it matches. Merging overwrites fields the
+/// new record has, keeps those it lacks, adds (never removes) tags, and forgets a
+/// prediction when the lyrics changed (it was made from other words).
+pub(crate) fn upsert_song(tx: &Connection, song: &NewSong) -> Result<(SongId, Upsert)> {
+    let title = song.title.trim();
+    if title.is_empty() {
+        return Err(Error::Invalid("a song needs a title".into()));
+    }
+    let artist = song.artist.trim();
+    let source = if song.source.is_empty() {
+        "manual"
+    } else {
+        song.source.as_str()
+    };
+    let key = if song.source_key.is_empty() {
+        match_key(title, artist)
+    } else {
+        song.source_key.clone()
+    };
+    let now = now_unix();
+    let audio = song.audio_path.as_deref().map(path_to_db);
+    let emotion = song.manual_emotion.map(|e| e.index() as i64);
+    let tags: Vec<String> = song.tags.clone();
+
+    match find_existing(tx, song, source, &key)? {
+        None => {
+            tx.execute(
+                "INSERT INTO songs (title, artist, album, duration_s, language, lyrics, audio_path, \
+                 source, source_key, match_key, manual_emotion, added_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                params![
+                    title,
+                    artist,
+                    non_empty(&song.album),
+                    song.duration_s,
+                    non_empty(&song.language),
+                    non_empty(&song.lyrics),
+                    audio,
+                    source,
+                    key,
+                    match_key(title, artist),
+                    emotion,
+                    now
+                ],
+            )
+            .map_err(raw)?;
+            let id = tx.last_insert_rowid();
+            add_tags(tx, id, &tags)?;
+            Ok((id, Upsert::Added))
+        }
+        Some(id) => {
+            let before = snapshot(tx, id)?;
+            let new_artist = if artist.is_empty() {
+                None
+            } else {
+                Some(artist)
+            };
+            tx.execute(
+                "UPDATE songs SET \
+                   title = ?2, \
+                   artist = COALESCE(?3, artist), \
+                   album = COALESCE(?4, album), \
+                   duration_s = COALESCE(?5, duration_s), \
+                   language = COALESCE(?6, language), \
+                   audio_path = COALESCE(?8, audio_path), \
+                   manual_emotion = COALESCE(?9, manual_emotion), \
+                   predicted_emotion = CASE WHEN ?7 IS NOT NULL AND ?7 IS NOT lyrics \
+                                       THEN NULL ELSE predicted_emotion END, \
+                   lyrics = COALESCE(?7, lyrics) \
+                 WHERE id = ?1",
+                params![
+                    id,
+                    title,
+                    new_artist,
+                    non_empty(&song.album),
+                    song.duration_s,
+                    non_empty(&song.language),
+                    non_empty(&song.lyrics),
+                    audio,
+                    emotion
+                ],
+            )
+            .map_err(raw)?;
+            tx.execute(
+                "UPDATE songs SET match_key = ?2 WHERE id = ?1",
+                params![id, {
+                    let (t, a): (String, String) = tx
+                        .query_row("SELECT title, artist FROM songs WHERE id = ?1", [id], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .map_err(raw)?;
+                    match_key(&t, &a)
+                }],
+            )
+            .map_err(raw)?;
+            add_tags(tx, id, &tags)?;
+            let after = snapshot(tx, id)?;
+            if before == after {
+                Ok((id, Upsert::Unchanged))
+            } else {
+                touch(tx, id)?;
+                Ok((id, Upsert::Updated))
+            }
+        }
+    }
+}
+
+/// Everything about a song that an import can change, to tell "updated" from "unchanged".
+fn snapshot(tx: &Connection, id: SongId) -> Result<String> {
+    tx.query_row(
+        "SELECT json_array(title, artist, album, duration_s, language, lyrics, audio_path, \
+         manual_emotion, predicted_emotion, \
+         (SELECT group_concat(t.name, '\u{1f}') FROM (SELECT t.name FROM song_tags st \
+           JOIN tags t ON t.id = st.tag_id WHERE st.song_id = ?1 ORDER BY t.name) t)) \
+         FROM songs WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .map_err(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lib_with(songs: &[NewSong]) -> (Library, Vec<SongId>) {
+        let mut lib = Library::open_in_memory().unwrap();
+        let ids = songs.iter().map(|s| lib.add_song(s).unwrap()).collect();
+        (lib, ids)
+    }
+
+    #[test]
+    fn adds_and_reads_songs_with_tags() {
+        let (lib, ids) = lib_with(&[
+            NewSong::new("Rise", "Ava").tags(["Keyboard", "Internet", "Cheerful"]),
+            NewSong::new("Rain", "Bo").emotion(Emotion::Sad),
+        ]);
+        let songs = lib.songs().unwrap();
+        assert_eq!(songs.len(), 2);
+        assert_eq!(songs[0].id, ids[0]);
+        assert_eq!(songs[0].tags, vec!["Cheerful", "Internet", "Keyboard"]);
+        assert!(songs[1].tags.is_empty());
+        assert_eq!(songs[1].emotion(), Some(Emotion::Sad));
+        assert_eq!(lib.tag_counts().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn manual_label_wins_over_prediction() {
+        let (mut lib, ids) = lib_with(&[NewSong::new("A", "x"), NewSong::new("B", "y")]);
+        let pred = PredictedEmotion {
+            emotion: Emotion::Happy,
+            confidence: 0.8,
+            model_version: "lyrics-v1".into(),
+            drivers: vec!["sunshine".into(), "dance".into()],
+        };
+        lib.set_prediction(ids[0], Some(&pred)).unwrap();
+        lib.set_prediction(ids[1], Some(&pred)).unwrap();
+        lib.set_manual_emotion(ids[1], Some(Emotion::Sad)).unwrap();
+
+        let a = lib.song(ids[0]).unwrap().unwrap();
+        assert_eq!(a.predicted.as_ref(), Some(&pred));
+        assert_eq!(a.emotion(), Some(Emotion::Happy));
+        let b = lib.song(ids[1]).unwrap().unwrap();
+        assert_eq!(b.emotion(), Some(Emotion::Sad));
+
+        let happy: Vec<SongId> = lib
+            .songs_in(Emotion::Happy)
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(happy, vec![ids[0]]);
+        let sad: Vec<SongId> = lib
+            .songs_in(Emotion::Sad)
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(sad, vec![ids[1]]);
+
+        lib.set_manual_emotion(ids[1], None).unwrap();
+        assert_eq!(
+            lib.song(ids[1]).unwrap().unwrap().emotion(),
+            Some(Emotion::Happy)
+        );
+        assert!(matches!(
+            lib.set_manual_emotion(999, Some(Emotion::Fear)),
+            Err(Error::SongNotFound(_))
+        ));
+    }
+
+    #[test]
+    fn merging_keeps_what_the_new_record_lacks() {
+        let (mut lib, ids) = lib_with(&[NewSong::new("Rise", "Ava")
+            .tags(["Piano"])
+            .lyrics("up we go")
+            .emotion(Emotion::Happy)]);
+        // Same title/artist from another source, differently spaced and cased.
+        let mut again = NewSong::new("rise ", "AVA").tags(["Bright"]);
+        again.source = "other.csv".into();
+        again.album = Some("First".into());
+        let id = lib.add_song(&again).unwrap();
+        assert_eq!(id, ids[0]);
+        let s = lib.song(id).unwrap().unwrap();
+        assert_eq!(s.lyrics.as_deref(), Some("up we go"));
+        assert_eq!(s.album.as_deref(), Some("First"));
+        assert_eq!(s.manual_emotion, Some(Emotion::Happy));
+        assert_eq!(s.tags, vec!["Bright", "Piano"]);
+        assert_eq!(lib.len().unwrap(), 1);
+    }
+
+    #[test]
+    fn changed_lyrics_drop_a_stale_prediction() {
+        let (mut lib, ids) = lib_with(&[NewSong::new("S", "a").lyrics("old words")]);
+        let pred = PredictedEmotion {
+            emotion: Emotion::Fear,
+            confidence: 0.5,
+            model_version: "v".into(),
+            drivers: vec![],
+        };
+        lib.set_prediction(ids[0], Some(&pred)).unwrap();
+        lib.add_song(&NewSong::new("S", "a").lyrics("old words"))
+            .unwrap();
+        assert!(lib.song(ids[0]).unwrap().unwrap().predicted.is_some());
+        lib.add_song(&NewSong::new("S", "a").lyrics("new words"))
+            .unwrap();
+        assert!(lib.song(ids[0]).unwrap().unwrap().predicted.is_none());
+    }
+
+    #[test]
+    fn tags_are_edited_and_unused_tags_pruned() {
+        let (mut lib, ids) = lib_with(&[NewSong::new("S", "a").tags(["Calm", "Piano"])]);
+        let tags = lib
+            .edit_tags(ids[0], &["Slow".into(), "piano".into()], &["calm".into()])
+            .unwrap();
+        assert_eq!(tags, vec!["Piano", "Slow"]);
+        assert_eq!(
+            lib.tag_counts().unwrap(),
+            vec![("Piano".to_string(), 1), ("Slow".to_string(), 1)]
+        );
+        assert!(lib.edit_tags(42, &[], &[]).is_err());
+    }
+
+    #[test]
+    fn picks_replace_in_order_and_reject_unknown_songs() {
+        let (mut lib, ids) = lib_with(&[
+            NewSong::new("A", "x"),
+            NewSong::new("B", "y"),
+            NewSong::new("C", "z"),
+        ]);
+        lib.set_picks(Emotion::Happy, &[ids[2], ids[0], ids[2]])
+            .unwrap();
+        assert_eq!(lib.picks(Emotion::Happy).unwrap(), vec![ids[2], ids[0]]);
+        assert!(lib.picks(Emotion::Sad).unwrap().is_empty());
+        // An unknown id fails the whole call and keeps the old picks.
+        assert!(lib.set_picks(Emotion::Happy, &[ids[1], 777]).is_err());
+        assert_eq!(lib.picks(Emotion::Happy).unwrap(), vec![ids[2], ids[0]]);
+        lib.set_picks(Emotion::Happy, &[ids[1]]).unwrap();
+        assert_eq!(lib.picks(Emotion::Happy).unwrap(), vec![ids[1]]);
+        assert_eq!(lib.all_picks().unwrap().len(), 1);
+        // Deleting a song drops it from picks.
+        lib.delete_song(ids[1]).unwrap();
+        assert!(lib.picks(Emotion::Happy).unwrap().is_empty());
+    }
+
+    #[test]
+    fn feedback_is_recorded_in_time_order() {
+        let (mut lib, ids) = lib_with(&[NewSong::new("A", "x"), NewSong::new("B", "y")]);
+        lib.add_feedback_with(ids[1], FeedbackKind::Skip, Some(Emotion::Sad), 200)
+            .unwrap();
+        lib.add_feedback_with(ids[0], FeedbackKind::Like, None, 100)
+            .unwrap();
+        lib.add_feedback(ids[0], FeedbackKind::Like).unwrap();
+        let fb = lib.feedback().unwrap();
+        assert_eq!(fb.len(), 3);
+        assert_eq!(
+            (fb[0].song_id, fb[0].kind, fb[0].at_unix),
+            (ids[0], FeedbackKind::Like, 100)
+        );
+        assert_eq!(fb[1].emotion, Some(Emotion::Sad));
+        assert!(fb[2].at_unix > 1_600_000_000);
+        assert!(lib.add_feedback(999, FeedbackKind::Like).is_err());
+        assert_eq!("SKIP".parse::<FeedbackKind>().unwrap(), FeedbackKind::Skip);
+    }
+
+    #[test]
+    fn find_and_search() {
+        let (lib, ids) = lib_with(&[
+            NewSong::new("Morning Light", "Ava").tags(["Bright"]),
+            NewSong::new("Night Light", "Bo"),
+            NewSong::new("夜曲", "周").lyrics("一群嗜血的蚂蚁"),
+        ]);
+        assert_eq!(lib.find(&ids[1].to_string()).unwrap().id, ids[1]);
+        assert_eq!(lib.find("morning light").unwrap().id, ids[0]);
+        assert_eq!(lib.find("Morning").unwrap().id, ids[0]);
+        assert!(matches!(lib.find("light"), Err(Error::Ambiguous(..))));
+        assert!(matches!(lib.find("nope"), Err(Error::SongNotFound(_))));
+        assert_eq!(lib.search("LIGHT").unwrap().len(), 2);
+        assert_eq!(lib.search("bright").unwrap()[0].id, ids[0]);
+        assert_eq!(lib.search("蚂蚁").unwrap()[0].id, ids[2]);
+        assert!(lib.search("100%").unwrap().is_empty());
+    }
+
+    #[test]
+    fn reopens_from_disk_and_refuses_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("lib.sqlite");
+        {
+            let mut lib = Library::open(&path).unwrap();
+            lib.add_song(&NewSong::new("Keep", "me").audio("/music/keep.wav"))
+                .unwrap();
+        }
+        let lib = Library::open(&path).unwrap();
+        let s = &lib.songs().unwrap()[0];
+        assert_eq!(s.title, "Keep");
+        assert_eq!(lib.audio_path(s.id), Some(PathBuf::from("/music/keep.wav")));
+        assert_eq!(lib.audio_path(s.id + 1), None);
+        drop(lib);
+
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        let err = Library::open(&path).unwrap_err();
+        assert!(matches!(err, Error::SchemaTooNew { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lib.sqlite");
+        std::fs::write(
+            &path,
+            b"this is not sqlite, just some text that is long enough",
+        )
+        .unwrap();
+        let err = Library::open(&path).unwrap_err();
+        assert!(err.to_string().contains("lib.sqlite"), "{err}");
+    }
+}
