@@ -127,7 +127,9 @@ pub fn cross_validate(
         .collect();
     let labels: Vec<Emotion> = examples.iter().map(|(_, e)| *e).collect();
     let fold_of = stratified_folds(&labels, folds, seed);
-    let per_fold: Vec<Result<[Vec<(Emotion, Emotion)>; 3], ModelError>> = (0..folds)
+    // (truth, prediction) pairs of the three methods, per fold.
+    type FoldPairs = [Vec<(Emotion, Emotion)>; 3];
+    let per_fold: Vec<Result<FoldPairs, ModelError>> = (0..folds)
         .into_par_iter()
         .map(|k| {
             let train: Vec<usize> = (0..feats.len()).filter(|&i| fold_of[i] != k).collect();
@@ -136,7 +138,7 @@ pub fn cross_validate(
             let tl: Vec<Emotion> = train.iter().map(|&i| labels[i]).collect();
             let h = EmotionModel::train_features(&tf, &tl, Method::Hierarchical, seed, 1.0)?;
             let f = EmotionModel::train_features(&tf, &tl, Method::Flat, seed, 1.0)?;
-            let mut out: [Vec<(Emotion, Emotion)>; 3] = Default::default();
+            let mut out: FoldPairs = Default::default();
             for &i in &test {
                 out[0].push((labels[i], h.predict_features(&feats[i]).emotion));
                 out[1].push((labels[i], f.predict_features(&feats[i]).emotion));
@@ -145,7 +147,7 @@ pub fn cross_validate(
             Ok(out)
         })
         .collect();
-    let mut all: [Vec<(Emotion, Emotion)>; 3] = Default::default();
+    let mut all: FoldPairs = Default::default();
     for r in per_fold {
         let r = r?;
         for m in 0..3 {

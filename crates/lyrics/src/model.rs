@@ -143,8 +143,11 @@ pub struct TrainInfo {
     pub c: f32,
 }
 
+/// A node's layout before training: its groups and the child node of each group.
+type NodeSpec = (Vec<Vec<Emotion>>, Vec<Option<usize>>);
+
 /// The tree of the hierarchical model (see the module docs).
-fn hierarchy() -> Vec<(Vec<Vec<Emotion>>, Vec<Option<usize>>)> {
+fn hierarchy() -> Vec<NodeSpec> {
     use Emotion::*;
     vec![
         (
@@ -165,7 +168,7 @@ fn hierarchy() -> Vec<(Vec<Vec<Emotion>>, Vec<Option<usize>>)> {
     ]
 }
 
-fn flat() -> Vec<(Vec<Vec<Emotion>>, Vec<Option<usize>>)> {
+fn flat() -> Vec<NodeSpec> {
     vec![(
         Emotion::ALL.iter().map(|&e| vec![e]).collect(),
         vec![None; Emotion::COUNT],
