@@ -10,7 +10,7 @@ use std::path::Path;
 /// Column headers. `emotion` holds only the manual label, so re-importing an export
 /// never turns a model's guess into a user's label.
 const HEADERS: &[&str] = &[
-    "id",
+    "moodtune_id",
     "title",
     "artist",
     "album",
@@ -112,7 +112,7 @@ fn xlsx_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, rust_xlsxwriter::X
         for (c, v) in row(s).iter().enumerate() {
             let c = c as u16;
             match (HEADERS[c as usize], s) {
-                ("id", s) => sheet.write_number(r, c, s.id as f64)?,
+                ("moodtune_id", s) => sheet.write_number(r, c, s.id as f64)?,
                 (
                     "duration",
                     Song {

@@ -243,6 +243,7 @@ impl Library {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
+    LibraryId,
     Id,
     Title,
     Artist,
@@ -271,6 +272,7 @@ fn field_for_header(header: &str) -> Option<Field> {
         .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-' | '.' | ':' | '：'))
         .collect();
     let f = match h.as_str() {
+        "moodtuneid" => Field::LibraryId,
         "id" | "songid" | "key" | "编号" => Field::Id,
         "title" | "name" | "song" | "songname" | "songtitle" | "track" | "tracktitle" | "歌名"
         | "歌曲" | "歌曲名" | "歌曲名称" | "曲名" | "标题" | "名称" => Field::Title,
@@ -397,6 +399,7 @@ fn row_to_item(
                 .map(String::from);
         }
         song.source = source.to_string();
+        song.merge_into = get(Field::LibraryId).parse().ok();
         let id = get(Field::Id);
         song.source_key = if cols.has(Field::Id) && !id.is_empty() {
             format!("id:{id}")
@@ -788,6 +791,41 @@ fn read_audio(path: &Path) -> Item {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_mid_import_leaves_the_library_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("lib.sqlite");
+        let csv = dir.path().join("songs.csv");
+        std::fs::write(&csv, "title,artist,tags\nA,x,Calm\nB,y,Slow\n").unwrap();
+        let mut lib = Library::open(&db).unwrap();
+        lib.import_path(&csv).unwrap();
+        let before = lib.songs().unwrap();
+
+        std::fs::write(
+            &csv,
+            "title,artist,tags\nA,x,Calm;Bright\nB,y,Slow\nC,z,Fast\nD,w,Dark\n",
+        )
+        .unwrap();
+        let err = lib
+            .import_inner(&csv, &mut |_| {}, &mut |i| {
+                if i == 2 {
+                    Err(Error::Invalid("injected failure".into()))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("injected"));
+        assert_eq!(lib.songs().unwrap(), before);
+        assert_eq!(lib.tag_counts().unwrap().len(), 2);
+        drop(lib);
+
+        let mut lib = Library::open(&db).unwrap();
+        assert_eq!(lib.songs().unwrap(), before);
+        let report = lib.import_path(&csv).unwrap();
+        assert_eq!((report.added, report.updated, report.unchanged), (2, 1, 1));
+    }
 
     #[test]
     fn splits_tags_on_every_separator() {

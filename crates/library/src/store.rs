@@ -139,6 +139,10 @@ pub struct NewSong {
     pub source: String,
     /// Defaults to the normalized "title / artist" when empty.
     pub source_key: String,
+    /// Id of the song this record describes (an exported `moodtune_id`). It is
+    /// trusted only if that song still has the same title or the same artist, so a
+    /// sheet from another library cannot overwrite unrelated songs.
+    pub merge_into: Option<SongId>,
 }
 
 impl NewSong {
@@ -915,6 +919,21 @@ fn find_existing(
     source: &str,
     key: &str,
 ) -> Result<Option<SongId>> {
+    if let Some(id) = song.merge_into {
+        let found: Option<(String, String)> = tx
+            .query_row("SELECT title, artist FROM songs WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(raw)?;
+        if let Some((title, artist)) = found {
+            if normalize(&title) == normalize(&song.title)
+                || normalize(&artist) == normalize(&song.artist)
+            {
+                return Ok(Some(id));
+            }
+        }
+    }
     let by_key: Option<SongId> = tx
         .query_row(
             "SELECT id FROM songs WHERE source = ?1 AND source_key = ?2",

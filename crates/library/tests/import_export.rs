@@ -1,0 +1,363 @@
+//! Import and export through the public API, on fixtures each test makes itself.
+
+use lofty::config::WriteOptions;
+use lofty::tag::{Accessor, ItemKey, Tag, TagExt, TagType};
+use moodtune_core::Emotion;
+use moodtune_library::{Error, Library};
+use std::path::{Path, PathBuf};
+
+/// A short 16-bit mono WAV of a sine tone.
+fn write_wav(path: &Path, seconds: f32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..(seconds * 8000.0) as usize {
+        let v = (i as f32 * 440.0 * std::f32::consts::TAU / 8000.0).sin() * 8000.0;
+        w.write_sample(v as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn tag_wav(path: &Path, title: &str, artist: &str, genre: &str, lyrics: Option<&str>) {
+    let mut tag = Tag::new(TagType::Id3v2);
+    tag.set_title(title.to_string());
+    tag.set_artist(artist.to_string());
+    tag.set_album("Tests".to_string());
+    tag.set_genre(genre.to_string());
+    if let Some(l) = lyrics {
+        tag.insert_text(ItemKey::Lyrics, l.to_string());
+    }
+    tag.save_to_path(path, WriteOptions::default()).unwrap();
+}
+
+fn titles(lib: &Library) -> Vec<String> {
+    let mut t: Vec<String> = lib.songs().unwrap().into_iter().map(|s| s.title).collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn csv_with_chinese_headers_imports_and_reports_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    write_wav(&dir.path().join("sun.wav"), 0.5);
+    let csv = dir.path().join("歌单.csv");
+    std::fs::write(
+        &csv,
+        "\u{feff}歌名,歌手,专辑,歌词,标签,情感,文件,备注\n\
+         晴天,小林,夏天,\"[00:01.00]阳光 很 好\n[00:03.00]我们 去 跳舞\",\"欢快、钢琴，网络\",开心,sun.wav,x\n\
+         Rain Walk,Ava,,walking in the rain,Calm; Piano,sad,missing.wav,\n\
+         Bad Mood,Bo,,,Dark,grumpy,,\n\
+         ,Nobody,,,,,,\n\
+         ,,,,,,,\n\
+         晴天,小林,,,,,,\n",
+    )
+    .unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let report = lib.import_path(&csv).unwrap();
+    assert_eq!(
+        (report.added, report.updated, report.unchanged),
+        (2, 0, 0),
+        "{report}"
+    );
+
+    let skipped: Vec<(String, String)> = report
+        .skipped
+        .iter()
+        .map(|i| (i.location.clone(), i.reason.clone()))
+        .collect();
+    let loc = |line: usize| format!("{}:{line}", csv.display());
+    assert_eq!(skipped.len(), 3, "{report}");
+    assert_eq!(skipped[0].0, loc(5));
+    assert!(skipped[0].1.contains("grumpy"), "{}", skipped[0].1);
+    assert_eq!(skipped[1], (loc(6), "empty title".to_string()));
+    assert_eq!(skipped[2].0, loc(8));
+    assert!(skipped[2].1.contains(&loc(2)), "{}", skipped[2].1);
+    assert_eq!(report.warnings.len(), 1);
+    assert_eq!(report.warnings[0].location, loc(4));
+    assert!(report.warnings[0].reason.contains("missing.wav"));
+
+    let sunny = lib.find("晴天").unwrap();
+    assert_eq!(sunny.artist, "小林");
+    assert_eq!(sunny.album.as_deref(), Some("夏天"));
+    assert_eq!(sunny.lyrics.as_deref(), Some("阳光 很 好\n我们 去 跳舞"));
+    assert_eq!(sunny.tags, vec!["欢快", "网络", "钢琴"]);
+    assert_eq!(sunny.manual_emotion, Some(Emotion::Happy));
+    assert_eq!(sunny.language.as_deref(), Some("zh"));
+    let audio = sunny.audio_path.clone().unwrap();
+    assert!(audio.is_absolute());
+    assert_eq!(audio, dir.path().join("sun.wav").canonicalize().unwrap());
+    assert_eq!(lib.audio_path(sunny.id), Some(audio));
+
+    let rain = lib.find("rain walk").unwrap();
+    assert_eq!(rain.tags, vec!["Calm", "Piano"]);
+    assert_eq!(rain.emotion(), Some(Emotion::Sad));
+    assert_eq!(rain.audio_path, None);
+    assert_eq!(rain.language.as_deref(), Some("en"));
+}
+
+#[test]
+fn reimporting_updates_instead_of_duplicating() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("songs.csv");
+    let write = |tags: &str| {
+        std::fs::write(
+            &csv,
+            format!("title;artist;tags\nOne;A;{tags}\nTwo;B;Slow\nThree;C;\n"),
+        )
+        .unwrap()
+    };
+    write("Fast");
+    let mut lib = Library::open_in_memory().unwrap();
+    let first = lib.import_path(&csv).unwrap();
+    assert_eq!((first.added, first.updated, first.unchanged), (3, 0, 0));
+    let again = lib.import_path(&csv).unwrap();
+    assert_eq!((again.added, again.updated, again.unchanged), (0, 0, 3));
+    assert_eq!(again.song_ids, first.song_ids);
+
+    write("Fast, Bright");
+    let changed = lib.import_path(&csv).unwrap();
+    assert_eq!(
+        (changed.added, changed.updated, changed.unchanged),
+        (0, 1, 2)
+    );
+    assert_eq!(lib.len().unwrap(), 3);
+    assert_eq!(lib.find("One").unwrap().tags, vec!["Bright", "Fast"]);
+}
+
+#[test]
+fn xlsx_sheets_with_offsets_durations_and_missing_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lib.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    {
+        let s = book.add_worksheet();
+        s.set_name("Songs").unwrap();
+        // A title row above the header, and data starting in column B.
+        s.write_string(0, 1, "My favourite songs").unwrap();
+        for (c, h) in ["Song Title", "Singer", "Duration", "Tags", "Mood"]
+            .iter()
+            .enumerate()
+        {
+            s.write_string(2, c as u16 + 1, *h).unwrap();
+        }
+        s.write_string(3, 1, "Back Wave").unwrap();
+        s.write_string(3, 2, "Ava").unwrap();
+        s.write_string(3, 3, "3:45").unwrap();
+        s.write_string(3, 4, "Cheerful/Wild/Keyboard").unwrap();
+        s.write_string(3, 5, "Happy").unwrap();
+        s.write_string(4, 1, "Rise").unwrap();
+        s.write_string(4, 2, "Bo").unwrap();
+        s.write_number(4, 3, 200).unwrap();
+        s.write_string(5, 1, "Broken").unwrap();
+        s.write_string(5, 3, "soon").unwrap();
+    }
+    {
+        let s = book.add_worksheet();
+        s.set_name("Notes").unwrap();
+        s.write_string(0, 0, "nothing to see").unwrap();
+    }
+    book.save(&path).unwrap();
+
+    let mut lib = Library::open_in_memory().unwrap();
+    let report = lib.import_path(&path).unwrap();
+    assert_eq!(report.added, 2, "{report}");
+    assert_eq!(report.skipped.len(), 2, "{report}");
+    assert_eq!(
+        report.skipped[0].location,
+        format!("{}:Songs:6", path.display())
+    );
+    assert!(report.skipped[0].reason.contains("soon"));
+    assert_eq!(
+        report.skipped[1].location,
+        format!("{}:Notes", path.display())
+    );
+
+    let bw = lib.find("Back Wave").unwrap();
+    assert_eq!(bw.duration_s, Some(225.0));
+    assert_eq!(bw.tags, vec!["Cheerful", "Keyboard", "Wild"]);
+    assert_eq!(bw.manual_emotion, Some(Emotion::Happy));
+    assert_eq!(lib.find("Rise").unwrap().duration_s, Some(200.0));
+}
+
+#[test]
+fn music_folder_reads_tags_lyrics_and_skips_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(music.join("album")).unwrap();
+
+    let tagged = music.join("album").join("01 track.wav");
+    write_wav(&tagged, 1.0);
+    tag_wav(
+        &tagged,
+        "Paper Boats",
+        "Ava",
+        "Calm; Piano",
+        Some("[ar:Ava]\n[00:01.00]paper boats drift away\n[00:03.00]into the night"),
+    );
+    let plain = music.join("untitled song.wav");
+    write_wav(&plain, 0.5);
+    std::fs::write(
+        music.join("untitled song.lrc"),
+        "[ti:x]\n[00:00.50]哭 了 一 整 夜\n",
+    )
+    .unwrap();
+    let broken = music.join("broken.mp3");
+    std::fs::write(&broken, b"definitely not an mp3 file at all").unwrap();
+    std::fs::write(music.join("cover.jpg"), b"jpeg?").unwrap();
+
+    let mut lib = Library::open_in_memory().unwrap();
+    let mut seen = Vec::new();
+    let report = lib
+        .import_path_with(&music, &mut |p| seen.push((p.done, p.total)))
+        .unwrap();
+    assert_eq!(report.added, 2, "{report}");
+    assert_eq!(report.skipped.len(), 1, "{report}");
+    assert_eq!(report.skipped[0].location, broken.display().to_string());
+    assert_eq!(seen.first(), Some(&(0, 3)));
+    assert_eq!(seen.last(), Some(&(3, 3)));
+
+    let boats = lib.find("Paper Boats").unwrap();
+    assert_eq!(boats.artist, "Ava");
+    assert_eq!(boats.album.as_deref(), Some("Tests"));
+    assert_eq!(boats.tags, vec!["Calm", "Piano"]);
+    assert_eq!(
+        boats.lyrics.as_deref(),
+        Some("paper boats drift away\ninto the night")
+    );
+    let d = boats.duration_s.unwrap();
+    assert!((d - 1.0).abs() < 0.05, "{d}");
+    assert_eq!(boats.audio_path, Some(tagged.canonicalize().unwrap()));
+
+    let untitled = lib.find("untitled song").unwrap();
+    assert_eq!(untitled.artist, "");
+    assert_eq!(untitled.lyrics.as_deref(), Some("哭 了 一 整 夜"));
+    assert_eq!(untitled.language.as_deref(), Some("zh"));
+
+    // Again: nothing new; a single file import finds the same song.
+    let again = lib.import_path(&music).unwrap();
+    assert_eq!((again.added, again.unchanged), (0, 2));
+    let single = lib.import_path(&plain).unwrap();
+    assert_eq!(single.song_ids, vec![untitled.id]);
+    assert_eq!(lib.len().unwrap(), 2);
+}
+
+#[test]
+fn export_round_trips_through_csv_and_xlsx() {
+    let dir = tempfile::tempdir().unwrap();
+    write_wav(&dir.path().join("a.wav"), 0.2);
+    let src = dir.path().join("src.csv");
+    std::fs::write(
+        &src,
+        "title,artist,tags,emotion,audio,lyrics,duration\n\
+         \"Comma, Song\",Ava,\"Cheerful, Piano\",happy,a.wav,\"line one\nline two\",61\n\
+         雨夜,周,\"安静、钢琴\",,,,\n",
+    )
+    .unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    lib.import_path(&src).unwrap();
+    let rain = lib.find("雨夜").unwrap();
+    lib.set_prediction(
+        rain.id,
+        Some(&moodtune_library::PredictedEmotion {
+            emotion: Emotion::Sad,
+            confidence: 0.75,
+            model_version: "test-1".into(),
+            drivers: vec!["雨".into()],
+        }),
+    )
+    .unwrap();
+
+    for name in ["out.csv", "out.xlsx"] {
+        let out = dir.path().join(name);
+        std::fs::write(&out, b"old contents").unwrap();
+        assert_eq!(lib.export(&out).unwrap(), 2);
+
+        // Into the same library: every row finds its song.
+        let same = lib.import_path(&out).unwrap();
+        assert_eq!((same.added, same.updated), (0, 0), "{name}: {same}");
+        assert_eq!(same.unchanged, 2, "{name}: {same}");
+
+        // Into a fresh library: the same songs, and predictions do not become labels.
+        let mut fresh = Library::open_in_memory().unwrap();
+        let r = fresh.import_path(&out).unwrap();
+        assert_eq!(r.added, 2, "{name}: {r}");
+        let a = fresh.find("Comma, Song").unwrap();
+        let orig = lib.find("Comma, Song").unwrap();
+        assert_eq!(a.tags, orig.tags);
+        assert_eq!(a.manual_emotion, Some(Emotion::Happy));
+        assert_eq!(a.lyrics, orig.lyrics);
+        assert_eq!(a.audio_path, orig.audio_path);
+        assert_eq!(a.duration_s, Some(61.0));
+        let r2 = fresh.find("雨夜").unwrap();
+        assert_eq!(r2.tags, vec!["安静", "钢琴"]);
+        assert_eq!(r2.manual_emotion, None);
+    }
+    // No temp files left behind.
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn an_edited_export_updates_the_song_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let id = lib
+        .add_song(&moodtune_library::NewSong::new("Old Title", "Ava").tags(["Calm"]))
+        .unwrap();
+    let out = dir.path().join("out.csv");
+    lib.export(&out).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    std::fs::write(&out, text.replace("Old Title", "New Title")).unwrap();
+    let r = lib.import_path(&out).unwrap();
+    assert_eq!((r.added, r.updated), (0, 1), "{r}");
+    assert_eq!(lib.song(id).unwrap().unwrap().title, "New Title");
+    assert_eq!(lib.len().unwrap(), 1);
+}
+
+#[test]
+fn bad_inputs_are_clear_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+
+    let missing = dir.path().join("nope.csv");
+    let e = lib.import_path(&missing).unwrap_err();
+    assert!(
+        matches!(e, Error::Io { .. }) && e.to_string().contains("nope.csv"),
+        "{e}"
+    );
+
+    let corrupt = dir.path().join("corrupt.xlsx");
+    std::fs::write(&corrupt, b"PK\x03\x04 this is not a zip").unwrap();
+    let e = lib.import_path(&corrupt).unwrap_err();
+    assert!(e.to_string().contains("corrupt.xlsx"), "{e}");
+
+    let headerless = dir.path().join("numbers.csv");
+    std::fs::write(&headerless, "1,2,3\n4,5,6\n").unwrap();
+    let e = lib.import_path(&headerless).unwrap_err();
+    assert!(
+        e.to_string().contains("numbers.csv") && e.to_string().contains("title"),
+        "{e}"
+    );
+
+    let odd = dir.path().join("notes.docx");
+    std::fs::write(&odd, b"x").unwrap();
+    let e = lib.import_path(&odd).unwrap_err();
+    assert!(e.to_string().contains("unsupported"), "{e}");
+
+    let e = lib.export(&dir.path().join("out.pdf")).unwrap_err();
+    assert!(e.to_string().contains("out.pdf"), "{e}");
+    let e = lib
+        .export(&dir.path().join("no/such/dir/out.csv"))
+        .unwrap_err();
+    assert!(e.to_string().contains("no/such/dir"), "{e}");
+
+    assert!(titles(&lib).is_empty());
+}
