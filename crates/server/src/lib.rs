@@ -1,1 +1,101 @@
-//! moodtune-server (being written).
+//! `moodtune serve`: the local web app.
+//!
+//! One page (embedded in the binary, no CDN, no build step) shows the webcam, posts a
+//! few downscaled frames a second to `/api/analyze`, draws face boxes and emotion bars,
+//! and plays a playlist for the smoothed mood. Everything the page needs from the rest of
+//! moodtune goes through the [`Backend`] trait.
+//!
+//! Safety rules kept here: frames are analysed in memory and never stored or logged;
+//! request bodies are size-limited per endpoint; audio is only served by song id through
+//! [`Backend::audio_path`], never by a path from the client; every error is JSON with a
+//! message; a bad request never takes the server down (backend panics become 500s).
+
+mod assets;
+pub mod backend;
+pub mod fake;
+mod routes;
+pub mod session;
+
+pub use backend::{
+    top_emotion, Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult,
+    Feedback, ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
+};
+pub use session::{Mood, MoodSmoother};
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Limits and switches of the server. [`ServerConfig::default`] is what `moodtune serve`
+/// uses.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest camera frame or photo accepted by `/api/analyze`.
+    pub frame_limit: usize,
+    /// Largest spreadsheet or CSV accepted by `/api/import`.
+    pub upload_limit: usize,
+    /// Largest JSON body of the other endpoints.
+    pub json_limit: usize,
+    /// Sessions (browser tabs) remembered at once; the least recently seen is dropped.
+    pub max_sessions: usize,
+    /// Frames analysed at the same time; more wait their turn, so a burst of clients
+    /// queues instead of starving the machine.
+    pub analyze_concurrency: usize,
+    /// Reject requests whose `Host` is not a loopback name (guards against DNS
+    /// rebinding from a web site). Turn off only when serving on another address.
+    pub loopback_hosts_only: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            frame_limit: 2 << 20,
+            upload_limit: 20 << 20,
+            json_limit: 64 << 10,
+            max_sessions: 256,
+            analyze_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            loopback_hosts_only: true,
+        }
+    }
+}
+
+/// The whole app as an axum router.
+pub fn router(backend: Arc<dyn Backend>, config: ServerConfig) -> axum::Router {
+    routes::router(backend, config)
+}
+
+/// Serves `app` on an already bound listener until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds `addr`, calls `on_ready` with the bound address (the port may have been 0), and
+/// serves until Ctrl-C. Blocks the calling thread; builds its own tokio runtime.
+pub fn run_blocking(
+    backend: Arc<dyn Backend>,
+    addr: SocketAddr,
+    config: ServerConfig,
+    on_ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        on_ready(listener.local_addr()?);
+        serve(listener, router(backend, config), async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+    })
+}

@@ -1,0 +1,231 @@
+//! What the web app needs from the rest of moodtune, as one object-safe trait.
+//!
+//! The server only talks to a [`Backend`]; the `moodtune serve` command implements it
+//! over the real model, face detector, library and recommender, and tests use
+//! [`crate::fake::FakeBackend`]. All methods are synchronous (model inference and SQLite
+//! are blocking work); the server runs them on tokio's blocking pool.
+
+use moodtune_core::Emotion;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A song's id in the library.
+pub type SongId = i64;
+
+/// A face's bounding box in the pixels of the analysed image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaceBox {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl FaceBox {
+    pub fn area(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+}
+
+/// One detected face with the probabilities of the seven emotions in
+/// [`Emotion::ALL`] order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceResult {
+    pub bbox: FaceBox,
+    pub probs: [f32; Emotion::COUNT],
+}
+
+impl FaceResult {
+    /// The most probable emotion (the first one on ties).
+    pub fn top(&self) -> Emotion {
+        top_emotion(&self.probs)
+    }
+}
+
+/// The faces found in one image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// Size of the decoded image, so the page can scale boxes onto its video.
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<FaceResult>,
+}
+
+/// How the playlist relates to the detected mood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Songs of the detected emotion's library, ranked by similarity to the user's picks.
+    #[default]
+    Match,
+    /// Mood regulation: for negative moods, songs that lift it.
+    Lift,
+}
+
+impl Strategy {
+    pub fn key(self) -> &'static str {
+        match self {
+            Strategy::Match => "match",
+            Strategy::Lift => "lift",
+        }
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "match" => Ok(Strategy::Match),
+            "lift" => Ok(Strategy::Lift),
+            _ => Err(format!(
+                "unknown strategy {s:?}: expected \"match\" or \"lift\""
+            )),
+        }
+    }
+}
+
+/// A song as the page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Song {
+    pub id: SongId,
+    pub title: String,
+    pub artist: String,
+    /// The emotion library the song belongs to, when it has been classified.
+    pub emotion: Option<Emotion>,
+    pub tags: Vec<String>,
+    /// Whether [`Backend::audio_path`] has a file for it (the page disables play otherwise).
+    pub has_audio: bool,
+}
+
+/// A playlist entry: a song, its similarity score and why it was chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    #[serde(flatten)]
+    pub song: Song,
+    pub score: f32,
+    pub reason: String,
+}
+
+/// One page of a library listing or search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SongPage {
+    /// Number of songs matching the query, over all pages.
+    pub total: usize,
+    pub songs: Vec<Song>,
+}
+
+/// The outcome of importing a spreadsheet or CSV.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub imported: usize,
+    pub skipped: usize,
+    /// Human-readable notes: skipped rows and why, the library that was replaced, ...
+    pub messages: Vec<String>,
+}
+
+/// The user's reaction to a song.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Feedback {
+    Like,
+    Skip,
+}
+
+/// What the page shows in its header.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendInfo {
+    /// Where the library lives, or a name for it.
+    pub library: String,
+    pub songs: usize,
+    /// The expression model in use.
+    pub model: String,
+}
+
+/// Errors a backend reports; each maps to an HTTP status with a JSON message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The client sent something unusable (corrupt image, malformed CSV, unknown id in a
+    /// list): HTTP 400.
+    #[error("{0}")]
+    BadInput(String),
+    /// The thing asked for does not exist: HTTP 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// Anything else (database trouble, a bug): HTTP 500.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl BackendError {
+    pub fn bad_input(msg: impl fmt::Display) -> Self {
+        BackendError::BadInput(msg.to_string())
+    }
+    pub fn not_found(msg: impl fmt::Display) -> Self {
+        BackendError::NotFound(msg.to_string())
+    }
+    pub fn internal(msg: impl fmt::Display) -> Self {
+        BackendError::Internal(msg.to_string())
+    }
+}
+
+pub type BackendResult<T> = Result<T, BackendError>;
+
+/// The operations of the web app. Implementations must be cheap to share between
+/// threads; interior locking (for example around a database connection) is theirs.
+pub trait Backend: Send + Sync + 'static {
+    fn info(&self) -> BackendResult<BackendInfo>;
+
+    /// Finds the faces in an encoded image (JPEG, PNG, ...) and classifies each.
+    /// The bytes are a camera frame or a photo: never store or log them.
+    fn analyze(&self, image: &[u8]) -> BackendResult<Analysis>;
+
+    /// Up to `limit` songs for `emotion`, best first, leaving out the songs in `exclude`
+    /// (those this session has already heard or skipped).
+    fn playlist(
+        &self,
+        emotion: Emotion,
+        strategy: Strategy,
+        exclude: &HashSet<SongId>,
+        limit: usize,
+    ) -> BackendResult<Vec<Recommendation>>;
+
+    /// Songs whose title, artist or tags contain `query` (case-insensitive; empty matches
+    /// all), optionally only one emotion's library.
+    fn songs(
+        &self,
+        query: &str,
+        emotion: Option<Emotion>,
+        offset: usize,
+        limit: usize,
+    ) -> BackendResult<SongPage>;
+
+    /// The typical songs the user picked for `emotion`.
+    fn picks(&self, emotion: Emotion) -> BackendResult<Vec<Song>>;
+
+    /// Replaces the typical songs of `emotion`; returns them as stored.
+    fn set_picks(&self, emotion: Emotion, songs: &[SongId]) -> BackendResult<Vec<Song>>;
+
+    /// Records a like or skip of `song` heard while the mood was `emotion`.
+    fn feedback(&self, song: SongId, emotion: Emotion, feedback: Feedback) -> BackendResult<()>;
+
+    /// Imports an uploaded spreadsheet or CSV; `filename` tells its format.
+    fn import(&self, filename: &str, bytes: &[u8]) -> BackendResult<ImportSummary>;
+
+    /// The audio file of a song of the library, `None` when the song has none.
+    /// Unknown ids are `NotFound`. Only paths the library owns may come back: the server
+    /// never serves a path a client named.
+    fn audio_path(&self, song: SongId) -> BackendResult<Option<PathBuf>>;
+}
+
+/// Index of the largest probability; the first one on ties, so results are stable.
+pub fn top_emotion(probs: &[f32; Emotion::COUNT]) -> Emotion {
+    let mut best = 0;
+    for i in 1..Emotion::COUNT {
+        if probs[i] > probs[best] {
+            best = i;
+        }
+    }
+    Emotion::ALL[best]
+}

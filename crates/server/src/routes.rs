@@ -1,0 +1,597 @@
+//! HTTP routes, JSON error handling, limits and the blocking-work bridge.
+
+use crate::assets;
+use crate::backend::*;
+use crate::session::{valid_session_id, Mood, MoodSmoother, Sessions};
+use crate::ServerConfig;
+use axum::body::{Body, Bytes};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, Path, Query, Request, State,
+};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use moodtune_core::Emotion;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+struct AppState {
+    backend: Arc<dyn Backend>,
+    sessions: Mutex<Sessions>,
+    analyze_permits: Semaphore,
+    config: ServerConfig,
+}
+
+type St = State<Arc<AppState>>;
+
+pub(crate) fn router(backend: Arc<dyn Backend>, config: ServerConfig) -> Router {
+    let state = Arc::new(AppState {
+        backend,
+        sessions: Mutex::new(Sessions::new(config.max_sessions)),
+        analyze_permits: Semaphore::new(config.analyze_concurrency.max(1)),
+        config: config.clone(),
+    });
+    let api = Router::new()
+        .route("/info", get(info))
+        .route(
+            "/analyze",
+            post(analyze).layer(DefaultBodyLimit::max(config.frame_limit)),
+        )
+        .route("/playlist", get(playlist))
+        .route("/feedback", post(feedback))
+        .route("/songs", get(songs))
+        .route("/picks", get(all_picks))
+        .route("/picks/{emotion}", get(picks).put(set_picks))
+        .route(
+            "/import",
+            post(import).layer(DefaultBodyLimit::max(config.upload_limit)),
+        )
+        .route("/audio/{id}", get(audio))
+        .fallback(api_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.json_limit));
+    Router::new()
+        .route("/", get(|| async { assets::page(assets::INDEX_HTML) }))
+        .route("/app.js", get(|| async { assets::page(assets::APP_JS) }))
+        .route("/app.css", get(|| async { assets::page(assets::APP_CSS) }))
+        .nest("/api", api)
+        .fallback(page_not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+/// An error answered as `{"error": "..."}` with a status code.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<BackendError> for ApiError {
+    fn from(e: BackendError) -> Self {
+        let status = match e {
+            BackendError::BadInput(_) => StatusCode::BAD_REQUEST,
+            BackendError::NotFound(_) => StatusCode::NOT_FOUND,
+            BackendError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Query string parsed into `T`, rejected as a JSON 400.
+struct ApiQuery<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(t)| ApiQuery(t))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// The raw body within the route's size limit; too large is a JSON 413.
+struct RawBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(RawBody(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large: camera frames and photos may be up to 2 MiB, \
+                 imported files up to 20 MiB, other requests up to 64 KiB",
+            )),
+            Err(e) => Err(ApiError::new(e.status(), e.body_text())),
+        }
+    }
+}
+
+/// A JSON body parsed into `T`; malformed JSON is a JSON 400 naming the problem.
+struct ApiJson<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
+}
+
+/// Runs blocking backend work off the async threads; a panic in the backend becomes a
+/// 500 instead of taking the server down.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> BackendResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            if e.is_panic() {
+                "internal error: the backend failed on this request (the server keeps running)"
+            } else {
+                "internal error: the request was cancelled"
+            },
+        )),
+    }
+}
+
+fn parse_emotion(s: &str) -> ApiResult<Emotion> {
+    s.parse::<Emotion>()
+        .map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+fn check_session(id: &str) -> ApiResult<()> {
+    if valid_session_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid session id: use 1-64 letters, digits, '-' or '_'",
+        ))
+    }
+}
+
+fn probs_json(p: &[f32; Emotion::COUNT]) -> Value {
+    let m: serde_json::Map<String, Value> = Emotion::ALL
+        .iter()
+        .map(|e| (e.key().to_string(), json!(p[e.index()])))
+        .collect();
+    Value::Object(m)
+}
+
+/// Rejects foreign `Host` names (DNS rebinding) and adds protective headers.
+async fn guard(State(st): St, req: Request, next: Next) -> Response {
+    if st.config.loopback_hosts_only {
+        if let Some(host) = req.headers().get(header::HOST) {
+            let ok = host.to_str().map(is_loopback_host).unwrap_or(false);
+            if !ok {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "this moodtune server only answers to localhost / 127.0.0.1",
+                )
+                .into_response();
+            }
+        }
+    }
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; \
+             object-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    res
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    // Strip the port; IPv6 literals keep their brackets.
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((ip, _)) => return ip == "::1",
+            None => return false,
+        }
+    } else {
+        host.rsplit_once(':').map_or(host, |(n, _)| n)
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+// `OriginalUri`: inside the nested /api router the path has lost its prefix.
+async fn api_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no such API endpoint: {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method {method} is not allowed on {}", uri.path()),
+    )
+}
+
+async fn page_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not found")
+}
+
+async fn info(State(st): St) -> ApiResult<Json<Value>> {
+    let b = st.backend.clone();
+    let info = blocking(move || b.info()).await?;
+    Ok(Json(json!({
+        "library": info.library,
+        "songs": info.songs,
+        "model": info.model,
+        "emotions": Emotion::ALL.iter().map(|e| json!({"key": e.key(), "name": e.name()})).collect::<Vec<_>>(),
+        "strategies": ["match", "lift"],
+        "limits": {
+            "frame_bytes": st.config.frame_limit,
+            "upload_bytes": st.config.upload_limit,
+        },
+    })))
+}
+
+#[derive(Deserialize)]
+struct AnalyzeQuery {
+    session: Option<String>,
+}
+
+async fn analyze(
+    State(st): St,
+    ApiQuery(q): ApiQuery<AnalyzeQuery>,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<Value>> {
+    if let Some(s) = &q.session {
+        check_session(s)?;
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty body: send the image (JPEG, PNG, WebP or BMP) as the request body",
+        ));
+    }
+    let _permit = st
+        .analyze_permits
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
+    let b = st.backend.clone();
+    // `body` moves into the worker and is dropped there: frames live only in memory.
+    let analysis = blocking(move || b.analyze(&body)).await?;
+    drop(_permit);
+
+    // The mood follows the largest face, the person nearest the camera.
+    let main_face = analysis.faces.iter().max_by_key(|f| f.bbox.area());
+    let mood: Option<Mood> = match (&q.session, main_face) {
+        (Some(s), Some(f)) => Some(
+            st.sessions
+                .lock()
+                .expect("sessions lock")
+                .get(s)
+                .smoother
+                .update(&f.probs),
+        ),
+        (Some(s), None) => st
+            .sessions
+            .lock()
+            .expect("sessions lock")
+            .get(s)
+            .smoother
+            .current(),
+        // A one-off photo: its own face decides, unsmoothed.
+        (None, Some(f)) => Some(MoodSmoother::new(1.0, 0.0).update(&f.probs)),
+        (None, None) => None,
+    };
+    let faces: Vec<Value> = analysis
+        .faces
+        .iter()
+        .map(|f| {
+            json!({
+                "box": f.bbox,
+                "emotion": f.top().key(),
+                "probabilities": probs_json(&f.probs),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "width": analysis.width,
+        "height": analysis.height,
+        "faces": faces,
+        "mood": mood,
+    })))
+}
+
+#[derive(Deserialize)]
+struct PlaylistQuery {
+    emotion: String,
+    strategy: Option<String>,
+    session: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn playlist(State(st): St, ApiQuery(q): ApiQuery<PlaylistQuery>) -> ApiResult<Json<Value>> {
+    let emotion = parse_emotion(&q.emotion)?;
+    let strategy = match &q.strategy {
+        Some(s) => s.parse::<Strategy>().map_err(ApiError::bad_request)?,
+        None => Strategy::default(),
+    };
+    let limit = q.limit.unwrap_or(10).clamp(1, 100);
+    if let Some(s) = &q.session {
+        check_session(s)?;
+    }
+    let exclude = match &q.session {
+        Some(s) => st
+            .sessions
+            .lock()
+            .expect("sessions lock")
+            .get(s)
+            .heard
+            .clone(),
+        None => Default::default(),
+    };
+    let b = st.backend.clone();
+    let ex = exclude.clone();
+    let mut songs = blocking(move || b.playlist(emotion, strategy, &ex, limit)).await?;
+    // Everything has been heard: start the round again rather than go silent.
+    let mut restarted = false;
+    if songs.is_empty() && !exclude.is_empty() {
+        if let Some(s) = &q.session {
+            st.sessions
+                .lock()
+                .expect("sessions lock")
+                .get(s)
+                .heard
+                .clear();
+        }
+        let b = st.backend.clone();
+        songs = blocking(move || b.playlist(emotion, strategy, &Default::default(), limit)).await?;
+        restarted = true;
+    }
+    Ok(Json(json!({
+        "emotion": emotion.key(),
+        "strategy": strategy.key(),
+        "songs": songs,
+        "restarted": restarted,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum FeedbackAction {
+    Like,
+    Skip,
+    /// Played to the end (or moved past with "next"): not offered again this session.
+    Played,
+}
+
+#[derive(Deserialize)]
+struct FeedbackBody {
+    song_id: SongId,
+    emotion: String,
+    action: FeedbackAction,
+    session: Option<String>,
+}
+
+async fn feedback(State(st): St, ApiJson(fb): ApiJson<FeedbackBody>) -> ApiResult<Json<Value>> {
+    let emotion = parse_emotion(&fb.emotion)?;
+    if let Some(s) = &fb.session {
+        check_session(s)?;
+    }
+    let kind = match fb.action {
+        FeedbackAction::Like => Some(Feedback::Like),
+        FeedbackAction::Skip => Some(Feedback::Skip),
+        FeedbackAction::Played => None,
+    };
+    if let Some(kind) = kind {
+        let b = st.backend.clone();
+        let id = fb.song_id;
+        blocking(move || b.feedback(id, emotion, kind)).await?;
+    }
+    if let Some(s) = &fb.session {
+        st.sessions
+            .lock()
+            .expect("sessions lock")
+            .get(s)
+            .heard
+            .insert(fb.song_id);
+    }
+    Ok(Json(json!({ "ok": true })))
+}
+
+#[derive(Deserialize)]
+struct SongsQuery {
+    q: Option<String>,
+    emotion: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+async fn songs(State(st): St, ApiQuery(q): ApiQuery<SongsQuery>) -> ApiResult<Json<SongPage>> {
+    let emotion = match q.emotion.as_deref().map(str::trim) {
+        None | Some("") | Some("all") => None,
+        Some(e) => Some(parse_emotion(e)?),
+    };
+    let query = q.q.unwrap_or_default();
+    if query.len() > 200 {
+        return Err(ApiError::bad_request(
+            "search text too long (200 bytes at most)",
+        ));
+    }
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let b = st.backend.clone();
+    Ok(Json(
+        blocking(move || b.songs(&query, emotion, offset, limit)).await?,
+    ))
+}
+
+async fn all_picks(State(st): St) -> ApiResult<Json<BTreeMap<&'static str, Vec<Song>>>> {
+    let b = st.backend.clone();
+    let all = blocking(move || {
+        Emotion::ALL
+            .iter()
+            .map(|e| Ok((e.key(), b.picks(*e)?)))
+            .collect::<BackendResult<BTreeMap<_, _>>>()
+    })
+    .await?;
+    Ok(Json(all))
+}
+
+async fn picks(State(st): St, Path(emotion): Path<String>) -> ApiResult<Json<Vec<Song>>> {
+    let emotion = parse_emotion(&emotion)?;
+    let b = st.backend.clone();
+    Ok(Json(blocking(move || b.picks(emotion)).await?))
+}
+
+#[derive(Deserialize)]
+struct PicksBody {
+    song_ids: Vec<SongId>,
+}
+
+async fn set_picks(
+    State(st): St,
+    Path(emotion): Path<String>,
+    ApiJson(body): ApiJson<PicksBody>,
+) -> ApiResult<Json<Vec<Song>>> {
+    let emotion = parse_emotion(&emotion)?;
+    if body.song_ids.len() > 20 {
+        return Err(ApiError::bad_request(
+            "too many typical songs: pick up to 20 (three is the usual number)",
+        ));
+    }
+    let b = st.backend.clone();
+    Ok(Json(
+        blocking(move || b.set_picks(emotion, &body.song_ids)).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    filename: String,
+}
+
+async fn import(
+    State(st): St,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<ImportSummary>> {
+    // Only the base name matters (it tells the format); a client path is never used.
+    let name = q
+        .filename
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if name.is_empty() || name.len() > 255 {
+        return Err(ApiError::bad_request(
+            "missing or overlong file name: pass ?filename=songs.csv (or .xlsx, .ods, ...)",
+        ));
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request(format!("{name} is empty")));
+    }
+    let b = st.backend.clone();
+    Ok(Json(blocking(move || b.import(&name, &body)).await?))
+}
+
+async fn audio(State(st): St, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+    let id: SongId = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid song id {id:?}: expected a number")))?;
+    let b = st.backend.clone();
+    let path = blocking(move || b.audio_path(id)).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("song {id} has no audio file"),
+        )
+    })?;
+    if !path.is_file() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("the audio file of song {id} is missing: {}", path.display()),
+        ));
+    }
+    // ServeFile answers Range requests (206), so the player can seek.
+    let res = ServeFile::new(&path)
+        .oneshot(req)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(res.map(Body::new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn loopback_hosts() {
+        for ok in [
+            "localhost",
+            "localhost:7878",
+            "127.0.0.1:7878",
+            "127.1.2.3",
+            "[::1]:7878",
+            "app.localhost:1",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example:7878",
+            "192.168.1.2:7878",
+            "[::2]:1",
+            "localhost.evil.com",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+}

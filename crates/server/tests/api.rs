@@ -1,0 +1,635 @@
+//! The HTTP API over the fake backend, in process (tower `oneshot`), plus one test over a
+//! real loopback socket.
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use moodtune_server::fake::FakeBackend;
+use moodtune_server::{router, ServerConfig};
+use serde_json::{json, Value};
+use std::io::Cursor;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+fn app_with(backend: FakeBackend) -> Router {
+    router(Arc::new(backend), ServerConfig::default())
+}
+
+fn app() -> Router {
+    app_with(FakeBackend::new(5).with_panic_marker())
+}
+
+async fn send(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = to_bytes(res.into_body(), 64 << 20).await.unwrap().to_vec();
+    (status, headers, body)
+}
+
+async fn call(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    body: impl Into<Body>,
+) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(body.into())
+        .unwrap();
+    let (status, headers, body) = send(app, req).await;
+    assert_eq!(
+        headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap()),
+        Some("application/json"),
+        "{uri} answered {status} without JSON: {}",
+        String::from_utf8_lossy(&body)
+    );
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
+    call(app, Method::GET, uri, Body::empty()).await
+}
+
+fn json_body(v: Value) -> Body {
+    Body::from(serde_json::to_vec(&v).unwrap())
+}
+
+/// A PNG with a mid-grey border and a face-sized patch of the given brightness.
+fn png(w: u32, h: u32, face_level: u8) -> Vec<u8> {
+    let img = image::GrayImage::from_fn(w, h, |x, y| {
+        let inside = x >= w / 4 && x < 3 * w / 4 && y >= h / 4 && y < 3 * h / 4;
+        image::Luma([if inside { face_level } else { 128 }])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn serves_the_page_and_its_assets() {
+    let app = app();
+    for (uri, ty, needle) in [
+        ("/", "text/html", "<video id=\"video\""),
+        ("/app.js", "text/javascript", "getUserMedia"),
+        ("/app.css", "text/css", ".stage"),
+    ] {
+        let (status, headers, body) =
+            send(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with(ty));
+        assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(String::from_utf8(body).unwrap().contains(needle), "{uri}");
+    }
+    let (status, v) = get(&app, "/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(v["error"].is_string());
+}
+
+#[tokio::test]
+async fn info_lists_emotions_and_library() {
+    let (status, v) = get(&app(), "/api/info").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["songs"], 35);
+    assert_eq!(v["emotions"].as_array().unwrap().len(), 7);
+    assert_eq!(v["emotions"][3]["key"], "happy");
+    assert_eq!(v["limits"]["frame_bytes"], 2 << 20);
+}
+
+#[tokio::test]
+async fn analyze_returns_faces_and_a_smoothed_mood_per_session() {
+    let app = app();
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/analyze?session=a",
+        png(320, 240, 230),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["width"], 320);
+    assert_eq!(v["faces"].as_array().unwrap().len(), 1);
+    let face = &v["faces"][0];
+    assert_eq!(
+        face["box"],
+        json!({"x": 80, "y": 60, "width": 160, "height": 120})
+    );
+    assert_eq!(face["emotion"], "happy");
+    let sum: f64 = face["probabilities"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p.as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-4);
+    assert_eq!(v["mood"]["emotion"], "happy");
+    assert_eq!(v["mood"]["frames"], 1);
+
+    // One dark frame does not flip session a's mood (smoothing), but a fresh session
+    // and a one-off photo follow the frame itself.
+    let dark = png(320, 240, 10);
+    let (_, v) = call(&app, Method::POST, "/api/analyze?session=a", dark.clone()).await;
+    assert_eq!(v["faces"][0]["emotion"], "sad");
+    assert_eq!(v["mood"]["emotion"], "happy");
+    assert_eq!(v["mood"]["frames"], 2);
+    let (_, v) = call(&app, Method::POST, "/api/analyze?session=b", dark.clone()).await;
+    assert_eq!(v["mood"]["emotion"], "sad");
+    let (_, v) = call(&app, Method::POST, "/api/analyze", dark).await;
+    assert_eq!(v["mood"]["emotion"], "sad");
+    assert_eq!(v["mood"]["frames"], 1);
+}
+
+#[tokio::test]
+async fn a_frame_without_a_face_keeps_the_mood() {
+    let app = app();
+    call(
+        &app,
+        Method::POST,
+        "/api/analyze?session=s",
+        png(64, 64, 240),
+    )
+    .await;
+    let flat = png(64, 64, 128);
+    let (status, v) = call(&app, Method::POST, "/api/analyze?session=s", flat.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["faces"].as_array().unwrap().len(), 0);
+    assert_eq!(v["mood"]["emotion"], "happy");
+    let (_, v) = call(&app, Method::POST, "/api/analyze", flat).await;
+    assert!(v["mood"].is_null());
+}
+
+#[tokio::test]
+async fn bad_frames_are_clear_errors_and_the_server_keeps_working() {
+    let app = app();
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/analyze?session=x",
+        &b"not an image at all"[..],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot decode the image"),
+        "{v}"
+    );
+
+    let (status, v) = call(&app, Method::POST, "/api/analyze", Body::empty()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["error"].as_str().unwrap().contains("empty body"));
+
+    // A PNG cut in half.
+    let mut cut = png(100, 100, 200);
+    cut.truncate(cut.len() / 2);
+    let (status, _) = call(&app, Method::POST, "/api/analyze", cut).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/analyze?session=../../x",
+        png(64, 64, 200),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["error"].as_str().unwrap().contains("session id"));
+
+    let (status, v) = call(&app, Method::POST, "/api/analyze", vec![0u8; 3 << 20]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(v["error"].as_str().unwrap().contains("too large"));
+
+    // A backend that panics gives a 500, not a dead server.
+    let (status, v) = call(&app, Method::POST, "/api/analyze", &b"PANIC please"[..]).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(v["error"].as_str().unwrap().contains("keeps running"));
+
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/analyze?session=x",
+        png(64, 64, 200),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["faces"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn playlist_does_not_repeat_within_a_session() {
+    let app = app();
+    let (status, v) = get(
+        &app,
+        "/api/playlist?emotion=sad&strategy=match&session=p&limit=3",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["emotion"], "sad");
+    let first: Vec<i64> = v["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(first.len(), 3);
+    assert!(v["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["emotion"] == "sad"));
+
+    for (id, action) in [(first[0], "played"), (first[1], "skip")] {
+        let (status, _) = call(
+            &app,
+            Method::POST,
+            "/api/feedback",
+            json_body(json!({"session": "p", "song_id": id, "emotion": "sad", "action": action})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, v) = get(&app, "/api/playlist?emotion=sad&session=p&limit=10").await;
+    let ids: Vec<i64> = v["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "5 sad songs, 2 heard");
+    assert!(!ids.contains(&first[0]) && !ids.contains(&first[1]));
+    assert_eq!(v["restarted"], false);
+    // Another session still gets everything.
+    let (_, v) = get(&app, "/api/playlist?emotion=sad&session=q&limit=10").await;
+    assert_eq!(v["songs"].as_array().unwrap().len(), 5);
+
+    // Hear the rest: the round starts again instead of going silent.
+    for id in ids {
+        call(
+            &app,
+            Method::POST,
+            "/api/feedback",
+            json_body(json!({"session": "p", "song_id": id, "emotion": "sad", "action": "played"})),
+        )
+        .await;
+    }
+    let (_, v) = get(&app, "/api/playlist?emotion=sad&session=p&limit=10").await;
+    assert_eq!(v["songs"].as_array().unwrap().len(), 5);
+    assert_eq!(v["restarted"], true);
+
+    // Lift turns a negative mood's playlist towards happy songs.
+    let (_, v) = get(&app, "/api/playlist?emotion=angry&strategy=lift").await;
+    assert_eq!(v["strategy"], "lift");
+    assert!(v["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["emotion"] == "happy"));
+}
+
+#[tokio::test]
+async fn playlist_rejects_bad_parameters() {
+    let app = app();
+    for (uri, needle) in [
+        ("/api/playlist?emotion=bored", "unknown emotion"),
+        (
+            "/api/playlist?emotion=happy&strategy=random",
+            "unknown strategy",
+        ),
+        ("/api/playlist", "emotion"),
+        ("/api/playlist?emotion=happy&limit=lots", "limit"),
+    ] {
+        let (status, v) = get(&app, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(v["error"].as_str().unwrap().contains(needle), "{uri}: {v}");
+    }
+    // Chinese names work like English ones.
+    let (status, v) = get(&app, "/api/playlist?emotion=%E5%BC%80%E5%BF%83").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["emotion"], "happy");
+}
+
+#[tokio::test]
+async fn feedback_is_recorded_and_bad_json_is_a_clear_error() {
+    let backend = Arc::new(FakeBackend::new(2));
+    let app = router(backend.clone(), ServerConfig::default());
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/feedback",
+        json_body(json!({"song_id": 3, "emotion": "fear", "action": "like"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        backend.feedback_log(),
+        vec![(
+            3,
+            moodtune_core::Emotion::Fear,
+            moodtune_server::Feedback::Like
+        )]
+    );
+
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/feedback",
+        &b"{\"song_id\": 3, "[..],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON body"),
+        "{v}"
+    );
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/feedback",
+        json_body(json!({"song_id": 3, "emotion": "fear", "action": "love"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["error"].as_str().unwrap().contains("love"), "{v}");
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/feedback",
+        json_body(json!({"song_id": 999, "emotion": "fear", "action": "skip"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(v["error"].as_str().unwrap().contains("999"));
+    let (status, _) = call(&app, Method::POST, "/api/feedback", vec![b' '; 100 << 10]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(backend.feedback_log().len(), 1);
+}
+
+#[tokio::test]
+async fn picks_can_be_set_and_shape_the_ranking() {
+    let app = app();
+    let (status, v) = get(&app, "/api/picks").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v.as_object().unwrap().len(), 7);
+    assert_eq!(v["happy"], json!([]));
+
+    // Happy songs are ids 16-20.
+    let (status, v) = call(
+        &app,
+        Method::PUT,
+        "/api/picks/happy",
+        json_body(json!({"song_ids": [16, 17]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    let (_, v) = get(&app, "/api/picks/happy").await;
+    assert_eq!(v[0]["id"], 16);
+    let (_, v) = get(&app, "/api/playlist?emotion=happy").await;
+    let scores: Vec<f64> = v["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["score"].as_f64().unwrap())
+        .collect();
+    assert!(scores[0] > 0.0);
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "ranked: {scores:?}"
+    );
+
+    let (status, v) = call(
+        &app,
+        Method::PUT,
+        "/api/picks/happy",
+        json_body(json!({"song_ids": [16, 12345]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["error"].as_str().unwrap().contains("12345"));
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        "/api/picks/joyful",
+        json_body(json!({"song_ids": []})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        "/api/picks/happy",
+        json_body(json!({"ids": [16]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn songs_search_and_pages() {
+    let app = app();
+    let (_, v) = get(&app, "/api/songs?limit=10").await;
+    assert_eq!(v["total"], 35);
+    assert_eq!(v["songs"].as_array().unwrap().len(), 10);
+    let (_, v) = get(&app, "/api/songs?q=SURPRISE&offset=3").await;
+    assert_eq!(v["total"], 5);
+    assert_eq!(v["songs"].as_array().unwrap().len(), 2);
+    let (_, v) = get(&app, "/api/songs?emotion=sad&q=artist%202").await;
+    assert!(v["songs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["emotion"] == "sad" && s["artist"] == "Fake Artist 2"));
+    let (status, _) = get(&app, "/api/songs?emotion=nope").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn import_replaces_the_library_and_reports_bad_files() {
+    let app = app();
+    let csv = "title,artist,emotion,tags\nRise,Band,happy,keyboard;internet\nBroken row\nRain,Solo,悲伤,calm\n";
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/import?filename=my%20songs.csv",
+        csv,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["imported"], 2);
+    assert_eq!(v["skipped"], 1);
+    assert!(v["messages"][0].as_str().unwrap().contains("line 3"));
+    let (_, v) = get(&app, "/api/songs").await;
+    assert_eq!(v["total"], 2);
+    assert_eq!(v["songs"][1]["emotion"], "sad");
+
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/import?filename=%2Fetc%2Fjunk.csv",
+        &b"\xff\xfe\x00garbage"[..],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["error"].as_str().unwrap().contains("junk.csv"), "{v}");
+    assert!(
+        !v["error"].as_str().unwrap().contains("/etc"),
+        "only the base name is used"
+    );
+    let (status, _) = call(&app, Method::POST, "/api/import", csv).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, v) = call(
+        &app,
+        Method::POST,
+        "/api/import?filename=big.csv",
+        vec![b'a'; 21 << 20],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    // The earlier import is intact.
+    let (_, v) = get(&app, "/api/info").await;
+    assert_eq!(v["songs"], 2);
+}
+
+#[tokio::test]
+async fn audio_is_served_by_song_id_with_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(FakeBackend::new(1).with_audio(dir.path(), 1.0).unwrap());
+
+    let (status, headers, body) = send(
+        &app,
+        Request::get("/api/audio/2").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "audio/wav");
+    assert_eq!(&body[..4], b"RIFF");
+    let full = body.len();
+
+    let req = Request::get("/api/audio/2")
+        .header(header::RANGE, "bytes=100-199")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, body) = send(&app, req).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(body.len(), 100);
+    assert_eq!(
+        headers[header::CONTENT_RANGE],
+        format!("bytes 100-199/{full}").as_str()
+    );
+
+    for (uri, code) in [
+        ("/api/audio/999", StatusCode::NOT_FOUND),
+        ("/api/audio/..%2F..%2Fetc%2Fpasswd", StatusCode::BAD_REQUEST),
+        ("/api/audio/-1", StatusCode::NOT_FOUND),
+    ] {
+        let (status, v) = get(&app, uri).await;
+        assert_eq!(status, code, "{uri}");
+        assert!(v["error"].is_string());
+    }
+    // A song whose file vanished.
+    std::fs::remove_file(dir.path().join("song-3.wav")).unwrap();
+    let (status, v) = get(&app, "/api/audio/3").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(v["error"].as_str().unwrap().contains("missing"));
+    // Without audio at all.
+    let (status, v) = get(&app_with(FakeBackend::new(1)), "/api/audio/1").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(v["error"].as_str().unwrap().contains("no audio"));
+}
+
+#[tokio::test]
+async fn unknown_endpoints_methods_and_foreign_hosts() {
+    let app = app();
+    let (status, v) = get(&app, "/api/nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(v["error"].as_str().unwrap().contains("/api/nothing"));
+    let (status, v) = call(&app, Method::DELETE, "/api/songs", Body::empty()).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(v["error"].as_str().unwrap().contains("DELETE"));
+
+    let req = |host: &str| {
+        Request::get("/api/info")
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        send(&app, req("evil.example:7878")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(send(&app, req("127.0.0.1:7878")).await.0, StatusCode::OK);
+    assert_eq!(send(&app, req("localhost:7878")).await.0, StatusCode::OK);
+    let open = router(
+        Arc::new(FakeBackend::new(1)),
+        ServerConfig {
+            loopback_hosts_only: false,
+            ..ServerConfig::default()
+        },
+    );
+    assert_eq!(
+        send(&open, req("192.168.1.20:7878")).await.0,
+        StatusCode::OK
+    );
+}
+
+/// Over a real socket: an oversized frame sent without waiting is refused with 413 and
+/// the server goes on answering.
+#[tokio::test]
+async fn real_socket_survives_oversized_and_garbage_requests() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(moodtune_server::serve(listener, app(), async move {
+        let _ = rx.await;
+    }));
+
+    async fn raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(head.as_bytes()).await.unwrap();
+        // The server may answer and close before taking the whole body.
+        let _ = s.write_all(body).await;
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    let big = vec![7u8; 5 << 20];
+    let head = format!(
+        "POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        big.len()
+    );
+    let res = raw(addr, &head, &big).await;
+    assert!(
+        res.starts_with("HTTP/1.1 413"),
+        "{}",
+        &res[..res.len().min(200)]
+    );
+
+    let res = raw(addr, "GARBAGE\r\n\r\n", b"").await;
+    assert!(res.starts_with("HTTP/1.1 400") || res.is_empty(), "{res}");
+
+    let res = raw(
+        addr,
+        "GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        b"",
+    )
+    .await;
+    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
+    assert!(res.contains("\"songs\":35"));
+
+    tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
