@@ -3,7 +3,7 @@
 
 use crate::analyze::{Analyzer, Features};
 use crate::corpus::Example;
-use crate::model::{lexicon_rule, EmotionModel, Method, ModelError};
+use crate::model::{lexicon_rule, EmotionModel, Method, ModelError, TrainOptions};
 use moodtune_core::Emotion;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -108,13 +108,29 @@ pub fn stratified_folds(labels: &[Emotion], folds: usize, seed: u64) -> Vec<usiz
 }
 
 /// k-fold cross-validation of the hierarchical SVM, the flat SVM and the lexicon rule
-/// on the same folds. Folds run in parallel.
+/// on the same folds, with the default training settings. Folds run in parallel.
 pub fn cross_validate(
     analyzer: &Analyzer,
     examples: &[Example],
     folds: usize,
     seed: u64,
 ) -> Result<Evaluation, ModelError> {
+    let opts = TrainOptions {
+        seed,
+        ..Default::default()
+    };
+    cross_validate_with(analyzer, examples, folds, &opts)
+}
+
+/// [`cross_validate`] with explicit SVM settings (`opts.method` is ignored: both SVMs
+/// are trained; `opts.seed` also shuffles the folds).
+pub fn cross_validate_with(
+    analyzer: &Analyzer,
+    examples: &[Example],
+    folds: usize,
+    opts: &TrainOptions,
+) -> Result<Evaluation, ModelError> {
+    let seed = opts.seed;
     if folds < 2 || folds > examples.len() {
         return Err(ModelError::Train(format!(
             "cannot make {folds} folds from {} examples",
@@ -136,8 +152,22 @@ pub fn cross_validate(
             let test: Vec<usize> = (0..feats.len()).filter(|&i| fold_of[i] == k).collect();
             let tf: Vec<Features> = train.iter().map(|&i| feats[i].clone()).collect();
             let tl: Vec<Emotion> = train.iter().map(|&i| labels[i]).collect();
-            let h = EmotionModel::train_features(&tf, &tl, Method::Hierarchical, seed, 1.0)?;
-            let f = EmotionModel::train_features(&tf, &tl, Method::Flat, seed, 1.0)?;
+            let h = EmotionModel::train_features(
+                &tf,
+                &tl,
+                &TrainOptions {
+                    method: Method::Hierarchical,
+                    ..*opts
+                },
+            )?;
+            let f = EmotionModel::train_features(
+                &tf,
+                &tl,
+                &TrainOptions {
+                    method: Method::Flat,
+                    ..*opts
+                },
+            )?;
             let mut out: FoldPairs = Default::default();
             for &i in &test {
                 out[0].push((labels[i], h.predict_features(&feats[i]).emotion));

@@ -44,12 +44,14 @@ pub use corpus::{
     Example,
 };
 pub use eval::{
-    cross_validate, evaluate, report_markdown, stratified_folds, Evaluation, MethodReport,
+    cross_validate, cross_validate_with, evaluate, report_markdown, stratified_folds, Evaluation,
+    MethodReport,
 };
 pub use lang::{detect_language, Language};
 pub use lexicon::LexiconError;
 pub use model::{
-    lexicon_rule, EmotionModel, Method, ModelError, Prediction, TrainInfo, MODEL_FORMAT,
+    lexicon_rule, EmotionModel, Method, ModelError, Prediction, TrainInfo, TrainOptions, DEFAULT_C,
+    DEFAULT_LEX_SCALE, MODEL_FORMAT,
 };
 pub use svm::{LinearSvm, SvmParams};
 
@@ -67,19 +69,20 @@ pub struct BenchResult {
     pub avg_chars: usize,
 }
 
-/// Classifies `songs` synthetic songs (built by repeating corpus snippets into full-length
-/// lyrics of about 20 lines, Chinese and English mixed half and half) with the embedded
-/// model on the current rayon pool and times it.
+/// Classifies `songs` synthetic songs with the embedded model on the current rayon
+/// pool and times it. Each song is ten corpus snippets of one language (about 30
+/// lines, like a full song's lyrics), English and Chinese alternating.
 pub fn bench(songs: usize) -> BenchResult {
     let analyzer = Analyzer::default();
     let model = EmotionModel::embedded();
-    let corpus = builtin_corpus();
+    let corpora = [builtin_english(), builtin_chinese()];
     // Warm up the lazily built jieba and lexicons so they are not timed.
     let _ = model.predict(&analyzer, "我们 warm up");
     let texts: Vec<String> = (0..songs)
         .map(|i| {
+            let corpus = &corpora[i % 2];
             let mut s = String::new();
-            for k in 0..5 {
+            for k in 0..10 {
                 let (t, _) = &corpus[(i * 7 + k * 131) % corpus.len()];
                 s.push_str(t);
                 s.push('\n');
@@ -98,5 +101,17 @@ pub fn bench(songs: usize) -> BenchResult {
         seconds,
         songs_per_second: songs as f64 / seconds.max(1e-9),
         avg_chars,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bench_classifies_every_song() {
+        let r = super::bench(40);
+        assert_eq!(r.songs, 40);
+        assert!(r.seconds > 0.0 && r.songs_per_second > 0.0);
+        // Ten snippets per song: full-length lyrics, not one-liners.
+        assert!(r.avg_chars > 300, "{}", r.avg_chars);
     }
 }

@@ -38,8 +38,32 @@ pub const LEX_DIM: usize = 9;
 const DEFAULT_HASH_DIM: usize = 1 << 13;
 /// Softmax/sigmoid sharpness turning SVM scores into probabilities at each node.
 const TEMPERATURE: f32 = 2.0;
-/// Weight of the standardised lexicon block relative to the unit-length word block.
-const LEX_SCALE: f32 = 0.35;
+/// Default weight of the standardised lexicon block relative to the unit-length word
+/// block, and default SVM cost (chosen by cross-validation, see docs/LYRICS.md).
+pub const DEFAULT_LEX_SCALE: f32 = 0.35;
+pub const DEFAULT_C: f32 = 1.0;
+
+/// Training settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub method: Method,
+    /// SVM cost of margin violations.
+    pub c: f32,
+    /// Weight of the nine lexicon values against the bag of words (0: words only).
+    pub lex_scale: f32,
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            method: Method::Hierarchical,
+            c: DEFAULT_C,
+            lex_scale: DEFAULT_LEX_SCALE,
+            seed: crate::DEFAULT_SEED,
+        }
+    }
+}
 
 /// Which classifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -141,6 +165,7 @@ pub struct TrainInfo {
     pub examples: usize,
     pub seed: u64,
     pub c: f32,
+    pub lex_scale: f32,
 }
 
 /// A node's layout before training: its groups and the child node of each group.
@@ -206,11 +231,11 @@ fn term_bucket(term: &str, hash_dim: usize) -> u32 {
 }
 
 /// Stages of a vector: lexicon block then word block, sparse.
-fn vectorize(f: &Features, mean: &[f32], std: &[f32], hash_dim: usize) -> Sparse {
+fn vectorize(f: &Features, mean: &[f32], std: &[f32], lex_scale: f32, hash_dim: usize) -> Sparse {
     let lex = lexicon_vector(f);
     let mut v: Sparse = Vec::with_capacity(LEX_DIM + f.terms.len());
     for k in 0..LEX_DIM {
-        v.push((k as u32, (lex[k] - mean[k]) / std[k] * LEX_SCALE));
+        v.push((k as u32, (lex[k] - mean[k]) / std[k] * lex_scale));
     }
     let mut buckets: Vec<u32> = f.terms.iter().map(|t| term_bucket(t, hash_dim)).collect();
     buckets.sort_unstable();
@@ -287,21 +312,44 @@ impl EmotionModel {
         method: Method,
         seed: u64,
     ) -> Result<EmotionModel, ModelError> {
+        let opts = TrainOptions {
+            method,
+            seed,
+            ..Default::default()
+        };
+        Self::train_options(analyzer, examples, &opts)
+    }
+
+    /// Trains with explicit settings.
+    pub fn train_options(
+        analyzer: &Analyzer,
+        examples: &[(String, Emotion)],
+        opts: &TrainOptions,
+    ) -> Result<EmotionModel, ModelError> {
         let feats: Vec<Features> = examples
             .par_iter()
             .map(|(t, _)| analyzer.features(t))
             .collect();
         let labels: Vec<Emotion> = examples.iter().map(|(_, e)| *e).collect();
-        Self::train_features(&feats, &labels, method, seed, 1.0)
+        Self::train_features(&feats, &labels, opts)
     }
 
     pub(crate) fn train_features(
         feats: &[Features],
         labels: &[Emotion],
-        method: Method,
-        seed: u64,
-        c: f32,
+        opts: &TrainOptions,
     ) -> Result<EmotionModel, ModelError> {
+        let TrainOptions {
+            method,
+            c,
+            lex_scale,
+            seed,
+        } = *opts;
+        if !(c > 0.0 && c.is_finite() && lex_scale >= 0.0 && lex_scale.is_finite()) {
+            return Err(ModelError::Train(format!(
+                "C must be positive and lex_scale non-negative (got {c}, {lex_scale})"
+            )));
+        }
         let tree = match method {
             Method::Hierarchical => hierarchy(),
             Method::Flat => flat(),
@@ -344,7 +392,7 @@ impl EmotionModel {
         }
         let xs: Vec<Sparse> = feats
             .iter()
-            .map(|f| vectorize(f, &mean, &std, hash_dim))
+            .map(|f| vectorize(f, &mean, &std, lex_scale, hash_dim))
             .collect();
         let dim = LEX_DIM + hash_dim;
         let params = SvmParams {
@@ -394,6 +442,7 @@ impl EmotionModel {
                 examples: feats.len(),
                 seed,
                 c,
+                lex_scale,
             },
             nodes,
         };
@@ -414,6 +463,7 @@ impl EmotionModel {
                 bytes.extend_from_slice(&w.bias.to_le_bytes());
             }
         }
+        bytes.extend_from_slice(&self.trained_on.lex_scale.to_le_bytes());
         for v in self.lex_mean.iter().chain(&self.lex_std) {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
@@ -466,7 +516,13 @@ impl EmotionModel {
                 drivers: Vec::new(),
             };
         }
-        let x = vectorize(f, &self.lex_mean, &self.lex_std, self.hash_dim);
+        let x = vectorize(
+            f,
+            &self.lex_mean,
+            &self.lex_std,
+            self.trained_on.lex_scale,
+            self.hash_dim,
+        );
         // Probability of each emotion = product of the branch probabilities on its path.
         let mut stack = vec![(0usize, 1.0f32)];
         let mut node_probs: Vec<Option<Vec<f32>>> = vec![None; self.nodes.len()];
@@ -655,6 +711,9 @@ impl EmotionModel {
             return Err(invalid(
                 "lexicon statistics are not finite and positive".into(),
             ));
+        }
+        if !(m.trained_on.lex_scale >= 0.0 && m.trained_on.lex_scale.is_finite()) {
+            return Err(invalid("lex_scale must be a non-negative number".into()));
         }
         if m.nodes.is_empty() {
             return Err(invalid("no nodes".into()));
