@@ -1,0 +1,187 @@
+//! Training curves: loss and accuracy per epoch, train and validation, side by side.
+
+use crate::{draw_err, ensure_font, Canvas, EpochRecord, FONT};
+use anyhow::{bail, Result};
+use plotters::prelude::*;
+use std::path::Path;
+
+pub const CURVES_SIZE: (u32, u32) = (1200, 480);
+
+pub(crate) const TRAIN: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const VAL: RGBColor = RGBColor(255, 127, 14);
+
+/// Draws loss (left) and accuracy in percent (right) per epoch. Records are sorted by
+/// epoch; when an epoch appears twice (a resumed run appends again) the later line wins.
+/// Non-finite values (a diverged epoch) are left out of the lines.
+pub fn curves_png(records: &[EpochRecord], out: &Path) -> Result<()> {
+    if records.is_empty() {
+        bail!("no epoch records to plot into {}", out.display());
+    }
+    ensure_font()?;
+    let mut recs: Vec<EpochRecord> = Vec::with_capacity(records.len());
+    for r in records {
+        match recs.iter_mut().find(|x| x.epoch == r.epoch) {
+            Some(x) => *x = *r,
+            None => recs.push(*r),
+        }
+    }
+    recs.sort_by_key(|r| r.epoch);
+    // Both trainers write fractions; a file with percentages is plotted as it is.
+    let acc_max = recs
+        .iter()
+        .flat_map(|r| [r.train_acc, r.val_acc])
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let acc_scale = if acc_max > 1.0 { 1.0 } else { 100.0 };
+
+    let mut canvas = Canvas::new(CURVES_SIZE);
+    {
+        let root = canvas.backend().into_drawing_area();
+        let err = draw_err("training curves");
+        let (left, right) = root.split_horizontally(CURVES_SIZE.0 / 2);
+        let loss = |r: &EpochRecord| (r.train_loss, r.val_loss);
+        let acc = |r: &EpochRecord| (r.train_acc * acc_scale, r.val_acc * acc_scale);
+        panel(
+            &left,
+            &recs,
+            "Loss per epoch",
+            "cross-entropy loss",
+            loss,
+            false,
+        )
+        .map_err(&err)?;
+        let best = recs
+            .iter()
+            .filter(|r| r.val_acc.is_finite())
+            .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc));
+        let title = match best {
+            Some(b) => format!(
+                "Accuracy per epoch (best validation {:.1}% at epoch {})",
+                b.val_acc * acc_scale,
+                b.epoch
+            ),
+            None => "Accuracy per epoch".to_string(),
+        };
+        panel(&right, &recs, &title, "accuracy (%)", acc, true).map_err(&err)?;
+        root.present().map_err(&err)?;
+    }
+    canvas.save(out)
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+type DrawResult = std::result::Result<
+    (),
+    DrawingAreaErrorKind<<BitMapBackend<'static> as DrawingBackend>::ErrorType>,
+>;
+
+fn panel(
+    area: &Area<'_>,
+    recs: &[EpochRecord],
+    title: &str,
+    y_desc: &str,
+    value: impl Fn(&EpochRecord) -> (f64, f64),
+    percent: bool,
+) -> DrawResult {
+    let first = recs[0].epoch as i64;
+    let last = recs[recs.len() - 1].epoch as i64;
+    // A single epoch still needs an x range to sit in.
+    let (x0, x1) = if first == last {
+        (first - 1, last + 1)
+    } else {
+        (first, last)
+    };
+    let finite: Vec<f64> = recs
+        .iter()
+        .flat_map(|r| {
+            let (a, b) = value(r);
+            [a, b]
+        })
+        .filter(|v| v.is_finite())
+        .collect();
+    let (lo, hi) = if finite.is_empty() {
+        (0.0, 1.0)
+    } else {
+        let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if percent {
+            // Whole tens, so the axis reads as round percentages.
+            let lo = ((lo / 10.0).floor() * 10.0).max(0.0);
+            let hi = ((hi / 10.0).ceil() * 10.0).min(100.0).max(lo + 10.0);
+            (lo, hi)
+        } else {
+            (0.0, (hi * 1.08).max(1e-3))
+        }
+    };
+
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 19))
+        .margin(14)
+        .x_label_area_size(46)
+        .y_label_area_size(62)
+        .build_cartesian_2d(x0..x1, lo..hi)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_desc)
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 15))
+        .x_labels(10)
+        .y_labels(8)
+        .light_line_style(RGBColor(235, 235, 235))
+        .y_label_formatter(&|v| {
+            if percent {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            }
+        })
+        .draw()?;
+
+    let markers = recs.len() <= 60;
+    for (which, color, name) in [(0, TRAIN, "train"), (1, VAL, "validation (PublicTest)")] {
+        let pick = |r: &EpochRecord| {
+            let (a, b) = value(r);
+            if which == 0 {
+                a
+            } else {
+                b
+            }
+        };
+        // Split at non-finite values so a diverged epoch is a gap, not a wild line.
+        let mut runs: Vec<Vec<(i64, f64)>> = vec![Vec::new()];
+        for r in recs {
+            let v = pick(r);
+            if v.is_finite() {
+                runs.last_mut().unwrap().push((r.epoch as i64, v));
+            } else if !runs.last().unwrap().is_empty() {
+                runs.push(Vec::new());
+            }
+        }
+        let style = color.stroke_width(2);
+        let mut labelled = false;
+        for run in runs.iter().filter(|r| !r.is_empty()) {
+            let s = chart.draw_series(LineSeries::new(run.iter().copied(), style))?;
+            if !labelled {
+                s.label(name).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
+                });
+                labelled = true;
+            }
+            if markers {
+                chart.draw_series(run.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            }
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(if percent {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        })
+        .label_font((FONT, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(160, 160, 160))
+        .draw()?;
+    Ok(())
+}
