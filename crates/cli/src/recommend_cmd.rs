@@ -1,18 +1,632 @@
+//! `moodtune recommend` and `moodtune profile`: the recommender over the song library.
+//!
+//! The library (SQLite) holds songs, picks and feedback; this module converts them into
+//! the recommender's own types and prints the result.
+
+use anyhow::{bail, Context, Result};
+use moodtune_core::Emotion;
+use moodtune_library::{Library, Song};
+use moodtune_recommend::{
+    Candidate, FeedbackKind, Index, ProfileSummary, Recommendation, Request, Session, Strategy,
+    Taste, DEFAULT_LIMIT, DEFAULT_PICKS,
+};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+const DB_HELP: &str =
+    "Song library database [default: $MOODTUNE_DB, else <data dir>/moodtune/library.sqlite]";
+
 #[derive(clap::Args)]
-pub struct RecommendArgs {}
+#[command(after_help = "Examples:\n  \
+    moodtune recommend --emotion sad --strategy lift\n  \
+    moodtune recommend --photo me.jpg --limit 5 --json\n  \
+    moodtune recommend --like \"Brass\" --skip 12        (record feedback only)\n  \
+    moodtune recommend --emotion happy --skip 12       (record, then recommend)")]
+pub struct RecommendArgs {
+    #[arg(long, value_name = "PATH", help = DB_HELP)]
+    pub db: Option<PathBuf>,
+    /// The mood to recommend for (English name, FER2013 id 0-6, or Chinese name).
+    #[arg(long, short, value_name = "EMOTION", conflicts_with = "photo")]
+    pub emotion: Option<Emotion>,
+    /// Detect the mood from the largest face in this photo.
+    #[arg(long, value_name = "FACE.jpg")]
+    pub photo: Option<PathBuf>,
+    /// `match`: songs of the mood's library; `lift`: start with the mood and move toward
+    /// calmer, happier libraries (see docs/RECOMMEND.md).
+    #[arg(long, short, default_value = "match", value_name = "match|lift")]
+    pub strategy: Strategy,
+    /// Number of songs.
+    #[arg(long, short = 'n', default_value_t = DEFAULT_LIMIT)]
+    pub limit: usize,
+    /// Let songs by the same artist play back to back (pure similarity order).
+    #[arg(long)]
+    pub same_artist_ok: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Record that you liked a song (id or title): its tags are added to the profile of
+    /// its emotion. Repeatable.
+    #[arg(long, value_name = "SONG")]
+    pub like: Vec<String>,
+    /// Record that you skipped a song (id or title): its tags count a little against the
+    /// profile and the song itself is demoted. Repeatable.
+    #[arg(long, value_name = "SONG")]
+    pub skip: Vec<String>,
+}
 
 #[derive(clap::Subcommand)]
 pub enum ProfileCommand {
-    /// (being written)
-    Show,
+    /// Set the typical songs for an emotion (ids or titles; three by default in the
+    /// design, any number allowed). Replaces the earlier picks unless --add.
+    Pick {
+        #[arg(long, value_name = "PATH", help = DB_HELP)]
+        db: Option<PathBuf>,
+        #[arg(long, short, value_name = "EMOTION")]
+        emotion: Emotion,
+        /// Keep the existing picks and add these.
+        #[arg(long)]
+        add: bool,
+        #[arg(required = true, value_name = "SONG")]
+        songs: Vec<String>,
+    },
+    /// Show the picks and the resulting tag weights (all emotions, or one).
+    Show {
+        #[arg(long, value_name = "PATH", help = DB_HELP)]
+        db: Option<PathBuf>,
+        #[arg(long, short, value_name = "EMOTION")]
+        emotion: Option<Emotion>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove the picks of an emotion (feedback is kept).
+    Clear {
+        #[arg(long, value_name = "PATH", help = DB_HELP)]
+        db: Option<PathBuf>,
+        #[arg(long, short, value_name = "EMOTION")]
+        emotion: Emotion,
+    },
 }
 
-pub fn run(_args: RecommendArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("recommend is not written yet")
+fn open_library(db: Option<&Path>) -> Result<Library> {
+    let path = match db {
+        Some(p) => p.to_path_buf(),
+        None => Library::default_path().context("finding the default library location")?,
+    };
+    Library::open(&path).with_context(|| format!("opening the song library {}", path.display()))
 }
 
-pub fn run_profile(_cmd: ProfileCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("profile is not written yet")
+/// The recommender's view of a library song.
+fn candidate(song: Song) -> Candidate {
+    let emotion = song.emotion();
+    let manual = song.manual_emotion.is_some();
+    let (confidence, drivers) = match song.predicted {
+        // A prediction's words only explain the label if the label is the prediction.
+        Some(p) if !manual => (p.confidence, p.drivers),
+        _ => (if manual { 1.0 } else { 0.0 }, Vec::new()),
+    };
+    Candidate {
+        id: song.id,
+        title: song.title,
+        artist: song.artist,
+        tags: song.tags,
+        emotion,
+        confidence,
+        manual,
+        drivers,
+    }
+}
+
+/// Everything the recommender needs from the library, loaded once.
+fn load(lib: &Library) -> Result<(Index, Taste)> {
+    let songs = lib.songs().context("reading the songs")?;
+    let index =
+        Index::build(songs.into_iter().map(candidate).collect()).context("indexing the songs")?;
+    let mut taste = Taste::default();
+    for (emotion, ids) in lib.all_picks().context("reading the picks")? {
+        taste.set_picks(emotion, ids);
+    }
+    for f in lib.feedback().context("reading the feedback")? {
+        let kind = match f.kind {
+            moodtune_library::FeedbackKind::Like => FeedbackKind::Like,
+            moodtune_library::FeedbackKind::Skip => FeedbackKind::Skip,
+        };
+        taste.add_feedback(f.song_id, kind);
+    }
+    Ok((index, taste))
+}
+
+/// The mood of the largest face in a photo.
+fn mood_from_photo(photo: &Path) -> Result<(Emotion, f32)> {
+    use moodtune_faces::{load_image, FacePipeline, SeetaConfig, SeetaDetector};
+    use std::sync::Arc;
+    let img =
+        load_image(photo).with_context(|| format!("reading the photo {}", photo.display()))?;
+    let classifier = moodtune_fer::Classifier::shipped().context("loading the expression model")?;
+    let pipeline = FacePipeline::new(
+        Arc::new(SeetaDetector::new(SeetaConfig::photo())),
+        Arc::new(classifier),
+    );
+    let faces = pipeline.analyze(&img);
+    // Largest first; prefer a face the pipeline did not flag as small or blurry.
+    let face = faces
+        .iter()
+        .find(|f| f.reliable())
+        .or(faces.first())
+        .with_context(|| format!("no face found in {}", photo.display()))?;
+    if !face.reliable() {
+        eprintln!(
+            "note: the face in {} is {:?}; its expression may be misread",
+            photo.display(),
+            face.flags
+        );
+    }
+    Ok((face.emotion, face.confidence))
+}
+
+#[derive(Serialize)]
+struct JsonOut<'a> {
+    emotion: Emotion,
+    /// Set when the emotion came from a photo.
+    photo_confidence: Option<f32>,
+    strategy: Strategy,
+    songs: &'a [Recommendation],
+}
+
+pub fn run(args: RecommendArgs) -> Result<ExitCode> {
+    let feedback_only = args.emotion.is_none() && args.photo.is_none();
+    if feedback_only && args.like.is_empty() && args.skip.is_empty() {
+        bail!("say what to recommend for: --emotion EMOTION or --photo FACE.jpg (or give --like/--skip SONG to record feedback)");
+    }
+    // Read the photo before touching the library, so a bad photo changes nothing.
+    let (emotion, photo_confidence) = match (&args.photo, args.emotion) {
+        (Some(photo), _) => {
+            let (e, c) = mood_from_photo(photo)?;
+            (Some(e), Some(c))
+        }
+        (None, e) => (e, None),
+    };
+    let mut lib = open_library(args.db.as_deref())?;
+    for (songs, kind) in [
+        (&args.like, moodtune_library::FeedbackKind::Like),
+        (&args.skip, moodtune_library::FeedbackKind::Skip),
+    ] {
+        for s in songs {
+            let song = lib
+                .find(s)
+                .with_context(|| format!("finding the song {s:?}"))?;
+            lib.add_feedback_with(song.id, kind, emotion, now_unix())
+                .with_context(|| format!("recording {} for {:?}", kind.key(), song.title))?;
+            if !args.json {
+                println!("recorded {}: {} - {}", kind.key(), song.artist, song.title);
+            }
+        }
+    }
+    let Some(emotion) = emotion else {
+        return Ok(ExitCode::SUCCESS);
+    };
+
+    let (index, taste) = load(&lib)?;
+    let request = Request::new(emotion)
+        .strategy(args.strategy)
+        .limit(args.limit)
+        .separate_artists(!args.same_artist_ok);
+    let recs = index.recommend(&request, &taste, &Session::new());
+
+    if args.json {
+        let out = JsonOut {
+            emotion,
+            photo_confidence,
+            strategy: args.strategy,
+            songs: &recs,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    match photo_confidence {
+        Some(c) => println!("mood from photo: {} ({:.0}%)", emotion.key(), c * 100.0),
+        None => println!("mood: {}", emotion.key()),
+    }
+    if index.is_empty() {
+        println!("the library is empty: import songs with `moodtune library import PATH` or install the demo with `moodtune library demo`");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if recs.is_empty() {
+        println!(
+            "no songs to recommend: the {} library has {} songs and your picks are excluded; label or classify more songs (`moodtune library classify`)",
+            emotion.key(),
+            index.library_len(emotion)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if recs.iter().any(|r| r.cold_start) {
+        println!(
+            "tip: pick typical songs to personalise: moodtune profile pick --emotion {} SONG...",
+            recs.iter()
+                .find(|r| r.cold_start)
+                .map_or(emotion, |r| r.emotion)
+                .key()
+        );
+    }
+    for (i, r) in recs.iter().enumerate() {
+        let artist = if r.artist.is_empty() {
+            "unknown artist"
+        } else {
+            &r.artist
+        };
+        println!(
+            "{:>3}. [{}] {} - {}  (id {})",
+            i + 1,
+            r.emotion.key(),
+            artist,
+            r.title,
+            r.id
+        );
+        println!("     {}", r.explanation);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+pub fn run_profile(cmd: ProfileCommand) -> Result<ExitCode> {
+    match cmd {
+        ProfileCommand::Pick {
+            db,
+            emotion,
+            add,
+            songs,
+        } => pick(db.as_deref(), emotion, add, &songs),
+        ProfileCommand::Show { db, emotion, json } => show(db.as_deref(), emotion, json),
+        ProfileCommand::Clear { db, emotion } => {
+            let mut lib = open_library(db.as_deref())?;
+            let had = lib.picks(emotion)?.len();
+            lib.set_picks(emotion, &[]).context("clearing the picks")?;
+            println!("cleared {had} typical {} songs", emotion.key());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn pick(db: Option<&Path>, emotion: Emotion, add: bool, songs: &[String]) -> Result<ExitCode> {
+    let mut lib = open_library(db)?;
+    // Resolve every song first, so one bad name changes nothing.
+    let mut found = Vec::new();
+    for s in songs {
+        found.push(
+            lib.find(s)
+                .with_context(|| format!("finding the song {s:?}"))?,
+        );
+    }
+    let mut ids = if add { lib.picks(emotion)? } else { Vec::new() };
+    for song in &found {
+        if !ids.contains(&song.id) {
+            ids.push(song.id);
+        }
+    }
+    lib.set_picks(emotion, &ids).context("saving the picks")?;
+    println!("typical {} songs ({}):", emotion.key(), ids.len());
+    for id in &ids {
+        if let Some(song) = lib.song(*id)? {
+            let label = song.emotion().map_or("unlabelled", Emotion::key);
+            let warn = if song.emotion() == Some(emotion) {
+                String::new()
+            } else {
+                format!("  (note: labelled {label}, not {})", emotion.key())
+            };
+            println!("  {id}: {} - {}{warn}", song.artist, song.title);
+        }
+    }
+    if ids.len() != DEFAULT_PICKS {
+        println!("(the design uses {DEFAULT_PICKS} typical songs per emotion; any number works)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct ProfileJson {
+    #[serde(flatten)]
+    summary: ProfileSummary,
+    pick_titles: Vec<String>,
+}
+
+fn show(db: Option<&Path>, emotion: Option<Emotion>, json: bool) -> Result<ExitCode> {
+    let lib = open_library(db)?;
+    let (index, taste) = load(&lib)?;
+    let emotions: Vec<Emotion> = match emotion {
+        Some(e) => vec![e],
+        None => Emotion::ALL.to_vec(),
+    };
+    let title = |id: i64| {
+        index
+            .song(id)
+            .map_or(format!("#{id}"), |s| format!("{} - {}", s.artist, s.title))
+    };
+    if json {
+        let out: Vec<ProfileJson> = emotions
+            .iter()
+            .map(|&e| {
+                let summary = index.profile(e, &taste);
+                let pick_titles = summary.picks.iter().map(|&id| title(id)).collect();
+                ProfileJson {
+                    summary,
+                    pick_titles,
+                }
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in emotions {
+        let p = index.profile(e, &taste);
+        let untouched = p.picks.is_empty() && p.missing_picks.is_empty() && p.likes + p.skips == 0;
+        if untouched && emotion.is_none() {
+            println!("{}: no picks or feedback yet", e.key());
+            continue;
+        }
+        println!(
+            "{} ({} songs in the library):",
+            e.key(),
+            index.library_len(e)
+        );
+        if p.picks.is_empty() {
+            println!(
+                "  no typical songs picked (moodtune profile pick --emotion {} SONG...)",
+                e.key()
+            );
+        }
+        for &id in &p.picks {
+            let note = if p.off_library_picks.contains(&id) {
+                "  (labelled another emotion)"
+            } else {
+                ""
+            };
+            println!("  pick {id}: {}{note}", title(id));
+        }
+        for id in &p.missing_picks {
+            println!("  pick {id}: no longer in the library");
+        }
+        if p.likes + p.skips > 0 {
+            println!("  feedback: {} likes, {} skips", p.likes, p.skips);
+        }
+        if p.weights.is_empty() {
+            println!("  tag weights: none (recommendations fall back to label confidence)");
+        } else {
+            let w: Vec<String> = p.weights.iter().map(|(t, w)| format!("{t} {w}")).collect();
+            println!("  tag weights: {}", w.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moodtune_library::{NewSong, PredictedEmotion};
+
+    /// A library file in the temp dir, removed (with SQLite's side files) on drop.
+    struct TempDb(PathBuf);
+
+    impl TempDb {
+        fn new(name: &str) -> TempDb {
+            let p = std::env::temp_dir().join(format!(
+                "moodtune-recommend-cmd-{}-{name}.sqlite",
+                std::process::id()
+            ));
+            let db = TempDb(p);
+            db.remove();
+            db
+        }
+
+        fn remove(&self) {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut s = self.0.clone().into_os_string();
+                s.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(s));
+            }
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            self.remove();
+        }
+    }
+
+    /// The SPEC.md worked example, manually labelled Happy, one artist per song.
+    fn spec_library(db: &TempDb) -> Library {
+        let rows: [(&str, &[&str]); 10] = [
+            (
+                "Back wave",
+                &["Cheerful", "Wild", "Keyboard", "Absolute Music", "Internet"],
+            ),
+            ("Rise", &["Keyboard", "Absolute Music", "Internet"]),
+            (
+                "Lanterns",
+                &["Cheerful", "Keyboard", "Absolute Music", "Internet"],
+            ),
+            (
+                "Brass",
+                &["Cheerful", "Keyboard", "Absolute Music", "Internet"],
+            ),
+            ("PDD", &["Cheerful", "Keyboard", "Absolute Music"]),
+            ("Higher", &["Cheerful", "Absolute Music"]),
+            ("All in", &["Cheerful", "Absolute Music"]),
+            ("Adventures", &["Absolute Music"]),
+            ("Temptation", &["Cheerful"]),
+            ("Light", &["Cheerful"]),
+        ];
+        let mut lib = Library::open(&db.0).unwrap();
+        for (i, (title, tags)) in rows.iter().enumerate() {
+            let song = NewSong::new(*title, format!("artist {i}"))
+                .tags(tags.iter().copied())
+                .emotion(Emotion::Happy);
+            lib.add_song(&song).unwrap();
+        }
+        lib
+    }
+
+    fn args(db: &TempDb) -> RecommendArgs {
+        RecommendArgs {
+            db: Some(db.0.clone()),
+            emotion: None,
+            photo: None,
+            strategy: Strategy::Match,
+            limit: DEFAULT_LIMIT,
+            same_artist_ok: false,
+            json: false,
+            like: Vec::new(),
+            skip: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn picks_by_title_reproduce_the_spec_ranking() {
+        let db = TempDb::new("spec");
+        drop(spec_library(&db));
+        let songs: Vec<String> = ["Back wave", "rise", "LANTERNS"].map(String::from).to_vec();
+        pick(Some(&db.0), Emotion::Happy, false, &songs).unwrap();
+        let lib = Library::open(&db.0).unwrap();
+        let (index, taste) = load(&lib).unwrap();
+        let recs = index.recommend(
+            &Request::new(Emotion::Happy).limit(3),
+            &taste,
+            &Session::new(),
+        );
+        let got: Vec<(&str, String)> = recs
+            .iter()
+            .map(|r| (r.title.as_str(), format!("{:.3}", r.score)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Brass", "0.972".into()),
+                ("PDD", "0.816".into()),
+                ("All in", "0.625".into())
+            ]
+        );
+        // Manual labels: no lyric words, and the explanation names the shared tags.
+        assert!(recs[0].manual_label && recs[0].drivers.is_empty());
+        assert!(recs[0].explanation.contains("Keyboard"));
+    }
+
+    #[test]
+    fn an_unknown_song_changes_no_picks() {
+        let db = TempDb::new("unknown");
+        drop(spec_library(&db));
+        pick(Some(&db.0), Emotion::Happy, false, &["Rise".to_string()]).unwrap();
+        let err = pick(
+            Some(&db.0),
+            Emotion::Happy,
+            false,
+            &["Brass".to_string(), "No Such Song".to_string()],
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("No Such Song"), "{err:#}");
+        let lib = Library::open(&db.0).unwrap();
+        let rise = lib.find("Rise").unwrap().id;
+        assert_eq!(lib.picks(Emotion::Happy).unwrap(), vec![rise]);
+        // --add keeps the earlier picks.
+        drop(lib);
+        pick(Some(&db.0), Emotion::Happy, true, &["Brass".to_string()]).unwrap();
+        let lib = Library::open(&db.0).unwrap();
+        assert_eq!(lib.picks(Emotion::Happy).unwrap().len(), 2);
+        drop(lib);
+        run_profile(ProfileCommand::Clear {
+            db: Some(db.0.clone()),
+            emotion: Emotion::Happy,
+        })
+        .unwrap();
+        assert!(Library::open(&db.0)
+            .unwrap()
+            .picks(Emotion::Happy)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn like_and_skip_are_stored_and_reach_the_recommender() {
+        let db = TempDb::new("feedback");
+        drop(spec_library(&db));
+        let mut a = args(&db);
+        a.like = vec!["Temptation".into()];
+        a.skip = vec!["Light".into()];
+        run(a).unwrap();
+        let lib = Library::open(&db.0).unwrap();
+        let fb = lib.feedback().unwrap();
+        assert_eq!(fb.len(), 2);
+        let (index, taste) = load(&lib).unwrap();
+        assert_eq!(taste.feedback().len(), 2);
+        // No picks: the Happy profile is Cheerful 1 (like) - 0.5 (skip) = 0.5, so songs
+        // with Cheerful rank first; Light is demoted below the other Cheerful-only song.
+        let p = index.profile(Emotion::Happy, &taste);
+        assert_eq!(p.weights, vec![("Cheerful".to_string(), 0.5)]);
+        let recs = index.recommend(
+            &Request::new(Emotion::Happy).limit(20),
+            &taste,
+            &Session::new(),
+        );
+        let pos = |t: &str| recs.iter().position(|r| r.title == t).unwrap();
+        assert!(pos("Temptation") < pos("Light"));
+        // Songs without Cheerful score 0 and come last, in title order.
+        let tail: Vec<&str> = recs[recs.len() - 2..]
+            .iter()
+            .map(|r| r.title.as_str())
+            .collect();
+        assert_eq!(tail, vec!["Adventures", "Rise"]);
+
+        // A bad song name is an error that names it, and records nothing more.
+        let mut a = args(&db);
+        a.like = vec!["Nope".into()];
+        let err = run(a).unwrap_err();
+        assert!(format!("{err:#}").contains("Nope"));
+        assert_eq!(lib.feedback().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn predicted_labels_carry_confidence_and_words_manual_ones_do_not() {
+        let db = TempDb::new("convert");
+        let mut lib = Library::open(&db.0).unwrap();
+        let id = lib
+            .add_song(&NewSong::new("Sun", "A").tags(["Bright"]))
+            .unwrap();
+        let p = PredictedEmotion {
+            emotion: Emotion::Happy,
+            confidence: 0.75,
+            model_version: "test".into(),
+            drivers: vec!["sunshine".into()],
+        };
+        lib.set_prediction(id, Some(&p)).unwrap();
+        let c = candidate(lib.song(id).unwrap().unwrap());
+        assert_eq!(
+            (c.emotion, c.confidence, c.manual),
+            (Some(Emotion::Happy), 0.75, false)
+        );
+        assert_eq!(c.drivers, vec!["sunshine"]);
+        lib.set_manual_emotion(id, Some(Emotion::Sad)).unwrap();
+        let c = candidate(lib.song(id).unwrap().unwrap());
+        assert_eq!(
+            (c.emotion, c.confidence, c.manual),
+            (Some(Emotion::Sad), 1.0, true)
+        );
+        assert!(c.drivers.is_empty());
+    }
+
+    #[test]
+    fn missing_mood_and_bad_photo_are_clear_errors() {
+        let db = TempDb::new("errors");
+        let err = run(args(&db)).unwrap_err();
+        assert!(format!("{err:#}").contains("--emotion"));
+        let mut a = args(&db);
+        a.photo = Some(PathBuf::from("/nonexistent/face.jpg"));
+        let err = run(a).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("/nonexistent/face.jpg"),
+            "{err:#}"
+        );
+    }
 }
