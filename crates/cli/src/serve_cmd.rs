@@ -1,8 +1,609 @@
+//! `moodtune serve`: the web app of moodtune-server over the real model, face detector,
+//! song library and recommender.
+
+use anyhow::Context;
+use moodtune_core::{Emotion, ExpressionClassifier};
+use moodtune_faces::{load_image_bytes, FacePipeline, SeetaConfig, SeetaDetector};
+use moodtune_library::{demo, FeedbackKind, Library};
+use moodtune_recommend::{Candidate, Index, Request, Session, Taste};
+use moodtune_server::{
+    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult, Feedback,
+    ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
+};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 #[derive(clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Song library database [default: $MOODTUNE_DB, else <data dir>/moodtune/library.sqlite].
+    /// An empty library gets the demo songs on first run.
+    #[arg(long, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Address to listen on. Only loopback addresses keep the app private to this computer.
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:7878")]
+    addr: SocketAddr,
+    /// Open the page in the default web browser.
+    #[arg(long)]
+    open: bool,
+    /// Expression model file [default: the shipped model].
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+}
 
-pub fn run(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("serve is not written yet")
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let db = match &args.db {
+        Some(p) => p.clone(),
+        None => Library::default_path().context("finding the default library location")?,
+    };
+    let mut lib =
+        Library::open(&db).with_context(|| format!("opening the song library {}", db.display()))?;
+    let data_dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    if lib.is_empty().context("reading the library")? {
+        let report = demo::install_into(&mut lib, &data_dir.join("demo-songs"))
+            .context("installing the demo library")?;
+        eprintln!(
+            "Installed {} demo songs in {} (import your own library from the page to replace them)",
+            report.added,
+            db.display()
+        );
+    }
+    let classifier =
+        moodtune_fer::Classifier::shipped_or(args.model.as_deref()).with_context(|| match &args
+            .model
+        {
+            Some(p) => format!("loading the expression model {}", p.display()),
+            None => "loading the shipped expression model".to_string(),
+        })?;
+    let model = match &args.model {
+        Some(p) => p.display().to_string(),
+        None => "shipped FER model".to_string(),
+    };
+    let backend = RealBackend::new(lib, Arc::new(classifier), model, data_dir);
+
+    let loopback = args.addr.ip().is_loopback();
+    if !loopback {
+        eprintln!(
+            "warning: listening on {}, not on loopback: anyone who can reach this address can \
+             use the app, see your library and send it images. Use only on a network you trust.",
+            args.addr
+        );
+    }
+    let config = moodtune_server::ServerConfig {
+        loopback_hosts_only: loopback,
+        ..Default::default()
+    };
+    let open = args.open;
+    moodtune_server::run_blocking(Arc::new(backend), args.addr, config, |addr| {
+        let url = if addr.ip().is_unspecified() {
+            format!("http://127.0.0.1:{}/", addr.port())
+        } else {
+            format!("http://{addr}/")
+        };
+        println!("moodtune is running at {url}  (Ctrl-C stops it)");
+        if open {
+            open_browser(&url);
+        }
+    })
+    .context("running the web server")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_browser(url: &str) {
+    let cmd = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(cmd)
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        eprintln!("could not open a browser ({cmd}: {e}); open {url} yourself");
+    }
+}
+
+/// The web app's operations over the real crates. The library connection is not `Sync`,
+/// so it sits behind a mutex; the recommender index is rebuilt lazily after a change.
+pub struct RealBackend {
+    lib: Mutex<Library>,
+    index: Mutex<Option<Arc<(Index, Taste)>>>,
+    /// Camera frames are small and show a close face; photos may be large group shots.
+    live: FacePipeline,
+    photo: FacePipeline,
+    model: String,
+    data_dir: PathBuf,
+}
+
+fn internal(e: impl std::fmt::Display) -> BackendError {
+    BackendError::internal(e)
+}
+
+/// Library errors about the request (unknown song, bad file) are the client's; the rest
+/// are ours.
+fn lib_err(e: moodtune_library::Error) -> BackendError {
+    use moodtune_library::Error as E;
+    match e {
+        E::SongNotFound(_) => BackendError::not_found(e),
+        E::Import { .. } | E::Invalid(_) | E::Ambiguous(..) => BackendError::bad_input(e),
+        _ => BackendError::internal(e),
+    }
+}
+
+impl RealBackend {
+    pub fn new(
+        lib: Library,
+        classifier: Arc<dyn ExpressionClassifier>,
+        model: String,
+        data_dir: PathBuf,
+    ) -> Self {
+        let live = FacePipeline::new(
+            Arc::new(SeetaDetector::new(SeetaConfig::live())),
+            classifier.clone(),
+        );
+        let photo = FacePipeline::new(
+            Arc::new(SeetaDetector::new(SeetaConfig::photo())),
+            classifier,
+        );
+        RealBackend {
+            lib: Mutex::new(lib),
+            index: Mutex::new(None),
+            live,
+            photo,
+            model,
+            data_dir,
+        }
+    }
+
+    fn lib(&self) -> std::sync::MutexGuard<'_, Library> {
+        // A panic while holding the lock leaves SQLite consistent (transactions), so
+        // a poisoned lock is still usable.
+        self.lib.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn invalidate(&self) {
+        *self.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    fn index(&self) -> BackendResult<Arc<(Index, Taste)>> {
+        let mut slot = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = &*slot {
+            return Ok(i.clone());
+        }
+        let lib = self.lib();
+        let songs = lib.songs().map_err(lib_err)?;
+        let index = Index::build(songs.into_iter().map(candidate).collect()).map_err(internal)?;
+        let mut taste = Taste::default();
+        for (emotion, ids) in lib.all_picks().map_err(lib_err)? {
+            taste.set_picks(emotion, ids);
+        }
+        for f in lib.feedback().map_err(lib_err)? {
+            taste.add_feedback(f.song_id, feedback_kind(f.kind));
+        }
+        let built = Arc::new((index, taste));
+        *slot = Some(built.clone());
+        Ok(built)
+    }
+
+    fn song_of(lib: &Library, id: SongId) -> BackendResult<Song> {
+        lib.song(id)
+            .map_err(lib_err)?
+            .map(web_song)
+            .ok_or_else(|| BackendError::not_found(format!("no song {id} in the library")))
+    }
+}
+
+fn feedback_kind(k: FeedbackKind) -> moodtune_recommend::FeedbackKind {
+    match k {
+        FeedbackKind::Like => moodtune_recommend::FeedbackKind::Like,
+        FeedbackKind::Skip => moodtune_recommend::FeedbackKind::Skip,
+    }
+}
+
+fn candidate(song: moodtune_library::Song) -> Candidate {
+    let emotion = song.emotion();
+    let manual = song.manual_emotion.is_some();
+    let (confidence, drivers) = match song.predicted {
+        Some(p) if !manual => (p.confidence, p.drivers),
+        _ => (if manual { 1.0 } else { 0.0 }, Vec::new()),
+    };
+    Candidate {
+        id: song.id,
+        title: song.title,
+        artist: song.artist,
+        tags: song.tags,
+        emotion,
+        confidence,
+        manual,
+        drivers,
+    }
+}
+
+fn web_song(s: moodtune_library::Song) -> Song {
+    Song {
+        id: s.id,
+        emotion: s.emotion(),
+        has_audio: s.audio_path.is_some(),
+        title: s.title,
+        artist: s.artist,
+        tags: s.tags,
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The base name of an uploaded file, made safe to use as a file name here.
+fn safe_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base
+        .chars()
+        .map(|c| {
+            if c.is_control() || ":*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    if cleaned.is_empty() {
+        "upload".into()
+    } else {
+        cleaned
+    }
+}
+
+impl Backend for RealBackend {
+    fn info(&self) -> BackendResult<BackendInfo> {
+        let lib = self.lib();
+        Ok(BackendInfo {
+            library: lib.path().display().to_string(),
+            songs: lib.len().map_err(lib_err)?,
+            model: self.model.clone(),
+        })
+    }
+
+    fn analyze(&self, image: &[u8]) -> BackendResult<Analysis> {
+        let img = load_image_bytes(image, Path::new("the uploaded image"))
+            .map_err(BackendError::bad_input)?;
+        let (width, height) = (img.width(), img.height());
+        let pipeline = if width.max(height) <= 640 {
+            &self.live
+        } else {
+            &self.photo
+        };
+        let faces = pipeline
+            .analyze(&img)
+            .into_iter()
+            .map(|f| FaceResult {
+                bbox: FaceBox {
+                    x: f.bbox.x,
+                    y: f.bbox.y,
+                    width: f.bbox.width,
+                    height: f.bbox.height,
+                },
+                probs: f.probabilities,
+            })
+            .collect();
+        Ok(Analysis {
+            width,
+            height,
+            faces,
+        })
+    }
+
+    fn playlist(
+        &self,
+        emotion: Emotion,
+        strategy: Strategy,
+        exclude: &HashSet<SongId>,
+        limit: usize,
+    ) -> BackendResult<Vec<Recommendation>> {
+        let built = self.index()?;
+        let (index, taste) = &*built;
+        let mut session = Session::new();
+        for id in exclude {
+            // The artist is not needed to exclude a song; an empty one clashes with none.
+            session.mark_played(*id, "");
+        }
+        let strategy = match strategy {
+            Strategy::Match => moodtune_recommend::Strategy::Match,
+            Strategy::Lift => moodtune_recommend::Strategy::Lift,
+        };
+        let recs = index.recommend(
+            &Request::new(emotion).strategy(strategy).limit(limit),
+            taste,
+            &session,
+        );
+        let lib = self.lib();
+        Ok(recs
+            .into_iter()
+            .map(|r| {
+                let tags = index
+                    .song(r.id)
+                    .map(|s| s.tags.iter().map(|t| t.to_string()).collect())
+                    .unwrap_or_default();
+                Recommendation {
+                    song: Song {
+                        id: r.id,
+                        title: r.title,
+                        artist: r.artist,
+                        emotion: Some(r.emotion),
+                        tags,
+                        has_audio: lib.audio_path(r.id).is_some(),
+                    },
+                    score: r.score,
+                    reason: r.explanation,
+                }
+            })
+            .collect())
+    }
+
+    fn songs(
+        &self,
+        query: &str,
+        emotion: Option<Emotion>,
+        offset: usize,
+        limit: usize,
+    ) -> BackendResult<SongPage> {
+        let all = self.lib().search(query).map_err(lib_err)?;
+        let matching: Vec<_> = all
+            .into_iter()
+            .filter(|s| emotion.is_none() || s.emotion() == emotion)
+            .collect();
+        Ok(SongPage {
+            total: matching.len(),
+            songs: matching
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(web_song)
+                .collect(),
+        })
+    }
+
+    fn picks(&self, emotion: Emotion) -> BackendResult<Vec<Song>> {
+        let lib = self.lib();
+        lib.picks(emotion)
+            .map_err(lib_err)?
+            .into_iter()
+            .map(|id| Self::song_of(&lib, id))
+            .collect()
+    }
+
+    fn set_picks(&self, emotion: Emotion, songs: &[SongId]) -> BackendResult<Vec<Song>> {
+        self.lib().set_picks(emotion, songs).map_err(|e| match e {
+            // An unknown id in the list is a bad request, not a missing page.
+            moodtune_library::Error::SongNotFound(_) => BackendError::bad_input(e),
+            e => lib_err(e),
+        })?;
+        self.invalidate();
+        self.picks(emotion)
+    }
+
+    fn feedback(&self, song: SongId, emotion: Emotion, feedback: Feedback) -> BackendResult<()> {
+        let kind = match feedback {
+            Feedback::Like => FeedbackKind::Like,
+            Feedback::Skip => FeedbackKind::Skip,
+        };
+        self.lib()
+            .add_feedback_with(song, kind, Some(emotion), now_unix())
+            .map_err(lib_err)?;
+        self.invalidate();
+        Ok(())
+    }
+
+    fn import(&self, filename: &str, bytes: &[u8]) -> BackendResult<ImportSummary> {
+        // The library imports from files and remembers where songs came from, so the
+        // upload is kept under the data folder (temp file, then rename).
+        let name = safe_file_name(filename);
+        let dir = self.data_dir.join("imports");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(&name);
+        let tmp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| internal(format!("cannot write in {}: {e}", dir.display())))?;
+        std::fs::write(tmp.path(), bytes)
+            .map_err(|e| internal(format!("cannot save the upload: {e}")))?;
+        tmp.persist(&path)
+            .map_err(|e| internal(format!("cannot save {}: {e}", path.display())))?;
+
+        let mut lib = self.lib();
+        let shown = path.display().to_string();
+        let report = lib.import_path(&path).map_err(|e| {
+            let msg = e.to_string().replace(&shown, &name);
+            match lib_err(e) {
+                BackendError::Internal(_) => BackendError::Internal(msg),
+                _ => BackendError::BadInput(msg),
+            }
+        })?;
+        let mut messages: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|s| format!("skipped {s}"))
+            .chain(report.warnings.iter().map(|w| format!("warning {w}")))
+            .map(|m| m.replace(&shown, &name))
+            .collect();
+        // "A user's own library replaces the demo with one import."
+        let imported = report.added + report.updated + report.unchanged;
+        if imported > 0 {
+            let demo_ids: Vec<SongId> = lib
+                .songs()
+                .map_err(lib_err)?
+                .into_iter()
+                .filter(|s| s.source == demo::SOURCE)
+                .map(|s| s.id)
+                .collect();
+            for id in &demo_ids {
+                lib.delete_song(*id).map_err(lib_err)?;
+            }
+            if !demo_ids.is_empty() {
+                messages.push(format!("removed the {} demo songs", demo_ids.len()));
+            }
+        }
+        drop(lib);
+        self.invalidate();
+        Ok(ImportSummary {
+            imported,
+            skipped: report.skipped.len(),
+            messages,
+        })
+    }
+
+    fn audio_path(&self, song: SongId) -> BackendResult<Option<PathBuf>> {
+        let lib = self.lib();
+        let s = lib
+            .song(song)
+            .map_err(lib_err)?
+            .ok_or_else(|| BackendError::not_found(format!("no song {song} in the library")))?;
+        Ok(s.audio_path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Always the same probabilities: the tests here are about the wiring, not the model.
+    struct Fixed;
+    impl ExpressionClassifier for Fixed {
+        fn classify_face(&self, _: &[u8], _: u32, _: u32) -> [f32; 7] {
+            let mut p = [0.0; 7];
+            p[Emotion::Surprise.index()] = 1.0;
+            p
+        }
+    }
+
+    fn backend(dir: &Path) -> RealBackend {
+        let mut lib = Library::open(dir.join("library.sqlite")).unwrap();
+        demo::install_into(&mut lib, &dir.join("demo-songs")).unwrap();
+        RealBackend::new(lib, Arc::new(Fixed), "fixed".into(), dir.to_path_buf())
+    }
+
+    #[test]
+    fn playlist_picks_feedback_and_audio_over_the_demo_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = backend(dir.path());
+        let info = b.info().unwrap();
+        assert!(info.songs >= 14, "demo library has songs: {}", info.songs);
+
+        let list = b
+            .playlist(Emotion::Happy, Strategy::Match, &HashSet::new(), 5)
+            .unwrap();
+        assert!(!list.is_empty());
+        assert!(list.iter().all(|r| r.song.emotion == Some(Emotion::Happy)));
+        assert!(list
+            .iter()
+            .all(|r| r.song.has_audio && !r.reason.is_empty()));
+        let first = list[0].song.id;
+        let exclude: HashSet<_> = [first].into();
+        let again = b
+            .playlist(Emotion::Happy, Strategy::Match, &exclude, 5)
+            .unwrap();
+        assert!(again.iter().all(|r| r.song.id != first));
+
+        let path = b.audio_path(first).unwrap().unwrap();
+        assert!(path.is_file());
+        assert!(matches!(
+            b.audio_path(99_999),
+            Err(BackendError::NotFound(_))
+        ));
+
+        let picked = b.set_picks(Emotion::Happy, &[first]).unwrap();
+        assert_eq!(picked[0].id, first);
+        assert_eq!(b.picks(Emotion::Happy).unwrap().len(), 1);
+        // A pick is never recommended: the index was rebuilt after the change.
+        let after = b
+            .playlist(Emotion::Happy, Strategy::Match, &HashSet::new(), 50)
+            .unwrap();
+        assert!(after.iter().all(|r| r.song.id != first));
+        assert!(matches!(
+            b.set_picks(Emotion::Happy, &[first, 99_999]),
+            Err(BackendError::BadInput(_))
+        ));
+
+        b.feedback(first, Emotion::Happy, Feedback::Like).unwrap();
+        assert!(matches!(
+            b.feedback(99_999, Emotion::Happy, Feedback::Skip),
+            Err(BackendError::NotFound(_))
+        ));
+
+        let page = b.songs("", Some(Emotion::Sad), 0, 100).unwrap();
+        assert!(page.total > 0);
+        assert!(page.songs.iter().all(|s| s.emotion == Some(Emotion::Sad)));
+    }
+
+    #[test]
+    fn analyze_rejects_garbage_and_finds_no_face_in_a_blank_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = backend(dir.path());
+        assert!(matches!(
+            b.analyze(b"definitely not a jpeg"),
+            Err(BackendError::BadInput(_))
+        ));
+        let mut png = Vec::new();
+        image::GrayImage::from_pixel(64, 48, image::Luma([120u8]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let a = b.analyze(&png).unwrap();
+        assert_eq!((a.width, a.height), (64, 48));
+        assert!(a.faces.is_empty());
+    }
+
+    #[test]
+    fn import_replaces_the_demo_songs_and_reports_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = backend(dir.path());
+        let csv =
+            "title,artist,emotion,tags\nMy Song,Me,happy,Keyboard;Cheerful\nOther,You,sad,Piano\n";
+        let s = b.import("../../evil/my songs.csv", csv.as_bytes()).unwrap();
+        assert_eq!(s.imported, 2, "{s:?}");
+        assert!(s.messages.iter().any(|m| m.contains("demo")), "{s:?}");
+        assert_eq!(b.info().unwrap().songs, 2);
+        // Kept inside the data folder, whatever the client called it.
+        assert!(dir.path().join("imports/my songs.csv").is_file());
+        assert!(!dir.path().join("evil").exists());
+        let list = b
+            .playlist(Emotion::Happy, Strategy::Match, &HashSet::new(), 5)
+            .unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].song.title, "My Song");
+
+        let err = b
+            .import("broken.xlsx", b"PK\x03\x04 not really a zip")
+            .unwrap_err();
+        assert!(matches!(err, BackendError::BadInput(_)), "{err:?}");
+        assert!(err.to_string().contains("broken.xlsx"), "{err}");
+        assert!(
+            !err.to_string().contains(&dir.path().display().to_string()),
+            "{err}"
+        );
+        let err = b.import("notes.txt", b"hello").unwrap_err();
+        assert!(matches!(err, BackendError::BadInput(_)), "{err:?}");
+        assert_eq!(b.info().unwrap().songs, 2, "failed imports change nothing");
+    }
+
+    #[test]
+    fn upload_names_are_made_safe() {
+        assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_file_name("C:\\Users\\me\\songs.xlsx"), "songs.xlsx");
+        assert_eq!(safe_file_name(".hidden.csv"), "hidden.csv");
+        assert_eq!(safe_file_name("a\u{0}b?.csv"), "a_b_.csv");
+        assert_eq!(safe_file_name(""), "upload");
+    }
 }
