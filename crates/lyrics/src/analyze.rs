@@ -28,6 +28,8 @@ pub(crate) fn jieba() -> &'static Jieba {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
     pub word: String,
+    /// Index of the word in [`Features::words`] / [`Features::terms`].
+    pub position: usize,
     /// Product of the degree adverbs before it (1 when none).
     pub degree: f32,
     /// Whether an odd number of negators governed it.
@@ -151,9 +153,6 @@ impl Analyzer {
     /// Splits text into word tokens and clause breaks: Han runs go through jieba, the
     /// rest through Unicode (UAX #29) word boundaries with Snowball stems for Latin words.
     fn tokenize(&self, text: &str, out: &mut Vec<Piece>) {
-        thread_local! {
-            static STEMMER: Stemmer = Stemmer::create(Algorithm::English);
-        }
         let mut rest = text;
         while !rest.is_empty() {
             let first_han = rest.chars().next().is_some_and(is_han);
@@ -175,9 +174,14 @@ impl Analyzer {
             }
             for seg in run.split_word_bounds() {
                 if seg.chars().any(|c| c.is_alphanumeric()) {
-                    let lower = seg.to_lowercase().replace('\u{2019}', "'");
+                    // One allocation for the common ASCII case.
+                    let lower = if seg.is_ascii() {
+                        seg.to_ascii_lowercase()
+                    } else {
+                        seg.to_lowercase().replace('\u{2019}', "'")
+                    };
                     let stem = if lower.chars().all(|c| c.is_ascii_alphabetic() || c == '\'') {
-                        Some(STEMMER.with(|s| s.stem(&lower).into_owned()))
+                        Some(stem_cached(&lower))
                     } else {
                         None
                     };
@@ -207,7 +211,7 @@ impl Analyzer {
 
     /// Lexicon features of `text`: segmentation, lookup, degree scaling and negation.
     pub fn features(&self, text: &str) -> Features {
-        let mut pieces = Vec::new();
+        let mut pieces = Vec::with_capacity(text.len() / 4);
         self.tokenize(text, &mut pieces);
         let mut f = Features {
             language: detect_language(text),
@@ -225,15 +229,16 @@ impl Analyzer {
         let mut negated = false;
         let mut negation_first = false;
         let mut scope = 0usize;
-        let words: Vec<&Token> = pieces
+        // Look every word up once; the degree rule below peeks at the next word's entry.
+        let entries: Vec<Option<&Entry>> = pieces
             .iter()
             .filter_map(|p| match p {
-                Piece::Word(t) => Some(t),
+                Piece::Word(t) => Some(self.entry(t)),
                 Piece::Break => None,
             })
             .collect();
-        let mut next_word = 0usize;
-        for piece in &pieces {
+        let mut wi = 0usize;
+        for piece in pieces {
             let t = match piece {
                 Piece::Break => {
                     degree = 1.0;
@@ -243,16 +248,20 @@ impl Analyzer {
                 }
                 Piece::Word(t) => t,
             };
-            next_word += 1;
+            let entry = entries[wi];
+            let position = wi;
+            wi += 1;
             f.tokens += 1;
-            let term = t.stem.as_ref().unwrap_or(&t.text);
-            f.words.push(t.text.clone());
+            let term = match &t.stem {
+                Some(stem) => stem.clone(),
+                None => t.text.clone(),
+            };
             if negated && scope > 0 {
                 f.terms.push(format!("!{term}"));
             } else {
-                f.terms.push(term.clone());
+                f.terms.push(term);
             }
-            let entry = self.entry(t);
+            f.words.push(t.text);
             let Some(entry) = entry else {
                 scope = scope.saturating_sub(1);
                 if scope == 0 {
@@ -276,9 +285,10 @@ impl Analyzer {
             // A degree adverb that is also a sentiment word (好 "good"/"very") acts as a
             // degree word only when a sentiment word follows it directly.
             if let Some(m) = entry.degree {
-                let next_is_sentiment = words
-                    .get(next_word)
-                    .and_then(|n| self.entry(n))
+                let next_is_sentiment = entries
+                    .get(wi)
+                    .copied()
+                    .flatten()
                     .is_some_and(|e| e.is_sentiment() || e.degree.is_some());
                 if !entry.is_sentiment() || next_is_sentiment {
                     if scope == 0 {
@@ -335,7 +345,8 @@ impl Analyzer {
                 f.negative -= valence;
             }
             f.hits.push(Hit {
-                word: t.text.clone(),
+                word: f.words[position].clone(),
+                position,
                 degree: deg,
                 negated: neg,
                 valence,
@@ -355,6 +366,29 @@ impl Analyzer {
         f.negative /= n;
         f
     }
+}
+
+/// Snowball stem of a lower-case word, memoised per thread: lyrics repeat words a lot
+/// and a lookup is several times cheaper than stemming.
+fn stem_cached(word: &str) -> String {
+    thread_local! {
+        static STEMMER: Stemmer = Stemmer::create(Algorithm::English);
+        static CACHE: std::cell::RefCell<crate::lexicon::HashMap<String, String>> =
+            std::cell::RefCell::new(Default::default());
+    }
+    CACHE.with(|c| {
+        if let Some(s) = c.borrow().get(word) {
+            return s.clone();
+        }
+        let s = STEMMER.with(|st| st.stem(word).into_owned());
+        let mut c = c.borrow_mut();
+        // Bound the memory a long-running process spends on it.
+        if c.len() >= 100_000 {
+            c.clear();
+        }
+        c.insert(word.to_string(), s.clone());
+        s
+    })
 }
 
 fn is_cjk_punct(c: char) -> bool {

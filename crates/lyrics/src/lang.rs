@@ -76,10 +76,17 @@ pub fn detect_language(text: &str) -> Language {
     }
     let mut words = 0usize;
     let mut markers = 0usize;
-    for w in unicode_segmentation::UnicodeSegmentation::unicode_words(text) {
+    // A hundred words are plenty to tell; long lyrics need not be scanned to the end.
+    for w in unicode_segmentation::UnicodeSegmentation::unicode_words(text).take(100) {
         words += 1;
-        let lw = w.to_lowercase().replace('\u{2019}', "'");
-        if ENGLISH_MARKERS.contains(&lw.as_str()) {
+        // Markers are short ASCII words: compare without allocating.
+        if w.len() <= 6
+            && ENGLISH_MARKERS.iter().any(|m| {
+                m.eq_ignore_ascii_case(w)
+                    || (w.contains('\u{2019}')
+                        && m.eq_ignore_ascii_case(&w.replace('\u{2019}', "'")))
+            })
+        {
             markers += 1;
         }
     }

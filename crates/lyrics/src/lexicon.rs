@@ -13,8 +13,34 @@
 use crate::Language;
 use moodtune_core::Emotion;
 use rust_stemmers::{Algorithm, Stemmer};
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
+
+/// FNV-1a: lexicon keys are short words, for which SipHash (the std default, built to
+/// resist hash flooding, which trusted lexicon files do not need) costs several times more.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub(crate) type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// Everything the lexicons say about one word.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -213,7 +239,7 @@ pub(crate) fn parse_table(
 }
 
 fn finish(lang: Language, words: HashMap<String, Entry>) -> LanguageLexicon {
-    let mut stems: HashMap<String, Entry> = HashMap::new();
+    let mut stems: HashMap<String, Entry> = HashMap::default();
     if lang != Language::Chinese {
         let stemmer = Stemmer::create(Algorithm::English);
         // Sorted so that a stem shared by several words always maps to the same entry.
@@ -241,7 +267,7 @@ fn finish(lang: Language, words: HashMap<String, Entry>) -> LanguageLexicon {
 
 /// Builds one language's lexicon from the embedded defaults.
 pub(crate) fn embedded_lexicon(lang: Language) -> LanguageLexicon {
-    let mut words = HashMap::new();
+    let mut words = HashMap::default();
     for t in Table::ALL {
         parse_table(embedded(lang, t), &t.file_name(lang), lang, t, &mut words)
             .expect("embedded lexicons are valid (checked by tests)");
@@ -255,7 +281,7 @@ pub(crate) fn dir_lexicon(
     dir: &Path,
     lang: Language,
 ) -> Result<(LanguageLexicon, usize), LexiconError> {
-    let mut words = HashMap::new();
+    let mut words = HashMap::default();
     let mut found = 0;
     for t in Table::ALL {
         let path = dir.join(t.file_name(lang));
@@ -299,7 +325,7 @@ mod tests {
 
     #[test]
     fn parse_errors_name_file_and_line() {
-        let mut m = HashMap::new();
+        let mut m = HashMap::default();
         let e = parse_table(
             "# c\nhappy\tjoyful\n",
             "x.tsv",

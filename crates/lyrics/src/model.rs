@@ -566,13 +566,17 @@ impl EmotionModel {
             }
             ni = node.children[g];
         }
-        let bucket_score: std::collections::HashMap<u32, f32> = x
-            .iter()
-            .zip(&contrib)
-            .skip(LEX_DIM)
-            .map(|(&(j, _), &c)| (j, c))
-            .collect();
-        let mut scored: Vec<(String, f32)> = Vec::new();
+        // The word block of `x` is sorted by bucket: look contributions up by bisection.
+        let word_block = &x[LEX_DIM..];
+        let word_contrib = &contrib[LEX_DIM..];
+        let bucket_score = |term: &str| -> f32 {
+            let b = term_bucket(term, self.hash_dim);
+            word_block
+                .binary_search_by_key(&b, |&(j, _)| j)
+                .map_or(0.0, |i| word_contrib[i])
+        };
+        // (score, index, is a hit): strings are only made for the few kept.
+        let mut scored: Vec<(f32, usize, bool)> = Vec::new();
         // Lexicon hits share their emotion feature's push in proportion to their weight.
         let lex = &contrib[..LEX_DIM];
         let emo_order = [
@@ -583,18 +587,17 @@ impl EmotionModel {
             Emotion::Sad,
             Emotion::Surprise,
         ];
-        let totals: Vec<f32> = emo_order
-            .iter()
-            .map(|e| {
-                f.hits
-                    .iter()
-                    .map(|h| h.emotions[e.index()].abs())
-                    .sum::<f32>()
-            })
-            .collect();
-        let pos_total: f32 = f.hits.iter().map(|h| h.valence.max(0.0)).sum();
-        let neg_total: f32 = f.hits.iter().map(|h| (-h.valence).max(0.0)).sum();
+        let mut totals = [0.0f32; 6];
+        let (mut pos_total, mut neg_total) = (0.0f32, 0.0f32);
         for h in &f.hits {
+            for (k, e) in emo_order.iter().enumerate() {
+                totals[k] += h.emotions[e.index()].abs();
+            }
+            pos_total += h.valence.max(0.0);
+            neg_total += (-h.valence).max(0.0);
+        }
+        let mut is_hit = vec![false; f.terms.len()];
+        for (hi, h) in f.hits.iter().enumerate() {
             let mut s = 0.0;
             for (k, e) in emo_order.iter().enumerate() {
                 if totals[k] > 0.0 {
@@ -607,28 +610,34 @@ impl EmotionModel {
             if neg_total > 0.0 {
                 s += lex[7] * (-h.valence).max(0.0) / neg_total;
             }
-            let term_bucket_score = bucket_score
-                .get(&term_bucket(&hit_term(h), self.hash_dim))
-                .copied()
-                .unwrap_or(0.0);
-            scored.push((h.display(), s + term_bucket_score));
+            if let Some(term) = f.terms.get(h.position) {
+                s += bucket_score(term);
+                is_hit[h.position] = true;
+            }
+            if s > 0.0 {
+                scored.push((s, hi, true));
+            }
         }
-        let hit_words: std::collections::HashSet<&str> =
-            f.hits.iter().map(|h| h.word.as_str()).collect();
-        for (word, term) in f.words.iter().zip(&f.terms) {
-            if hit_words.contains(word.as_str()) {
+        for (i, term) in f.terms.iter().enumerate() {
+            if is_hit[i] {
                 continue;
             }
-            if let Some(&s) = bucket_score.get(&term_bucket(term, self.hash_dim)) {
-                scored.push((word.clone(), s));
+            let s = bucket_score(term);
+            if s > 0.0 {
+                scored.push((s, i, false));
             }
         }
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut out: Vec<String> = Vec::new();
-        for (w, s) in scored {
-            if s <= 0.0 || out.len() >= 6 {
+        for (_, i, hit) in scored {
+            if out.len() >= 6 {
                 break;
             }
+            let w = if hit {
+                f.hits[i].display()
+            } else {
+                f.words[i].clone()
+            };
             if !out.contains(&w) {
                 out.push(w);
             }
@@ -788,23 +797,6 @@ impl EmotionModel {
             )));
         }
         Ok(m)
-    }
-}
-
-fn hit_term(h: &crate::analyze::Hit) -> String {
-    // The bag-of-words term of a hit word (English stems are recomputed the same way).
-    if h.word.chars().all(|c| c.is_ascii_alphabetic() || c == '\'') {
-        let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
-        let s = stemmer.stem(&h.word).into_owned();
-        if h.negated {
-            format!("!{s}")
-        } else {
-            s
-        }
-    } else if h.negated {
-        format!("!{}", h.word)
-    } else {
-        h.word.clone()
     }
 }
 
