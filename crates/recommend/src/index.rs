@@ -86,7 +86,9 @@ fn intern(lookup: &mut HashMap<String, u32>, names: &mut Vec<String>, name: &str
 }
 
 fn quantize(score: f64) -> u64 {
-    (score.clamp(0.0, 1.0) * SCORE_SCALE).round() as u64
+    // Adding 0.5 and truncating rounds non-negative values; f64::round is a libm call
+    // on baseline x86-64, and this runs once per song.
+    (score.clamp(0.0, 1.0) * SCORE_SCALE + 0.5) as u64
 }
 
 fn key_score(key: u64) -> f32 {
@@ -95,6 +97,13 @@ fn key_score(key: u64) -> f32 {
 
 /// Case-insensitive title order, then exact, so ties are stable and readable.
 fn title_cmp(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        return a
+            .bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+            .then_with(|| a.cmp(b));
+    }
     a.chars()
         .flat_map(char::to_lowercase)
         .cmp(b.chars().flat_map(char::to_lowercase))
@@ -399,21 +408,28 @@ impl Index {
         // keep the best k (linear-time selection) and raise the bar. Amortised O(n).
         let cap = 2 * k + 64;
         let mut buf: Vec<(u64, u32)> = Vec::with_capacity(cap.min(range.len()) + 1);
-        let mut bar = 0u64;
+        // The current k-th best (once known): a song must rank before it to be kept.
+        // Songs tied with it on score compare by title here, rather than filling the
+        // buffer, which matters when many songs share a score.
+        let mut bar: Option<(u64, u32)> = None;
+        let beats = |bar: &Option<(u64, u32)>, key: u64, i: usize| match bar {
+            None => true,
+            Some(b) => key > b.0 || (key == b.0 && self.rank_cmp(&(key, i as u32), b).is_lt()),
+        };
         for i in range {
             let key = key_of(i);
-            if key < bar {
+            if !beats(&bar, key, i) {
                 continue;
             }
             let Some(key) = adjust(i, key) else { continue };
-            if key < bar {
+            if !beats(&bar, key, i) {
                 continue;
             }
             buf.push((key, i as u32));
             if buf.len() >= cap {
                 buf.select_nth_unstable_by(k - 1, |a, b| self.rank_cmp(a, b));
                 buf.truncate(k);
-                bar = buf[k - 1].0;
+                bar = Some(buf[k - 1]);
             }
         }
         buf.sort_unstable_by(|a, b| self.rank_cmp(a, b));
