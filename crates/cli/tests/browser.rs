@@ -1,0 +1,126 @@
+//! `moodtune serve` end to end in headless Chromium: the real binary, the shipped
+//! expression model and face detector, the demo library created on first run, and a
+//! real face photo played to the page as its camera. Asserts a face and an emotion
+//! appear, the playlist renders and a demo song plays; saves a screenshot to
+//! target/browser-test/serve-real.png.
+//!
+//! Skipped with a note when Chromium (scripts/setup-browser.sh) or the face photos
+//! (scripts/fetch-test-photos.sh) are missing.
+
+#[path = "../../server/tests/support/cdp.rs"]
+mod cdp;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const W: u32 = 640;
+const H: u32 = 480;
+
+fn face_photo() -> Option<PathBuf> {
+    let dir = std::env::var_os("MOODTUNE_TEST_PHOTOS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/moodtune/test-photos"))
+        })?;
+    ["single_face.jpg", "astronaut.png"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+}
+
+/// The photo scaled to fit 640x480 on a grey background, as the camera's luma plane.
+fn camera_frame(photo: &std::path::Path) -> Vec<u8> {
+    let img = image::open(photo)
+        .expect("decode the face photo")
+        .to_luma8();
+    let fit = image::imageops::resize(
+        &img,
+        (img.width() * H / img.height()).min(W),
+        (img.height() * W / img.width()).min(H),
+        image::imageops::FilterType::Triangle,
+    );
+    let mut frame = image::GrayImage::from_pixel(W, H, image::Luma([128]));
+    let (x, y) = ((W - fit.width()) / 2, (H - fit.height()) / 2);
+    image::imageops::replace(&mut frame, &fit, x.into(), y.into());
+    frame.into_raw()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `moodtune serve` on a free loopback port and returns it with its URL.
+fn start_server(db: &std::path::Path) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_moodtune"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start moodtune serve");
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                let _ = tx.send(url.to_string());
+            }
+        }
+    });
+    // Installing the demo library synthesizes its audio: allow for a slow machine.
+    let url = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("moodtune serve printed no URL");
+    (server, url)
+}
+
+#[test]
+fn serve_shows_mood_and_plays_a_demo_song_in_chromium() {
+    let Some(chromium) = cdp::find_chromium() else {
+        eprintln!("SKIPPED: chromium not installed (run scripts/setup-browser.sh)");
+        return;
+    };
+    let Some(photo) = face_photo() else {
+        eprintln!("SKIPPED: no face photo (run scripts/fetch-test-photos.sh)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, url) = start_server(&tmp.path().join("library.sqlite"));
+
+    let y4m = tmp.path().join("face.y4m");
+    cdp::write_y4m(&y4m, W, H, &camera_frame(&photo), 3);
+    let mut browser = cdp::Browser::launch(&chromium, &url, &y4m);
+
+    let ready = r#"(() => { const s = window.moodtune; const a = document.getElementById('audio');
+        return !!s && s.faces > 0 && !!s.mood && document.querySelectorAll('#playlist li').length > 0
+          && !a.paused && a.currentTime > 0; })()"#;
+    let report = r#"(() => { const a = document.getElementById('audio');
+        return { state: window.moodtune, paused: a.paused, currentTime: a.currentTime,
+          src: a.currentSrc, mood: document.getElementById('mood-name').textContent,
+          info: document.getElementById('info').textContent,
+          queued: document.querySelectorAll('#playlist li').length,
+          nowPlaying: document.getElementById('now-playing').textContent,
+          note: document.getElementById('camera-note').textContent }; })()"#;
+    let (ok, r) = browser.wait_for(ready, report, Duration::from_secs(60));
+    browser.screenshot(&cdp::screenshot_dir().join("serve-real.png"));
+    assert!(ok, "page never reached face+mood+playlist+playing: {r:#}");
+    let mood = r["state"]["mood"].as_str().unwrap();
+    assert!(
+        moodtune_core::Emotion::ALL.iter().any(|e| e.key() == mood),
+        "mood {mood:?} is not an emotion"
+    );
+    assert!(r["src"].as_str().unwrap().contains("/api/audio/"));
+    assert!(r["info"].as_str().unwrap().contains("shipped FER model"));
+    assert_eq!(r["state"]["errors"], 0, "{r:#}");
+    drop(browser);
+    drop(server);
+}
