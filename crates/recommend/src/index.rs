@@ -177,6 +177,8 @@ impl Index {
             }
         }
         ix.bucket_start[Emotion::COUNT + 1] = ix.ids.len() as u32;
+        // The tag list grew by doubling; an index lives long, so give the slack back.
+        ix.tags.shrink_to_fit();
         ix.by_id.sort_unstable();
         if let Some(w) = ix.by_id.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(RecommendError::DuplicateId(w[0].0));
