@@ -57,20 +57,41 @@ pub fn annotate(img: &DynamicImage, faces: &[FaceResult]) -> RgbImage {
     out
 }
 
-/// Writes `img` as PNG through a temporary file in the same folder and a rename, so
-/// an interrupted run never leaves a half-written file under the final name.
-pub fn save_png(img: &RgbImage, path: &Path) -> std::io::Result<()> {
+/// Writes `img` in the format its extension names (PNG, JPEG, WebP or BMP) through a
+/// temporary file in the same folder and a rename, so an interrupted run never leaves
+/// a half-written file under the final name.
+pub fn save_image(img: &RgbImage, path: &Path) -> std::io::Result<()> {
+    let format = image::ImageFormat::from_path(path)
+        .ok()
+        .filter(|f| {
+            matches!(
+                f,
+                image::ImageFormat::Png
+                    | image::ImageFormat::Jpeg
+                    | image::ImageFormat::WebP
+                    | image::ImageFormat::Bmp
+            )
+        })
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: unsupported output extension (use .png, .jpg, .webp or .bmp)",
+                    path.display()
+                ),
+            )
+        })?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let mut tmp = tempfile::Builder::new()
         .prefix(".moodtune-annotate")
-        .suffix(".png.tmp")
+        .suffix(".tmp")
         .tempfile_in(dir)?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        img.write_to(&mut w, image::ImageFormat::Png)
+        img.write_to(&mut w, format)
             .map_err(std::io::Error::other)?;
         std::io::Write::flush(&mut w)?;
     }
@@ -209,7 +230,7 @@ mod tests {
     fn draws_box_and_label_and_keeps_size() {
         let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(400, 300, Rgb([255, 255, 255])));
         let f = face(100, 120, 80, vec![]);
-        let out = annotate(&img, &[f.clone()]);
+        let out = annotate(&img, std::slice::from_ref(&f));
         assert_eq!(out.dimensions(), (400, 300));
         let green = box_colour(&f);
         // Box edges are drawn, the inside is untouched.
@@ -223,6 +244,22 @@ mod tests {
             .collect();
         assert!(above.contains(&Rgb([0, 0, 0])));
         assert!(above.contains(&green));
+    }
+
+    #[test]
+    fn saves_by_extension_and_rejects_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = RgbImage::from_pixel(8, 6, Rgb([10, 20, 30]));
+        for name in ["a.png", "a.jpg", "a.bmp", "a.webp"] {
+            let p = dir.path().join(name);
+            save_image(&img, &p).unwrap();
+            let back = image::open(&p).unwrap();
+            assert_eq!((back.width(), back.height()), (8, 6), "{name}");
+        }
+        let e = save_image(&img, &dir.path().join("a.txt")).unwrap_err();
+        assert!(e.to_string().contains("a.txt"));
+        // Only the four images remain: no temporary files are left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub fn fer_crop(gray: &GrayImage, bbox: &FaceBox, scale: f32, max_side: u32) -> 
 const SHARPNESS_SIDE: u32 = 64;
 
 /// Variance of the 4-neighbour Laplacian of the crop, measured after resizing it to
-/// 64x64. Sharp faces give a few hundred; motion- or focus-blurred ones a few tens.
+/// 64x64. Sharp faces give several hundred; motion- or focus-blurred ones a few tens.
 pub fn sharpness(crop: &GrayImage) -> f32 {
     if crop.width() < 3 || crop.height() < 3 {
         return 0.0;

@@ -14,7 +14,7 @@ pub mod load;
 pub mod pipeline;
 pub mod smooth;
 
-pub use annotate::{annotate, save_png};
+pub use annotate::{annotate, save_image};
 pub use crop::{fer_crop, sharpness};
 pub use detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
 pub use load::{load_image, load_image_bytes, LoadError};

@@ -20,7 +20,9 @@ pub struct PipelineConfig {
     /// Faces whose box side is below this (in image pixels) are flagged `small`:
     /// upscaling them to 48x48 invents detail the model then reads as expression.
     pub min_face_side: u32,
-    /// Faces whose [`sharpness`] is below this are flagged `blurry`.
+    /// Faces whose [`sharpness`] is below this are flagged `blurry`. Measured on the
+    /// test photos: sharp faces score 770-1360; a Gaussian blur of sigma 1 px at the
+    /// 64 px measuring scale brings them to 80-190, sigma 1.6 px to 20-70.
     pub blur_threshold: f32,
     /// Boxes overlapping more than this (IoU) are treated as one face.
     pub merge_iou: f32,
@@ -32,7 +34,7 @@ impl Default for PipelineConfig {
             crop_scale: 1.2,
             max_crop_side: 144,
             min_face_side: 36,
-            blur_threshold: 40.0,
+            blur_threshold: 100.0,
             merge_iou: 0.4,
         }
     }
