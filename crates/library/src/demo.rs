@@ -923,8 +923,8 @@ fn master(out: &mut [f32]) -> Vec<i16> {
     let n = out.len();
     let fade_in = (0.2 * sr) as usize;
     let fade_out = (2.0 * sr) as usize;
-    for i in 0..fade_in.min(n) {
-        out[i] *= i as f32 / fade_in as f32;
+    for (i, s) in out.iter_mut().take(fade_in).enumerate() {
+        *s *= i as f32 / fade_in as f32;
     }
     for i in 0..fade_out.min(n) {
         out[n - 1 - i] *= i as f32 / fade_out as f32;
