@@ -41,19 +41,26 @@ pub struct Hit {
 }
 
 impl Hit {
-    /// The word with its modifiers, as shown to users: "not afraid", "very happy".
+    /// The word with its modifiers, as shown to users: "not afraid", "very happy",
+    /// 不开心, 很开心 (Chinese words get Chinese modifiers).
     pub fn display(&self) -> String {
-        let mut s = String::new();
+        let chinese = self.word.chars().any(is_han);
+        let (not, very, slightly, sep) = if chinese {
+            ("不", "很", "有点", "")
+        } else {
+            ("not", "very", "slightly", " ")
+        };
+        let mut parts: Vec<&str> = Vec::with_capacity(3);
         if self.negated {
-            s.push_str("not ");
+            parts.push(not);
         }
         if self.degree > 1.0 {
-            s.push_str("very ");
+            parts.push(very);
         } else if self.degree < 1.0 {
-            s.push_str("slightly ");
+            parts.push(slightly);
         }
-        s.push_str(&self.word);
-        s
+        parts.push(&self.word);
+        parts.join(sep)
     }
 }
 
@@ -445,6 +452,7 @@ mod tests {
         assert!(n.emotions[h] < 0.0 && not.emotion(Emotion::Happy) < 0.0);
         assert!(not.negative > 0.0 && not.positive == 0.0, "{not:?}");
         assert_eq!(n.display(), "not happy");
+        assert_eq!(v.display(), "very happy");
     }
 
     #[test]
@@ -477,6 +485,10 @@ mod tests {
         assert!(v.degree > 1.0 && v.emotions[h] > p);
         let n = hit(&not, "开心");
         assert!(n.negated && n.emotions[h] < 0.0);
+        assert_eq!(
+            (n.display(), v.display()),
+            ("不开心".to_string(), "很开心".to_string())
+        );
         assert!(not.negative > 0.0 && not.positive == 0.0);
         // 不太开心: negator before degree is a weak flip, weaker than 不开心.
         let weak = a().features("我不太开心");
