@@ -246,6 +246,11 @@ impl Index {
             + vec(&self.by_id)
     }
 
+    /// True for the interned empty artist name ("unknown").
+    fn unknown_artist(&self, artist: u32) -> bool {
+        self.artist_names[artist as usize].is_empty()
+    }
+
     fn bucket(&self, b: usize) -> Range<usize> {
         self.bucket_start[b] as usize..self.bucket_start[b + 1] as usize
     }
@@ -506,10 +511,11 @@ impl Index {
             .iter()
             .filter_map(|&id| self.position(id))
             .collect();
-        // An artist unknown to the index cannot clash with any song, so None is right.
+        // An artist the index does not know, or an empty one, clashes with no song.
         let mut last_artist: Option<u32> = session
             .last_artist()
-            .and_then(|a| self.artist_lookup.get(&normalize(a)).copied());
+            .and_then(|a| self.artist_lookup.get(&normalize(a)).copied())
+            .filter(|&a| !self.unknown_artist(a));
         let mut out = Vec::with_capacity(request.limit);
         let mut carry = 0usize;
         for (si, &emotion) in steps.iter().enumerate() {
@@ -527,8 +533,16 @@ impl Index {
                 let mut pool = want.saturating_mul(3).saturating_add(16);
                 loop {
                     let ranked = self.rank_library(emotion, &profile, &exclude, &demote, pool);
-                    let artists: Vec<u32> =
-                        ranked.iter().map(|r| self.artists[r.1 as usize]).collect();
+                    // Songs with no artist get ids of their own (from the top of the
+                    // u32 range): "unknown" is not one artist.
+                    let artists: Vec<u32> = ranked
+                        .iter()
+                        .enumerate()
+                        .map(|(k, r)| match self.artists[r.1 as usize] {
+                            a if self.unknown_artist(a) => u32::MAX - k as u32,
+                            a => a,
+                        })
+                        .collect();
                     let (order, forced) = separate(&artists, want, last_artist);
                     if !forced || pool >= available {
                         break order.into_iter().map(|i| ranked[i]).collect();
@@ -542,7 +556,7 @@ impl Index {
             let cold = profile.inv_norm <= 0.0;
             for (key, pos) in chosen {
                 let pos = pos as usize;
-                last_artist = Some(self.artists[pos]);
+                last_artist = Some(self.artists[pos]).filter(|&a| !self.unknown_artist(a));
                 out.push(self.explain(
                     pos,
                     key_score(key),

@@ -456,6 +456,26 @@ fn the_same_artist_does_not_play_twice_in_a_row_when_avoidable() {
 }
 
 #[test]
+fn unknown_artists_are_not_one_artist() {
+    // Pick (Piano). U1 (Piano) = 1, U2 (Piano) = 1, both with no artist, then K (Piano,
+    // Loud) = 0.707 by "Kim". Rank order U1 U2 K must stay: two unknown artists are not
+    // a repeat, and an empty last artist in the session avoids nobody.
+    let index = Index::build(vec![
+        song(1, "pick", "P", Happy, &["Piano"]),
+        song(2, "U1", "", Happy, &["Piano"]),
+        song(3, "U2", "  ", Happy, &["Piano"]),
+        song(4, "K", "Kim", Happy, &["Piano", "Loud"]),
+    ])
+    .unwrap();
+    let mut taste = Taste::default();
+    taste.set_picks(Happy, vec![1]);
+    let mut session = Session::new();
+    session.mark_played(99, "");
+    let recs = index.recommend(&Request::new(Happy), &taste, &session);
+    assert_eq!(titles(&recs), vec!["U1", "U2", "K"]);
+}
+
+#[test]
 fn cold_start_ranks_by_label_confidence_manual_first() {
     let mut songs = vec![
         Candidate {
