@@ -9,13 +9,13 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
 
-pub const CONFUSION_SIZE: (u32, u32) = (820, 740);
+pub const CONFUSION_SIZE: (u32, u32) = (820, 716);
 
 const K: usize = Emotion::COUNT;
-const CELL: i32 = 80;
+pub(crate) const CELL: i32 = 80;
 /// Top-left corner of the matrix.
-const X0: i32 = 150;
-const Y0: i32 = 90;
+pub(crate) const X0: i32 = 150;
+pub(crate) const Y0: i32 = 66;
 
 /// White (0) to dark blue (1).
 pub(crate) fn heat(v: f64) -> RGBColor {
@@ -54,11 +54,10 @@ pub fn confusion_png(eval: &Evaluation, out: &Path) -> Result<()> {
             center,
         ))
         .map_err(&err)?;
-        for r in 0..K {
-            let support: usize = eval.confusion[r].iter().sum();
-            for c in 0..K {
+        for (r, (counts, shares)) in eval.confusion.iter().zip(&norm).enumerate() {
+            let support: usize = counts.iter().sum();
+            for (c, (&count, &v)) in counts.iter().zip(shares).enumerate() {
                 let (x, y) = (X0 + c as i32 * CELL, Y0 + r as i32 * CELL);
-                let v = norm[r][c];
                 let fill = if support == 0 {
                     RGBColor(225, 225, 225)
                 } else {
@@ -82,7 +81,7 @@ pub fn confusion_png(eval: &Evaluation, out: &Path) -> Result<()> {
                 ))
                 .map_err(&err)?;
                 root.draw(&text(
-                    &eval.confusion[r][c].to_string(),
+                    &count.to_string(),
                     (x + CELL / 2, y + CELL / 2 + 16),
                     13,
                     ink,

@@ -127,7 +127,7 @@ fn panel(
         .axis_desc_style((FONT, 15))
         .x_labels(10)
         .y_labels(8)
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(RGBColor(246, 246, 246))
         .y_label_formatter(&|v| {
             if percent {
                 format!("{v:.0}")
@@ -174,14 +174,94 @@ fn panel(
     }
     chart
         .configure_series_labels()
-        .position(if percent {
-            SeriesLabelPosition::LowerRight
-        } else {
-            SeriesLabelPosition::UpperRight
-        })
+        .position(legend_corner(recs, &value, (x0, x1), (lo, hi)))
         .label_font((FONT, 14))
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(160, 160, 160))
         .draw()?;
     Ok(())
+}
+
+/// The plot corner whose legend-sized box (about 45% x 28% of the plot) covers the
+/// fewest points of either line, sampled finely along each segment, so the legend hides
+/// as little of the curves as possible.
+fn legend_corner(
+    recs: &[EpochRecord],
+    value: &impl Fn(&EpochRecord) -> (f64, f64),
+    (x0, x1): (i64, i64),
+    (lo, hi): (f64, f64),
+) -> SeriesLabelPosition {
+    let nx = |x: f64| (x - x0 as f64) / (x1 - x0).max(1) as f64;
+    let ny = |y: f64| (y - lo) / (hi - lo).max(1e-12);
+    let mut pts: Vec<(f64, f64)> = Vec::new();
+    for w in 0..2 {
+        let line: Vec<(f64, f64)> = recs
+            .iter()
+            .map(|r| {
+                let (a, b) = value(r);
+                (nx(r.epoch as f64), ny(if w == 0 { a } else { b }))
+            })
+            .filter(|p| p.1.is_finite())
+            .collect();
+        pts.extend(line.iter().copied());
+        for seg in line.windows(2) {
+            for k in 1..20 {
+                let t = k as f64 / 20.0;
+                pts.push((
+                    seg[0].0 + (seg[1].0 - seg[0].0) * t,
+                    seg[0].1 + (seg[1].1 - seg[0].1) * t,
+                ));
+            }
+        }
+    }
+    let (bw, bh) = (0.45, 0.28);
+    let corners = [
+        (SeriesLabelPosition::UpperRight, 1.0 - bw, 1.0 - bh),
+        (SeriesLabelPosition::LowerRight, 1.0 - bw, 0.0),
+        (SeriesLabelPosition::UpperLeft, 0.0, 1.0 - bh),
+        (SeriesLabelPosition::LowerLeft, 0.0, 0.0),
+    ];
+    let covered = |&(_, cx, cy): &(SeriesLabelPosition, f64, f64)| {
+        pts.iter()
+            .filter(|(x, y)| *x >= cx && *x <= cx + bw && *y >= cy && *y <= cy + bh)
+            .count()
+    };
+    // Ties keep the order above: upper right first, as plots usually have it.
+    let best = corners
+        .iter()
+        .min_by_key(|c| covered(c))
+        .expect("four corners");
+    best.0.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(epoch: usize, loss: f64) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            train_loss: loss,
+            train_acc: 0.5,
+            val_loss: loss,
+            val_acc: 0.5,
+        }
+    }
+
+    #[test]
+    fn legend_avoids_the_lines() {
+        let loss = |r: &EpochRecord| (r.train_loss, r.val_loss);
+        // Falling lines: the usual upper right is free.
+        let falling: Vec<_> = (1..=10).map(|e| rec(e, 2.0 / e as f64)).collect();
+        let c = legend_corner(&falling, &loss, (1, 10), (0.0, 2.2));
+        assert!(matches!(c, SeriesLabelPosition::UpperRight));
+        // Rising lines fill the upper right and lower left corners.
+        let rising: Vec<_> = (1..=10).map(|e| rec(e, e as f64)).collect();
+        let c = legend_corner(&rising, &loss, (1, 10), (0.0, 10.0));
+        assert!(matches!(c, SeriesLabelPosition::LowerRight), "{c:?}");
+        // Flat lines high up: the legend goes low.
+        let high: Vec<_> = (1..=10).map(|e| rec(e, 1.9)).collect();
+        let c = legend_corner(&high, &loss, (1, 10), (0.0, 2.0));
+        assert!(matches!(c, SeriesLabelPosition::LowerRight), "{c:?}");
+    }
 }

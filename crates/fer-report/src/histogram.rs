@@ -46,7 +46,7 @@ pub fn label_histogram_png(
             .x_desc("class")
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 15))
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(WHITE)
             .draw()
             .map_err(&err)?;
         chart

@@ -2,7 +2,7 @@
 //! its size, that it is not blank, and the pixels that carry meaning.
 
 use super::*;
-use crate::confusion::heat;
+use crate::confusion::{heat, CELL, X0, Y0};
 use crate::curves::{TRAIN, VAL};
 use crate::examples::{choose, face_origin, WRONG};
 use moodtune_fer::data::{PIXELS, SIDE};
@@ -15,7 +15,12 @@ fn synthetic_dataset(per_class: &[usize; 7], seed: u64) -> Dataset {
     let mut ds = Dataset::default();
     for e in Emotion::ALL {
         for _ in 0..per_class[e.index()] {
-            let curve = e.index() as f32 / 3.0 - 1.0;
+            // Mouth corners up (negative) for positive classes, down for negative ones.
+            let curve = match e.valence() {
+                moodtune_core::Valence::Positive => -1.0,
+                moodtune_core::Valence::Neutral => 0.0,
+                moodtune_core::Valence::Negative => 0.7,
+            };
             let shift: f32 = rng.gen_range(-3.0..3.0);
             for y in 0..SIDE {
                 for x in 0..SIDE {
@@ -171,7 +176,10 @@ fn confusion_cells_are_shaded_by_row_share() {
     assert_eq!(img.dimensions(), CONFUSION_SIZE);
     assert_not_blank(&img);
     // Sample each cell near its top-left corner, clear of text and grid lines.
-    let cell = |r: u32, c: u32| img.get_pixel(150 + c * 80 + 6, 90 + r * 80 + 6).0;
+    let cell = |r: i32, c: i32| {
+        img.get_pixel((X0 + c * CELL + 6) as u32, (Y0 + r * CELL + 6) as u32)
+            .0
+    };
     let rgb = |c: RGBColor| [c.0, c.1, c.2];
     assert_eq!(cell(3, 3), rgb(heat(1.0)));
     assert_eq!(cell(3, 4), rgb(heat(0.0)));
@@ -357,4 +365,36 @@ fn demo_figures() {
     }
     curves_png(&records(1), &dir.join("curves-1.png")).unwrap();
     examples_grid_png(&ds, None, 2, 1, &dir.join("examples-2.png")).unwrap();
+}
+
+/// The same on real data, for a person to inspect: 400 PublicTest faces of FER2013 (from
+/// ../shared beside the checkout) predicted by the shipped model, plus the curves of
+/// `MOODTUNE_METRICS` when set.
+/// `MOODTUNE_FIGURES=/tmp/real cargo test -p moodtune-fer-report -- --ignored real_data`
+#[test]
+#[ignore]
+fn real_data_figures() {
+    let csv =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/fer2013/fer2013.csv.gz");
+    if !csv.exists() {
+        eprintln!("skipping: {} not present", csv.display());
+        return;
+    }
+    let dir = PathBuf::from(
+        std::env::var("MOODTUNE_FIGURES").unwrap_or("/tmp/moodtune-figures-real".into()),
+    );
+    let opts = moodtune_fer::LoadOptions {
+        usages: vec![moodtune_fer::Usage::PublicTest],
+        ..Default::default()
+    };
+    let ds = Dataset::load(&csv, &opts).unwrap().sample(400, 1);
+    let preds = moodtune_fer::Classifier::shipped()
+        .unwrap()
+        .predict_dataset(&ds);
+    let recs = std::env::var("MOODTUNE_METRICS")
+        .ok()
+        .map(|p| read_metrics(Path::new(&p)).unwrap());
+    for p in write_all(&dir, recs.as_deref(), None, &ds, Some(&preds)).unwrap() {
+        eprintln!("wrote {}", p.display());
+    }
 }
