@@ -140,8 +140,8 @@ fn load(lib: &Library) -> Result<(Index, Taste)> {
 fn mood_from_photo(photo: &Path) -> Result<(Emotion, f32)> {
     use moodtune_faces::{load_image, FacePipeline, SeetaConfig, SeetaDetector};
     use std::sync::Arc;
-    let img =
-        load_image(photo).with_context(|| format!("reading the photo {}", photo.display()))?;
+    // LoadError names the file itself.
+    let img = load_image(photo).context("reading the photo")?;
     let classifier = moodtune_fer::Classifier::shipped().context("loading the expression model")?;
     let pipeline = FacePipeline::new(
         Arc::new(SeetaDetector::new(SeetaConfig::photo())),
