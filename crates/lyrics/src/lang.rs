@@ -34,7 +34,7 @@ fn is_kana(c: char) -> bool {
 
 /// Frequent English function words; a Latin-script text must contain some to count as
 /// English (so French or Spanish lyrics come out as `Other`).
-const ENGLISH_MARKERS: &[&str] = &[
+pub(crate) const ENGLISH_MARKERS: &[&str] = &[
     "the", "and", "you", "i", "me", "my", "to", "of", "a", "in", "is", "it", "on", "we", "your",
     "be", "are", "for", "with", "that", "this", "was", "all", "so", "but", "not", "don't", "i'm",
     "can't", "no", "love", "she", "he", "they", "our", "will", "when", "what", "at", "from",
@@ -45,6 +45,20 @@ const ENGLISH_MARKERS: &[&str] = &[
 /// a fair share of the letters (one Han character carries about a word), English when
 /// Latin letters dominate and English function words appear, `Other` otherwise.
 pub fn detect_language(text: &str) -> Language {
+    detect(text)
+}
+
+/// Function words and fragments that say nothing about a song's emotion, left out of the
+/// drivers shown to users (the model may still weigh them).
+pub(crate) fn is_filler(word: &str) -> bool {
+    if word.chars().any(is_han) {
+        word.chars().count() < 2
+    } else {
+        word.len() < 3 || ENGLISH_MARKERS.contains(&word)
+    }
+}
+
+fn detect(text: &str) -> Language {
     let (mut han, mut kana, mut latin, mut other) = (0usize, 0usize, 0usize, 0usize);
     for c in text.chars() {
         if is_han(c) {

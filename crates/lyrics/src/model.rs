@@ -619,7 +619,7 @@ impl EmotionModel {
             }
         }
         for (i, term) in f.terms.iter().enumerate() {
-            if is_hit[i] {
+            if is_hit[i] || crate::lang::is_filler(&f.words[i]) {
                 continue;
             }
             let s = bucket_score(term);
@@ -1012,6 +1012,14 @@ mod tests {
         let m = EmotionModel::embedded();
         let p = m.predict(&a, "I am so scared, I'm trembling in the dark");
         assert_eq!(p.emotion, Emotion::Fear);
+        // Function words are never shown as drivers.
+        assert!(
+            !p.drivers
+                .iter()
+                .any(|d| ["the", "in", "i", "i'm", "am"].contains(&d.as_str())),
+            "{:?}",
+            p.drivers
+        );
         assert!(
             p.drivers
                 .iter()
