@@ -16,6 +16,7 @@ Output format (see data/lexicons/README.md): UTF-8, one entry per line, TAB sepa
 '#' starts a comment line. Output is sorted so re-running gives byte-identical files.
 """
 import importlib.util
+import os
 import pathlib
 import pickle
 import re
@@ -58,7 +59,10 @@ def clean(word):
 
 def write(path, header, rows):
     lines = [f"# {h}" for h in header] + ["\t".join(map(str, r)) for r in rows]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Write beside the target, then rename: an interrupted run never leaves half a file.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
     print(f"wrote {path} ({len(rows)} entries)")
 
 
