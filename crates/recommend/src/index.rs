@@ -408,6 +408,8 @@ impl Index {
         key_of: impl Fn(usize) -> u64,
         adjust: impl Fn(usize, u64) -> Option<u64>,
     ) -> Vec<(u64, u32)> {
+        // More than the range holds can never be returned (and 2k must not overflow).
+        let k = k.min(range.len());
         if k == 0 {
             return Vec::new();
         }
@@ -504,7 +506,10 @@ impl Index {
         session: &Session,
     ) -> Vec<Recommendation> {
         let steps = plan::steps(request.emotion, request.strategy);
-        let counts = plan::step_counts(request.emotion, request.strategy, request.limit);
+        // No more songs than the index holds can come back; capping keeps a huge limit
+        // from costing time or memory.
+        let limit = request.limit.min(self.len());
+        let counts = plan::step_counts(request.emotion, request.strategy, limit);
         let demote = self.demotions(taste);
         let played: HashSet<u32> = session
             .played
@@ -516,7 +521,7 @@ impl Index {
             .last_artist()
             .and_then(|a| self.artist_lookup.get(&normalize(a)).copied())
             .filter(|&a| !self.unknown_artist(a));
-        let mut out = Vec::with_capacity(request.limit);
+        let mut out = Vec::with_capacity(limit);
         let mut carry = 0usize;
         for (si, &emotion) in steps.iter().enumerate() {
             let want = counts[si] + carry;

@@ -571,6 +571,11 @@ fn empty_inputs_give_empty_answers() {
     assert!(index
         .recommend(&Request::new(Fear), &taste, &Session::new())
         .is_empty());
+    // A limit far beyond the library returns everything at once instead of allocating.
+    let all = Request::new(Sad).strategy(Strategy::Lift).limit(usize::MAX);
+    assert_eq!(index.recommend(&all, &taste, &Session::new()).len(), 7);
+    let all = Request::new(Happy).limit(usize::MAX);
+    assert_eq!(index.recommend(&all, &taste, &Session::new()).len(), 2);
 }
 
 /// The partial top-k selection must give exactly the head of a full sort, including the
