@@ -22,17 +22,10 @@ pub enum LoadError {
     Empty { path: PathBuf },
     #[error("{}: not a supported image (expected JPEG, PNG, WebP or BMP)", .path.display())]
     UnknownFormat { path: PathBuf },
-    #[error("{}: image too large ({width}x{height}; at most {max}x{max} pixels)", .path.display(), max = MAX_DIMENSION)]
-    TooLarge {
-        path: PathBuf,
-        width: u32,
-        height: u32,
-    },
-    #[error("{}: cannot decode image: {source}", .path.display())]
-    Decode {
-        path: PathBuf,
-        source: image::ImageError,
-    },
+    #[error("{}: image too large to decode safely ({detail})", .path.display())]
+    TooLarge { path: PathBuf, detail: String },
+    #[error("{}: cannot decode image: {message}", .path.display())]
+    Decode { path: PathBuf, message: String },
 }
 
 impl LoadError {
@@ -86,9 +79,14 @@ fn decode<R: BufRead + Seek>(reader: R, label: &Path) -> Result<DynamicImage, Lo
     reader.limits(limits);
     let decode_err = |source: image::ImageError| match source {
         image::ImageError::Unsupported(_) => LoadError::UnknownFormat { path: path() },
+        image::ImageError::Limits(e) => LoadError::TooLarge {
+            path: path(),
+            detail: e.to_string(),
+        },
+        // Decoder messages sometimes end in a newline; keep the error one line.
         source => LoadError::Decode {
             path: path(),
-            source,
+            message: source.to_string().trim().to_string(),
         },
     };
     let mut decoder = reader.into_decoder().map_err(decode_err)?;
@@ -96,16 +94,24 @@ fn decode<R: BufRead + Seek>(reader: R, label: &Path) -> Result<DynamicImage, Lo
     if width > MAX_DIMENSION || height > MAX_DIMENSION {
         return Err(LoadError::TooLarge {
             path: path(),
-            width,
-            height,
+            detail: format!("{width}x{height}; at most {MAX_DIMENSION}x{MAX_DIMENSION} pixels"),
+        });
+    }
+    // Checked here too: not every decoder applies `max_alloc` before reading data.
+    if decoder.total_bytes() > MAX_ALLOC {
+        return Err(LoadError::TooLarge {
+            path: path(),
+            detail: format!(
+                "{width}x{height} needs {} MiB decoded; at most {} MiB",
+                decoder.total_bytes() >> 20,
+                MAX_ALLOC >> 20
+            ),
         });
     }
     if width == 0 || height == 0 {
         return Err(LoadError::Decode {
             path: path(),
-            source: image::ImageError::Limits(image::error::LimitError::from_kind(
-                image::error::LimitErrorKind::DimensionError,
-            )),
+            message: format!("image has no pixels ({width}x{height})"),
         });
     }
     // A broken EXIF block should not cost the user the photo: fall back to upright.
