@@ -309,7 +309,7 @@ mod tests {
     fn a_missing_model_file_is_a_clear_error() {
         let mut a = args(vec![PathBuf::from("x.png")], None);
         a.model = Some(PathBuf::from("/nonexistent/model.safetensors"));
-        let e = recognize(&a).err().expect("must fail");
+        let e = recognize(&a).expect_err("must fail");
         assert!(
             format!("{e:#}").contains("/nonexistent/model.safetensors"),
             "{e:#}"
