@@ -35,10 +35,10 @@ pub fn find_chromium() -> Option<PathBuf> {
 /// `--use-file-for-fake-video-capture`.
 pub fn write_y4m(path: &Path, width: u32, height: u32, luma: &[u8], frames: usize) {
     assert_eq!(luma.len(), (width * height) as usize);
-    assert!(width % 2 == 0 && height % 2 == 0);
+    assert!((width | height) & 1 == 0, "4:2:0 needs even sizes");
     let chroma = vec![128u8; (width / 2 * height / 2) as usize];
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    write!(f, "YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n").unwrap();
+    writeln!(f, "YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg").unwrap();
     for _ in 0..frames {
         f.write_all(b"FRAME\n").unwrap();
         f.write_all(luma).unwrap();
