@@ -737,10 +737,12 @@ fn read_audio(path: &Path) -> Item {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let title = tag.and_then(|t| text(t.title()));
         let mut song = NewSong::new(
-            tag.and_then(|t| text(t.title())).unwrap_or(stem),
+            title.clone().unwrap_or(stem),
             tag.and_then(|t| text(t.artist())).unwrap_or_default(),
         );
+        song.title_is_guess = title.is_none();
         if let Some(t) = tag {
             song.album = text(t.album());
             if let Some(genre) = text(t.genre()) {

@@ -143,6 +143,9 @@ pub struct NewSong {
     /// trusted only if that song still has the same title or the same artist, so a
     /// sheet from another library cannot overwrite unrelated songs.
     pub merge_into: Option<SongId>,
+    /// The title is only a guess (an audio file's name): it names a new song but never
+    /// renames an existing one.
+    pub title_is_guess: bool,
 }
 
 impl NewSong {
@@ -1030,7 +1033,7 @@ pub(crate) fn upsert_song(tx: &Connection, song: &NewSong) -> Result<(SongId, Up
             };
             tx.execute(
                 "UPDATE songs SET \
-                   title = ?2, \
+                   title = CASE WHEN ?10 THEN title ELSE ?2 END, \
                    artist = COALESCE(?3, artist), \
                    album = COALESCE(?4, album), \
                    duration_s = COALESCE(?5, duration_s), \
@@ -1050,7 +1053,8 @@ pub(crate) fn upsert_song(tx: &Connection, song: &NewSong) -> Result<(SongId, Up
                     non_empty(&song.language),
                     non_empty(&song.lyrics),
                     audio,
-                    emotion
+                    emotion,
+                    song.title_is_guess
                 ],
             )
             .map_err(raw)?;

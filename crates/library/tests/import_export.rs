@@ -361,3 +361,28 @@ fn bad_inputs_are_clear_errors_naming_the_file() {
 
     assert!(titles(&lib).is_empty());
 }
+
+#[test]
+fn an_untagged_file_does_not_rename_its_song() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir(&music).unwrap();
+    write_wav(&music.join("track01.wav"), 0.3);
+    let csv = dir.path().join("songs.csv");
+    std::fs::write(
+        &csv,
+        "title,artist,audio,duration\nMorning Song,Ava,music/track01.wav,0.3\n",
+    )
+    .unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    lib.import_path(&csv).unwrap();
+    let r = lib.import_path(&music).unwrap();
+    assert_eq!((r.added, r.updated, r.unchanged), (0, 0, 1), "{r}");
+    let songs = lib.songs().unwrap();
+    assert_eq!(songs.len(), 1);
+    assert_eq!(songs[0].title, "Morning Song");
+    // A file nobody knew is named after itself.
+    write_wav(&music.join("track02.wav"), 0.3);
+    lib.import_path(&music).unwrap();
+    assert!(lib.find("track02").is_ok());
+}
