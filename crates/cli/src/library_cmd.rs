@@ -1,11 +1,643 @@
+//! `moodtune library ...`: import, inspect, label, classify and export the song library.
+
+use anyhow::{bail, Context, Result};
+use moodtune_core::Emotion;
+use moodtune_library::{demo, split_tags, Library, PredictedEmotion, Song};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// `println!` that ends the program quietly when stdout is closed (`... | head`)
+/// instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+const DB_HELP: &str =
+    "Song library database [default: $MOODTUNE_DB, else <data dir>/moodtune/library.sqlite]";
+
+/// The `--db` option every library command takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct DbArg {
+    #[arg(long, global = true, value_name = "PATH", help = DB_HELP)]
+    pub db: Option<PathBuf>,
+}
 
 #[derive(clap::Subcommand)]
 pub enum LibraryCommand {
-    /// (being written)
-    List,
+    /// Import spreadsheets (xlsx, xls, ods), CSV files, audio files or music folders.
+    #[command(
+        after_help = "Re-importing a source updates its songs instead of adding them again. \
+        Bad rows and unreadable files are listed and skipped; the rest is imported."
+    )]
+    Import {
+        /// Files or folders to import.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Print the import reports as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// List songs, optionally of one emotion library or matching a search.
+    List {
+        /// Only songs of this emotion library (manual label, else prediction).
+        #[arg(long, short)]
+        emotion: Option<Emotion>,
+        /// Only songs whose title, artist, album, tags or lyrics contain this text.
+        #[arg(long, short)]
+        search: Option<String>,
+        /// Only songs with no label and no prediction.
+        #[arg(long, conflicts_with = "emotion")]
+        unlabelled: bool,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Show everything about one song (by id or title).
+    Show {
+        song: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Add or remove tags of a song.
+    Tag {
+        song: String,
+        /// Tags to add (repeat, or separate with commas).
+        #[arg(long, short, value_name = "TAG")]
+        add: Vec<String>,
+        /// Tags to remove (repeat, or separate with commas).
+        #[arg(long, short, value_name = "TAG")]
+        remove: Vec<String>,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Set your own emotion label for a song; it always wins over predictions.
+    Label {
+        song: String,
+        /// angry, disgust, fear, happy, sad, surprise, neutral (or 0-6, or a Chinese name).
+        #[arg(required_unless_present = "clear")]
+        emotion: Option<Emotion>,
+        /// Remove the manual label (the prediction, if any, applies again).
+        #[arg(long, conflicts_with = "emotion")]
+        clear: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Remove a song from the library (its audio file is left alone).
+    Remove {
+        song: String,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Export the library to an xlsx or CSV file (importable again).
+    Export {
+        /// Output file: .xlsx or .csv
+        #[arg(value_name = "OUT.xlsx|OUT.csv")]
+        out: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Predict every song's emotion from its lyrics. Manual labels always win; songs
+    /// without lyrics stay unlabelled.
+    Classify {
+        /// A lyrics model saved by the lyrics trainer (default: the built-in model).
+        #[arg(long, value_name = "MODEL.json")]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Install the demo library: 21 synthesized songs, 3 per emotion.
+    Demo {
+        /// Where to write the demo audio [default: demo-songs/ beside the database].
+        #[arg(long, value_name = "DIR")]
+        audio_dir: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
-pub fn run(_cmd: LibraryCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("library is not written yet")
+fn open_library(db: &DbArg) -> Result<Library> {
+    let path = match &db.db {
+        Some(p) => p.clone(),
+        None => Library::default_path().context("finding the default library location")?,
+    };
+    Library::open(&path).with_context(|| format!("opening the song library {}", path.display()))
+}
+
+pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
+    match cmd {
+        LibraryCommand::Import { paths, json, db } => import(&mut open_library(&db)?, &paths, json),
+        LibraryCommand::List {
+            emotion,
+            search,
+            unlabelled,
+            json,
+            db,
+        } => {
+            let lib = open_library(&db)?;
+            let songs = list(&lib, emotion, search.as_deref(), unlabelled)?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&songs)?);
+            } else {
+                print_table(&songs);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LibraryCommand::Show { song, json, db } => {
+            let lib = open_library(&db)?;
+            let song = lib.find(&song)?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&song)?);
+            } else {
+                print_song(&song);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LibraryCommand::Tag {
+            song,
+            add,
+            remove,
+            db,
+        } => {
+            if add.is_empty() && remove.is_empty() {
+                bail!("nothing to do: give --add TAG and/or --remove TAG");
+            }
+            let mut lib = open_library(&db)?;
+            let s = lib.find(&song)?;
+            let split = |v: &[String]| v.iter().flat_map(|t| split_tags(t)).collect::<Vec<_>>();
+            let tags = lib.edit_tags(s.id, &split(&add), &split(&remove))?;
+            say!("{}: {}", s.title, display_tags(&tags));
+            Ok(ExitCode::SUCCESS)
+        }
+        LibraryCommand::Label {
+            song,
+            emotion,
+            clear,
+            db,
+        } => {
+            let mut lib = open_library(&db)?;
+            let s = lib.find(&song)?;
+            let emotion = if clear { None } else { emotion };
+            lib.set_manual_emotion(s.id, emotion)?;
+            let now = lib.find(&s.id.to_string())?;
+            say!("{}: {}", now.title, describe_emotion(&now));
+            Ok(ExitCode::SUCCESS)
+        }
+        LibraryCommand::Remove { song, db } => {
+            let mut lib = open_library(&db)?;
+            let s = lib.find(&song)?;
+            lib.delete_song(s.id)?;
+            say!("removed {}: {} - {}", s.id, s.artist, s.title);
+            Ok(ExitCode::SUCCESS)
+        }
+        LibraryCommand::Export { out, db } => {
+            let lib = open_library(&db)?;
+            let n = lib.export(&out)?;
+            say!("exported {n} songs to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        LibraryCommand::Classify { model, json, db } => {
+            let mut lib = open_library(&db)?;
+            let summary = classify(&mut lib, model.as_deref())?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                say!(
+                    "classified {} songs with lyrics model {} ({} without lyrics left as they were)",
+                    summary.classified, summary.model_version, summary.without_lyrics
+                );
+                if summary.overridden_by_manual > 0 {
+                    say!(
+                        "{} of them keep your manual label, which wins over the prediction",
+                        summary.overridden_by_manual
+                    );
+                }
+                for (e, n) in &summary.per_emotion {
+                    say!("  {:<9} {n}", e.key());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LibraryCommand::Demo { audio_dir, db } => {
+            let mut lib = open_library(&db)?;
+            let dir = audio_dir.unwrap_or_else(|| demo_dir(lib.path()));
+            let r = demo::install_into(&mut lib, &dir)
+                .with_context(|| format!("installing the demo library into {}", dir.display()))?;
+            say!(
+                "demo library: {} songs added, {} already present, {} audio files written to {}",
+                r.added,
+                r.already_present,
+                r.files_written,
+                r.audio_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn demo_dir(db: &Path) -> PathBuf {
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("demo-songs")
+}
+
+fn import(lib: &mut Library, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let mut failed = false;
+    let mut reports = Vec::new();
+    for path in paths {
+        let bar = indicatif::ProgressBar::hidden();
+        let mut started = false;
+        let result = lib.import_path_with(path, &mut |p| {
+            // Only folders (many files) are worth a bar; it draws on a terminal only.
+            if !started && p.total > 1 {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_length(p.total as u64);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} reading audio {pos}/{len} [{bar:30}] {wide_msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                started = true;
+            }
+            bar.set_position(p.done as u64);
+            bar.set_message(
+                p.current
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            );
+        });
+        bar.finish_and_clear();
+        match result {
+            Ok(report) => {
+                if !json {
+                    say!("{}: {report}", path.display());
+                }
+                reports.push(serde_json::json!({ "path": path, "report": report }));
+            }
+            Err(e) => {
+                // One bad source does not stop the others; it was rolled back on its own.
+                eprintln!("error: {e}");
+                reports.push(serde_json::json!({ "path": path, "error": e.to_string() }));
+                failed = true;
+            }
+        }
+    }
+    if json {
+        say!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn list(
+    lib: &Library,
+    emotion: Option<Emotion>,
+    search: Option<&str>,
+    unlabelled: bool,
+) -> Result<Vec<Song>> {
+    let mut songs = match (emotion, search) {
+        (_, Some(text)) => lib.search(text)?,
+        (Some(e), None) => lib.songs_in(e)?,
+        (None, None) if unlabelled => lib.unlabelled()?,
+        (None, None) => lib.songs()?,
+    };
+    if let Some(e) = emotion {
+        songs.retain(|s| s.emotion() == Some(e));
+    }
+    if unlabelled {
+        songs.retain(|s| s.emotion().is_none());
+    }
+    Ok(songs)
+}
+
+fn display_tags(tags: &[String]) -> String {
+    if tags.is_empty() {
+        "(no tags)".into()
+    } else {
+        tags.join(", ")
+    }
+}
+
+/// "happy (manual)", "sad (predicted 0.82 by lyrics-v3)", "unlabelled".
+fn describe_emotion(s: &Song) -> String {
+    match (s.manual_emotion, &s.predicted) {
+        (Some(m), Some(p)) if p.emotion != m => format!(
+            "{} (manual; lyrics model said {} {:.2})",
+            m.key(),
+            p.emotion.key(),
+            p.confidence
+        ),
+        (Some(m), _) => format!("{} (manual)", m.key()),
+        (None, Some(p)) => format!(
+            "{} (predicted {:.2} by {})",
+            p.emotion.key(),
+            p.confidence,
+            p.model_version
+        ),
+        (None, None) => "unlabelled".into(),
+    }
+}
+
+fn print_table(songs: &[Song]) {
+    if songs.is_empty() {
+        say!("no songs");
+        return;
+    }
+    say!(
+        "{:>5}  {:<10} {:<32} {:<20} tags",
+        "id",
+        "emotion",
+        "title",
+        "artist"
+    );
+    for s in songs {
+        let emo = match (s.manual_emotion, &s.predicted) {
+            (Some(m), _) => m.key().to_string(),
+            (None, Some(p)) => format!("{}?", p.emotion.key()),
+            (None, None) => "-".into(),
+        };
+        say!(
+            "{:>5}  {:<10} {} {} {}",
+            s.id,
+            emo,
+            clip(&s.title, 32),
+            clip(&s.artist, 20),
+            s.tags.join(", ")
+        );
+    }
+    say!(
+        "{} songs (emotion: manual label; \"?\" marks a lyrics prediction)",
+        songs.len()
+    );
+}
+
+/// Terminal columns a character takes: CJK and full-width forms take two.
+fn char_width(c: char) -> usize {
+    match c as u32 {
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6 => 2,
+        _ => 1,
+    }
+}
+
+/// Cuts `s` to at most `n` terminal columns and pads it to exactly `n`, so columns line
+/// up with Chinese titles too.
+fn clip(s: &str, n: usize) -> String {
+    let total: usize = s.chars().map(char_width).sum();
+    let mut out = String::new();
+    let mut w = 0;
+    if total <= n {
+        out.push_str(s);
+        w = total;
+    } else {
+        for c in s.chars() {
+            if w + char_width(c) > n - 1 {
+                break;
+            }
+            out.push(c);
+            w += char_width(c);
+        }
+        out.push('…');
+        w += 1;
+    }
+    out.extend(std::iter::repeat_n(' ', n.saturating_sub(w)));
+    out
+}
+
+fn print_song(s: &Song) {
+    say!("{}  {}", s.id, s.title);
+    say!(
+        "  artist    {}",
+        if s.artist.is_empty() { "-" } else { &s.artist }
+    );
+    if let Some(a) = &s.album {
+        say!("  album     {a}");
+    }
+    if let Some(d) = s.duration_s {
+        say!(
+            "  duration  {}:{:02}",
+            (d / 60.0) as u64,
+            (d % 60.0).round() as u64
+        );
+    }
+    if let Some(l) = &s.language {
+        say!("  language  {l}");
+    }
+    say!("  emotion   {}", describe_emotion(s));
+    if let Some(PredictedEmotion { drivers, .. }) = &s.predicted {
+        if !drivers.is_empty() {
+            say!("  drivers   {}", drivers.join(", "));
+        }
+    }
+    say!("  tags      {}", display_tags(&s.tags));
+    match &s.audio_path {
+        Some(p) => say!("  audio     {}", p.display()),
+        None => say!("  audio     -"),
+    }
+    say!("  source    {} [{}]", s.source, s.source_key);
+    match &s.lyrics {
+        Some(l) => {
+            say!("  lyrics");
+            for line in l.lines() {
+                say!("    {line}");
+            }
+        }
+        None => say!("  lyrics    -"),
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ClassifySummary {
+    model_version: String,
+    classified: usize,
+    without_lyrics: usize,
+    /// Songs whose manual label differs from (and wins over) the new prediction.
+    overridden_by_manual: usize,
+    /// Songs per emotion library after classification (manual labels included).
+    per_emotion: Vec<(Emotion, usize)>,
+}
+
+fn classify(lib: &mut Library, model: Option<&Path>) -> Result<ClassifySummary> {
+    let model = match model {
+        Some(p) => moodtune_lyrics::EmotionModel::load(p)
+            .with_context(|| format!("loading lyrics model {}", p.display()))?,
+        None => moodtune_lyrics::EmotionModel::embedded(),
+    };
+    let analyzer = moodtune_lyrics::Analyzer::default();
+    let songs = lib.songs()?;
+    let (with, without): (Vec<&Song>, Vec<&Song>) = songs
+        .iter()
+        .partition(|s| s.lyrics.as_deref().is_some_and(|l| !l.trim().is_empty()));
+    let texts: Vec<&str> = with
+        .iter()
+        .map(|s| s.lyrics.as_deref().unwrap_or(""))
+        .collect();
+    let predictions = model.predict_batch(&analyzer, &texts);
+    let version = model.version().to_string();
+    let mut overridden = 0;
+    let items: Vec<_> = with
+        .iter()
+        .zip(predictions)
+        .map(|(s, p)| {
+            if s.manual_emotion.is_some_and(|m| m != p.emotion) {
+                overridden += 1;
+            }
+            (
+                s.id,
+                Some(PredictedEmotion {
+                    emotion: p.emotion,
+                    confidence: p.confidence,
+                    model_version: version.clone(),
+                    drivers: p.drivers,
+                }),
+            )
+        })
+        .collect();
+    lib.set_predictions(&items)?;
+    let after = lib.songs()?;
+    let per_emotion = Emotion::ALL
+        .iter()
+        .map(|&e| (e, after.iter().filter(|s| s.emotion() == Some(e)).count()))
+        .collect();
+    Ok(ClassifySummary {
+        model_version: version,
+        classified: items.len(),
+        without_lyrics: without.len(),
+        overridden_by_manual: overridden,
+        per_emotion,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: LibraryCommand,
+    }
+
+    fn run_args(args: &[&str]) -> Result<ExitCode> {
+        let mut full = vec!["library"];
+        full.extend_from_slice(args);
+        run(Cli::try_parse_from(full)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .cmd)
+    }
+
+    #[test]
+    fn import_label_tag_classify_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("lib.sqlite");
+        let db_s = db.to_str().unwrap();
+        let csv = dir.path().join("songs.csv");
+        std::fs::write(
+            &csv,
+            "title,artist,tags,lyrics\n\
+             Sunny Road,Ava,Cheerful,\"we dance all day, so happy and free, laughing in the sun\"\n\
+             Grey Rain,Bo,Slow,\"tears fall alone, my heart is broken, I cry and miss you\"\n\
+             Hum,Cy,Instrumental,\n",
+        )
+        .unwrap();
+        run_args(&["import", csv.to_str().unwrap(), "--db", db_s]).unwrap();
+        // A missing file fails the command but imports the good one.
+        let code = run_args(&["import", "nope.csv", csv.to_str().unwrap(), "--db", db_s]).unwrap();
+        assert_eq!(code, ExitCode::FAILURE);
+
+        run_args(&["label", "grey rain", "happy", "--db", db_s]).unwrap();
+        run_args(&[
+            "tag",
+            "Sunny Road",
+            "--add",
+            "Bright, Fast",
+            "--remove",
+            "cheerful",
+            "--db",
+            db_s,
+        ])
+        .unwrap();
+        run_args(&["classify", "--db", db_s]).unwrap();
+
+        let lib = Library::open(&db).unwrap();
+        assert_eq!(lib.len().unwrap(), 3);
+        let sunny = lib.find("Sunny Road").unwrap();
+        assert_eq!(sunny.tags, vec!["Bright", "Fast"]);
+        let p = sunny.predicted.clone().expect("classified");
+        assert_eq!(p.emotion, Emotion::Happy);
+        assert!(!p.model_version.is_empty());
+        let grey = lib.find("Grey Rain").unwrap();
+        assert_eq!(
+            grey.predicted.as_ref().map(|p| p.emotion),
+            Some(Emotion::Sad)
+        );
+        assert_eq!(grey.emotion(), Some(Emotion::Happy), "manual label wins");
+        assert_eq!(
+            lib.find("Hum").unwrap().emotion(),
+            None,
+            "no lyrics, no label"
+        );
+        let happy = list(&lib, Some(Emotion::Happy), None, false).unwrap();
+        assert_eq!(happy.len(), 2);
+        assert_eq!(list(&lib, None, None, true).unwrap().len(), 1);
+        assert_eq!(
+            list(&lib, Some(Emotion::Happy), Some("rain"), false)
+                .unwrap()
+                .len(),
+            1
+        );
+        drop(lib);
+
+        run_args(&["label", "Grey Rain", "--clear", "--db", db_s]).unwrap();
+        let out = dir.path().join("out.xlsx");
+        run_args(&["export", out.to_str().unwrap(), "--db", db_s]).unwrap();
+        let lib = Library::open(&db).unwrap();
+        assert_eq!(lib.find("Grey Rain").unwrap().emotion(), Some(Emotion::Sad));
+        let mut fresh = Library::open_in_memory().unwrap();
+        assert_eq!(fresh.import_path(&out).unwrap().added, 3);
+
+        assert!(run_args(&["show", "no such song", "--db", db_s]).is_err());
+        assert!(run_args(&["tag", "Hum", "--db", db_s]).is_err());
+        assert!(run_args(&["label", "Hum", "bored", "--db", db_s]).is_err());
+        run_args(&["remove", "Hum", "--db", db_s]).unwrap();
+        assert_eq!(Library::open(&db).unwrap().len().unwrap(), 2);
+    }
+
+    #[test]
+    fn clip_counts_terminal_columns() {
+        assert_eq!(clip("晴天晴天晴天", 7), "晴天晴…");
+        assert_eq!(clip("晴天", 6), "晴天  ");
+        assert_eq!(clip("abcdef", 4), "abc…");
+        assert_eq!(clip("abc", 4), "abc ");
+    }
 }
