@@ -3,7 +3,7 @@
 # (crates/cli/tests/browser.rs). Idempotent; needs root (or sudo) and apt.
 set -euo pipefail
 
-if command -v chromium >/dev/null 2>&1; then
+if command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "wenquanyi"; then
     echo "chromium already installed: $(chromium --version 2>/dev/null || true)"
     exit 0
 fi
@@ -15,6 +15,7 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-# fonts-liberation gives the screenshots readable text; no recommends keeps it small.
-$SUDO apt-get install -y -q --no-install-recommends chromium fonts-liberation
+# fonts-liberation gives the screenshots readable text and fonts-wqy-zenhei (7 MB) the
+# Chinese song titles of the demo library; no recommends keeps it small.
+$SUDO apt-get install -y -q --no-install-recommends chromium fonts-liberation fonts-wqy-zenhei
 chromium --version
