@@ -1,11 +1,479 @@
+//! `moodtune fer ...`: train, evaluate, inspect, benchmark and plot expression models.
+
+use anyhow::{bail, Context, Result};
+use moodtune_core::Emotion;
+use moodtune_fer::data::{Dataset, LoadOptions, Usage};
+use moodtune_fer::model::{weights::random_safetensors, Arch};
+use moodtune_fer::{Classifier, Evaluation};
+use moodtune_fer_train::{Optimizer, Schedule, TrainConfig};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
+
+/// Where FER2013 sits beside a checkout (as in CI), used when --data is not given.
+const DEFAULT_DATA: &str = "../shared/data/fer2013/fer2013.csv.gz";
 
 #[derive(clap::Subcommand)]
 pub enum FerCommand {
-    /// (being written)
-    Eval,
+    /// Train a network on FER2013 Training, selecting on PublicTest (needs the `train` build).
+    Train(TrainArgs),
+    /// Accuracy, per-class precision/recall/F1, confusion matrix and calibration of a model.
+    Eval(EvalArgs),
+    /// Architecture, size, cost and stored preprocessing of a model.
+    Info(InfoArgs),
+    /// Training images/s and inference latency per architecture, next to PyTorch.
+    Bench(BenchArgs),
+    /// Figures: training curves, confusion matrix, label histogram, example faces.
+    Report(ReportArgs),
 }
 
-pub fn run(_cmd: FerCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("fer is not written yet")
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Architecture from the registry: paper, paper-table, slimvgg.
+    #[arg(long, default_value = "slimvgg")]
+    arch: String,
+    /// FER2013 CSV / CSV.gz or image folder with Training/ and PublicTest/.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Run directory: checkpoints, metrics.jsonl, best.safetensors. Resumed when present.
+    #[arg(long, default_value_os_t = default_run_dir())]
+    run_dir: PathBuf,
+    #[arg(long, default_value_t = 14)]
+    epochs: usize,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    #[arg(long, default_value_t = 0.05)]
+    lr: f64,
+    #[arg(long, value_enum, default_value_t = Optimizer::Sgd)]
+    optimizer: Optimizer,
+    #[arg(long, value_enum, default_value_t = Schedule::OneCycle)]
+    schedule: Schedule,
+    #[arg(long, default_value_t = 5e-4)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = 0.1)]
+    label_smoothing: f64,
+    /// Turn data augmentation off (crops, flips, jitter, erasing).
+    #[arg(long)]
+    no_augment: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Batches per epoch cap, for quick trial runs (0 = all).
+    #[arg(long, default_value_t = 0)]
+    max_batches: usize,
+    /// Evaluate on a fixed sample of this many PublicTest faces (0 = all).
+    #[arg(long, default_value_t = 0)]
+    max_eval: usize,
+    /// Preprocessing steps stored with the model, e.g. "equalize,median3".
+    #[arg(long, default_value = "")]
+    preprocess: String,
+}
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Model weights (.safetensors); the shipped model when omitted.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, default_value = "PublicTest")]
+    usage: String,
+    /// Force flip test-time augmentation on or off (default: as stored with the model).
+    #[arg(long)]
+    tta: Option<bool>,
+    /// Also report accuracy under brightness/contrast changes and horizontal flips.
+    #[arg(long)]
+    robustness: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct InfoArgs {
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Architectures to measure (default: all).
+    #[arg(long, value_delimiter = ',')]
+    arch: Vec<String>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 8.0)]
+    seconds: f64,
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Skip the PyTorch reference (it needs scripts/setup-torch.sh).
+    #[arg(long)]
+    no_reference: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Run directory whose metrics.jsonl gives the training curves.
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    #[arg(long, default_value = "docs/figures")]
+    out: PathBuf,
+}
+
+pub fn run(cmd: FerCommand) -> Result<ExitCode> {
+    match cmd {
+        FerCommand::Train(a) => train(a),
+        FerCommand::Eval(a) => eval(a),
+        FerCommand::Info(a) => info(a),
+        FerCommand::Bench(a) => bench(a),
+        FerCommand::Report(a) => report(a),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+fn default_run_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".cache/moodtune/runs/default")
+}
+
+fn data_path(given: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p);
+    }
+    let p = PathBuf::from(DEFAULT_DATA);
+    if p.exists() {
+        Ok(p)
+    } else {
+        bail!("no FER2013 data: pass --data FILE (fer2013.csv, .csv.gz, or an image folder)")
+    }
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    Arch::by_name(&a.arch)?;
+    let cfg = TrainConfig {
+        arch: a.arch,
+        data: data_path(a.data)?,
+        run_dir: a.run_dir,
+        epochs: a.epochs,
+        batch: a.batch,
+        lr: a.lr,
+        weight_decay: a.weight_decay,
+        label_smoothing: a.label_smoothing,
+        optimizer: a.optimizer,
+        schedule: a.schedule,
+        augment: !a.no_augment,
+        seed: a.seed,
+        threads: a.threads,
+        max_batches: a.max_batches,
+        max_eval: a.max_eval,
+        preprocess: moodtune_fer::Pipeline::parse(&a.preprocess)?.to_text(),
+    };
+    moodtune_fer_train::train(&cfg)
+}
+
+fn load_split(data: Option<PathBuf>, usage: &str) -> Result<Dataset> {
+    let path = data_path(data)?;
+    let usage: Usage = usage.parse()?;
+    let t = Instant::now();
+    let ds = Dataset::load(
+        &path,
+        &LoadOptions {
+            usages: vec![usage],
+            skip_bad_rows: false,
+        },
+    )?;
+    if ds.is_empty() {
+        bail!("{}: no {} rows", path.display(), usage.name());
+    }
+    eprintln!(
+        "loaded {} {} faces from {} in {:.1}s",
+        ds.len(),
+        usage.name(),
+        path.display(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(ds)
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    let mut clf = Classifier::shipped_or(a.model.as_deref())?;
+    if let Some(t) = a.tta {
+        clf = clf.with_flip_tta(t);
+    }
+    let ds = load_split(a.data, &a.usage)?;
+    let t = Instant::now();
+    let probs = clf.predict_dataset(&ds);
+    let secs = t.elapsed().as_secs_f64();
+    let ev = Evaluation::new(&ds.labels, &probs);
+    let robustness = if a.robustness {
+        Some(robustness(&clf, &ds))
+    } else {
+        None
+    };
+    if a.json {
+        let out = serde_json::json!({
+            "model": a.model.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "shipped".into()),
+            "usage": a.usage,
+            "flip_tta": clf.flip_tta,
+            "evaluation": ev,
+            "ms_per_face": secs * 1000.0 / ds.len() as f64,
+            "robustness": robustness,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "model {} ({}), flip TTA {}",
+            a.model
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "shipped".into()),
+            clf.net.arch.name,
+            if clf.flip_tta { "on" } else { "off" }
+        );
+        print!("{}", ev.table());
+        println!(
+            "\n{:.2} ms per face ({} faces, {} threads)",
+            secs * 1000.0 / ds.len() as f64,
+            ds.len(),
+            rayon::current_num_threads()
+        );
+        if let Some(r) = robustness {
+            println!("\nrobustness (accuracy)");
+            for (name, acc) in r {
+                println!("  {name:<22} {:.2}%", acc * 100.0);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Accuracy on perturbed copies of the data: the same faces a little brighter, darker,
+/// flatter, harsher, or mirrored.
+fn robustness(clf: &Classifier, ds: &Dataset) -> Vec<(String, f64)> {
+    let perturb = |f: &dyn Fn(u8, usize) -> u8| -> f64 {
+        let mut copy = ds.clone();
+        for (i, p) in copy.images.iter_mut().enumerate() {
+            *p = f(*p, i);
+        }
+        Evaluation::new(&copy.labels, &clf.predict_dataset(&copy)).accuracy
+    };
+    let side = moodtune_fer::data::SIDE;
+    let flipped = |_: u8, i: usize| {
+        let (img, pos) = (i / (side * side), i % (side * side));
+        let (y, x) = (pos / side, pos % side);
+        ds.images[img * side * side + y * side + (side - 1 - x)]
+    };
+    let clamp = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    vec![
+        ("clean".into(), perturb(&|p, _| p)),
+        (
+            "brightness +20".into(),
+            perturb(&|p, _| clamp(p as f32 + 20.0)),
+        ),
+        (
+            "brightness -20".into(),
+            perturb(&|p, _| clamp(p as f32 - 20.0)),
+        ),
+        (
+            "contrast x0.8".into(),
+            perturb(&|p, _| clamp((p as f32 - 128.0) * 0.8 + 128.0)),
+        ),
+        (
+            "contrast x1.2".into(),
+            perturb(&|p, _| clamp((p as f32 - 128.0) * 1.2 + 128.0)),
+        ),
+        ("horizontal flip".into(), perturb(&flipped)),
+    ]
+}
+
+fn info(a: InfoArgs) -> Result<()> {
+    let clf = Classifier::shipped_or(a.model.as_deref())?;
+    let (params, macs) = clf.net.arch.cost();
+    let m = &clf.net.meta;
+    println!(
+        "architecture  {} — {}",
+        clf.net.arch.name, clf.net.arch.summary
+    );
+    println!("parameters    {params}");
+    println!(
+        "MACs/face     {:.1} M (x2 with flip TTA)",
+        macs as f64 / 1e6
+    );
+    println!(
+        "input         face -> [{}] -> {}x{} -> centre {}x{}, (x/255 - {}) / {}",
+        m.preprocess.to_text(),
+        m.input_size,
+        m.input_size,
+        m.crop,
+        m.crop,
+        m.mean,
+        m.std
+    );
+    println!("temperature   {}", m.temperature);
+    println!("flip TTA      {}", m.flip_tta);
+    let mut keys: Vec<_> = m.raw.keys().collect();
+    keys.sort();
+    for k in keys {
+        println!("meta {k:<9} {}", m.raw[k]);
+    }
+    Ok(())
+}
+
+fn median_ms(mut f: impl FnMut(), seconds: f64) -> f64 {
+    f();
+    let mut times = vec![];
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds || times.len() < 5 {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    times[times.len() / 2]
+}
+
+fn bench(a: BenchArgs) -> Result<()> {
+    let archs: Vec<String> = if a.arch.is_empty() {
+        Arch::NAMES.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.arch
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads)
+        .build()?;
+    println!(
+        "{:<12} {:>10} {:>10} {:>9} | {:>12} {:>12} {:>12} | {:>10} {:>10} {:>10}",
+        "arch",
+        "train img/s",
+        "torch",
+        "ratio",
+        "b1 ms",
+        "torch b1",
+        "ratio",
+        "b64 ms",
+        "torch b64",
+        "ratio"
+    );
+    for name in &archs {
+        let arch = Arch::by_name(name)?;
+        let clf = Classifier::from_bytes(&random_safetensors(&arch, 1), name)?.with_flip_tta(false);
+        let face =
+            image::GrayImage::from_fn(48, 48, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]));
+        let b1 = median_ms(
+            || {
+                std::hint::black_box(clf.probabilities(&face));
+            },
+            a.seconds / 2.0,
+        );
+        let ds = Dataset {
+            images: face.as_raw().repeat(64),
+            labels: vec![Emotion::Neutral; 64],
+            skipped: vec![],
+        };
+        let b64 = pool.install(|| {
+            median_ms(
+                || {
+                    std::hint::black_box(clf.predict_dataset(&ds));
+                },
+                a.seconds / 2.0,
+            )
+        });
+        let train = if moodtune_fer_train::engine_available() {
+            Some(moodtune_fer_train::bench_training(
+                name, 64, a.seconds, a.threads,
+            )?)
+        } else {
+            None
+        };
+        let reference = if a.no_reference {
+            None
+        } else {
+            torch_reference(name, a.seconds, a.threads)
+        };
+        let r = |k: &str| reference.as_ref().and_then(|v| v[k].as_f64());
+        let fmt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+        let ratio =
+            |ours: Option<f64>, theirs: Option<f64>, higher_better: bool| match (ours, theirs) {
+                (Some(o), Some(t)) if o > 0.0 && t > 0.0 => {
+                    format!("{:.2}x", if higher_better { o / t } else { t / o })
+                }
+                _ => "-".into(),
+            };
+        println!(
+            "{:<12} {:>10} {:>10} {:>9} | {:>12.2} {:>12} {:>12} | {:>10.1} {:>10} {:>10}",
+            name,
+            fmt(train),
+            fmt(r("train_images_per_s")),
+            ratio(train, r("train_images_per_s"), true),
+            b1,
+            fmt(r("batch1_ms")),
+            ratio(Some(b1), r("batch1_ms"), false),
+            b64,
+            fmt(r("batch64_ms")),
+            ratio(Some(b64), r("batch64_ms"), false),
+        );
+    }
+    println!("(ratios > 1 mean moodtune is faster; training via libtorch/tch, inference pure Rust; {} threads)", a.threads);
+    Ok(())
+}
+
+/// Runs scripts/reference/fer_torch.py bench in the torch venv; None (with a note) if absent.
+fn torch_reference(arch: &str, seconds: f64, threads: usize) -> Option<serde_json::Value> {
+    let venv = std::env::var_os("MOODTUNE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/moodtune/venv")
+        });
+    let python = venv.join("bin/python");
+    let script = Path::new("scripts/reference/fer_torch.py");
+    if !python.exists() || !script.exists() {
+        eprintln!(
+            "note: no PyTorch reference (run scripts/setup-torch.sh, from the repository root)"
+        );
+        return None;
+    }
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .args([
+            "bench",
+            "--arch",
+            arch,
+            "--seconds",
+            &seconds.to_string(),
+            "--threads",
+            &threads.to_string(),
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+}
+
+fn report(a: ReportArgs) -> Result<()> {
+    let clf = Classifier::shipped_or(a.model.as_deref())?;
+    let ds = load_split(a.data, "PublicTest")?;
+    let probs = clf.predict_dataset(&ds);
+    let ev = Evaluation::new(&ds.labels, &probs);
+    let records = match &a.run_dir {
+        Some(dir) => Some(moodtune_fer_report::read_metrics(
+            &dir.join("metrics.jsonl"),
+        )?),
+        None => None,
+    };
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let written =
+        moodtune_fer_report::write_all(&a.out, records.as_deref(), Some(&ev), &ds, Some(&probs))?;
+    for p in written {
+        println!("wrote {}", p.display());
+    }
+    Ok(())
 }

@@ -1,0 +1,117 @@
+//! What a training run does. Stored as `config.json` in the run directory, so a resumed
+//! run continues with the settings it started with.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// SGD with Nesterov momentum 0.9 (no dampening, as PyTorch).
+    Sgd,
+    Adam,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Schedule {
+    /// Linear warm-up over the first tenth, then cosine decay to zero.
+    OneCycle,
+    /// The learning rate stays as given.
+    Constant,
+    /// Divide by 10 at 50% and 75% of the epochs.
+    Step,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub arch: String,
+    pub data: PathBuf,
+    pub run_dir: PathBuf,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub label_smoothing: f64,
+    pub optimizer: Optimizer,
+    pub schedule: Schedule,
+    pub augment: bool,
+    pub seed: u64,
+    pub threads: usize,
+    /// Stop after this many batches per epoch (quick runs and tests); 0 = all.
+    pub max_batches: usize,
+    /// Evaluate on at most this many PublicTest images; 0 = all.
+    pub max_eval: usize,
+    /// Preprocessing steps stored with the exported weights.
+    pub preprocess: String,
+}
+
+impl TrainConfig {
+    pub fn lr_at(&self, step: usize, total: usize) -> f64 {
+        let total = total.max(1);
+        match self.schedule {
+            Schedule::Constant => self.lr,
+            Schedule::Step => {
+                let f = step as f64 / total as f64;
+                self.lr
+                    * if f >= 0.75 {
+                        0.01
+                    } else if f >= 0.5 {
+                        0.1
+                    } else {
+                        1.0
+                    }
+            }
+            Schedule::OneCycle => {
+                let warm = (total / 10).max(1);
+                if step < warm {
+                    self.lr * (0.1 + 0.9 * step as f64 / warm as f64)
+                } else {
+                    let t = (step - warm) as f64 / (total - warm).max(1) as f64;
+                    self.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(schedule: Schedule) -> TrainConfig {
+        TrainConfig {
+            arch: "slimvgg".into(),
+            data: "x".into(),
+            run_dir: "r".into(),
+            epochs: 10,
+            batch: 64,
+            lr: 0.1,
+            weight_decay: 5e-4,
+            label_smoothing: 0.1,
+            optimizer: Optimizer::Sgd,
+            schedule,
+            augment: true,
+            seed: 1,
+            threads: 2,
+            max_batches: 0,
+            max_eval: 0,
+            preprocess: String::new(),
+        }
+    }
+
+    #[test]
+    fn schedules() {
+        let c = cfg(Schedule::OneCycle);
+        assert!((c.lr_at(0, 100) - 0.01).abs() < 1e-12);
+        assert!((c.lr_at(10, 100) - 0.1).abs() < 1e-12);
+        assert!(c.lr_at(55, 100) < 0.1 && c.lr_at(55, 100) > 0.04);
+        assert!(c.lr_at(100, 100).abs() < 1e-12);
+        let s = cfg(Schedule::Step);
+        assert_eq!(
+            [s.lr_at(0, 100), s.lr_at(50, 100), s.lr_at(80, 100)],
+            [0.1, 0.1 * 0.1, 0.1 * 0.01]
+        );
+        assert_eq!(cfg(Schedule::Constant).lr_at(99, 100), 0.1);
+    }
+}

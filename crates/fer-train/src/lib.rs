@@ -1,0 +1,61 @@
+//! Training for moodtune's FER networks.
+//!
+//! The networks are built from the same [`moodtune_fer::Arch`] registry the inference
+//! engine uses, with the same tensor names, so a trained run exports straight to a
+//! safetensors file `moodtune_fer::Classifier` loads. The engine is libtorch through
+//! `tch` (feature `tch`): on 2 CPU cores it is the same code PyTorch runs, which is what
+//! makes multi-hour CPU training practical (see docs/RESULTS.md for the measurements).
+//!
+//! Modules: [`config`] (what to train), [`augment`] (batch assembly and augmentation,
+//! pure Rust and seeded), and with `tch`: `net` (the registry's layers on libtorch),
+//! `optim` (SGD/Adam whose state is saved, so `--resume` is exact), `train` (the loop).
+
+pub mod augment;
+pub mod config;
+
+#[cfg(feature = "tch")]
+mod net;
+#[cfg(feature = "tch")]
+mod optim;
+#[cfg(feature = "tch")]
+mod train;
+
+pub use config::{Optimizer, Schedule, TrainConfig};
+
+/// Trains as `config` says, resuming from `config.run_dir` when a checkpoint is there.
+pub fn train(config: &TrainConfig) -> anyhow::Result<()> {
+    #[cfg(feature = "tch")]
+    {
+        train::run(config)
+    }
+    #[cfg(not(feature = "tch"))]
+    {
+        let _ = config;
+        anyhow::bail!(
+            "this moodtune was built without the training engine (libtorch). Run scripts/setup-torch.sh once, \
+             then scripts/with-torch.sh cargo run --release --features train -- fer train ..."
+        )
+    }
+}
+
+/// Training throughput of an architecture on random data: images per second.
+pub fn bench_training(
+    arch: &str,
+    batch: usize,
+    seconds: f64,
+    threads: usize,
+) -> anyhow::Result<f64> {
+    #[cfg(feature = "tch")]
+    {
+        train::bench(arch, batch, seconds, threads)
+    }
+    #[cfg(not(feature = "tch"))]
+    {
+        let _ = (arch, batch, seconds, threads);
+        anyhow::bail!("built without the training engine (feature `train`)")
+    }
+}
+
+pub fn engine_available() -> bool {
+    cfg!(feature = "tch")
+}
