@@ -4,6 +4,7 @@
 //!   frontal cascade via `rustface`, model compiled in).
 //! - [`FacePipeline`] detects, crops each face the way FER2013 frames faces, flags
 //!   small or blurry ones, and asks any [`moodtune_core::ExpressionClassifier`].
+//! - [`FaceTracker`] follows the main face of a video cheaply between full scans.
 //! - [`MoodSmoother`] turns per-frame results of a video into a steady mood.
 //! - [`load_image`] reads untrusted image files safely; [`annotate`] draws results.
 
@@ -13,6 +14,7 @@ pub mod detect;
 pub mod load;
 pub mod pipeline;
 pub mod smooth;
+pub mod track;
 
 pub use annotate::{annotate, save_image};
 pub use crop::{fer_crop, sharpness};
@@ -20,3 +22,4 @@ pub use detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
 pub use load::{load_image, load_image_bytes, LoadError};
 pub use pipeline::{top_emotion, FaceFlag, FacePipeline, FaceResult, PipelineConfig};
 pub use smooth::{MoodSmoother, SmoothedMood, SmootherConfig};
+pub use track::FaceTracker;

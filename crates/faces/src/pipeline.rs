@@ -125,6 +125,12 @@ impl FacePipeline {
     /// Every face in a grayscale image, largest first.
     pub fn analyze_gray(&self, gray: &GrayImage) -> Vec<FaceResult> {
         let faces = self.detect(gray);
+        self.classify_detections(gray, &faces)
+    }
+
+    /// Expressions for faces found elsewhere (e.g. by a [`crate::FaceTracker`]), in
+    /// the order given.
+    pub fn classify_detections(&self, gray: &GrayImage, faces: &[Detection]) -> Vec<FaceResult> {
         if faces.is_empty() {
             return Vec::new();
         }

@@ -313,3 +313,26 @@ fn tiny_and_odd_images_do_not_panic() {
     let wide = GrayImage::from_pixel(4000, 100, Luma([0]));
     assert!(live.analyze_gray(&wide).is_empty());
 }
+
+#[test]
+fn tracker_follows_a_moving_face_and_notices_it_leaving() {
+    let Some((patch, inner)) = astronaut_patch() else {
+        return;
+    };
+    let mut tracker = moodtune_faces::FaceTracker::new(SeetaConfig::live());
+    tracker.full_scan_every = 100; // only local searches after the first frame
+    for i in 0..6u32 {
+        let mut scene = background(4);
+        // Moves 12 px right and grows 4 px per frame, like someone leaning in.
+        let face = paste(&mut scene, &patch, &inner, 150 + 4 * i, 150 + 12 * i, 90);
+        let found = tracker.detect(&scene);
+        assert_eq!(found.len(), 1, "frame {i}: {found:?}");
+        assert!(
+            found[0].bbox.iou(&face) > 0.5,
+            "frame {i}: {:?} vs {face:?}",
+            found[0].bbox
+        );
+    }
+    // The person leaves: the local search fails, the full scan finds nobody.
+    assert!(tracker.detect(&background(4)).is_empty());
+}

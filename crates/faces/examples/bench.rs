@@ -1,0 +1,125 @@
+//! Detect plus classify per 640x480 frame, one face and several faces, for each
+//! detector setting. Needs the photos from scripts/fetch-test-photos.sh.
+//! `cargo run --release -p moodtune-faces --example bench [-- ITERATIONS]`
+
+use image::imageops::FilterType;
+use image::{GrayImage, Luma};
+use moodtune_core::ExpressionClassifier;
+use moodtune_faces::{
+    load_image, FaceDetector, FacePipeline, FaceTracker, SeetaConfig, SeetaDetector,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+fn photo(name: &str) -> anyhow::Result<GrayImage> {
+    let dir = std::env::var_os("MOODTUNE_TEST_PHOTOS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/moodtune/test-photos")
+        });
+    let p = dir.join(name);
+    Ok(load_image(&p)
+        .map_err(|e| anyhow::anyhow!("{e} (run scripts/fetch-test-photos.sh)"))?
+        .to_luma8())
+}
+
+/// `src` scaled to fit 640x480 and centred on a mid-gray frame, like a webcam frame.
+fn frame(src: &GrayImage) -> GrayImage {
+    let s = (640.0 / src.width() as f32).min(480.0 / src.height() as f32);
+    let (w, h) = (
+        (src.width() as f32 * s) as u32,
+        (src.height() as f32 * s) as u32,
+    );
+    let scaled = image::imageops::resize(src, w, h, FilterType::Triangle);
+    let mut f = GrayImage::from_pixel(640, 480, Luma([120]));
+    image::imageops::replace(
+        &mut f,
+        &scaled,
+        ((640 - w) / 2) as i64,
+        ((480 - h) / 2) as i64,
+    );
+    f
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let med = v[v.len() / 2];
+    let p95 = v[((v.len() as f64 * 0.95).ceil() as usize).min(v.len()) - 1];
+    (med, p95)
+}
+
+fn main() -> anyhow::Result<()> {
+    let iters: usize = std::env::args()
+        .nth(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(30);
+    let one = frame(&photo("single_face.jpg")?);
+    let many = frame(&photo("multi_face.jpg")?);
+    let clf: Arc<dyn ExpressionClassifier> = Arc::new(moodtune_fer::Classifier::shipped()?);
+    let live_fast = SeetaConfig {
+        max_side: 240,
+        window_step: 6,
+        ..SeetaConfig::live()
+    };
+    let configs = [
+        (
+            "seetaface photo (640 px, 0.8, step 4)",
+            SeetaConfig::photo(),
+        ),
+        ("seetaface live (320 px, 0.7, step 4)", SeetaConfig::live()),
+        ("seetaface live-fast (240 px, 0.7, step 6)", live_fast),
+    ];
+    println!("{iters} iterations per row, 640x480 frames, times in ms");
+    println!(
+        "{:<44} {:<8} {:>5} {:>9} {:>9} {:>9}",
+        "detector", "scene", "faces", "det med", "total med", "total p95"
+    );
+    for (name, cfg) in configs {
+        let det = Arc::new(SeetaDetector::new(cfg));
+        let pipe = FacePipeline::new(det.clone(), clf.clone());
+        for (scene, img) in [("1 face", &one), ("5 faces", &many)] {
+            let faces = pipe.analyze_gray(img).len(); // also warms up
+            let mut det_ms = Vec::new();
+            let mut total_ms = Vec::new();
+            for _ in 0..iters {
+                let t = Instant::now();
+                std::hint::black_box(det.detect(img));
+                det_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                let t = Instant::now();
+                std::hint::black_box(pipe.analyze_gray(img));
+                total_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            let (dm, _) = stats(det_ms);
+            let (tm, tp) = stats(total_ms);
+            println!("{name:<44} {scene:<8} {faces:>5} {dm:>9.1} {tm:>9.1} {tp:>9.1}");
+        }
+    }
+    // Video: the tracker searches near the last face, with a full scan every 15th
+    // frame (included in the figures).
+    for (name, cfg) in [
+        ("live + tracker", SeetaConfig::live()),
+        ("photo + tracker", SeetaConfig::photo()),
+    ] {
+        let pipe = FacePipeline::new(Arc::new(SeetaDetector::new(cfg)), clf.clone());
+        for (scene, img) in [("1 face", &one), ("5 faces", &many)] {
+            let mut tracker = FaceTracker::new(cfg);
+            let faces = tracker.detect(img).len();
+            let mut det_ms = Vec::new();
+            let mut total_ms = Vec::new();
+            for _ in 0..iters.max(30) {
+                let t = Instant::now();
+                let d = tracker.detect(img);
+                det_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                std::hint::black_box(pipe.classify_detections(img, &d));
+                total_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            let (dm, _) = stats(det_ms);
+            let (tm, tp) = stats(total_ms);
+            println!("{name:<44} {scene:<8} {faces:>5} {dm:>9.1} {tm:>9.1} {tp:>9.1}");
+        }
+    }
+    Ok(())
+}
