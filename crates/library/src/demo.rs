@@ -145,7 +145,11 @@ pub fn install_into(lib: &mut Library, audio_dir: &Path) -> Result<DemoReport> {
         .collect();
     missing
         .par_iter()
-        .map(|s| write_atomically(&wav_path(audio_dir, s), &wav_bytes(&render(s))))
+        .map(|s| {
+            let mut bytes = wav_bytes(&render(s));
+            add_riff_info(&mut bytes, s);
+            write_atomically(&wav_path(audio_dir, s), &bytes)
+        })
         .collect::<Result<Vec<()>>>()?;
     let audio_dir_abs = audio_dir
         .canonicalize()
@@ -212,6 +216,33 @@ pub fn wav_bytes(samples: &[i16]) -> Vec<u8> {
         w.finalize().expect("wav finalize");
     }
     buf.into_inner()
+}
+
+/// Appends a RIFF `LIST/INFO` chunk (title, artist, album, genre = tags) so the files
+/// describe themselves when imported elsewhere as a music folder.
+fn add_riff_info(wav: &mut Vec<u8>, s: &DemoSong) {
+    let tags = s.tags.join("; ");
+    let mut info = b"INFO".to_vec();
+    for (id, text) in [
+        (b"INAM", s.title),
+        (b"IART", s.artist),
+        (b"IPRD", "moodtune demo"),
+        (b"IGNR", tags.as_str()),
+    ] {
+        let mut data = text.as_bytes().to_vec();
+        data.push(0);
+        info.extend_from_slice(id);
+        info.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        info.extend_from_slice(&data);
+        if data.len() % 2 == 1 {
+            info.push(0);
+        }
+    }
+    wav.extend_from_slice(b"LIST");
+    wav.extend_from_slice(&(info.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&info);
+    let riff_size = (wav.len() - 8) as u32;
+    wav[4..8].copy_from_slice(&riff_size.to_le_bytes());
 }
 
 // ----- synthesis -----------------------------------------------------------------

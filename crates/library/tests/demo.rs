@@ -60,3 +60,18 @@ fn installs_once_and_repairs_missing_audio() {
     );
     assert_eq!(lib.len().unwrap(), 21);
 }
+
+#[test]
+fn demo_files_carry_their_own_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let report = demo::install_into(&mut lib, dir.path()).unwrap();
+    // Imported as a plain music folder into another library, the files name themselves.
+    let mut other = Library::open_in_memory().unwrap();
+    let r = other.import_path(&report.audio_dir).unwrap();
+    assert_eq!(r.added, 21, "{r}");
+    let rain = other.find("雨夜").unwrap();
+    assert_eq!(rain.artist, "小岛乐队");
+    assert_eq!(rain.tags, vec!["Calm", "Melancholy", "Piano", "Slow"]);
+    assert!((rain.duration_s.unwrap() - 29.0).abs() < 0.01);
+}
