@@ -56,7 +56,7 @@ impl FaceTracker {
             }
         }
         let mut found = self.full.detect(gray);
-        found.sort_by(|a, b| b.bbox.area().cmp(&a.bbox.area()));
+        found.sort_by_key(|d| std::cmp::Reverse(d.bbox.area()));
         self.last = found.first().map(|d| d.bbox);
         self.since_full = 0;
         found
