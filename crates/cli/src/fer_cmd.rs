@@ -25,6 +25,22 @@ pub enum FerCommand {
     Bench(BenchArgs),
     /// Figures: training curves, confusion matrix, label histogram, example faces.
     Report(ReportArgs),
+    /// Fit temperature scaling on half of PublicTest, report calibration on the other half.
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CalibrateArgs {
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Calibrate with flip test-time augmentation on (and store `tta=flip`).
+    #[arg(long)]
+    tta: bool,
+    /// Write a copy of the model with the fitted temperature stored in it.
+    #[arg(long)]
+    write: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -131,6 +147,7 @@ pub fn run(cmd: FerCommand) -> Result<ExitCode> {
         FerCommand::Info(a) => info(a),
         FerCommand::Bench(a) => bench(a),
         FerCommand::Report(a) => report(a),
+        FerCommand::Calibrate(a) => calibrate(a),
     }
     .map(|()| ExitCode::SUCCESS)
 }
@@ -474,6 +491,74 @@ fn report(a: ReportArgs) -> Result<()> {
         moodtune_fer_report::write_all(&a.out, records.as_deref(), Some(&ev), &ds, Some(&probs))?;
     for p in written {
         println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+fn calibrate(a: CalibrateArgs) -> Result<()> {
+    use moodtune_fer::classifier::fer_image;
+    use moodtune_fer::metrics::{fit_temperature, views_to_probs};
+    use rayon::prelude::*;
+    let clf = Classifier::shipped_or(a.model.as_deref())?.with_flip_tta(a.tta);
+    let ds = load_split(a.data, "PublicTest")?;
+    let views: Vec<Vec<Vec<f32>>> = (0..ds.len())
+        .into_par_iter()
+        .map(|i| clf.view_logits(&fer_image(ds.image(i))))
+        .collect();
+    // Fit on even rows, judge on odd rows: the reported ECE is not measured on the fit data.
+    let split = |parity: usize| -> (Vec<Emotion>, Vec<Vec<Vec<f32>>>) {
+        (0..ds.len())
+            .filter(|i| i % 2 == parity)
+            .map(|i| (ds.labels[i], views[i].clone()))
+            .unzip()
+    };
+    let (fit_labels, fit_views) = split(0);
+    let (held_labels, held_views) = split(1);
+    let t = fit_temperature(&fit_labels, &fit_views);
+    let ev = |tt: f32| {
+        Evaluation::new(
+            &held_labels,
+            &held_views
+                .iter()
+                .map(|v| views_to_probs(v, tt))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (before, after) = (ev(1.0), ev(t));
+    println!(
+        "flip TTA {}; temperature fitted on {} PublicTest faces: T = {t:.2}",
+        a.tta,
+        fit_labels.len()
+    );
+    println!(
+        "held-out {} faces: ECE {:.4} -> {:.4} (accuracy {:.2}%)",
+        held_labels.len(),
+        before.ece,
+        after.ece,
+        after.accuracy * 100.0
+    );
+    if let Some(out) = a.write {
+        let (bytes, origin) = match &a.model {
+            Some(p) => (
+                std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+                p.display().to_string(),
+            ),
+            None => bail!("--write needs --model (the shipped model is read-only)"),
+        };
+        let mut set = vec![("temperature", format!("{t:.2}"))];
+        set.push((
+            "tta",
+            if a.tta {
+                "flip".to_string()
+            } else {
+                "none".to_string()
+            },
+        ));
+        let updated = moodtune_fer::model::weights::with_metadata(&bytes, &origin, &set)?;
+        let tmp = out.with_extension("tmp");
+        std::fs::write(&tmp, updated).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
+        println!("wrote {}", out.display());
     }
     Ok(())
 }

@@ -91,6 +91,22 @@ impl Classifier {
         p
     }
 
+    /// Raw logits of each view the classifier averages (the face, and its mirror image
+    /// with flip TTA), before temperature: what calibration fits on.
+    pub fn view_logits(&self, face: &GrayImage) -> Vec<Vec<f32>> {
+        let input = self.prepare(face);
+        let mut views = vec![self.net.logits(input.clone())];
+        if self.flip_tta {
+            let side = self.net.meta.crop;
+            let flipped: Vec<f32> = input
+                .chunks_exact(side)
+                .flat_map(|row| row.iter().rev().copied())
+                .collect();
+            views.push(self.net.logits(flipped));
+        }
+        views
+    }
+
     fn probs_of(&self, input: &[f32]) -> [f32; Emotion::COUNT] {
         let t = self.net.meta.temperature;
         let logits: Vec<f32> = self

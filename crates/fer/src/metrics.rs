@@ -158,6 +158,49 @@ impl Evaluation {
     }
 }
 
+/// Probabilities from per-view logits at temperature `t`: softmax of each view, averaged.
+pub fn views_to_probs(views: &[Vec<f32>], t: f32) -> [f32; K] {
+    let mut out = [0.0; K];
+    for v in views {
+        let scaled: Vec<f32> = v.iter().map(|x| x / t).collect();
+        for (o, p) in out.iter_mut().zip(crate::nn::softmax(&scaled)) {
+            *o += p / views.len() as f32;
+        }
+    }
+    out
+}
+
+/// Mean negative log-likelihood of the true labels.
+pub fn nll(labels: &[Emotion], probs: &[[f32; K]]) -> f64 {
+    let s: f64 = labels
+        .iter()
+        .zip(probs)
+        .map(|(l, p)| -(p[l.index()].max(1e-12) as f64).ln())
+        .sum();
+    s / labels.len().max(1) as f64
+}
+
+/// Temperature scaling: the T in [0.5, 4] minimising the NLL of `views` (per-sample
+/// per-view logits), by a grid then a finer grid around the best point.
+pub fn fit_temperature(labels: &[Emotion], views: &[Vec<Vec<f32>>]) -> f32 {
+    let loss = |t: f32| {
+        nll(
+            labels,
+            &views
+                .iter()
+                .map(|v| views_to_probs(v, t))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let best = |ts: &mut dyn Iterator<Item = f32>| {
+        ts.map(|t| (t, loss(t)))
+            .fold((1.0, f64::INFINITY), |b, x| if x.1 < b.1 { x } else { b })
+            .0
+    };
+    let coarse = best(&mut (0..=35).map(|i| 0.5 + i as f32 * 0.1));
+    best(&mut (-10..=10).map(|i| (coarse + i as f32 * 0.01).max(0.05)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +235,57 @@ mod tests {
         assert!((e.ece - 0.15).abs() < 1e-6, "{}", e.ece);
         assert!((e.normalized_confusion()[3][4] - 1.0 / 3.0).abs() < 1e-12);
         assert!(e.table().contains("accuracy 75.00%"));
+    }
+
+    #[test]
+    fn temperature_undoes_overconfidence() {
+        use Emotion::*;
+        // Logits 10x too sharp: 70% right at confidence ~1. Rescaled by 10, the
+        // right answer would have probability e^1/(e^1+6) ~ 0.31 ... the fit must pick T > 1.
+        let mut labels = vec![];
+        let mut views = vec![];
+        for i in 0..100 {
+            let mut l = vec![0.0f32; 7];
+            l[3] = 10.0;
+            views.push(vec![l]);
+            labels.push(if i % 10 < 7 { Happy } else { Sad });
+        }
+        let t = fit_temperature(&labels, &views);
+        assert!(t > 2.0, "{t}");
+        let before = Evaluation::new(
+            &labels,
+            &views
+                .iter()
+                .map(|v| views_to_probs(v, 1.0))
+                .collect::<Vec<_>>(),
+        );
+        let after = Evaluation::new(
+            &labels,
+            &views
+                .iter()
+                .map(|v| views_to_probs(v, t))
+                .collect::<Vec<_>>(),
+        );
+        assert!(
+            after.ece < before.ece / 2.0,
+            "{} vs {}",
+            after.ece,
+            before.ece
+        );
+        assert!(
+            nll(
+                &labels,
+                &views
+                    .iter()
+                    .map(|v| views_to_probs(v, t))
+                    .collect::<Vec<_>>()
+            ) < nll(
+                &labels,
+                &views
+                    .iter()
+                    .map(|v| views_to_probs(v, 1.0))
+                    .collect::<Vec<_>>()
+            )
+        );
     }
 }

@@ -203,6 +203,32 @@ impl Network {
     }
 }
 
+/// A copy of a safetensors file with metadata entries set (e.g. `temperature`, `tta`),
+/// tensors untouched.
+pub fn with_metadata(bytes: &[u8], origin: &str, set: &[(&str, String)]) -> Result<Vec<u8>> {
+    let (n, _) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| anyhow!("{origin}: not a valid safetensors file ({e})"))?;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n])?;
+    let meta = header
+        .as_object_mut()
+        .ok_or_else(|| anyhow!("{origin}: header is not an object"))?
+        .entry("__metadata__")
+        .or_insert_with(|| serde_json::json!({}));
+    for (k, v) in set {
+        meta[*k] = serde_json::Value::String(v.clone());
+    }
+    let mut h = serde_json::to_vec(&header)?;
+    // The data section must start 8-byte aligned; pad the header with spaces.
+    while h.len() % 8 != 0 {
+        h.push(b' ');
+    }
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Network::from_safetensors(&out, origin)?;
+    Ok(out)
+}
+
 /// A safetensors file for `arch` with seeded pseudo-random weights (He-scaled) and
 /// identity BatchNorm: for benchmarks and tests that need a network of the right shape.
 pub fn random_safetensors(arch: &Arch, seed: u64) -> Vec<u8> {
