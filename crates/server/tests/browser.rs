@@ -136,6 +136,60 @@ fn camera_mood_playlist_and_audio_in_chromium() {
     assert!(report["drawnPixels"].as_i64().unwrap() > 100);
     assert_eq!(report["state"]["errors"], 0, "{report:#}");
 
+    // Typical songs: "Add" the first candidate of the Happy library.
+    browser.eval("document.querySelector('#picks-candidates button').click()");
+    let (ok, picks) = browser.wait_for(
+        "document.querySelectorAll('#picks li button').length === 1",
+        "({ picks: document.getElementById('picks').textContent, note: document.getElementById('picks-note').textContent })",
+        Duration::from_secs(10),
+    );
+    assert!(ok, "pick was not added: {picks:#}");
+    assert!(picks["picks"].as_str().unwrap().contains("Happy song"));
+    assert!(picks["note"].as_str().unwrap().contains("Saved"));
+
+    // Library search.
+    browser.eval(
+        "(() => { const i = document.getElementById('lib-search'); i.value = 'surprise song 2'; \
+         i.dispatchEvent(new Event('input')); })()",
+    );
+    let (ok, rows) = browser.wait_for(
+        "document.querySelectorAll('#lib-rows tr').length === 1",
+        "document.getElementById('lib-rows').textContent",
+        Duration::from_secs(10),
+    );
+    assert!(
+        ok && rows.as_str().unwrap().contains("Surprise song 2"),
+        "{rows}"
+    );
+
+    // Import a CSV through the file input: the library is replaced.
+    let csv = tmp.path().join("my songs.csv");
+    std::fs::write(
+        &csv,
+        "title,artist,emotion,tags\nRise,Band,happy,keyboard\nRain,Solo,sad,calm\n",
+    )
+    .unwrap();
+    let input = browser.call(
+        "DOM.querySelector",
+        serde_json::json!({"nodeId": doc["root"]["nodeId"], "selector": "#import-input"}),
+    );
+    browser.call(
+        "DOM.setFileInputFiles",
+        serde_json::json!({"nodeId": input["nodeId"], "files": [csv.to_str().unwrap()]}),
+    );
+    let (ok, imported) = browser.wait_for(
+        "document.getElementById('import-note').textContent.includes('Imported 2 songs')",
+        "({ note: document.getElementById('import-note').textContent, info: document.getElementById('info').textContent })",
+        Duration::from_secs(10),
+    );
+    browser.screenshot(&shots.join("server-import.png"));
+    assert!(ok, "import did not report: {imported:#}");
+    assert!(
+        imported["info"].as_str().unwrap().starts_with("2 songs"),
+        "{imported:#}"
+    );
+    assert_eq!(browser.eval("window.moodtune.errors"), 0);
+
     drop(browser);
     stop.send(()).unwrap();
     rt.block_on(server).unwrap().unwrap();
