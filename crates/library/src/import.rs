@@ -829,6 +829,61 @@ mod tests {
         assert_eq!((report.added, report.updated, report.unchanged), (2, 1, 1));
     }
 
+    /// Run by `a_crash_mid_import_leaves_the_library_as_it_was` in a child process,
+    /// which it kills (abort) in the middle of writing the import.
+    #[test]
+    #[ignore = "child process of the crash test"]
+    fn crash_child() {
+        let (Some(db), Some(csv)) = (
+            std::env::var_os("MOODTUNE_CRASH_DB"),
+            std::env::var_os("MOODTUNE_CRASH_CSV"),
+        ) else {
+            return;
+        };
+        let mut lib = Library::open(&db).unwrap();
+        let _ = lib.import_inner(Path::new(&csv), &mut |_| {}, &mut |i| {
+            if i == 2 {
+                std::process::abort();
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_crash_mid_import_leaves_the_library_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("lib.sqlite");
+        let csv = dir.path().join("songs.csv");
+        std::fs::write(&csv, "title,artist,tags\nA,x,Calm\n").unwrap();
+        let mut lib = Library::open(&db).unwrap();
+        lib.import_path(&csv).unwrap();
+        let before = lib.songs().unwrap();
+        drop(lib);
+        std::fs::write(
+            &csv,
+            "title,artist,tags\nA,x,Calm;Bright\nB,y,Slow\nC,z,Fast\nD,w,Dark\n",
+        )
+        .unwrap();
+
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "import::tests::crash_child",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("MOODTUNE_CRASH_DB", &db)
+            .env("MOODTUNE_CRASH_CSV", &csv)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "the child was meant to crash");
+
+        let lib = Library::open(&db).unwrap();
+        assert_eq!(lib.songs().unwrap(), before);
+    }
+
     #[test]
     fn splits_tags_on_every_separator() {
         assert_eq!(
