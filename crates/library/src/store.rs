@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use moodtune_core::Emotion;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -384,37 +384,55 @@ impl Library {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
+        let read_version = |conn: &Connection| -> rusqlite::Result<i64> {
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        };
+        let version = read_version(&self.conn).map_err(|e| self.db(e))?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // Take the write lock first and read the version again under it, so two
+        // processes opening a new library at once do not both run the migrations.
+        let path = self.path.clone();
+        let tx = self
             .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.db(e))?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| Error::Db {
+                path: path.clone(),
+                source,
+            })?;
+        let version = read_version(&tx).map_err(|source| Error::Db {
+            path: path.clone(),
+            source,
+        })?;
         if version > SCHEMA_VERSION {
             return Err(Error::SchemaTooNew {
-                path: self.path.clone(),
+                path,
                 found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction().map_err(|e| Error::Db {
-                path: self.path.clone(),
-                source: e,
-            })?;
-            let res = tx
-                .execute_batch(sql)
-                .and_then(|_| tx.pragma_update(None, "user_version", (i + 1) as i64))
-                .and_then(|_| tx.commit());
-            res.map_err(|e| self.db(e))?;
-        }
-        Ok(())
+        let res = (|| {
+            for sql in MIGRATIONS.iter().skip(version as usize) {
+                tx.execute_batch(sql)?;
+            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()
+        })();
+        res.map_err(|source| Error::Db { path, source })
     }
 
     /// Runs `f` in one transaction: all of its changes land, or none do.
     pub(crate) fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction().map_err(|e| Error::Db {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads
+        // first can fail with "database is locked" when another process wrote meanwhile.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| Error::Db {
+                path: self.path.clone(),
+                source: e,
+            })?;
         let out = f(&tx)?;
         tx.commit().map_err(|e| self.db(e))?;
         Ok(out)
@@ -1300,6 +1318,30 @@ mod tests {
         drop(conn);
         let err = Library::open(&path).unwrap_err();
         assert!(matches!(err, Error::SchemaTooNew { .. }), "{err}");
+    }
+
+    #[test]
+    fn several_connections_create_and_write_one_library_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lib.sqlite");
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let path = &path;
+                scope.spawn(move || {
+                    let mut lib = Library::open(path).unwrap();
+                    for i in 0..15 {
+                        let id = lib
+                            .add_song(&NewSong::new(format!("song {t}-{i}"), "a").tags(["X"]))
+                            .unwrap();
+                        lib.add_feedback(id, FeedbackKind::Like).unwrap();
+                    }
+                });
+            }
+        });
+        let lib = Library::open(&path).unwrap();
+        assert_eq!(lib.len().unwrap(), 60);
+        assert_eq!(lib.feedback().unwrap().len(), 60);
+        assert_eq!(lib.tag_counts().unwrap(), vec![("X".to_string(), 60)]);
     }
 
     #[test]
