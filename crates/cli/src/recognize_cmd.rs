@@ -225,7 +225,7 @@ fn print_table(path: &Path, (w, h): (u32, u32), faces: &[FaceResult], annotated:
         "#", "box x,y wxh", "emotion", "conf"
     );
     for e in Emotion::ALL {
-        print!(" {:>5}", &e.key()[..e.key().len().min(5)]);
+        print!(" {:>8}", e.key());
     }
     println!("  flags");
     for (i, f) in faces.iter().enumerate() {
@@ -249,7 +249,11 @@ fn print_table(path: &Path, (w, h): (u32, u32), faces: &[FaceResult], annotated:
                 FaceFlag::Blurry => "blurry",
             })
             .collect();
-        println!("  {}", flags.join(","));
+        if flags.is_empty() {
+            println!();
+        } else {
+            println!("  {}", flags.join(","));
+        }
     }
     if let Some(a) = annotated {
         println!("  annotated: {a}");

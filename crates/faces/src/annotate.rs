@@ -95,6 +95,12 @@ pub fn save_image(img: &RgbImage, path: &Path) -> std::io::Result<()> {
             .map_err(std::io::Error::other)?;
         std::io::Write::flush(&mut w)?;
     }
+    // Temporary files are private (0600); the result is an ordinary picture.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
