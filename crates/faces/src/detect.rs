@@ -97,11 +97,13 @@ pub struct SeetaConfig {
 }
 
 impl SeetaConfig {
-    /// For photos: full detail up to 1280 px, finds faces from about 40 px.
+    /// For photos: works at up to 1600 px (a 12 MP phone photo is scanned at
+    /// 1600x1200, finding faces from about 100 px of the original; set `min_face` to
+    /// look for smaller ones at a higher cost).
     pub fn photo() -> Self {
         SeetaConfig {
-            max_side: 1280,
-            min_face: 40,
+            max_side: 1600,
+            min_face: 0,
             pyramid_scale: 0.8,
             window_step: 4,
             score_threshold: 2.0,
@@ -138,6 +140,8 @@ pub struct SeetaDetector {
 
 /// The shipped model file (BSD-2, SeetaFace by VIPL, ICT CAS; see models/LICENSE.seetaface).
 const SEETA_MODEL: &[u8] = include_bytes!("../models/seeta_fd_frontal_v1.0.bin");
+/// Upper bound on the working image, see `working_scale`.
+const MAX_WORKING_SIDE: u32 = 4096;
 /// rustface's scanning window; faces smaller than this at the working scale are missed.
 const SEETA_WINDOW: u32 = 40;
 
@@ -183,7 +187,9 @@ impl SeetaDetector {
             // Keep the smallest wanted face at least one window wide.
             s = s.max((SEETA_WINDOW as f32 / self.config.min_face as f32).min(1.0));
         }
-        s
+        // Whatever was asked, never scan more than 4096 px on a side: beyond that one
+        // photo would take minutes.
+        s.min(MAX_WORKING_SIDE as f32 / longest)
     }
 }
 
@@ -241,5 +247,69 @@ impl FaceDetector for SeetaDetector {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_model_parses() {
+        assert!(rustface::read_model(SEETA_MODEL).is_ok());
+    }
+
+    #[test]
+    fn working_scale_follows_the_config() {
+        let photo = SeetaDetector::new(SeetaConfig::photo());
+        assert_eq!(photo.working_scale(1000, 667), 1.0);
+        assert!((photo.working_scale(4000, 3000) - 0.4).abs() < 1e-6);
+        let live = SeetaDetector::new(SeetaConfig::live());
+        assert!((live.working_scale(640, 480) - 0.5).abs() < 1e-6);
+        // Asking for small faces keeps full resolution, up to the 4096 px cap.
+        let small = SeetaDetector::new(SeetaConfig {
+            min_face: 40,
+            ..SeetaConfig::photo()
+        });
+        assert_eq!(small.working_scale(4000, 3000), 1.0);
+        assert!((small.working_scale(20_000, 100) - 4096.0 / 20_000.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn boxes_clip_to_the_image() {
+        let b = FaceBox::clipped(-10.0, 5.0, 30.0, 30.0, 15, 100).unwrap();
+        assert_eq!(
+            b,
+            FaceBox {
+                x: 0,
+                y: 5,
+                width: 15,
+                height: 30
+            }
+        );
+        assert!(FaceBox::clipped(200.0, 0.0, 10.0, 10.0, 100, 100).is_none());
+        let a = FaceBox {
+            x: 0,
+            y: 0,
+            width: 10,
+            height: 10,
+        };
+        let c = FaceBox {
+            x: 5,
+            y: 0,
+            width: 10,
+            height: 10,
+        };
+        assert!((a.iou(&c) - 50.0 / 150.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn pipeline_parts_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<SeetaDetector>();
+        shareable::<crate::FacePipeline>();
+        fn sendable<T: Send>() {}
+        sendable::<crate::FaceTracker>();
+        sendable::<crate::MoodSmoother>();
     }
 }
