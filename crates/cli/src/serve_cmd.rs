@@ -599,6 +599,26 @@ mod tests {
     }
 
     #[test]
+    fn first_run_installs_the_demo_and_a_busy_port_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = busy.local_addr().unwrap();
+        let db = dir.path().join("data/library.sqlite");
+        let err = run(ServeArgs {
+            db: Some(db.clone()),
+            addr,
+            open: false,
+            model: None,
+        })
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains(&format!("cannot listen on {addr}")), "{msg}");
+        // The demo library was created beside the database before the bind failed.
+        assert!(Library::open(&db).unwrap().len().unwrap() > 0);
+        assert!(dir.path().join("data/demo-songs").is_dir());
+    }
+
+    #[test]
     fn upload_names_are_made_safe() {
         assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
         assert_eq!(safe_file_name("C:\\Users\\me\\songs.xlsx"), "songs.xlsx");
