@@ -84,6 +84,9 @@ pub struct TrainArgs {
     /// Preprocessing steps stored with the model, e.g. "equalize,median3".
     #[arg(long, default_value = "")]
     preprocess: String,
+    /// Start from an exported model's weights (fine-tuning / warm restart).
+    #[arg(long)]
+    init: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -190,6 +193,7 @@ fn train(a: TrainArgs) -> Result<()> {
         max_batches: a.max_batches,
         max_eval: a.max_eval,
         preprocess: moodtune_fer::Pipeline::parse(&a.preprocess)?.to_text(),
+        init: a.init,
     };
     moodtune_fer_train::train(&cfg)
 }

@@ -10,7 +10,11 @@ mod recommend_cmd;
 mod serve_cmd;
 
 #[derive(Parser)]
-#[command(name = "moodtune", version, about = "Recommends music from your own library for the mood on your face")]
+#[command(
+    name = "moodtune",
+    version,
+    about = "Recommends music from your own library for the mood on your face"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

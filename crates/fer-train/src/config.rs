@@ -44,6 +44,10 @@ pub struct TrainConfig {
     pub max_eval: usize,
     /// Preprocessing steps stored with the exported weights.
     pub preprocess: String,
+    /// Start from these weights (an exported model of the same architecture) instead of
+    /// a seeded random initialisation: fine-tuning and warm restarts.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
 }
 
 impl TrainConfig {
@@ -97,6 +101,7 @@ mod tests {
             max_batches: 0,
             max_eval: 0,
             preprocess: String::new(),
+            init: None,
         }
     }
 

@@ -108,6 +108,10 @@ pub fn run(requested: &TrainConfig) -> Result<()> {
     params_channels_last(&vs);
     let mut optim = Optim::new(cfg.optimizer, &vs);
 
+    if let (Some(init), false) = (&cfg.init, ckpt_path.exists()) {
+        load_weights(init, &vs)?;
+        eprintln!("initialised from {}", init.display());
+    }
     let mut start_epoch = 0;
     let mut best = 0.0f64;
     if ckpt_path.exists() {
@@ -387,6 +391,35 @@ fn load_checkpoint(path: &Path, vs: &VarStore, optim: &mut Optim) -> Result<(usi
     }
     optim.step = num("step")? as i64;
     Ok((num("epoch")? as usize, num("best")?))
+}
+
+/// Copies an exported model's tensors (same names as the VarStore's) into the network.
+fn load_weights(path: &Path, vs: &VarStore) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // Validates architecture, names and shapes with the inference loader first.
+    moodtune_fer::model::Network::from_safetensors(&bytes, &path.display().to_string())?;
+    let st = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    for (name, mut dst) in vs.variables() {
+        let t = st
+            .tensor(&name)
+            .map_err(|_| anyhow::anyhow!("{}: missing tensor {name}", path.display()))?;
+        let v: Vec<f32> = t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
+        if shape != dst.size() {
+            bail!(
+                "{}: tensor {name} has shape {shape:?}, the network expects {:?}",
+                path.display(),
+                dst.size()
+            );
+        }
+        tch::no_grad(|| dst.copy_(&Tensor::from_slice(&v).view(shape.as_slice())));
+    }
+    Ok(())
 }
 
 /// Drops metric lines of epochs after the checkpoint (a run killed between the two writes).

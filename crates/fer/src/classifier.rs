@@ -76,17 +76,18 @@ impl Classifier {
     /// Probabilities for one face crop of any size.
     pub fn probabilities(&self, face: &GrayImage) -> [f32; Emotion::COUNT] {
         let input = self.prepare(face);
-        let mut p = self.probs_of(&input);
-        if self.flip_tta {
-            let side = self.net.meta.crop;
-            let flipped: Vec<f32> = input
-                .chunks_exact(side)
-                .flat_map(|row| row.iter().rev().copied())
-                .collect();
-            let q = self.probs_of(&flipped);
-            for (a, b) in p.iter_mut().zip(q) {
-                *a = (*a + b) / 2.0;
-            }
+        if !self.flip_tta {
+            return self.probs_of(&input);
+        }
+        let side = self.net.meta.crop;
+        let flipped: Vec<f32> = input
+            .chunks_exact(side)
+            .flat_map(|row| row.iter().rev().copied())
+            .collect();
+        // The two views are independent: on a single face they use both cores.
+        let (mut p, q) = rayon::join(|| self.probs_of(&input), || self.probs_of(&flipped));
+        for (a, b) in p.iter_mut().zip(q) {
+            *a = (*a + b) / 2.0;
         }
         p
     }
