@@ -122,6 +122,24 @@ impl FromStr for Emotion {
     }
 }
 
+/// A model that turns one grayscale face crop into the probabilities of the seven
+/// emotions. Implemented by `moodtune-fer`; the face pipeline only sees this trait, so
+/// it can be tested with a stand-in and any model can be plugged in.
+pub trait ExpressionClassifier: Send + Sync {
+    /// `gray` is a row-major `width * height` grayscale crop of one face, framed like
+    /// FER2013 (square, some margin around the face). Returns probabilities in
+    /// [`Emotion::ALL`] order, summing to 1.
+    fn classify_face(&self, gray: &[u8], width: u32, height: u32) -> [f32; Emotion::COUNT];
+
+    /// Several faces at once; models override this to batch the work.
+    fn classify_faces(&self, faces: &[(&[u8], u32, u32)]) -> Vec<[f32; Emotion::COUNT]> {
+        faces
+            .iter()
+            .map(|(g, w, h)| self.classify_face(g, *w, *h))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,23 +167,5 @@ mod tests {
         for e in Emotion::ALL {
             assert_eq!(e.key().parse::<Emotion>().unwrap(), e);
         }
-    }
-}
-
-/// A model that turns one grayscale face crop into the probabilities of the seven
-/// emotions. Implemented by `moodtune-fer`; the face pipeline only sees this trait, so
-/// it can be tested with a stand-in and any model can be plugged in.
-pub trait ExpressionClassifier: Send + Sync {
-    /// `gray` is a row-major `width * height` grayscale crop of one face, framed like
-    /// FER2013 (square, some margin around the face). Returns probabilities in
-    /// [`Emotion::ALL`] order, summing to 1.
-    fn classify_face(&self, gray: &[u8], width: u32, height: u32) -> [f32; Emotion::COUNT];
-
-    /// Several faces at once; models override this to batch the work.
-    fn classify_faces(&self, faces: &[(&[u8], u32, u32)]) -> Vec<[f32; Emotion::COUNT]> {
-        faces
-            .iter()
-            .map(|(g, w, h)| self.classify_face(g, *w, *h))
-            .collect()
     }
 }
