@@ -220,8 +220,13 @@ def train(args):
 
 def export(args):
     from safetensors.torch import save_file
-    state = torch.load(args.checkpoint, weights_only=False)
-    state = state.get("model", state)
+    if args.checkpoint.endswith(".safetensors"):
+        # A model exported by `moodtune fer train`: same tensor names, no counters.
+        from safetensors.torch import load_file
+        state = load_file(args.checkpoint)
+    else:
+        state = torch.load(args.checkpoint, weights_only=False)
+        state = state.get("model", state)
     tensors = {k: v.detach().float().contiguous() for k, v in state.items() if v.dtype.is_floating_point}
     meta = {"arch": args.arch, "input_size": "48", "crop": str(args.crop), "mean": str(MEAN), "std": str(STD),
             "preprocess": args.preprocess, "classes": ",".join(EMOTIONS)}
@@ -236,7 +241,8 @@ def export(args):
         xs, ys = load_fer(args.data, "PublicTest")
         xs, ys = xs[:args.fixture_n], ys[:args.fixture_n]
         model = build(args.arch)
-        model.load_state_dict(state)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
         model.eval()
         with torch.no_grad():
             logits = model(center(xs, args.crop)).tolist()

@@ -1,6 +1,6 @@
 //! Detect plus classify per 640x480 frame, one face and several faces, for each
 //! detector setting. Needs the photos from scripts/fetch-test-photos.sh.
-//! `cargo run --release -p moodtune-faces --example bench [-- ITERATIONS]`
+//! `cargo run --release -p moodtune-faces --example faces_bench [-- ITERATIONS]`
 
 use image::imageops::FilterType;
 use image::{GrayImage, Luma};

@@ -1,6 +1,6 @@
 //! Lyrics classification throughput with the embedded model.
 //!
-//! cargo run --release -p moodtune-lyrics --example bench [-- SONGS]   (default 100000)
+//! cargo run --release -p moodtune-lyrics --example lyrics_bench [-- SONGS]   (default 100000)
 
 /// Resident memory in MiB (Linux), to show what the lexicons, jieba and model cost.
 fn rss_mib() -> Option<f64> {

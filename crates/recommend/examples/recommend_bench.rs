@@ -1,6 +1,6 @@
 //! Recommendation time and memory on synthetic libraries.
 //!
-//! `cargo run --release -p moodtune-recommend --example bench [-- --sizes 10000,100000 --requests 50]`
+//! `cargo run --release -p moodtune-recommend --example recommend_bench [-- --sizes 10000,100000 --requests 50]`
 //!
 //! Songs get 3-10 tags from a 1,000-tag vocabulary with a skewed (Zipf-like) popularity,
 //! one of the 7 emotions at random (1 in 50 unlabelled), one of n/8 artists, and a
