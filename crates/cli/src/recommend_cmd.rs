@@ -97,7 +97,7 @@ fn open_library(db: Option<&Path>) -> Result<Library> {
 }
 
 /// The recommender's view of a library song.
-fn candidate(song: Song) -> Candidate {
+pub(crate) fn candidate(song: Song) -> Candidate {
     let emotion = song.emotion();
     let manual = song.manual_emotion.is_some();
     let (confidence, drivers) = match song.predicted {

@@ -5,7 +5,7 @@ use anyhow::Context;
 use moodtune_core::{Emotion, ExpressionClassifier};
 use moodtune_faces::{load_image_bytes, FacePipeline, SeetaConfig, SeetaDetector};
 use moodtune_library::{demo, FeedbackKind, Library};
-use moodtune_recommend::{Candidate, Index, Request, Session, Taste};
+use moodtune_recommend::{Index, Request, Session, Taste};
 use moodtune_server::{
     Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult, Feedback,
     ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
@@ -182,7 +182,13 @@ impl RealBackend {
         }
         let lib = self.lib();
         let songs = lib.songs().map_err(lib_err)?;
-        let index = Index::build(songs.into_iter().map(candidate).collect()).map_err(internal)?;
+        let index = Index::build(
+            songs
+                .into_iter()
+                .map(crate::recommend_cmd::candidate)
+                .collect(),
+        )
+        .map_err(internal)?;
         let mut taste = Taste::default();
         for (emotion, ids) in lib.all_picks().map_err(lib_err)? {
             taste.set_picks(emotion, ids);
@@ -207,25 +213,6 @@ fn feedback_kind(k: FeedbackKind) -> moodtune_recommend::FeedbackKind {
     match k {
         FeedbackKind::Like => moodtune_recommend::FeedbackKind::Like,
         FeedbackKind::Skip => moodtune_recommend::FeedbackKind::Skip,
-    }
-}
-
-fn candidate(song: moodtune_library::Song) -> Candidate {
-    let emotion = song.emotion();
-    let manual = song.manual_emotion.is_some();
-    let (confidence, drivers) = match song.predicted {
-        Some(p) if !manual => (p.confidence, p.drivers),
-        _ => (if manual { 1.0 } else { 0.0 }, Vec::new()),
-    };
-    Candidate {
-        id: song.id,
-        title: song.title,
-        artist: song.artist,
-        tags: song.tags,
-        emotion,
-        confidence,
-        manual,
-        drivers,
     }
 }
 

@@ -7,7 +7,8 @@ use tch::{Device, Kind, Tensor};
 
 #[derive(Debug)]
 enum Layer {
-    Conv(nn::Conv2D, Option<nn::BatchNorm>),
+    // Boxed: a BatchNorm is much larger than the other variants.
+    Conv(nn::Conv2D, Option<Box<nn::BatchNorm>>),
     Pool,
     Dense(nn::Linear, bool),
 }
@@ -42,7 +43,11 @@ impl TorchNet {
                         let conv = nn::conv2d(&p / "conv", cin as i64, cout as i64, k as i64, cfg);
                         Layer::Conv(
                             conv,
-                            Some(nn::batch_norm2d(&p / "bn", cout as i64, Default::default())),
+                            Some(Box::new(nn::batch_norm2d(
+                                &p / "bn",
+                                cout as i64,
+                                Default::default(),
+                            ))),
                         )
                     } else {
                         Layer::Conv(

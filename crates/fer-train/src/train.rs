@@ -18,6 +18,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
+
+/// A named tensor as f32 bytes: (name, (shape, little-endian data)).
+type NamedBytes = (String, (Vec<usize>, Vec<u8>));
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -288,7 +291,7 @@ fn to_f32(t: &Tensor) -> Result<(Vec<usize>, Vec<u8>)> {
 
 fn write_tensors(
     path: &Path,
-    tensors: Vec<(String, (Vec<usize>, Vec<u8>))>,
+    tensors: Vec<NamedBytes>,
     meta: HashMap<String, String>,
 ) -> Result<()> {
     let views: Vec<(String, TensorView)> = tensors
@@ -367,19 +370,7 @@ fn load_checkpoint(path: &Path, vs: &VarStore, optim: &mut Optim) -> Result<(usi
             .and_then(|v| v.parse::<f64>().ok())
             .with_context(|| format!("{}: no {k}", path.display()))
     };
-    let restore = |name: &str, dst: &mut Tensor| -> Result<()> {
-        let t = st
-            .tensor(name)
-            .map_err(|_| anyhow::anyhow!("{}: missing {name}", path.display()))?;
-        let v: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
-        tch::no_grad(|| dst.copy_(&Tensor::from_slice(&v).view(shape.as_slice())));
-        Ok(())
-    };
+    let restore = |name: &str, dst: &mut Tensor| copy_tensor(&st, name, dst, path);
     for (name, mut t) in vs.variables() {
         restore(&format!("model.{name}"), &mut t)?;
     }
@@ -401,24 +392,35 @@ fn load_weights(path: &Path, vs: &VarStore) -> Result<()> {
     let st = safetensors::SafeTensors::deserialize(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     for (name, mut dst) in vs.variables() {
-        let t = st
-            .tensor(&name)
-            .map_err(|_| anyhow::anyhow!("{}: missing tensor {name}", path.display()))?;
-        let v: Vec<f32> = t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
-        if shape != dst.size() {
-            bail!(
-                "{}: tensor {name} has shape {shape:?}, the network expects {:?}",
-                path.display(),
-                dst.size()
-            );
-        }
-        tch::no_grad(|| dst.copy_(&Tensor::from_slice(&v).view(shape.as_slice())));
+        copy_tensor(&st, &name, &mut dst, path)?;
     }
+    Ok(())
+}
+
+/// Copies tensor `name` of a safetensors file into `dst`, checking its shape.
+fn copy_tensor(
+    st: &safetensors::SafeTensors,
+    name: &str,
+    dst: &mut Tensor,
+    path: &Path,
+) -> Result<()> {
+    let t = st
+        .tensor(name)
+        .map_err(|_| anyhow::anyhow!("{}: missing tensor {name}", path.display()))?;
+    let v: Vec<f32> = t
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
+    if shape != dst.size() {
+        bail!(
+            "{}: tensor {name} has shape {shape:?}, the network expects {:?}",
+            path.display(),
+            dst.size()
+        );
+    }
+    tch::no_grad(|| dst.copy_(&Tensor::from_slice(&v).view(shape.as_slice())));
     Ok(())
 }
 
