@@ -104,6 +104,9 @@ pub struct EvalArgs {
     /// Also report accuracy under brightness/contrast changes and horizontal flips.
     #[arg(long)]
     robustness: bool,
+    /// Skip malformed rows (reported on stderr) instead of stopping at the first one.
+    #[arg(long)]
+    skip_bad_rows: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -199,6 +202,10 @@ fn train(a: TrainArgs) -> Result<()> {
 }
 
 fn load_split(data: Option<PathBuf>, usage: &str) -> Result<Dataset> {
+    load_split_with(data, usage, false)
+}
+
+fn load_split_with(data: Option<PathBuf>, usage: &str, skip_bad_rows: bool) -> Result<Dataset> {
     let path = data_path(data)?;
     let usage: Usage = usage.parse()?;
     let t = Instant::now();
@@ -206,9 +213,12 @@ fn load_split(data: Option<PathBuf>, usage: &str) -> Result<Dataset> {
         &path,
         &LoadOptions {
             usages: vec![usage],
-            skip_bad_rows: false,
+            skip_bad_rows,
         },
     )?;
+    for reason in &ds.skipped {
+        eprintln!("skipped {reason}");
+    }
     if ds.is_empty() {
         bail!("{}: no {} rows", path.display(), usage.name());
     }
@@ -227,7 +237,7 @@ fn eval(a: EvalArgs) -> Result<()> {
     if let Some(t) = a.tta {
         clf = clf.with_flip_tta(t);
     }
-    let ds = load_split(a.data, &a.usage)?;
+    let ds = load_split_with(a.data, &a.usage, a.skip_bad_rows)?;
     let t = Instant::now();
     let probs = clf.predict_dataset(&ds);
     let secs = t.elapsed().as_secs_f64();
