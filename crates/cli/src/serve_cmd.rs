@@ -308,10 +308,6 @@ impl Backend for RealBackend {
             // The artist is not needed to exclude a song; an empty one clashes with none.
             session.mark_played(*id, "");
         }
-        let strategy = match strategy {
-            Strategy::Match => moodtune_recommend::Strategy::Match,
-            Strategy::Lift => moodtune_recommend::Strategy::Lift,
-        };
         let recs = index.recommend(
             &Request::new(emotion).strategy(strategy).limit(limit),
             taste,

@@ -122,6 +122,49 @@ impl FromStr for Emotion {
     }
 }
 
+/// How a detected mood becomes a playlist; shared by the recommender, the web app and
+/// the CLI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// The design's: songs of the detected emotion's library.
+    #[default]
+    Match,
+    /// Mood regulation (iso principle): start with songs that match a negative mood and
+    /// move step by step to calmer, more positive libraries.
+    Lift,
+}
+
+impl Strategy {
+    pub fn key(self) -> &'static str {
+        match self {
+            Strategy::Match => "match",
+            Strategy::Lift => "lift",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown strategy {0:?}: expected match or lift")]
+pub struct UnknownStrategy(pub String);
+
+impl FromStr for Strategy {
+    type Err = UnknownStrategy;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_lowercase().as_str() {
+            "match" => Ok(Strategy::Match),
+            "lift" => Ok(Strategy::Lift),
+            _ => Err(UnknownStrategy(s.to_string())),
+        }
+    }
+}
+
 /// A model that turns one grayscale face crop into the probabilities of the seven
 /// emotions. Implemented by `moodtune-fer`; the face pipeline only sees this trait, so
 /// it can be tested with a stand-in and any model can be plugged in.

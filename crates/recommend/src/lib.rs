@@ -49,10 +49,9 @@ pub use index::{Index, SongInfo};
 pub use plan::lift_plan;
 
 use moodtune_core::Emotion;
+pub use moodtune_core::{Strategy, UnknownStrategy};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
-use std::str::FromStr;
 
 /// Weight a liked song's tags add to the profile of the song's emotion (a like counts
 /// as much as one more typical song).
@@ -130,48 +129,6 @@ impl Taste {
 
     pub fn feedback(&self) -> &[Feedback] {
         &self.feedback
-    }
-}
-
-/// How to turn a detected emotion into a playlist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    /// The design's: songs of the detected emotion's library.
-    #[default]
-    Match,
-    /// Mood regulation (iso principle): start with songs that match a negative mood and
-    /// move step by step to calmer, more positive libraries. See [`lift_plan`].
-    Lift,
-}
-
-impl Strategy {
-    pub fn key(self) -> &'static str {
-        match self {
-            Strategy::Match => "match",
-            Strategy::Lift => "lift",
-        }
-    }
-}
-
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.key())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("unknown strategy {0:?}: expected match or lift")]
-pub struct UnknownStrategy(pub String);
-
-impl FromStr for Strategy {
-    type Err = UnknownStrategy;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_lowercase().as_str() {
-            "match" => Ok(Strategy::Match),
-            "lift" => Ok(Strategy::Lift),
-            _ => Err(UnknownStrategy(s.to_string())),
-        }
     }
 }
 

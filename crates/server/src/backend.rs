@@ -53,38 +53,7 @@ pub struct Analysis {
     pub faces: Vec<FaceResult>,
 }
 
-/// How the playlist relates to the detected mood.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    /// Songs of the detected emotion's library, ranked by similarity to the user's picks.
-    #[default]
-    Match,
-    /// Mood regulation: for negative moods, songs that lift it.
-    Lift,
-}
-
-impl Strategy {
-    pub fn key(self) -> &'static str {
-        match self {
-            Strategy::Match => "match",
-            Strategy::Lift => "lift",
-        }
-    }
-}
-
-impl std::str::FromStr for Strategy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "match" => Ok(Strategy::Match),
-            "lift" => Ok(Strategy::Lift),
-            _ => Err(format!(
-                "unknown strategy {s:?}: expected \"match\" or \"lift\""
-            )),
-        }
-    }
-}
+pub use moodtune_core::Strategy;
 
 /// A song as the page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

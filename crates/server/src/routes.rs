@@ -361,7 +361,9 @@ struct PlaylistQuery {
 async fn playlist(State(st): St, ApiQuery(q): ApiQuery<PlaylistQuery>) -> ApiResult<Json<Value>> {
     let emotion = parse_emotion(&q.emotion)?;
     let strategy = match &q.strategy {
-        Some(s) => s.parse::<Strategy>().map_err(ApiError::bad_request)?,
+        Some(s) => s
+            .parse::<Strategy>()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
         None => Strategy::default(),
     };
     let limit = q.limit.unwrap_or(10).clamp(1, 100);
