@@ -27,6 +27,8 @@ pub enum FerCommand {
     Report(ReportArgs),
     /// Fit temperature scaling on half of PublicTest, report calibration on the other half.
     Calibrate(CalibrateArgs),
+    /// LBP/HOG/Gabor + SVM baselines beside the CNNs; writes the table to docs/RESULTS.md.
+    Compare(crate::fer_compare::CompareArgs),
 }
 
 #[derive(clap::Args)]
@@ -154,6 +156,7 @@ pub fn run(cmd: FerCommand) -> Result<ExitCode> {
         FerCommand::Bench(a) => bench(a),
         FerCommand::Report(a) => report(a),
         FerCommand::Calibrate(a) => calibrate(a),
+        FerCommand::Compare(a) => crate::fer_compare::compare(a),
     }
     .map(|()| ExitCode::SUCCESS)
 }
@@ -201,7 +204,24 @@ fn train(a: TrainArgs) -> Result<()> {
     moodtune_fer_train::train(&cfg)
 }
 
-fn load_split(data: Option<PathBuf>, usage: &str) -> Result<Dataset> {
+/// Writes `bytes` to a temp file beside `path`, then renames it into place, so a crash
+/// never leaves a half-written file.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+pub(crate) fn load_split(data: Option<PathBuf>, usage: &str) -> Result<Dataset> {
     load_split_with(data, usage, false)
 }
 
@@ -569,9 +589,7 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
             },
         ));
         let updated = moodtune_fer::model::weights::with_metadata(&bytes, &origin, &set)?;
-        let tmp = out.with_extension("tmp");
-        std::fs::write(&tmp, updated).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &out).with_context(|| format!("cannot write {}", out.display()))?;
+        write_atomic(&out, &updated)?;
         println!("wrote {}", out.display());
     }
     Ok(())

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod fer_cmd;
+mod fer_compare;
 mod library_cmd;
 mod recognize_cmd;
 mod recommend_cmd;

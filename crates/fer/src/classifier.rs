@@ -48,6 +48,13 @@ impl Classifier {
         })
     }
 
+    /// One line for tables: architecture, network input, test-time augmentation.
+    pub fn describe(&self) -> String {
+        let m = &self.net.meta;
+        let tta = if self.flip_tta { ", flip TTA" } else { "" };
+        format!("{} CNN, {}x{} input{tta}", m.arch, m.crop, m.crop)
+    }
+
     pub fn with_flip_tta(mut self, on: bool) -> Self {
         self.flip_tta = on;
         self

@@ -101,12 +101,23 @@ impl Dataset {
         order.chunks(batch.max(1)).map(|c| c.to_vec()).collect()
     }
 
-    /// The first `n` rows of a seeded shuffle: a fixed random sample.
-    pub fn sample(&self, n: usize, seed: u64) -> Dataset {
+    /// Indices of a fixed random sample: the first `n` of a seeded shuffle.
+    pub fn sample_indices(&self, n: usize, seed: u64) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.len()).collect();
         order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+        order.truncate(n);
+        order
+    }
+
+    /// The rows of [`Dataset::sample_indices`], as a data set of their own.
+    pub fn sample(&self, n: usize, seed: u64) -> Dataset {
+        self.subset(&self.sample_indices(n, seed))
+    }
+
+    /// The rows at `indices`, in that order.
+    pub fn subset(&self, indices: &[usize]) -> Dataset {
         let mut out = Dataset::default();
-        for &i in order.iter().take(n) {
+        for &i in indices {
             out.images.extend_from_slice(self.image(i));
             out.labels.push(self.labels[i]);
         }

@@ -36,7 +36,6 @@ mod eval;
 mod lang;
 mod lexicon;
 mod model;
-mod svm;
 
 pub use analyze::{Analyzer, Features, Hit};
 pub use corpus::{
@@ -53,7 +52,7 @@ pub use model::{
     lexicon_rule, EmotionModel, Method, ModelError, Prediction, TrainInfo, TrainOptions, DEFAULT_C,
     DEFAULT_LEX_SCALE, MODEL_FORMAT,
 };
-pub use svm::{LinearSvm, SvmParams};
+pub use moodtune_svm::{LinearSvm, SvmParams};
 
 /// Seed used for the embedded default model and the documented evaluation.
 pub const DEFAULT_SEED: u64 = 42;

@@ -24,8 +24,8 @@
 //! learn imagery no lexicon lists ("storm", 雷声).
 
 use crate::analyze::{Analyzer, Features};
-use crate::svm::{LinearSvm, Sparse, SvmParams};
 use moodtune_core::Emotion;
+use moodtune_svm::{LinearSvm, Sparse, SvmParams};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
