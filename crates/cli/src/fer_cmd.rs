@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use moodtune_core::Emotion;
 use moodtune_fer::data::{Dataset, LoadOptions, Usage};
-use moodtune_fer::model::{weights::random_safetensors, Arch};
+use moodtune_fer::model::{weights::random_safetensors, Arch, Tta};
 use moodtune_fer::{Classifier, Evaluation};
 use moodtune_fer_train::{Optimizer, Schedule, TrainConfig};
 use std::path::{Path, PathBuf};
@@ -37,9 +37,10 @@ pub struct CalibrateArgs {
     model: Option<PathBuf>,
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Calibrate with flip test-time augmentation on (and store `tta=flip`).
-    #[arg(long)]
-    tta: bool,
+    /// Calibrate with this test-time augmentation (none, flip, tencrop) and store it
+    /// with the model; `--tta` alone means flip. Default: as stored in the model.
+    #[arg(long, num_args = 0..=1, default_missing_value = "flip")]
+    tta: Option<Tta>,
     /// Write a copy of the model with the fitted temperature stored in it.
     #[arg(long)]
     write: Option<PathBuf>,
@@ -100,9 +101,9 @@ pub struct EvalArgs {
     data: Option<PathBuf>,
     #[arg(long, default_value = "PublicTest")]
     usage: String,
-    /// Force flip test-time augmentation on or off (default: as stored with the model).
+    /// Test-time augmentation: none, flip or tencrop (default: as stored with the model).
     #[arg(long)]
-    tta: Option<bool>,
+    tta: Option<Tta>,
     /// Also report accuracy under brightness/contrast changes and horizontal flips.
     #[arg(long)]
     robustness: bool,
@@ -255,7 +256,7 @@ fn load_split_with(data: Option<PathBuf>, usage: &str, skip_bad_rows: bool) -> R
 fn eval(a: EvalArgs) -> Result<()> {
     let mut clf = Classifier::shipped_or(a.model.as_deref())?;
     if let Some(t) = a.tta {
-        clf = clf.with_flip_tta(t);
+        clf = clf.with_tta(t);
     }
     let ds = load_split_with(a.data, &a.usage, a.skip_bad_rows)?;
     let t = Instant::now();
@@ -271,7 +272,7 @@ fn eval(a: EvalArgs) -> Result<()> {
         let out = serde_json::json!({
             "model": a.model.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "shipped".into()),
             "usage": a.usage,
-            "flip_tta": clf.flip_tta,
+            "tta": clf.tta,
             "evaluation": ev,
             "ms_per_face": secs * 1000.0 / ds.len() as f64,
             "robustness": robustness,
@@ -279,13 +280,13 @@ fn eval(a: EvalArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
-            "model {} ({}), flip TTA {}",
+            "model {} ({}), test-time augmentation {}",
             a.model
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "shipped".into()),
             clf.net.arch.name,
-            if clf.flip_tta { "on" } else { "off" }
+            clf.tta.key()
         );
         print!("{}", ev.table());
         println!(
@@ -367,7 +368,7 @@ fn info(a: InfoArgs) -> Result<()> {
         m.std
     );
     println!("temperature   {}", m.temperature);
-    println!("flip TTA      {}", m.flip_tta);
+    println!("TTA           {}", m.tta.key());
     let mut keys: Vec<_> = m.raw.keys().collect();
     keys.sort();
     for k in keys {
@@ -413,7 +414,7 @@ fn bench(a: BenchArgs) -> Result<()> {
     );
     for name in &archs {
         let arch = Arch::by_name(name)?;
-        let clf = Classifier::from_bytes(&random_safetensors(&arch, 1), name)?.with_flip_tta(false);
+        let clf = Classifier::from_bytes(&random_safetensors(&arch, 1), name)?.with_tta(Tta::None);
         let face =
             image::GrayImage::from_fn(48, 48, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]));
         let b1 = median_ms(
@@ -533,7 +534,10 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
     use moodtune_fer::classifier::fer_image;
     use moodtune_fer::metrics::{fit_temperature, views_to_probs};
     use rayon::prelude::*;
-    let clf = Classifier::shipped_or(a.model.as_deref())?.with_flip_tta(a.tta);
+    let mut clf = Classifier::shipped_or(a.model.as_deref())?;
+    if let Some(tta) = a.tta {
+        clf = clf.with_tta(tta);
+    }
     let ds = load_split(a.data, "PublicTest")?;
     let views: Vec<Vec<Vec<f32>>> = (0..ds.len())
         .into_par_iter()
@@ -560,8 +564,8 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
     };
     let (before, after) = (ev(1.0), ev(t));
     println!(
-        "flip TTA {}; temperature fitted on {} PublicTest faces: T = {t:.2}",
-        a.tta,
+        "test-time augmentation {}; temperature fitted on {} PublicTest faces: T = {t:.2}",
+        clf.tta.key(),
         fit_labels.len()
     );
     println!(
@@ -579,15 +583,10 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
             ),
             None => bail!("--write needs --model (the shipped model is read-only)"),
         };
-        let mut set = vec![("temperature", format!("{t:.2}"))];
-        set.push((
-            "tta",
-            if a.tta {
-                "flip".to_string()
-            } else {
-                "none".to_string()
-            },
-        ));
+        let set = [
+            ("temperature", format!("{t:.2}")),
+            ("tta", clf.tta.key().to_string()),
+        ];
         let updated = moodtune_fer::model::weights::with_metadata(&bytes, &origin, &set)?;
         write_atomic(&out, &updated)?;
         println!("wrote {}", out.display());

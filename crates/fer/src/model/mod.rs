@@ -8,4 +8,4 @@ pub mod arch;
 pub mod weights;
 
 pub use arch::{Arch, LayerSpec};
-pub use weights::{ModelMeta, Network};
+pub use weights::{ModelMeta, Network, Tta};

@@ -1,7 +1,8 @@
 //! Loading a trained network from safetensors. The file's metadata names the
 //! architecture and the preprocessing it was trained with, so a weight file is
 //! self-describing: `arch`, `crop`, `mean`, `std`, `preprocess`, and optionally
-//! `temperature` (calibration) and `tta` (`flip` for flip test-time augmentation).
+//! `temperature` (calibration) and `tta` (test-time augmentation: `none`, `flip`,
+//! `tencrop`).
 
 use super::arch::{Arch, LayerSpec};
 use crate::nn::{self, Conv2d, Linear, Tensor};
@@ -9,6 +10,41 @@ use crate::preprocess::Pipeline;
 use anyhow::{anyhow, bail, Context, Result};
 use safetensors::SafeTensors;
 use std::collections::HashMap;
+
+/// Test-time augmentation: which views of a face are classified and averaged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tta {
+    /// The centre crop only.
+    #[default]
+    None,
+    /// The centre crop and its mirror image.
+    Flip,
+    /// The centre and four corner crops, each with its mirror image.
+    TenCrop,
+}
+
+impl Tta {
+    pub fn key(self) -> &'static str {
+        match self {
+            Tta::None => "none",
+            Tta::Flip => "flip",
+            Tta::TenCrop => "tencrop",
+        }
+    }
+}
+
+impl std::str::FromStr for Tta {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Tta> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "off" | "false" => Ok(Tta::None),
+            "flip" | "on" | "true" => Ok(Tta::Flip),
+            "tencrop" | "ten-crop" | "10crop" => Ok(Tta::TenCrop),
+            _ => bail!("unknown test-time augmentation {s:?}: expected none, flip or tencrop"),
+        }
+    }
+}
 
 /// How to turn a face crop into network input, read from the weight file.
 #[derive(Debug, Clone)]
@@ -22,8 +58,8 @@ pub struct ModelMeta {
     pub std: f32,
     /// Logits are divided by this before softmax (temperature scaling); 1 = none.
     pub temperature: f32,
-    /// Average the prediction with the horizontally flipped face.
-    pub flip_tta: bool,
+    /// Test-time augmentation the model was calibrated with.
+    pub tta: Tta,
     /// Everything in the file's metadata, for `moodtune fer info`.
     pub raw: HashMap<String, String>,
 }
@@ -71,7 +107,12 @@ impl Network {
             mean: num("mean", 0.0)?,
             std: num("std", 1.0)?,
             temperature: num("temperature", 1.0)?,
-            flip_tta: get("tta") == Some("flip"),
+            tta: match get("tta") {
+                None => Tta::None,
+                Some(v) => v
+                    .parse()
+                    .with_context(|| format!("{origin}: metadata tta"))?,
+            },
             raw: raw.clone(),
         };
         if meta.crop != arch.input
