@@ -472,6 +472,48 @@ fn bench(a: BenchArgs) -> Result<()> {
         );
     }
     println!("(ratios > 1 mean moodtune is faster; training via libtorch/tch, inference pure Rust; {} threads)", a.threads);
+    shipped_latency(&pool, a.seconds)
+}
+
+/// The shipped model's cost per face under each test-time augmentation: batch-1
+/// latency (what the live camera sees) and batch-64 throughput.
+fn shipped_latency(pool: &rayon::ThreadPool, seconds: f64) -> Result<()> {
+    let stored = Classifier::shipped()?.tta;
+    println!(
+        "\nshipped model (stored test-time augmentation: {}), pure Rust, {} threads",
+        stored.key(),
+        pool.current_num_threads()
+    );
+    println!(
+        "{:<10} {:>14} {:>16}",
+        "tta", "batch-1 ms", "batch-64 faces/s"
+    );
+    let face =
+        image::GrayImage::from_fn(48, 48, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]));
+    let ds = Dataset {
+        images: face.as_raw().repeat(64),
+        labels: vec![Emotion::Neutral; 64],
+        skipped: vec![],
+    };
+    for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
+        let clf = Classifier::shipped()?.with_tta(tta);
+        let (b1, b64) = pool.install(|| {
+            let b1 = median_ms(
+                || {
+                    std::hint::black_box(clf.probabilities(&face));
+                },
+                seconds / 2.0,
+            );
+            let b64 = median_ms(
+                || {
+                    std::hint::black_box(clf.predict_dataset(&ds));
+                },
+                seconds / 2.0,
+            );
+            (b1, b64)
+        });
+        println!("{:<10} {:>14.2} {:>16.0}", tta.key(), b1, 64_000.0 / b64);
+    }
     Ok(())
 }
 
