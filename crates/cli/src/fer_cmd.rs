@@ -217,6 +217,24 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    // Temp files are created private (0600); keep the replaced file's mode, or the
+    // usual 0644 for a new one.
+    let mode = match std::fs::metadata(path) {
+        Ok(m) => m.permissions(),
+        Err(_) => {
+            #[cfg(unix)]
+            {
+                std::os::unix::fs::PermissionsExt::from_mode(0o644)
+            }
+            #[cfg(not(unix))]
+            {
+                tmp.as_file().metadata()?.permissions()
+            }
+        }
+    };
+    tmp.as_file()
+        .set_permissions(mode)
+        .with_context(|| format!("cannot set the mode of {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
@@ -415,19 +433,13 @@ fn bench(a: BenchArgs) -> Result<()> {
     for name in &archs {
         let arch = Arch::by_name(name)?;
         let clf = Classifier::from_bytes(&random_safetensors(&arch, 1), name)?.with_tta(Tta::None);
-        let face =
-            image::GrayImage::from_fn(48, 48, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]));
+        let (face, ds) = bench_faces();
         let b1 = median_ms(
             || {
                 std::hint::black_box(clf.probabilities(&face));
             },
             a.seconds / 2.0,
         );
-        let ds = Dataset {
-            images: face.as_raw().repeat(64),
-            labels: vec![Emotion::Neutral; 64],
-            skipped: vec![],
-        };
         let b64 = pool.install(|| {
             median_ms(
                 || {
@@ -475,6 +487,18 @@ fn bench(a: BenchArgs) -> Result<()> {
     shipped_latency(&pool, a.seconds)
 }
 
+/// A synthetic 48x48 face and a batch of 64 copies: inputs for latency figures.
+fn bench_faces() -> (image::GrayImage, Dataset) {
+    let face =
+        image::GrayImage::from_fn(48, 48, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]));
+    let batch = Dataset {
+        images: face.as_raw().repeat(64),
+        labels: vec![Emotion::Neutral; 64],
+        skipped: vec![],
+    };
+    (face, batch)
+}
+
 /// The shipped model's cost per face under each test-time augmentation: batch-1
 /// latency (what the live camera sees) and batch-64 throughput.
 fn shipped_latency(pool: &rayon::ThreadPool, seconds: f64) -> Result<()> {
@@ -488,13 +512,7 @@ fn shipped_latency(pool: &rayon::ThreadPool, seconds: f64) -> Result<()> {
         "{:<10} {:>14} {:>16}",
         "tta", "batch-1 ms", "batch-64 faces/s"
     );
-    let face =
-        image::GrayImage::from_fn(48, 48, |x, y| image::Luma([((x * 5 + y * 3) % 256) as u8]));
-    let ds = Dataset {
-        images: face.as_raw().repeat(64),
-        labels: vec![Emotion::Neutral; 64],
-        skipped: vec![],
-    };
+    let (face, ds) = bench_faces();
     for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
         let clf = Classifier::shipped()?.with_tta(tta);
         let (b1, b64) = pool.install(|| {
