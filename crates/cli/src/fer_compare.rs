@@ -57,6 +57,14 @@ pub fn compare(a: CompareArgs) -> Result<()> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} methods, {elapsed} {wide_msg}")
             .expect("static template"),
     );
+    // indicatif draws nothing when stderr is not a terminal; logs still need the lines.
+    let say = |line: String| {
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+    };
     let mut rows: Vec<Row> = Vec::new();
     for (name, clf) in &models {
         bar.set_message(format!("{name}: predicting {} faces", test.len()));
@@ -69,12 +77,12 @@ pub fn compare(a: CompareArgs) -> Result<()> {
             let tag = format!("{}/{}", method.key(), kernel.key());
             let mut log = |line: &str| {
                 bar.set_message(format!("{tag}: {line}"));
-                bar.println(format!("{tag}: {line}"));
+                say(format!("{tag}: {line}"));
             };
             let row =
                 compare::run_baseline(method, kernel, &train, &test, &sample, &opts, &mut log)
                     .with_context(|| format!("baseline {tag}"))?;
-            bar.println(format!(
+            say(format!(
                 "{tag}: PublicTest {:.2}%, sample {:.1}%, trained in {:.0} s",
                 row.accuracy * 100.0,
                 row.sample_accuracy * 100.0,

@@ -104,8 +104,8 @@ impl Default for TuneOptions {
     fn default() -> Self {
         TuneOptions {
             holdout: 0.2,
-            linear_costs: vec![0.0001, 0.001, 0.01],
-            rbf_costs: vec![0.03, 0.3, 3.0],
+            linear_costs: vec![0.00003, 0.0001, 0.001, 0.01],
+            rbf_costs: vec![0.1, 1.0, 10.0],
             gammas: vec![0.1, 0.3, 1.0],
             fourier_dim: 2048,
             max_epochs: 15,
