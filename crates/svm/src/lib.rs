@@ -100,21 +100,6 @@ where
     }
 }
 
-impl<T, const N: usize> Features for [T; N]
-where
-    [T]: Features,
-{
-    fn dot_from(&self, start: f32, w: &[f32]) -> f32 {
-        self.as_slice().dot_from(start, w)
-    }
-    fn add_scaled(&self, scale: f32, w: &mut [f32]) {
-        self.as_slice().add_scaled(scale, w)
-    }
-    fn norm_sq(&self) -> f32 {
-        self.as_slice().norm_sq()
-    }
-}
-
 /// Dot product with eight independent accumulators: a plain `sum()` is one serial
 /// dependency chain the compiler may not reorder, so it would not vectorise.
 fn dense_dot(a: &[f32], b: &[f32]) -> f32 {

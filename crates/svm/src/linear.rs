@@ -177,9 +177,9 @@ mod tests {
         let b = LinearSvm::train(&xs, &ys, 2, SvmParams::default(), 3);
         assert_eq!(a, b);
         let only = LinearSvm::train(&xs, &[true, true, true], 2, SvmParams::default(), 3);
-        assert!(only.decision(&[(1, 5.0)]) > 0.0);
+        assert!(only.decision([(1u32, 5.0f32)].as_slice()) > 0.0);
         let empty = LinearSvm::train::<Sparse>(&[], &[], 2, SvmParams::default(), 3);
-        assert_eq!(empty.decision(&[(0, 1.0)]), 0.0);
+        assert_eq!(empty.decision([(0u32, 1.0f32)].as_slice()), 0.0);
     }
 
     #[test]
