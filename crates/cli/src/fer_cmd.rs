@@ -27,6 +27,8 @@ pub enum FerCommand {
     Report(ReportArgs),
     /// Fit temperature scaling on half of PublicTest, report calibration on the other half.
     Calibrate(CalibrateArgs),
+    /// Combine trained models of one architecture into an ensemble file (then calibrate it).
+    Ensemble(EnsembleArgs),
     /// LBP/HOG/Gabor + SVM baselines beside the CNNs; writes the table to docs/RESULTS.md.
     Compare(crate::fer_compare::CompareArgs),
 }
@@ -44,6 +46,16 @@ pub struct CalibrateArgs {
     /// Write a copy of the model with the fitted temperature stored in it.
     #[arg(long)]
     write: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct EnsembleArgs {
+    /// Model files to combine (two or more; same architecture and preprocessing).
+    #[arg(long = "model", required = true, num_args = 1..)]
+    models: Vec<PathBuf>,
+    /// The ensemble file to write.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -157,6 +169,7 @@ pub fn run(cmd: FerCommand) -> Result<ExitCode> {
         FerCommand::Bench(a) => bench(a),
         FerCommand::Report(a) => report(a),
         FerCommand::Calibrate(a) => calibrate(a),
+        FerCommand::Ensemble(a) => ensemble(a),
         FerCommand::Compare(a) => crate::fer_compare::compare(a),
     }
     .map(|()| ExitCode::SUCCESS)
@@ -303,7 +316,7 @@ fn eval(a: EvalArgs) -> Result<()> {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "shipped".into()),
-            clf.net.arch.name,
+            clf.describe(),
             clf.tta.key()
         );
         print!("{}", ev.table());
@@ -364,16 +377,23 @@ fn robustness(clf: &Classifier, ds: &Dataset) -> Vec<(String, f64)> {
 
 fn info(a: InfoArgs) -> Result<()> {
     let clf = Classifier::shipped_or(a.model.as_deref())?;
-    let (params, macs) = clf.net.arch.cost();
-    let m = &clf.net.meta;
+    let (params, macs) = clf.net().arch.cost();
+    let m = clf.meta();
+    let members = clf.nets.len();
     println!(
         "architecture  {} — {}",
-        clf.net.arch.name, clf.net.arch.summary
+        clf.net().arch.name,
+        clf.net().arch.summary
     );
-    println!("parameters    {params}");
+    if members > 1 {
+        println!("ensemble      {members} networks, probabilities averaged");
+    }
+    println!("parameters    {}", params * members);
     println!(
-        "MACs/face     {:.1} M (x2 with flip TTA)",
-        macs as f64 / 1e6
+        "MACs/face     {:.1} M per network and view; {} passes per face with {} TTA",
+        macs as f64 / 1e6,
+        clf.passes_per_face(),
+        clf.tta.key()
     );
     println!(
         "input         face -> [{}] -> {}x{} -> centre {}x{}, (x/255 - {}) / {}",
@@ -587,6 +607,29 @@ fn report(a: ReportArgs) -> Result<()> {
     for p in written {
         println!("wrote {}", p.display());
     }
+    Ok(())
+}
+
+fn ensemble(a: EnsembleArgs) -> Result<()> {
+    let files = a
+        .models
+        .iter()
+        .map(|p| {
+            let bytes =
+                std::fs::read(p).with_context(|| format!("cannot read model {}", p.display()))?;
+            Ok((bytes, p.display().to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = moodtune_fer::model::weights::ensemble_safetensors(&files)?;
+    write_atomic(&a.out, &bytes)?;
+    println!(
+        "wrote {} ({} networks, {:.1} MB); calibrate it next: moodtune fer calibrate --model {} --write {}",
+        a.out.display(),
+        files.len(),
+        bytes.len() as f64 / 1e6,
+        a.out.display(),
+        a.out.display()
+    );
     Ok(())
 }
 

@@ -2,9 +2,10 @@
 //! face crops in, calibrated probabilities of the seven emotions out.
 
 use crate::data::{Dataset, PIXELS, SIDE};
-use crate::model::{Network, Tta};
+use crate::model::weights::load_members;
+use crate::model::{ModelMeta, Network, Tta};
 use crate::nn::softmax;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use image::{imageops, GrayImage};
 use moodtune_core::{Emotion, ExpressionClassifier};
 use rayon::prelude::*;
@@ -14,7 +15,9 @@ use std::path::Path;
 static SHIPPED: &[u8] = include_bytes!("../models/fer.safetensors");
 
 pub struct Classifier {
-    pub net: Network,
+    /// One network, or the members of an ensemble (same architecture and input), whose
+    /// probabilities are averaged.
+    pub nets: Vec<Network>,
     /// Test-time augmentation; starts as stored in the file.
     pub tta: Tta,
 }
@@ -25,11 +28,9 @@ impl Classifier {
     }
 
     pub fn load(path: &Path) -> Result<Classifier> {
-        let net = Network::load(path)?;
-        Ok(Classifier {
-            tta: net.meta.tta,
-            net,
-        })
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
+        Self::from_bytes(&bytes, &path.display().to_string())
     }
 
     /// The shipped model unless a path is given.
@@ -41,22 +42,47 @@ impl Classifier {
     }
 
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Classifier> {
-        let net = Network::from_safetensors(bytes, origin)?;
+        let nets = load_members(bytes, origin)?;
         Ok(Classifier {
-            tta: net.meta.tta,
-            net,
+            tta: nets[0].meta.tta,
+            nets,
         })
     }
 
-    /// One line for tables: architecture, network input, test-time augmentation.
+    /// What every member shares: architecture, preprocessing, input, temperature.
+    pub fn meta(&self) -> &ModelMeta {
+        &self.nets[0].meta
+    }
+
+    /// The (first) network: the architecture every member has.
+    pub fn net(&self) -> &Network {
+        &self.nets[0]
+    }
+
+    /// One line for tables: architecture, ensemble size, network input, test-time
+    /// augmentation.
     pub fn describe(&self) -> String {
-        let m = &self.net.meta;
+        let m = self.meta();
         let tta = match self.tta {
             Tta::None => "",
             Tta::Flip => ", flip TTA",
             Tta::TenCrop => ", ten-crop TTA",
         };
-        format!("{} CNN, {}x{} input{tta}", m.arch, m.crop, m.crop)
+        let members = match self.nets.len() {
+            1 => String::new(),
+            n => format!(" x{n} ensemble"),
+        };
+        format!("{} CNN{members}, {}x{} input{tta}", m.arch, m.crop, m.crop)
+    }
+
+    /// Networks evaluated per face: ensemble members x test-time views.
+    pub fn passes_per_face(&self) -> usize {
+        let views = match self.tta {
+            Tta::None => 1,
+            Tta::Flip => 2,
+            Tta::TenCrop => 10,
+        };
+        self.nets.len() * views
     }
 
     pub fn with_tta(mut self, tta: Tta) -> Self {
@@ -67,7 +93,7 @@ impl Classifier {
     /// Applies the stored preprocessing and resizes to the input size, normalised: the
     /// plane the network's crops are cut from (`input_size x input_size`).
     fn plane(&self, face: &GrayImage) -> Vec<f32> {
-        let m = &self.net.meta;
+        let m = self.meta();
         let mut img = m.preprocess.apply(face);
         let side = m.input_size as u32;
         if img.dimensions() != (side, side) {
@@ -80,7 +106,7 @@ impl Classifier {
 
     /// The `crop x crop` window of `plane` at (`left`, `top`).
     fn cut(&self, plane: &[f32], left: usize, top: usize) -> Vec<f32> {
-        let (side, crop) = (self.net.meta.input_size, self.net.meta.crop);
+        let (side, crop) = (self.meta().input_size, self.meta().crop);
         (top..top + crop)
             .flat_map(|y| {
                 plane[y * side + left..y * side + left + crop]
@@ -92,14 +118,14 @@ impl Classifier {
 
     /// The network's input for the centre crop: what a single-view prediction sees.
     pub fn prepare(&self, face: &GrayImage) -> Vec<f32> {
-        let m = &self.net.meta;
+        let m = self.meta();
         let off = (m.input_size - m.crop) / 2;
         self.cut(&self.plane(face), off, off)
     }
 
     /// Every view the classifier averages, centre crop first.
     pub fn views(&self, face: &GrayImage) -> Vec<Vec<f32>> {
-        let m = &self.net.meta;
+        let m = self.meta();
         let plane = self.plane(face);
         let (centre, far) = ((m.input_size - m.crop) / 2, m.input_size - m.crop);
         let mut offsets = vec![(centre, centre)];
@@ -120,12 +146,16 @@ impl Classifier {
         views
     }
 
-    /// Probabilities for one face crop of any size: the mean of the views' softmaxes.
+    /// Probabilities for one face crop of any size: the mean of the softmaxes of every
+    /// member on every view.
     pub fn probabilities(&self, face: &GrayImage) -> [f32; Emotion::COUNT] {
         let views = self.views(face);
-        // The views are independent: on a single face they share out over the cores.
-        let probs: Vec<[f32; Emotion::COUNT]> =
-            views.par_iter().map(|v| self.probs_of(v)).collect();
+        // Members x views are independent: on a single face they share out over the cores.
+        let probs: Vec<[f32; Emotion::COUNT]> = self
+            .passes(&views)
+            .par_iter()
+            .map(|(net, v)| self.probs_of(net, v))
+            .collect();
         let mut mean = [0.0; Emotion::COUNT];
         for p in &probs {
             for (m, v) in mean.iter_mut().zip(p) {
@@ -135,23 +165,27 @@ impl Classifier {
         mean
     }
 
-    /// Raw logits of each view the classifier averages, before temperature: what
-    /// calibration fits on.
+    /// Raw logits of every member on every view the classifier averages, before
+    /// temperature: what calibration fits on.
     pub fn view_logits(&self, face: &GrayImage) -> Vec<Vec<f32>> {
-        self.views(face)
+        let views = self.views(face);
+        self.passes(&views)
             .into_iter()
-            .map(|v| self.net.logits(v))
+            .map(|(net, v)| net.logits(v.clone()))
             .collect()
     }
 
-    fn probs_of(&self, input: &[f32]) -> [f32; Emotion::COUNT] {
-        let t = self.net.meta.temperature;
-        let logits: Vec<f32> = self
-            .net
-            .logits(input.to_vec())
+    /// Every (member, view) pair a prediction runs.
+    fn passes<'a>(&'a self, views: &'a [Vec<f32>]) -> Vec<(&'a Network, &'a Vec<f32>)> {
+        self.nets
             .iter()
-            .map(|v| v / t)
-            .collect();
+            .flat_map(|net| views.iter().map(move |v| (net, v)))
+            .collect()
+    }
+
+    fn probs_of(&self, net: &Network, input: &[f32]) -> [f32; Emotion::COUNT] {
+        let t = self.meta().temperature;
+        let logits: Vec<f32> = net.logits(input.to_vec()).iter().map(|v| v / t).collect();
         let mut out = [0.0; Emotion::COUNT];
         out.copy_from_slice(&softmax(&logits));
         out
@@ -207,7 +241,7 @@ mod tests {
         let centre = clf.prepare(&face);
         assert_eq!(clf.views(&face), vec![centre.clone()]);
         // The centre crop starts at (4, 4): pixel value 4 * 4 + 4, normalised.
-        let m = &clf.net.meta;
+        let m = clf.meta();
         assert_eq!(centre[0], (20.0 / 255.0 - m.mean) / m.std);
 
         let flip = slim().with_tta(Tta::Flip).views(&face);
@@ -229,6 +263,36 @@ mod tests {
         // Probabilities are the mean over the views and sum to one.
         let p = slim().with_tta(Tta::TenCrop).probabilities(&face);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn an_ensemble_averages_its_members() {
+        use crate::model::weights::ensemble_safetensors;
+        let slim = Arch::by_name("slimvgg").unwrap();
+        let files: Vec<(Vec<u8>, String)> = (5..7)
+            .map(|seed| (random_safetensors(&slim, seed), seed.to_string()))
+            .collect();
+        let ens = Classifier::from_bytes(&ensemble_safetensors(&files).unwrap(), "ens")
+            .unwrap()
+            .with_tta(Tta::Flip);
+        assert_eq!(ens.passes_per_face(), 4);
+        assert!(ens.describe().contains("x2 ensemble"), "{}", ens.describe());
+        let face = GrayImage::from_fn(48, 48, |x, y| image::Luma([(x * 5 + y * 3) as u8]));
+        let alone: Vec<[f32; 7]> = files
+            .iter()
+            .map(|(b, o)| {
+                Classifier::from_bytes(b, o)
+                    .unwrap()
+                    .with_tta(Tta::Flip)
+                    .probabilities(&face)
+            })
+            .collect();
+        let p = ens.probabilities(&face);
+        for k in 0..7 {
+            assert!((p[k] - (alone[0][k] + alone[1][k]) / 2.0).abs() < 1e-6);
+        }
+        // Calibration sees every member on every view.
+        assert_eq!(ens.view_logits(&face).len(), 4);
     }
 
     #[test]

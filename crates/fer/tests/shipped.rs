@@ -32,8 +32,8 @@ fn shipped_model_matches_pytorch_logits() {
     for (i, face) in fx.faces.iter().enumerate() {
         let px: Vec<u8> = face.pixels.split(' ').map(|v| v.parse().unwrap()).collect();
         let input = clf.prepare(&fer_image(&px));
-        assert_eq!(input.len(), clf.net.meta.crop * clf.net.meta.crop);
-        let logits = clf.net.logits(input);
+        assert_eq!(input.len(), clf.meta().crop * clf.meta().crop);
+        let logits = clf.net().logits(input);
         for (a, b) in logits.iter().zip(&face.logits) {
             assert!(
                 (a - b).abs() < 2e-3,

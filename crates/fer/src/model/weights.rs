@@ -78,133 +78,17 @@ pub struct Network {
 }
 
 impl Network {
-    /// Parses safetensors bytes; `origin` names the source in errors.
+    /// Parses safetensors bytes holding one network; `origin` names the source in errors.
+    /// An ensemble file is refused here: [`load_members`] reads those.
     pub fn from_safetensors(bytes: &[u8], origin: &str) -> Result<Network> {
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| {
-            anyhow!("{origin}: not a valid safetensors file ({e}); was it truncated?")
-        })?;
-        let st = SafeTensors::deserialize(bytes).map_err(|e| {
-            anyhow!("{origin}: not a valid safetensors file ({e}); was it truncated?")
-        })?;
-        let raw: HashMap<String, String> = header.metadata().clone().unwrap_or_default();
-        let get = |k: &str| raw.get(k).map(String::as_str);
-        let arch_name = get("arch").ok_or_else(|| anyhow!("{origin}: metadata has no `arch`"))?;
-        let arch = Arch::by_name(arch_name).with_context(|| format!("{origin}: metadata"))?;
-        let num = |k: &str, default: f32| -> Result<f32> {
-            match get(k) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse()
-                    .map_err(|_| anyhow!("{origin}: metadata {k}={v:?} is not a number")),
-            }
-        };
-        let meta = ModelMeta {
-            arch: arch_name.to_string(),
-            preprocess: Pipeline::parse(get("preprocess").unwrap_or(""))
-                .with_context(|| format!("{origin}: metadata preprocess"))?,
-            input_size: num("input_size", 48.0)? as usize,
-            crop: num("crop", arch.input as f32)? as usize,
-            mean: num("mean", 0.0)?,
-            std: num("std", 1.0)?,
-            temperature: num("temperature", 1.0)?,
-            tta: match get("tta") {
-                None => Tta::None,
-                Some(v) => v
-                    .parse()
-                    .with_context(|| format!("{origin}: metadata tta"))?,
-            },
-            raw: raw.clone(),
-        };
-        if meta.crop != arch.input
-            || meta.crop > meta.input_size
-            || meta.std <= 0.0
-            || meta.temperature <= 0.0
-        {
+        let mut members = load_members(bytes, origin)?;
+        if members.len() != 1 {
             bail!(
-                "{origin}: inconsistent metadata (crop {}, input {}, arch input {})",
-                meta.crop,
-                meta.input_size,
-                arch.input
+                "{origin}: holds an ensemble of {} networks where one is expected",
+                members.len()
             );
         }
-        let tensor = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
-            let t = st
-                .tensor(&name)
-                .map_err(|_| anyhow!("{origin}: missing tensor {name}"))?;
-            if t.shape() != shape {
-                bail!(
-                    "{origin}: tensor {name} has shape {:?}, {} expects {shape:?}",
-                    t.shape(),
-                    arch.name
-                );
-            }
-            if t.dtype() != safetensors::Dtype::F32 {
-                bail!("{origin}: tensor {name} is {:?}, expected F32", t.dtype());
-            }
-            Ok(t.data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
-        };
-        let mut layers = Vec::new();
-        for spec in &arch.layers {
-            layers.push(match *spec {
-                LayerSpec::Conv {
-                    name,
-                    cin,
-                    cout,
-                    k,
-                    pad,
-                    batchnorm,
-                } => {
-                    let shape = [cout, cin, k, k];
-                    if batchnorm {
-                        let mut conv = Conv2d {
-                            cin,
-                            cout,
-                            k,
-                            pad,
-                            weight: tensor(format!("{name}.conv.weight"), &shape)?,
-                            bias: vec![0.0; cout],
-                        };
-                        let bn = |p: &str| tensor(format!("{name}.bn.{p}"), &[cout]);
-                        conv.fold_batchnorm(
-                            &bn("weight")?,
-                            &bn("bias")?,
-                            &bn("running_mean")?,
-                            &bn("running_var")?,
-                            1e-5,
-                        );
-                        Layer::Conv(conv)
-                    } else {
-                        Layer::Conv(Conv2d {
-                            cin,
-                            cout,
-                            k,
-                            pad,
-                            weight: tensor(format!("{name}.weight"), &shape)?,
-                            bias: tensor(format!("{name}.bias"), &[cout])?,
-                        })
-                    }
-                }
-                LayerSpec::MaxPool2 => Layer::Pool,
-                LayerSpec::Dense {
-                    name,
-                    inputs,
-                    outputs,
-                    relu,
-                } => Layer::Dense(
-                    Linear {
-                        inputs,
-                        outputs,
-                        weight: tensor(format!("{name}.weight"), &[outputs, inputs])?,
-                        bias: tensor(format!("{name}.bias"), &[outputs])?,
-                    },
-                    relu,
-                ),
-            });
-        }
-        Ok(Network { arch, meta, layers })
+        Ok(members.remove(0))
     }
 
     pub fn load(path: &std::path::Path) -> Result<Network> {
@@ -244,6 +128,220 @@ impl Network {
     }
 }
 
+/// Metadata key of an ensemble file: how many networks it holds. Member `i`'s tensors
+/// are named `m{i}.<tensor>`; all members share the file's preprocessing and input.
+pub const MEMBERS_KEY: &str = "members";
+
+/// Every network in a safetensors file: one for a plain model file, `members` for an
+/// ensemble (see [`ensemble_safetensors`]). They share the file's metadata.
+pub fn load_members(bytes: &[u8], origin: &str) -> Result<Vec<Network>> {
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| anyhow!("{origin}: not a valid safetensors file ({e}); was it truncated?"))?;
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| anyhow!("{origin}: not a valid safetensors file ({e}); was it truncated?"))?;
+    let raw: HashMap<String, String> = header.metadata().clone().unwrap_or_default();
+    let (arch, meta) = read_meta(raw, origin)?;
+    let prefixes: Vec<String> = match meta.raw.get(MEMBERS_KEY) {
+        None => vec![String::new()],
+        Some(n) => {
+            let n: usize = n
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| anyhow!("{origin}: metadata members={n:?} is not a count"))?;
+            (0..n).map(|i| format!("m{i}.")).collect()
+        }
+    };
+    prefixes
+        .iter()
+        .map(|prefix| {
+            Ok(Network {
+                arch: arch.clone(),
+                meta: meta.clone(),
+                layers: read_layers(&st, &arch, prefix, origin)?,
+            })
+        })
+        .collect()
+}
+
+/// The architecture and input description stored in a file's metadata, checked.
+fn read_meta(raw: HashMap<String, String>, origin: &str) -> Result<(Arch, ModelMeta)> {
+    let get = |k: &str| raw.get(k).map(String::as_str);
+    let arch_name = get("arch").ok_or_else(|| anyhow!("{origin}: metadata has no `arch`"))?;
+    let arch = Arch::by_name(arch_name).with_context(|| format!("{origin}: metadata"))?;
+    let num = |k: &str, default: f32| -> Result<f32> {
+        match get(k) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| anyhow!("{origin}: metadata {k}={v:?} is not a number")),
+        }
+    };
+    let meta = ModelMeta {
+        arch: arch_name.to_string(),
+        preprocess: Pipeline::parse(get("preprocess").unwrap_or(""))
+            .with_context(|| format!("{origin}: metadata preprocess"))?,
+        input_size: num("input_size", 48.0)? as usize,
+        crop: num("crop", arch.input as f32)? as usize,
+        mean: num("mean", 0.0)?,
+        std: num("std", 1.0)?,
+        temperature: num("temperature", 1.0)?,
+        tta: match get("tta") {
+            None => Tta::None,
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("{origin}: metadata tta"))?,
+        },
+        raw: raw.clone(),
+    };
+    if meta.crop != arch.input
+        || meta.crop > meta.input_size
+        || meta.std <= 0.0
+        || meta.temperature <= 0.0
+    {
+        bail!(
+            "{origin}: inconsistent metadata (crop {}, input {}, arch input {})",
+            meta.crop,
+            meta.input_size,
+            arch.input
+        );
+    }
+    Ok((arch, meta))
+}
+
+/// The layers of `arch` from the tensors named `{prefix}<layer tensor>`.
+fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Result<Vec<Layer>> {
+    let tensor = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
+        let name = format!("{prefix}{name}");
+        let t = st
+            .tensor(&name)
+            .map_err(|_| anyhow!("{origin}: missing tensor {name}"))?;
+        if t.shape() != shape {
+            bail!(
+                "{origin}: tensor {name} has shape {:?}, {} expects {shape:?}",
+                t.shape(),
+                arch.name
+            );
+        }
+        if t.dtype() != safetensors::Dtype::F32 {
+            bail!("{origin}: tensor {name} is {:?}, expected F32", t.dtype());
+        }
+        Ok(t.data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    };
+    let mut layers = Vec::new();
+    for spec in &arch.layers {
+        layers.push(match *spec {
+            LayerSpec::Conv {
+                name,
+                cin,
+                cout,
+                k,
+                pad,
+                batchnorm,
+            } => {
+                let shape = [cout, cin, k, k];
+                if batchnorm {
+                    let mut conv = Conv2d {
+                        cin,
+                        cout,
+                        k,
+                        pad,
+                        weight: tensor(format!("{name}.conv.weight"), &shape)?,
+                        bias: vec![0.0; cout],
+                    };
+                    let bn = |p: &str| tensor(format!("{name}.bn.{p}"), &[cout]);
+                    conv.fold_batchnorm(
+                        &bn("weight")?,
+                        &bn("bias")?,
+                        &bn("running_mean")?,
+                        &bn("running_var")?,
+                        1e-5,
+                    );
+                    Layer::Conv(conv)
+                } else {
+                    Layer::Conv(Conv2d {
+                        cin,
+                        cout,
+                        k,
+                        pad,
+                        weight: tensor(format!("{name}.weight"), &shape)?,
+                        bias: tensor(format!("{name}.bias"), &[cout])?,
+                    })
+                }
+            }
+            LayerSpec::MaxPool2 => Layer::Pool,
+            LayerSpec::Dense {
+                name,
+                inputs,
+                outputs,
+                relu,
+            } => Layer::Dense(
+                Linear {
+                    inputs,
+                    outputs,
+                    weight: tensor(format!("{name}.weight"), &[outputs, inputs])?,
+                    bias: tensor(format!("{name}.bias"), &[outputs])?,
+                },
+                relu,
+            ),
+        });
+    }
+    Ok(layers)
+}
+
+/// One ensemble file from several model files of the same architecture and input: the
+/// members' tensors under `m{i}.`, the first file's metadata with `members` set and the
+/// temperature reset to 1 (an ensemble is calibrated as a whole: `fer calibrate`).
+pub fn ensemble_safetensors(files: &[(Vec<u8>, String)]) -> Result<Vec<u8>> {
+    if files.len() < 2 {
+        bail!("an ensemble needs at least two model files");
+    }
+    let first = Network::from_safetensors(&files[0].0, &files[0].1)?.meta;
+    let mut tensors: Vec<(String, safetensors::tensor::TensorView)> = Vec::new();
+    let parsed: Vec<SafeTensors> = files
+        .iter()
+        .map(|(bytes, origin)| {
+            let meta = Network::from_safetensors(bytes, origin)?.meta;
+            let same = meta.arch == first.arch
+                && meta.input_size == first.input_size
+                && meta.crop == first.crop
+                && meta.preprocess.to_text() == first.preprocess.to_text()
+                && (meta.mean - first.mean).abs() < 1e-4
+                && (meta.std - first.std).abs() < 1e-4;
+            if !same {
+                bail!(
+                    "{origin}: {} on [{}] with mean {} std {} does not match {}: {} on [{}] with mean {} std {}",
+                    meta.arch,
+                    meta.preprocess.to_text(),
+                    meta.mean,
+                    meta.std,
+                    files[0].1,
+                    first.arch,
+                    first.preprocess.to_text(),
+                    first.mean,
+                    first.std
+                );
+            }
+            SafeTensors::deserialize(bytes).map_err(|e| anyhow!("{origin}: {e}"))
+        })
+        .collect::<Result<_>>()?;
+    for (i, st) in parsed.iter().enumerate() {
+        for (name, view) in st.tensors() {
+            tensors.push((format!("m{i}.{name}"), view));
+        }
+    }
+    let mut meta = first.raw.clone();
+    meta.insert(MEMBERS_KEY.to_string(), files.len().to_string());
+    meta.insert("temperature".to_string(), "1".to_string());
+    let bytes = safetensors::serialize(tensors, &Some(meta))
+        .map_err(|e| anyhow!("cannot write the ensemble: {e}"))?;
+    load_members(&bytes, "ensemble")?;
+    Ok(bytes)
+}
+
 /// A copy of a safetensors file with metadata entries set (e.g. `temperature`, `tta`),
 /// tensors untouched.
 pub fn with_metadata(bytes: &[u8], origin: &str, set: &[(&str, String)]) -> Result<Vec<u8>> {
@@ -266,7 +364,7 @@ pub fn with_metadata(bytes: &[u8], origin: &str, set: &[(&str, String)]) -> Resu
     let mut out = (h.len() as u64).to_le_bytes().to_vec();
     out.extend_from_slice(&h);
     out.extend_from_slice(&bytes[8 + n..]);
-    Network::from_safetensors(&out, origin)?;
+    load_members(&out, origin)?;
     Ok(out)
 }
 
@@ -359,6 +457,65 @@ mod tests {
             assert_eq!(logits.len(), 7, "{name}");
             assert!(logits.iter().all(|v| v.is_finite()));
         }
+    }
+
+    #[test]
+    fn an_ensemble_file_holds_each_member_unchanged() {
+        let slim = Arch::by_name("slimvgg").unwrap();
+        let files: Vec<(Vec<u8>, String)> = (1..=3)
+            .map(|seed| {
+                (
+                    random_safetensors(&slim, seed),
+                    format!("s{seed}.safetensors"),
+                )
+            })
+            .collect();
+        let bytes = ensemble_safetensors(&files).unwrap();
+        let members = load_members(&bytes, "ens").unwrap();
+        assert_eq!(members.len(), 3);
+        let input: Vec<f32> = (0..40 * 40).map(|i| (i % 17) as f32 / 17.0 - 0.5).collect();
+        for (member, (file, origin)) in members.iter().zip(&files) {
+            let alone = Network::from_safetensors(file, origin).unwrap();
+            assert_eq!(member.logits(input.clone()), alone.logits(input.clone()));
+        }
+        // Members of one file differ (different seeds), so averaging means something.
+        assert_ne!(
+            members[0].logits(input.clone()),
+            members[1].logits(input.clone())
+        );
+        assert_eq!(members[0].meta.raw[MEMBERS_KEY], "3");
+
+        let err = Network::from_safetensors(&bytes, "ens.safetensors")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("ensemble of 3"), "{err}");
+        // Calibration can rewrite an ensemble's metadata.
+        with_metadata(&bytes, "ens", &[("temperature", "0.9".into())]).unwrap();
+    }
+
+    #[test]
+    fn an_ensemble_needs_matching_models() {
+        let slim = random_safetensors(&Arch::by_name("slimvgg").unwrap(), 1);
+        let paper = random_safetensors(&Arch::by_name("paper").unwrap(), 1);
+        let err = ensemble_safetensors(&[(slim.clone(), "a".into()), (paper, "b".into())])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("b: paper") && err.contains("does not match a: slimvgg"),
+            "{err}"
+        );
+        let err = ensemble_safetensors(&[(slim.clone(), "a".into())])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("at least two"), "{err}");
+        let half = slim[..slim.len() / 2].to_vec();
+        let err = ensemble_safetensors(&[(slim, "a".into()), (half, "half".into())])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("half") && err.contains("truncated"), "{err}");
     }
 
     #[test]
