@@ -146,6 +146,10 @@ pub struct BenchArgs {
     /// Skip the PyTorch reference (it needs scripts/setup-torch.sh).
     #[arg(long)]
     no_reference: bool,
+    /// Measure only this model file's cost per test-time augmentation (instead of the
+    /// architecture table and the shipped model).
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -437,6 +441,9 @@ fn bench(a: BenchArgs) -> Result<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads)
         .build()?;
+    if let Some(path) = &a.model {
+        return model_latency(&pool, a.seconds, Some(path));
+    }
     println!(
         "{:<12} {:>10} {:>10} {:>9} | {:>12} {:>12} {:>12} | {:>10} {:>10} {:>10}",
         "arch",
@@ -504,7 +511,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         );
     }
     println!("(ratios > 1 mean moodtune is faster; training via libtorch/tch, inference pure Rust; {} threads)", a.threads);
-    shipped_latency(&pool, a.seconds)
+    model_latency(&pool, a.seconds, None)
 }
 
 /// A synthetic 48x48 face and a batch of 64 copies: inputs for latency figures.
@@ -519,22 +526,24 @@ fn bench_faces() -> (image::GrayImage, Dataset) {
     (face, batch)
 }
 
-/// The shipped model's cost per face under each test-time augmentation: batch-1
-/// latency (what the live camera sees) and batch-64 throughput.
-fn shipped_latency(pool: &rayon::ThreadPool, seconds: f64) -> Result<()> {
-    let stored = Classifier::shipped()?.tta;
+/// A model's (by default the shipped one's) cost per face under each test-time
+/// augmentation: batch-1 latency (what the live camera sees) and batch-64 throughput.
+fn model_latency(pool: &rayon::ThreadPool, seconds: f64, model: Option<&Path>) -> Result<()> {
+    let stored = Classifier::shipped_or(model)?;
     println!(
-        "\nshipped model (stored test-time augmentation: {}), pure Rust, {} threads",
-        stored.key(),
+        "\n{} model: {} (stored test-time augmentation: {}), pure Rust, {} threads",
+        model.map_or("shipped".to_string(), |p| p.display().to_string()),
+        stored.describe(),
+        stored.tta.key(),
         pool.current_num_threads()
     );
     println!(
-        "{:<10} {:>14} {:>16}",
-        "tta", "batch-1 ms", "batch-64 faces/s"
+        "{:<10} {:>8} {:>14} {:>16}",
+        "tta", "passes", "batch-1 ms", "batch-64 faces/s"
     );
     let (face, ds) = bench_faces();
     for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
-        let clf = Classifier::shipped()?.with_tta(tta);
+        let clf = Classifier::shipped_or(model)?.with_tta(tta);
         let (b1, b64) = pool.install(|| {
             let b1 = median_ms(
                 || {
@@ -550,7 +559,13 @@ fn shipped_latency(pool: &rayon::ThreadPool, seconds: f64) -> Result<()> {
             );
             (b1, b64)
         });
-        println!("{:<10} {:>14.2} {:>16.0}", tta.key(), b1, 64_000.0 / b64);
+        println!(
+            "{:<10} {:>8} {:>14.2} {:>16.0}",
+            tta.key(),
+            clf.passes_per_face(),
+            b1,
+            64_000.0 / b64
+        );
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The shipped model: it loads, its stored preprocessing is applied, and the pure-Rust
 //! engine reproduces PyTorch's logits on PublicTest faces recorded at export time
-//! (tests/fixtures/publictest_faces.json is written by `fer_torch.py export`).
+//! (tests/fixtures/publictest_faces.json is written by `fer_torch.py export`; for an
+//! ensemble, member `i > 0` has its own publictest_faces.m{i}.json).
 
 use moodtune_core::{Emotion, ExpressionClassifier};
 use moodtune_fer::classifier::fer_image;
@@ -19,34 +20,50 @@ struct Fixture {
     faces: Vec<Face>,
 }
 
+/// The PyTorch logits recorded for ensemble member `member` (0 for a single model).
+fn member_fixture(member: usize) -> Option<Fixture> {
+    let name = match member {
+        0 => "publictest_faces.json".to_string(),
+        i => format!("publictest_faces.m{i}.json"),
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(serde_json::from_str(&text).unwrap())
+}
+
 fn fixture() -> Fixture {
-    let text = include_str!("fixtures/publictest_faces.json");
-    serde_json::from_str(text).unwrap()
+    member_fixture(0).expect("tests/fixtures/publictest_faces.json")
 }
 
 #[test]
 fn shipped_model_matches_pytorch_logits() {
     let clf = Classifier::shipped().unwrap();
-    let fx = fixture();
-    assert!(fx.faces.len() >= 8);
-    for (i, face) in fx.faces.iter().enumerate() {
-        let px: Vec<u8> = face.pixels.split(' ').map(|v| v.parse().unwrap()).collect();
-        let input = clf.prepare(&fer_image(&px));
-        assert_eq!(input.len(), clf.meta().crop * clf.meta().crop);
-        let logits = clf.net().logits(input);
-        for (a, b) in logits.iter().zip(&face.logits) {
-            assert!(
-                (a - b).abs() < 2e-3,
-                "face {i}: rust {logits:?} vs torch {:?}",
-                face.logits
+    // One fixture per member, and no stale fixture for a member that is not shipped.
+    assert!(member_fixture(clf.nets.len()).is_none());
+    for (member, net) in clf.nets.iter().enumerate() {
+        let fx = member_fixture(member).unwrap_or_else(|| panic!("no fixture for member {member}"));
+        assert!(fx.faces.len() >= 8);
+        for (i, face) in fx.faces.iter().enumerate() {
+            let px: Vec<u8> = face.pixels.split(' ').map(|v| v.parse().unwrap()).collect();
+            let input = clf.prepare(&fer_image(&px));
+            assert_eq!(input.len(), clf.meta().crop * clf.meta().crop);
+            let logits = net.logits(input);
+            for (a, b) in logits.iter().zip(&face.logits) {
+                assert!(
+                    (a - b).abs() < 2e-3,
+                    "member {member} face {i}: rust {logits:?} vs torch {:?}",
+                    face.logits
+                );
+            }
+            assert_eq!(
+                argmax(&logits),
+                argmax(&face.logits),
+                "member {member} face {i} (label {})",
+                face.label
             );
         }
-        assert_eq!(
-            argmax(&logits),
-            argmax(&face.logits),
-            "face {i} (label {})",
-            face.label
-        );
     }
 }
 
