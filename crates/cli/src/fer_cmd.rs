@@ -102,6 +102,13 @@ pub struct TrainArgs {
     /// Start from an exported model's weights (fine-tuning / warm restart).
     #[arg(long)]
     init: Option<PathBuf>,
+    /// Distil from this model (e.g. an ensemble file): its probabilities on each training
+    /// face are soft targets next to the labels.
+    #[arg(long)]
+    teacher: Option<PathBuf>,
+    /// Weight of the teacher's soft targets in the loss (0-1; the labels get the rest).
+    #[arg(long, default_value_t = 0.5, requires = "teacher")]
+    distill: f64,
 }
 
 #[derive(clap::Args)]
@@ -218,7 +225,12 @@ fn train(a: TrainArgs) -> Result<()> {
         max_eval: a.max_eval,
         preprocess: moodtune_fer::Pipeline::parse(&a.preprocess)?.to_text(),
         init: a.init,
+        distill: if a.teacher.is_some() { a.distill } else { 0.0 },
+        teacher: a.teacher,
     };
+    if !(0.0..=1.0).contains(&cfg.distill) {
+        bail!("--distill must be between 0 and 1, not {}", cfg.distill);
+    }
     moodtune_fer_train::train(&cfg)
 }
 

@@ -48,6 +48,13 @@ pub struct TrainConfig {
     /// a seeded random initialisation: fine-tuning and warm restarts.
     #[serde(default)]
     pub init: Option<PathBuf>,
+    /// Knowledge distillation: a model (typically an ensemble file) whose probabilities
+    /// on each training face become soft targets.
+    #[serde(default)]
+    pub teacher: Option<PathBuf>,
+    /// Weight of the soft-target loss against the (label-smoothed) hard-label loss, 0-1.
+    #[serde(default)]
+    pub distill: f64,
 }
 
 impl TrainConfig {
@@ -102,6 +109,8 @@ mod tests {
             max_eval: 0,
             preprocess: String::new(),
             init: None,
+            teacher: None,
+            distill: 0.0,
         }
     }
 

@@ -39,6 +39,12 @@ struct EpochMetrics {
 const CHECKPOINT: &str = "checkpoint.safetensors";
 
 pub fn run(requested: &TrainConfig) -> Result<()> {
+    run_until(requested, None)
+}
+
+/// [`run`], stopping after `stop_after` epochs as if the process had been killed there
+/// (what the resume test needs).
+fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
     std::fs::create_dir_all(&requested.run_dir).with_context(|| {
         format!(
             "cannot create run directory {}",
@@ -92,6 +98,11 @@ pub fn run(requested: &TrainConfig) -> Result<()> {
         t0.elapsed().as_secs_f64()
     );
 
+    let soft_targets = match &cfg.teacher {
+        Some(teacher) => Some(teacher_targets(teacher, &train, &cfg.run_dir)?),
+        None => None,
+    };
+
     tch::manual_seed(cfg.seed as i64);
     let vs = VarStore::new(Device::Cpu);
     let dropout = if arch.layers.iter().any(|l| {
@@ -138,7 +149,8 @@ pub fn run(requested: &TrainConfig) -> Result<()> {
     };
     let total_steps = per_epoch * cfg.epochs;
     let mut batch_buf = Vec::new();
-    for epoch in start_epoch..cfg.epochs {
+    let last_epoch = stop_after.map_or(cfg.epochs, |n| n.min(cfg.epochs));
+    for epoch in start_epoch..last_epoch {
         // One generator per epoch: resuming at an epoch boundary replays the same stream.
         let epoch_seed = cfg.seed.wrapping_mul(1000).wrapping_add(epoch as u64);
         tch::manual_seed(epoch_seed as i64);
@@ -176,13 +188,24 @@ pub fn run(requested: &TrainConfig) -> Result<()> {
                     .collect::<Vec<_>>(),
             );
             let logits = net.forward_t(&x, true);
-            let loss = logits.cross_entropy_loss::<Tensor>(
+            let hard = logits.cross_entropy_loss::<Tensor>(
                 &y,
                 None,
                 Reduction::Mean,
                 -100,
                 cfg.label_smoothing,
             );
+            let loss = match &soft_targets {
+                Some(targets) => {
+                    let rows: Vec<f32> = idx
+                        .iter()
+                        .flat_map(|&i| targets[i * CLASSES..(i + 1) * CLASSES].iter().copied())
+                        .collect();
+                    let soft = Tensor::from_slice(&rows).view([idx.len() as i64, CLASSES as i64]);
+                    hard * (1.0 - cfg.distill) + soft_cross_entropy(&logits, &soft) * cfg.distill
+                }
+                None => hard,
+            };
             optim.zero_grad();
             loss.backward();
             lr = cfg.lr_at(epoch * per_epoch + b, total_steps);
@@ -240,6 +263,9 @@ pub fn run(requested: &TrainConfig) -> Result<()> {
         writeln!(f, "{}", serde_json::to_string(&m)?)?;
         save_checkpoint(&ckpt_path, &vs, &optim, epoch + 1, best)?;
     }
+    if last_epoch < cfg.epochs {
+        return Ok(());
+    }
     export(&vs, &cfg, &cfg.run_dir.join("final.safetensors"), &[])?;
     eprintln!(
         "done: best PublicTest {:.2}% -> {}",
@@ -247,6 +273,61 @@ pub fn run(requested: &TrainConfig) -> Result<()> {
         cfg.run_dir.join("best.safetensors").display()
     );
     Ok(())
+}
+
+const CLASSES: usize = moodtune_core::Emotion::COUNT;
+
+/// Mean over the batch of `-sum_k target_k * log softmax(logits)_k`: cross-entropy
+/// against a teacher's probabilities.
+fn soft_cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
+    -(targets * logits.log_softmax(1, Kind::Float))
+        .sum_dim_intlist(&[1i64][..], false, Kind::Float)
+        .mean(Kind::Float)
+}
+
+/// The teacher's probabilities for every training face (`len x 7`, row-major), computed
+/// once by the pure-Rust engine and kept in the run directory, so a resumed run reuses
+/// exactly the same targets.
+fn teacher_targets(teacher: &Path, train: &Dataset, run_dir: &Path) -> Result<Vec<f32>> {
+    let cache = run_dir.join("teacher.safetensors");
+    if let Ok(bytes) = std::fs::read(&cache) {
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| anyhow::anyhow!("{}: corrupt ({e}); delete it", cache.display()))?;
+        let t = st
+            .tensor("probs")
+            .map_err(|_| anyhow::anyhow!("{}: no probs tensor; delete it", cache.display()))?;
+        if t.shape() != [train.len(), CLASSES] {
+            bail!(
+                "{}: targets for {:?} faces, the data has {}; delete it",
+                cache.display(),
+                t.shape(),
+                train.len()
+            );
+        }
+        eprintln!("teacher targets from {}", cache.display());
+        return Ok(t
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect());
+    }
+    let clf = moodtune_fer::Classifier::load(teacher)?;
+    eprintln!(
+        "teacher {} ({}): labelling {} training faces...",
+        teacher.display(),
+        clf.describe(),
+        train.len()
+    );
+    let t = Instant::now();
+    let probs: Vec<f32> = clf.predict_dataset(train).into_iter().flatten().collect();
+    eprintln!("teacher targets in {:.0}s", t.elapsed().as_secs_f64());
+    let bytes: Vec<u8> = probs.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_tensors(
+        &cache,
+        vec![("probs".into(), (vec![train.len(), CLASSES], bytes))],
+        HashMap::from([("teacher".to_string(), teacher.display().to_string())]),
+    )?;
+    Ok(probs)
 }
 
 /// (loss, accuracy) on centre crops.
@@ -327,6 +408,10 @@ fn export(vs: &VarStore, cfg: &TrainConfig, path: &Path, extra: &[(&str, String)
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    if let Some(teacher) = &cfg.teacher {
+        meta.insert("teacher".into(), teacher.display().to_string());
+        meta.insert("distill".into(), cfg.distill.to_string());
+    }
     for (k, v) in extra {
         meta.insert(k.to_string(), v.clone());
     }
@@ -484,4 +569,189 @@ pub fn bench(arch_name: &str, batch: usize, seconds: f64, threads: usize) -> Res
         n += 1;
     }
     Ok((n * batch) as f64 / t.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Optimizer, Schedule};
+    use rand::Rng;
+    use std::sync::Mutex;
+
+    /// libtorch's random generator (dropout) is global to the process: training tests take
+    /// turns, or one test's seeding would interleave with another's draws.
+    static TORCH: Mutex<()> = Mutex::new(());
+
+    fn torch_turn() -> std::sync::MutexGuard<'static, ()> {
+        TORCH
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A small FER2013-format CSV: bright faces labelled Happy, dark ones Sad, with noise,
+    /// 96 Training rows and 32 PublicTest rows.
+    fn synthetic_csv(dir: &Path) -> std::path::PathBuf {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut csv = String::from("emotion,pixels,Usage\n");
+        for (n, usage) in [(96, "Training"), (32, "PublicTest")] {
+            for i in 0..n {
+                let (label, base) = if i % 2 == 0 { (3, 170.0) } else { (4, 70.0) };
+                let pixels: Vec<String> = (0..48 * 48)
+                    .map(|p| {
+                        let v: f64 = base + (p % 48) as f64 * 0.5 + rng.gen_range(-40.0..40.0);
+                        (v.clamp(0.0, 255.0) as u8).to_string()
+                    })
+                    .collect();
+                csv += &format!("{label},{},{usage}\n", pixels.join(" "));
+            }
+        }
+        let path = dir.join("fer.csv");
+        std::fs::write(&path, csv).unwrap();
+        path
+    }
+
+    fn config(data: &Path, run_dir: &Path, epochs: usize) -> TrainConfig {
+        TrainConfig {
+            arch: "slimvgg".into(),
+            data: data.into(),
+            run_dir: run_dir.into(),
+            epochs,
+            batch: 16,
+            lr: 0.02,
+            weight_decay: 5e-4,
+            label_smoothing: 0.1,
+            optimizer: Optimizer::Sgd,
+            schedule: Schedule::OneCycle,
+            augment: true,
+            seed: 11,
+            // One thread: libtorch's CPU kernels are then bit-for-bit repeatable.
+            threads: 1,
+            max_batches: 0,
+            max_eval: 0,
+            preprocess: String::new(),
+            init: None,
+            teacher: None,
+            distill: 0.0,
+        }
+    }
+
+    fn metrics(run_dir: &Path) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(run_dir.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
+        let bytes = std::fs::read(path).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut out: Vec<(String, Vec<u8>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, t)| (n, t.data().to_vec()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_short_run_lowers_the_loss_and_exports_a_loadable_model() {
+        let _turn = torch_turn();
+        let dir = tempfile::tempdir().unwrap();
+        let data = synthetic_csv(dir.path());
+        let run_dir = dir.path().join("run");
+        run(&config(&data, &run_dir, 4)).unwrap();
+        let m = metrics(&run_dir);
+        assert_eq!(m.len(), 4);
+        let loss = |e: usize| m[e]["train_loss"].as_f64().unwrap();
+        assert!(
+            loss(3) < loss(0) * 0.8,
+            "train loss {} -> {}",
+            loss(0),
+            loss(3)
+        );
+        // The exported model runs in the pure-Rust engine and tells bright from dark.
+        let clf = moodtune_fer::Classifier::load(&run_dir.join("final.safetensors")).unwrap();
+        let val = Dataset::load(
+            &data,
+            &LoadOptions {
+                usages: vec![Usage::PublicTest],
+                skip_bad_rows: false,
+            },
+        )
+        .unwrap();
+        let eval = moodtune_fer::Evaluation::new(&val.labels, &clf.predict_dataset(&val));
+        assert!(eval.accuracy > 0.8, "PublicTest accuracy {}", eval.accuracy);
+    }
+
+    #[test]
+    fn a_killed_run_resumes_to_the_same_weights() {
+        let _turn = torch_turn();
+        let dir = tempfile::tempdir().unwrap();
+        let data = synthetic_csv(dir.path());
+        let straight = dir.path().join("straight");
+        run(&config(&data, &straight, 2)).unwrap();
+        let resumed = dir.path().join("resumed");
+        run_until(&config(&data, &resumed, 2), Some(1)).unwrap();
+        assert_eq!(metrics(&resumed).len(), 1);
+        assert!(!resumed.join("final.safetensors").exists());
+        run(&config(&data, &resumed, 2)).unwrap();
+        assert_eq!(
+            tensors(&straight.join("final.safetensors")),
+            tensors(&resumed.join("final.safetensors"))
+        );
+        let loss = |d: &Path| -> Vec<f64> {
+            metrics(d)
+                .iter()
+                .map(|m| m["train_loss"].as_f64().unwrap())
+                .collect()
+        };
+        assert_eq!(loss(&straight), loss(&resumed));
+    }
+
+    #[test]
+    fn soft_cross_entropy_against_hand_computed_value() {
+        // softmax([0, ln 3]) = [1/4, 3/4]; targets [1/4, 3/4]: the entropy of (1/4, 3/4).
+        let logits = Tensor::from_slice(&[0.0f32, 3f32.ln()]).view([1, 2]);
+        let targets = Tensor::from_slice(&[0.25f32, 0.75]).view([1, 2]);
+        let v = soft_cross_entropy(&logits, &targets).double_value(&[]);
+        let expected = -(0.25 * 0.25f64.ln() + 0.75 * 0.75f64.ln());
+        assert!((v - expected).abs() < 1e-6, "{v} vs {expected}");
+    }
+
+    #[test]
+    fn distillation_caches_the_teachers_targets() {
+        let _turn = torch_turn();
+        let dir = tempfile::tempdir().unwrap();
+        let data = synthetic_csv(dir.path());
+        let teacher_run = dir.path().join("teacher");
+        run(&config(&data, &teacher_run, 2)).unwrap();
+        let student = dir.path().join("student");
+        let mut cfg = config(&data, &student, 1);
+        cfg.teacher = Some(teacher_run.join("final.safetensors"));
+        cfg.distill = 0.7;
+        run(&cfg).unwrap();
+        let cache = student.join("teacher.safetensors");
+        let bytes = std::fs::read(&cache).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let probs = st.tensor("probs").unwrap();
+        assert_eq!(probs.shape(), [96, CLASSES]);
+        let values: Vec<f32> = probs
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        for row in values.chunks(CLASSES) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        }
+        let exported = std::fs::read(student.join("final.safetensors")).unwrap();
+        let meta = moodtune_fer::Classifier::from_bytes(&exported, "student").unwrap();
+        assert_eq!(meta.meta().raw["distill"], "0.7");
+        // A teacher that does not exist is named in the error.
+        let mut bad = config(&data, &dir.path().join("bad"), 1);
+        bad.teacher = Some(dir.path().join("missing.safetensors"));
+        let err = run(&bad).err().unwrap().to_string();
+        assert!(err.contains("missing.safetensors"), "{err}");
+    }
 }
