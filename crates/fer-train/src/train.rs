@@ -305,11 +305,7 @@ fn teacher_targets(teacher: &Path, train: &Dataset, run_dir: &Path) -> Result<Ve
             );
         }
         eprintln!("teacher targets from {}", cache.display());
-        return Ok(t
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect());
+        return Ok(moodtune_fer::model::weights::f32_values(&t));
     }
     let clf = moodtune_fer::Classifier::load(teacher)?;
     eprintln!(
@@ -492,11 +488,7 @@ fn copy_tensor(
     let t = st
         .tensor(name)
         .map_err(|_| anyhow::anyhow!("{}: missing tensor {name}", path.display()))?;
-    let v: Vec<f32> = t
-        .data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let v: Vec<f32> = moodtune_fer::model::weights::f32_values(&t);
     let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
     if shape != dst.size() {
         bail!(
@@ -737,11 +729,7 @@ mod tests {
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let probs = st.tensor("probs").unwrap();
         assert_eq!(probs.shape(), [96, CLASSES]);
-        let values: Vec<f32> = probs
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+        let values: Vec<f32> = moodtune_fer::model::weights::f32_values(&probs);
         for row in values.chunks(CLASSES) {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         }

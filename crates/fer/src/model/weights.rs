@@ -226,10 +226,7 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
         if t.dtype() != safetensors::Dtype::F32 {
             bail!("{origin}: tensor {name} is {:?}, expected F32", t.dtype());
         }
-        Ok(t.data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect())
+        Ok(f32_values(&t))
     };
     let mut layers = Vec::new();
     for spec in &arch.layers {
@@ -340,6 +337,14 @@ pub fn ensemble_safetensors(files: &[(Vec<u8>, String)]) -> Result<Vec<u8>> {
         .map_err(|e| anyhow!("cannot write the ensemble: {e}"))?;
     load_members(&bytes, "ensemble")?;
     Ok(bytes)
+}
+
+/// The values of an F32 tensor (safetensors stores them little-endian).
+pub fn f32_values(t: &safetensors::tensor::TensorView) -> Vec<f32> {
+    t.data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 /// A copy of a safetensors file with metadata entries set (e.g. `temperature`, `tta`),
