@@ -103,6 +103,13 @@ fn save_png_atomically(img: &image::RgbImage, out: &Path) -> Result<()> {
             img.write_to(&mut w, image::ImageFormat::Png)?;
             w.flush()?;
         }
+        // Temp files are created private (0600); a figure is meant to be shared.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
         tmp.persist(out).map_err(|e| anyhow!(e.error))?;
         Ok(())
     };
