@@ -91,12 +91,6 @@ impl Network {
         Ok(members.remove(0))
     }
 
-    pub fn load(path: &std::path::Path) -> Result<Network> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
-        Self::from_safetensors(&bytes, &path.display().to_string())
-    }
-
     /// Logits for one normalised input plane of `crop * crop` values.
     pub fn logits(&self, input: Vec<f32>) -> Vec<f32> {
         let side = self.meta.crop;
