@@ -109,6 +109,10 @@ pub struct TrainArgs {
     /// Weight of the teacher's soft targets in the loss (0-1; the labels get the rest).
     #[arg(long, default_value_t = 0.5, requires = "teacher")]
     distill: f64,
+    /// Distillation temperature: teacher and student soft targets are softmaxes at this
+    /// temperature (above 1 keeps the teacher's view of the wrong classes).
+    #[arg(long, default_value_t = moodtune_fer_train::default_distill_temperature(), requires = "teacher")]
+    distill_temperature: f64,
 }
 
 #[derive(clap::Args)]
@@ -226,8 +230,15 @@ fn train(a: TrainArgs) -> Result<()> {
         preprocess: moodtune_fer::Pipeline::parse(&a.preprocess)?.to_text(),
         init: a.init,
         distill: if a.teacher.is_some() { a.distill } else { 0.0 },
+        distill_temperature: a.distill_temperature,
         teacher: a.teacher,
     };
+    if !(cfg.distill_temperature > 0.0 && cfg.distill_temperature.is_finite()) {
+        bail!(
+            "--distill-temperature must be a positive number, not {}",
+            cfg.distill_temperature
+        );
+    }
     if !(0.0..=1.0).contains(&cfg.distill) {
         bail!("--distill must be between 0 and 1, not {}", cfg.distill);
     }

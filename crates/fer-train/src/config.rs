@@ -55,6 +55,16 @@ pub struct TrainConfig {
     /// Weight of the soft-target loss against the (label-smoothed) hard-label loss, 0-1.
     #[serde(default)]
     pub distill: f64,
+    /// Distillation temperature: the teacher's targets are its softmax at this
+    /// temperature (its own calibration temperature is ignored), the student's soft term
+    /// uses the same and is scaled by its square. Above 1 it keeps the teacher's ranking
+    /// of the wrong classes, which a teacher labelling its own training faces hides.
+    #[serde(default = "default_distill_temperature")]
+    pub distill_temperature: f64,
+}
+
+pub fn default_distill_temperature() -> f64 {
+    2.0
 }
 
 impl TrainConfig {
@@ -111,6 +121,7 @@ mod tests {
             init: None,
             teacher: None,
             distill: 0.0,
+            distill_temperature: default_distill_temperature(),
         }
     }
 

@@ -20,7 +20,7 @@ mod optim;
 #[cfg(feature = "tch")]
 mod train;
 
-pub use config::{Optimizer, Schedule, TrainConfig};
+pub use config::{default_distill_temperature, Optimizer, Schedule, TrainConfig};
 
 /// Trains as `config` says, resuming from `config.run_dir` when a checkpoint is there.
 pub fn train(config: &TrainConfig) -> anyhow::Result<()> {

@@ -99,7 +99,12 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
     );
 
     let soft_targets = match &cfg.teacher {
-        Some(teacher) => Some(teacher_targets(teacher, &train, &cfg.run_dir)?),
+        Some(teacher) => Some(teacher_targets(
+            teacher,
+            cfg.distill_temperature,
+            &train,
+            &cfg.run_dir,
+        )?),
         None => None,
     };
 
@@ -202,7 +207,10 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
                         .flat_map(|&i| targets[i * CLASSES..(i + 1) * CLASSES].iter().copied())
                         .collect();
                     let soft = Tensor::from_slice(&rows).view([idx.len() as i64, CLASSES as i64]);
-                    hard * (1.0 - cfg.distill) + soft_cross_entropy(&logits, &soft) * cfg.distill
+                    let t = cfg.distill_temperature;
+                    // The T^2 factor keeps the soft gradients' scale independent of T.
+                    hard * (1.0 - cfg.distill)
+                        + soft_cross_entropy(&(&logits / t), &soft) * (cfg.distill * t * t)
                 }
                 None => hard,
             };
@@ -285,32 +293,56 @@ fn soft_cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
         .mean(Kind::Float)
 }
 
-/// The teacher's probabilities for every training face (`len x 7`, row-major), computed
-/// once by the pure-Rust engine and kept in the run directory, so a resumed run reuses
-/// exactly the same targets.
-fn teacher_targets(teacher: &Path, train: &Dataset, run_dir: &Path) -> Result<Vec<f32>> {
+/// The teacher's probabilities at `temperature` for every training face (`len x 7`,
+/// row-major), computed once by the pure-Rust engine and kept in the run directory, so a
+/// resumed run reuses exactly the same targets. A cache made for another teacher or
+/// temperature is recomputed.
+fn teacher_targets(
+    teacher: &Path,
+    temperature: f64,
+    train: &Dataset,
+    run_dir: &Path,
+) -> Result<Vec<f32>> {
     let cache = run_dir.join("teacher.safetensors");
+    let key = HashMap::from([
+        ("teacher".to_string(), teacher.display().to_string()),
+        ("temperature".to_string(), temperature.to_string()),
+    ]);
     if let Ok(bytes) = std::fs::read(&cache) {
-        let st = safetensors::SafeTensors::deserialize(&bytes)
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
             .map_err(|e| anyhow::anyhow!("{}: corrupt ({e}); delete it", cache.display()))?;
-        let t = st
-            .tensor("probs")
-            .map_err(|_| anyhow::anyhow!("{}: no probs tensor; delete it", cache.display()))?;
-        if t.shape() != [train.len(), CLASSES] {
-            bail!(
-                "{}: targets for {:?} faces, the data has {}; delete it",
-                cache.display(),
-                t.shape(),
-                train.len()
-            );
+        if header.metadata().as_ref() == Some(&key) {
+            let st = safetensors::SafeTensors::deserialize(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: corrupt ({e}); delete it", cache.display()))?;
+            let t = st
+                .tensor("probs")
+                .map_err(|_| anyhow::anyhow!("{}: no probs tensor; delete it", cache.display()))?;
+            if t.shape() != [train.len(), CLASSES] {
+                bail!(
+                    "{}: targets for {:?} faces, the data has {}; delete it",
+                    cache.display(),
+                    t.shape(),
+                    train.len()
+                );
+            }
+            eprintln!("teacher targets from {}", cache.display());
+            return Ok(moodtune_fer::model::weights::f32_values(&t));
         }
-        eprintln!("teacher targets from {}", cache.display());
-        return Ok(moodtune_fer::model::weights::f32_values(&t));
+        eprintln!(
+            "{} was made for another teacher or temperature: recomputing",
+            cache.display()
+        );
     }
-    let clf = moodtune_fer::Classifier::load(teacher)?;
+    let origin = teacher.display().to_string();
+    let bytes = std::fs::read(teacher).with_context(|| format!("reading teacher {origin}"))?;
+    let bytes = moodtune_fer::model::weights::with_metadata(
+        &bytes,
+        &origin,
+        &[("temperature", temperature.to_string())],
+    )?;
+    let clf = moodtune_fer::Classifier::from_bytes(&bytes, &origin)?;
     eprintln!(
-        "teacher {} ({}): labelling {} training faces...",
-        teacher.display(),
+        "teacher {origin} ({}, temperature {temperature}): labelling {} training faces...",
         clf.describe(),
         train.len()
     );
@@ -321,7 +353,7 @@ fn teacher_targets(teacher: &Path, train: &Dataset, run_dir: &Path) -> Result<Ve
     write_tensors(
         &cache,
         vec![("probs".into(), (vec![train.len(), CLASSES], bytes))],
-        HashMap::from([("teacher".to_string(), teacher.display().to_string())]),
+        key,
     )?;
     Ok(probs)
 }
@@ -407,6 +439,10 @@ fn export(vs: &VarStore, cfg: &TrainConfig, path: &Path, extra: &[(&str, String)
     if let Some(teacher) = &cfg.teacher {
         meta.insert("teacher".into(), teacher.display().to_string());
         meta.insert("distill".into(), cfg.distill.to_string());
+        meta.insert(
+            "distill_temperature".into(),
+            cfg.distill_temperature.to_string(),
+        );
     }
     for (k, v) in extra {
         meta.insert(k.to_string(), v.clone());
@@ -624,6 +660,7 @@ mod tests {
             init: None,
             teacher: None,
             distill: 0.0,
+            distill_temperature: 2.0,
         }
     }
 
@@ -736,6 +773,34 @@ mod tests {
         let exported = std::fs::read(student.join("final.safetensors")).unwrap();
         let meta = moodtune_fer::Classifier::from_bytes(&exported, "student").unwrap();
         assert_eq!(meta.meta().raw["distill"], "0.7");
+        assert_eq!(meta.meta().raw["distill_temperature"], "2");
+        // The targets are the teacher's softmax at the distillation temperature: softer
+        // (higher entropy) than at temperature 1, and recomputed when it changes.
+        let entropy = |v: &[f32]| -> f64 {
+            v.iter()
+                .filter(|&&p| p > 0.0)
+                .map(|&p| -(p as f64) * (p as f64).ln())
+                .sum()
+        };
+        let sharp = teacher_targets(
+            cfg.teacher.as_ref().unwrap(),
+            1.0,
+            &Dataset::load(
+                &data,
+                &LoadOptions {
+                    usages: vec![Usage::Training],
+                    skip_bad_rows: false,
+                },
+            )
+            .unwrap(),
+            &student,
+        )
+        .unwrap();
+        assert_eq!(sharp.len(), values.len());
+        assert!(entropy(&sharp) < entropy(&values));
+        let bytes = std::fs::read(&cache).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(header.metadata().as_ref().unwrap()["temperature"], "1");
         // A teacher that does not exist is named in the error.
         let mut bad = config(&data, &dir.path().join("bad"), 1);
         bad.teacher = Some(dir.path().join("missing.safetensors"));
