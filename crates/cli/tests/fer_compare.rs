@@ -1,7 +1,8 @@
-//! `moodtune fer compare` end to end on a small generated FER2013-style CSV: the
-//! baselines train, the shipped CNN is scored, the table lands in the results file's
-//! generated section (replaced, not duplicated, on a second run), and malformed data is
-//! a clear error naming the file and line.
+//! `moodtune fer compare` and `fer calibrate` end to end on a small generated
+//! FER2013-style CSV: the baselines train, the shipped CNN is scored, the table lands in
+//! the results file's generated section (replaced, not duplicated, on a second run), and
+//! malformed data is a clear error naming the file and line; calibration writes the
+//! temperature it prints.
 
 use std::fmt::Write as _;
 use std::process::Command;
@@ -107,4 +108,70 @@ fn malformed_data_names_file_and_line() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.csv:30:"), "{err}");
+}
+
+/// The figure after `label` in `text`, e.g. `T = 1.23` -> 1.23.
+fn figure_after(text: &str, label: &str) -> f64 {
+    let rest = &text[text
+        .find(label)
+        .unwrap_or_else(|| panic!("{label} in {text}"))
+        + label.len()..];
+    let token: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    token.parse().unwrap()
+}
+
+#[test]
+fn calibrate_fits_a_temperature_and_writes_it_with_the_tta() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("faces.csv");
+    std::fs::write(&data, stripes_csv(0, 6)).unwrap();
+    let model = dir.path().join("model.safetensors");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../fer/models/fer.safetensors");
+    std::fs::copy(shipped, &model).unwrap();
+    let out = dir.path().join("calibrated.safetensors");
+    let run = moodtune(&[
+        "fer",
+        "calibrate",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--tta",
+        "none",
+        "--write",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let t = figure_after(&stdout, "T =");
+    assert!((0.5..=4.0).contains(&t), "{stdout}");
+    assert!(figure_after(&stdout, "NLL") > 0.0, "{stdout}");
+
+    let info = moodtune(&["fer", "info", "--model", out.to_str().unwrap()]);
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        (figure_after(&info, "temperature") - t).abs() < 1e-6,
+        "{info}"
+    );
+    assert!(info.contains("TTA           none"), "{info}");
+
+    // The shipped model is compiled in: there is nothing to write back to.
+    let run = moodtune(&[
+        "fer",
+        "calibrate",
+        "--data",
+        data.to_str().unwrap(),
+        "--write",
+        "x",
+    ]);
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--write needs --model"));
 }

@@ -198,7 +198,7 @@ pub fn fit_temperature(labels: &[Emotion], views: &[Vec<Vec<f32>>]) -> f32 {
             .0
     };
     let coarse = best(&mut (0..=35).map(|i| 0.5 + i as f32 * 0.1));
-    best(&mut (-10..=10).map(|i| (coarse + i as f32 * 0.01).max(0.05)))
+    best(&mut (-10..=10).map(|i| (coarse + i as f32 * 0.01).clamp(0.5, 4.0)))
 }
 
 #[cfg(test)]
