@@ -694,25 +694,15 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
     let (fit_labels, fit_views) = split(0);
     let (held_labels, held_views) = split(1);
     let t = fit_temperature(&fit_labels, &fit_views);
-    let ev = |tt: f32| {
-        Evaluation::new(
-            &held_labels,
-            &held_views
-                .iter()
-                .map(|v| views_to_probs(v, tt))
-                .collect::<Vec<_>>(),
+    // (evaluation, NLL) of the held-out half at temperature `tt`.
+    let judge = |tt: f32| {
+        let probs: Vec<_> = held_views.iter().map(|v| views_to_probs(v, tt)).collect();
+        (
+            Evaluation::new(&held_labels, &probs),
+            nll(&held_labels, &probs),
         )
     };
-    let held_nll = |tt: f32| {
-        nll(
-            &held_labels,
-            &held_views
-                .iter()
-                .map(|v| views_to_probs(v, tt))
-                .collect::<Vec<_>>(),
-        )
-    };
-    let (before, after) = (ev(1.0), ev(t));
+    let ((before, nll_before), (after, nll_after)) = (judge(1.0), judge(t));
     println!(
         "test-time augmentation {}; temperature fitted on {} PublicTest faces: T = {t:.2}",
         clf.tta.key(),
@@ -721,10 +711,8 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
     // NLL is what the fit minimises; ECE (15 bins) is noisier on ~1,800 faces and can
     // move the other way by a few thousandths.
     println!(
-        "held-out {} faces: NLL {:.4} -> {:.4}, ECE {:.4} -> {:.4} (accuracy {:.2}%)",
+        "held-out {} faces: NLL {nll_before:.4} -> {nll_after:.4}, ECE {:.4} -> {:.4} (accuracy {:.2}%)",
         held_labels.len(),
-        held_nll(1.0),
-        held_nll(t),
         before.ece,
         after.ece,
         after.accuracy * 100.0
