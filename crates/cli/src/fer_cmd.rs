@@ -113,6 +113,10 @@ pub struct TrainArgs {
     /// temperature (above 1 keeps the teacher's view of the wrong classes).
     #[arg(long, default_value_t = moodtune_fer_train::default_distill_temperature(), requires = "teacher")]
     distill_temperature: f64,
+    /// The teacher labels each augmented batch as the student sees it, instead of every
+    /// training face once (slower: one teacher pass per member per batch).
+    #[arg(long, requires = "teacher")]
+    online_teacher: bool,
 }
 
 #[derive(clap::Args)]
@@ -231,6 +235,7 @@ fn train(a: TrainArgs) -> Result<()> {
         init: a.init,
         distill: if a.teacher.is_some() { a.distill } else { 0.0 },
         distill_temperature: a.distill_temperature,
+        online_teacher: a.online_teacher,
         teacher: a.teacher,
     };
     if !(cfg.distill_temperature > 0.0 && cfg.distill_temperature.is_finite()) {

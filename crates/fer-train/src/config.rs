@@ -61,6 +61,10 @@ pub struct TrainConfig {
     /// of the wrong classes, which a teacher labelling its own training faces hides.
     #[serde(default = "default_distill_temperature")]
     pub distill_temperature: f64,
+    /// The teacher labels each augmented batch as the student sees it (its networks run
+    /// beside the student), instead of labelling every training face once up front.
+    #[serde(default)]
+    pub online_teacher: bool,
 }
 
 pub fn default_distill_temperature() -> f64 {
@@ -122,6 +126,7 @@ mod tests {
             teacher: None,
             distill: 0.0,
             distill_temperature: default_distill_temperature(),
+            online_teacher: false,
         }
     }
 

@@ -8,7 +8,8 @@
 //!
 //! Modules: [`config`] (what to train), [`augment`] (batch assembly and augmentation,
 //! pure Rust and seeded), and with `tch`: `net` (the registry's layers on libtorch),
-//! `optim` (SGD/Adam whose state is saved, so `--resume` is exact), `train` (the loop).
+//! `optim` (SGD/Adam whose state is saved, so `--resume` is exact), `teacher` (soft
+//! targets for distillation, cached or online), `train` (the loop).
 
 pub mod augment;
 pub mod config;
@@ -17,6 +18,8 @@ pub mod config;
 mod net;
 #[cfg(feature = "tch")]
 mod optim;
+#[cfg(feature = "tch")]
+mod teacher;
 #[cfg(feature = "tch")]
 mod train;
 

@@ -5,6 +5,7 @@ use crate::augment::{fill_batch, MEAN, STD};
 use crate::config::TrainConfig;
 use crate::net::{channels_last, params_channels_last, TorchNet};
 use crate::optim::Optim;
+use crate::teacher::{soft_cross_entropy, Teacher};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use moodtune_fer::data::{Dataset, LoadOptions, Usage};
@@ -98,15 +99,7 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
         t0.elapsed().as_secs_f64()
     );
 
-    let soft_targets = match &cfg.teacher {
-        Some(teacher) => Some(teacher_targets(
-            teacher,
-            cfg.distill_temperature,
-            &train,
-            &cfg.run_dir,
-        )?),
-        None => None,
-    };
+    let teacher = Teacher::load(&cfg, &train)?;
 
     tch::manual_seed(cfg.seed as i64);
     let vs = VarStore::new(Device::Cpu);
@@ -200,13 +193,9 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
                 -100,
                 cfg.label_smoothing,
             );
-            let loss = match &soft_targets {
-                Some(targets) => {
-                    let rows: Vec<f32> = idx
-                        .iter()
-                        .flat_map(|&i| targets[i * CLASSES..(i + 1) * CLASSES].iter().copied())
-                        .collect();
-                    let soft = Tensor::from_slice(&rows).view([idx.len() as i64, CLASSES as i64]);
+            let loss = match &teacher {
+                Some(teacher) => {
+                    let soft = teacher.targets(idx, &x);
                     let t = cfg.distill_temperature;
                     // The T^2 factor keeps the soft gradients' scale independent of T.
                     hard * (1.0 - cfg.distill)
@@ -283,80 +272,7 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-const CLASSES: usize = moodtune_core::Emotion::COUNT;
-
-/// Mean over the batch of `-sum_k target_k * log softmax(logits)_k`: cross-entropy
-/// against a teacher's probabilities.
-fn soft_cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
-    -(targets * logits.log_softmax(1, Kind::Float))
-        .sum_dim_intlist(&[1i64][..], false, Kind::Float)
-        .mean(Kind::Float)
-}
-
-/// The teacher's probabilities at `temperature` for every training face (`len x 7`,
-/// row-major), computed once by the pure-Rust engine and kept in the run directory, so a
-/// resumed run reuses exactly the same targets. A cache made for another teacher or
-/// temperature is recomputed.
-fn teacher_targets(
-    teacher: &Path,
-    temperature: f64,
-    train: &Dataset,
-    run_dir: &Path,
-) -> Result<Vec<f32>> {
-    let cache = run_dir.join("teacher.safetensors");
-    let key = HashMap::from([
-        ("teacher".to_string(), teacher.display().to_string()),
-        ("temperature".to_string(), temperature.to_string()),
-    ]);
-    if let Ok(bytes) = std::fs::read(&cache) {
-        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| anyhow::anyhow!("{}: corrupt ({e}); delete it", cache.display()))?;
-        if header.metadata().as_ref() == Some(&key) {
-            let st = safetensors::SafeTensors::deserialize(&bytes)
-                .map_err(|e| anyhow::anyhow!("{}: corrupt ({e}); delete it", cache.display()))?;
-            let t = st
-                .tensor("probs")
-                .map_err(|_| anyhow::anyhow!("{}: no probs tensor; delete it", cache.display()))?;
-            if t.shape() != [train.len(), CLASSES] {
-                bail!(
-                    "{}: targets for {:?} faces, the data has {}; delete it",
-                    cache.display(),
-                    t.shape(),
-                    train.len()
-                );
-            }
-            eprintln!("teacher targets from {}", cache.display());
-            return Ok(moodtune_fer::model::weights::f32_values(&t));
-        }
-        eprintln!(
-            "{} was made for another teacher or temperature: recomputing",
-            cache.display()
-        );
-    }
-    let origin = teacher.display().to_string();
-    let bytes = std::fs::read(teacher).with_context(|| format!("reading teacher {origin}"))?;
-    let bytes = moodtune_fer::model::weights::with_metadata(
-        &bytes,
-        &origin,
-        &[("temperature", temperature.to_string())],
-    )?;
-    let clf = moodtune_fer::Classifier::from_bytes(&bytes, &origin)?;
-    eprintln!(
-        "teacher {origin} ({}, temperature {temperature}): labelling {} training faces...",
-        clf.describe(),
-        train.len()
-    );
-    let t = Instant::now();
-    let probs: Vec<f32> = clf.predict_dataset(train).into_iter().flatten().collect();
-    eprintln!("teacher targets in {:.0}s", t.elapsed().as_secs_f64());
-    let bytes: Vec<u8> = probs.iter().flat_map(|v| v.to_le_bytes()).collect();
-    write_tensors(
-        &cache,
-        vec![("probs".into(), (vec![train.len(), CLASSES], bytes))],
-        key,
-    )?;
-    Ok(probs)
-}
+pub(crate) const CLASSES: usize = moodtune_core::Emotion::COUNT;
 
 /// (loss, accuracy) on centre crops.
 fn evaluate(net: &TorchNet, ds: &Dataset, crop: usize) -> (f64, f64) {
@@ -398,7 +314,7 @@ fn to_f32(t: &Tensor) -> Result<(Vec<usize>, Vec<u8>)> {
     Ok((shape, v.iter().flat_map(|f| f.to_le_bytes()).collect()))
 }
 
-fn write_tensors(
+pub(crate) fn write_tensors(
     path: &Path,
     tensors: Vec<NamedBytes>,
     meta: HashMap<String, String>,
@@ -443,6 +359,7 @@ fn export(vs: &VarStore, cfg: &TrainConfig, path: &Path, extra: &[(&str, String)
             "distill_temperature".into(),
             cfg.distill_temperature.to_string(),
         );
+        meta.insert("online_teacher".into(), cfg.online_teacher.to_string());
     }
     for (k, v) in extra {
         meta.insert(k.to_string(), v.clone());
@@ -515,7 +432,7 @@ fn load_weights(path: &Path, vs: &VarStore) -> Result<()> {
 }
 
 /// Copies tensor `name` of a safetensors file into `dst`, checking its shape.
-fn copy_tensor(
+pub(crate) fn copy_tensor(
     st: &safetensors::SafeTensors,
     name: &str,
     dst: &mut Tensor,
@@ -661,6 +578,7 @@ mod tests {
             teacher: None,
             distill: 0.0,
             distill_temperature: 2.0,
+            online_teacher: false,
         }
     }
 
@@ -782,7 +700,7 @@ mod tests {
                 .map(|&p| -(p as f64) * (p as f64).ln())
                 .sum()
         };
-        let sharp = teacher_targets(
+        let sharp = crate::teacher::cached_targets(
             cfg.teacher.as_ref().unwrap(),
             1.0,
             &Dataset::load(
@@ -806,5 +724,83 @@ mod tests {
         bad.teacher = Some(dir.path().join("missing.safetensors"));
         let err = run(&bad).err().unwrap().to_string();
         assert!(err.contains("missing.safetensors"), "{err}");
+    }
+
+    #[test]
+    fn an_online_teacher_labels_batches_as_the_inference_engine_does() {
+        let _turn = torch_turn();
+        let dir = tempfile::tempdir().unwrap();
+        let data = synthetic_csv(dir.path());
+        let teacher_run = dir.path().join("teacher");
+        run(&config(&data, &teacher_run, 2)).unwrap();
+        // An ensemble of two different networks (after 1 and 2 epochs) covers the
+        // members' tensor prefixes and the averaging.
+        let read = |p: &Path| (std::fs::read(p).unwrap(), p.display().to_string());
+        let after_one = dir.path().join("one");
+        run(&config(&data, &after_one, 1)).unwrap();
+        let ensemble = dir.path().join("ensemble.safetensors");
+        std::fs::write(
+            &ensemble,
+            moodtune_fer::model::weights::ensemble_safetensors(&[
+                read(&teacher_run.join("final.safetensors")),
+                read(&after_one.join("final.safetensors")),
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+
+        let student = dir.path().join("student");
+        let mut cfg = config(&data, &student, 1);
+        cfg.teacher = Some(ensemble.clone());
+        cfg.online_teacher = true;
+        cfg.distill = 0.5;
+        // At temperature 1 the targets are exactly what the classifier reports.
+        cfg.distill_temperature = 1.0;
+        let teacher = crate::teacher::OnlineTeacher::load(&ensemble, &cfg).unwrap();
+        let val = Dataset::load(
+            &data,
+            &LoadOptions {
+                usages: vec![Usage::PublicTest],
+                skip_bad_rows: false,
+            },
+        )
+        .unwrap();
+        let idx: Vec<usize> = (0..8).collect();
+        let mut buf = Vec::new();
+        fill_batch(&val, &idx, 40, None, &mut buf);
+        let x = channels_last(&Tensor::from_slice(&buf).view([8, 1, 40, 40]));
+        let online: Vec<f32> = Vec::try_from(teacher.targets(&x).view(-1)).unwrap();
+        let clf = moodtune_fer::Classifier::load(&ensemble).unwrap();
+        for (i, row) in online.chunks(CLASSES).enumerate() {
+            let expected = clf.probabilities(&moodtune_fer::classifier::fer_image(val.image(i)));
+            for (a, b) in row.iter().zip(expected) {
+                assert!((a - b).abs() < 1e-4, "face {i}: {row:?} vs {expected:?}");
+            }
+        }
+
+        // A run with it trains, caches nothing and records how it was taught.
+        run(&cfg).unwrap();
+        assert!(!student.join("teacher.safetensors").exists());
+        let exported = std::fs::read(student.join("final.safetensors")).unwrap();
+        let clf = moodtune_fer::Classifier::from_bytes(&exported, "student").unwrap();
+        assert_eq!(clf.meta().raw["online_teacher"], "true");
+
+        // A teacher fed differently from the student is refused, naming the file.
+        let shifted = dir.path().join("shifted.safetensors");
+        let bytes = moodtune_fer::model::weights::with_metadata(
+            &std::fs::read(&ensemble).unwrap(),
+            "ensemble",
+            &[("mean", "0.25".to_string())],
+        )
+        .unwrap();
+        std::fs::write(&shifted, bytes).unwrap();
+        let err = crate::teacher::OnlineTeacher::load(&shifted, &cfg)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("shifted.safetensors") && err.contains("mean"),
+            "{err}"
+        );
     }
 }
