@@ -101,6 +101,11 @@ pub fn split_tags(cell: &str) -> Vec<String> {
     out
 }
 
+/// Whether `path` names a file type moodtune plays ([`AUDIO_EXTENSIONS`]).
+pub fn is_audio_file(path: &Path) -> bool {
+    AUDIO_EXTENSIONS.contains(&ext_of(path).as_str())
+}
+
 fn ext_of(path: &Path) -> String {
     path.extension()
         .map(|e| e.to_string_lossy().to_lowercase())
@@ -384,7 +389,13 @@ fn row_to_item(
         if !audio.is_empty() {
             let p = base.join(audio);
             match p.canonicalize() {
-                Ok(c) if c.is_file() => song.audio_path = Some(c),
+                // Only audio: the server plays this file to the browser by song id.
+                Ok(c) if c.is_file() && is_audio_file(&c) => song.audio_path = Some(c),
+                Ok(c) if c.is_file() => warnings.push(format!(
+                    "{} is not an audio file ({}); imported without audio",
+                    p.display(),
+                    AUDIO_EXTENSIONS.join(", ")
+                )),
                 _ => warnings.push(format!(
                     "audio file {} not found; imported without audio",
                     p.display()
@@ -523,6 +534,71 @@ fn cell_text(cell: &Data) -> String {
     }
 }
 
+/// Columns a song sheet may use: a library has a dozen; more is a malformed or hostile file.
+const MAX_SHEET_COLUMNS: u32 = 256;
+
+/// A sheet's non-empty rows as (1-based row number, cells from column A). Xlsx and xlsb
+/// sheets are read cell by cell: calamine's `worksheet_range` allocates the whole
+/// bounding box, so a file with one cell at A1 and one at XFD1048576 would ask for 17
+/// billion cells. Xls bounds its sheets itself (65,536 x 256).
+fn sheet_rows(
+    book: &mut calamine::Sheets<std::io::BufReader<std::fs::File>>,
+    name: &str,
+) -> std::result::Result<Vec<(usize, Vec<String>)>, String> {
+    let mut rows: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+    let mut place = |(row, col): (u32, u32), text: String| {
+        if text.is_empty() {
+            return Ok(());
+        }
+        if col >= MAX_SHEET_COLUMNS {
+            return Err(format!(
+                "a cell in column {} (row {}): a song sheet uses at most {MAX_SHEET_COLUMNS} columns",
+                col + 1,
+                row + 1
+            ));
+        }
+        let cells = rows.entry(row).or_default();
+        if cells.len() <= col as usize {
+            cells.resize(col as usize + 1, String::new());
+        }
+        cells[col as usize] = text;
+        Ok(())
+    };
+    match book {
+        calamine::Sheets::Xlsx(x) => {
+            let mut reader = x.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
+            while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
+                place(
+                    cell.get_position(),
+                    cell_text(&Data::from(cell.get_value().clone())),
+                )?;
+            }
+        }
+        calamine::Sheets::Xlsb(x) => {
+            let mut reader = x.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
+            while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
+                place(
+                    cell.get_position(),
+                    cell_text(&Data::from(cell.get_value().clone())),
+                )?;
+            }
+        }
+        other => {
+            let range = other.worksheet_range(name).map_err(|e| e.to_string())?;
+            let (row0, col0) = range.start().unwrap_or((0, 0));
+            for (i, r) in range.rows().enumerate() {
+                for (j, cell) in r.iter().enumerate() {
+                    place((row0 + i as u32, col0 + j as u32), cell_text(cell))?;
+                }
+            }
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(row, cells)| (row as usize + 1, cells))
+        .collect())
+}
+
 fn read_spreadsheet(path: &Path) -> Result<Vec<Item>> {
     let import_err = |message: String| Error::Import {
         path: path.to_path_buf(),
@@ -537,8 +613,8 @@ fn read_spreadsheet(path: &Path) -> Result<Vec<Item>> {
     let mut sheet_issues = Vec::new();
     for name in book.sheet_names() {
         let loc = format!("{}:{name}", path.display());
-        let range = match book.worksheet_range(&name) {
-            Ok(r) => r,
+        let rows = match sheet_rows(&mut book, &name) {
+            Ok(rows) => rows,
             Err(e) => {
                 sheet_issues.push(Item {
                     location: loc,
@@ -548,17 +624,10 @@ fn read_spreadsheet(path: &Path) -> Result<Vec<Item>> {
                 continue;
             }
         };
-        if range.is_empty() {
+        if rows.is_empty() {
             continue;
         }
-        let (row0, col0) = range.start().unwrap_or((0, 0));
-        // Pad on the left so column indexes match the sheet even if column A is empty.
-        let rows = range.rows().enumerate().map(|(i, r)| {
-            let mut cells = vec![String::new(); col0 as usize];
-            cells.extend(r.iter().map(cell_text));
-            (row0 as usize + i + 1, cells)
-        });
-        match table_items(rows, &loc, &base, &source) {
+        match table_items(rows.into_iter(), &loc, &base, &source) {
             Some(mut found) => {
                 any_header = true;
                 items.append(&mut found);

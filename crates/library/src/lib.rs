@@ -26,7 +26,9 @@ pub mod lrc;
 mod store;
 
 pub use error::{Error, Result};
-pub use import::{split_tags, ImportIssue, ImportProgress, ImportReport, AUDIO_EXTENSIONS};
+pub use import::{
+    is_audio_file, split_tags, ImportIssue, ImportProgress, ImportReport, AUDIO_EXTENSIONS,
+};
 pub use store::{
     Feedback, FeedbackKind, Library, NewSong, PredictedEmotion, Song, SongId, SCHEMA_VERSION,
 };

@@ -99,6 +99,30 @@ fn csv_with_chinese_headers_imports_and_reports_bad_rows() {
     assert_eq!(rain.language.as_deref(), Some("en"));
 }
 
+/// The server plays a song's file to the browser, so an import links audio files only:
+/// a library row pointing at a page, a key or the database itself gets no file.
+#[test]
+fn only_audio_files_are_linked_to_songs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.html"), "<script>alert(1)</script>").unwrap();
+    std::fs::write(dir.path().join("tone.WAV"), b"RIFF").unwrap();
+    let csv = dir.path().join("songs.csv");
+    std::fs::write(
+        &csv,
+        "title,artist,audio\nPage,Ava,page.html\nTone,Ava,tone.WAV\nSelf,Ava,songs.csv\n",
+    )
+    .unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let report = lib.import_path(&csv).unwrap();
+    assert_eq!(report.added, 3, "{report}");
+    assert_eq!(lib.find("Page").unwrap().audio_path, None);
+    assert_eq!(lib.find("Self").unwrap().audio_path, None);
+    assert!(lib.find("Tone").unwrap().audio_path.is_some());
+    let warned: Vec<&str> = report.warnings.iter().map(|w| w.reason.as_str()).collect();
+    assert_eq!(warned.len(), 2, "{warned:?}");
+    assert!(warned[0].contains("page.html") && warned[0].contains("not an audio file"));
+}
+
 #[test]
 fn reimporting_updates_instead_of_duplicating() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,6 +205,48 @@ fn xlsx_sheets_with_offsets_durations_and_missing_headers() {
     assert_eq!(bw.tags, vec!["Cheerful", "Keyboard", "Wild"]);
     assert_eq!(bw.manual_emotion, Some(Emotion::Happy));
     assert_eq!(lib.find("Rise").unwrap().duration_s, Some(200.0));
+}
+
+/// A sheet's far corner must not make the reader allocate every cell up to it: one cell
+/// at XFD1048576 would be 17 billion cells.
+#[test]
+fn xlsx_with_far_away_cells_is_read_sparsely() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("far.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    {
+        let s = book.add_worksheet();
+        s.set_name("Songs").unwrap();
+        s.write_string(0, 0, "Title").unwrap();
+        s.write_string(0, 1, "Artist").unwrap();
+        s.write_string(1, 0, "Near").unwrap();
+        s.write_string(1, 1, "Ava").unwrap();
+        // The last row of column A: a song, a million rows down.
+        s.write_string(1_048_575, 0, "Far Below").unwrap();
+    }
+    {
+        let s = book.add_worksheet();
+        s.set_name("Wide").unwrap();
+        s.write_string(0, 0, "Title").unwrap();
+        s.write_string(1, 0, "Lost").unwrap();
+        s.write_string(1_048_575, 16_383, "corner").unwrap();
+    }
+    book.save(&path).unwrap();
+
+    let mut lib = Library::open_in_memory().unwrap();
+    let report = lib.import_path(&path).unwrap();
+    assert_eq!(report.added, 2, "{report}");
+    assert_eq!(lib.find("Far Below").unwrap().title, "Far Below");
+    assert_eq!(report.skipped.len(), 1, "{report}");
+    assert_eq!(
+        report.skipped[0].location,
+        format!("{}:Wide", path.display())
+    );
+    assert!(
+        report.skipped[0].reason.contains("column 16384"),
+        "{}",
+        report.skipped[0].reason
+    );
 }
 
 #[test]
