@@ -395,20 +395,33 @@ impl Backend for RealBackend {
         // The library imports from files and remembers where songs came from, so the
         // upload is kept under the data folder (temp file, then rename).
         let name = safe_file_name(filename);
+        // Only a file the library can import is written at all.
+        if !moodtune_library::is_importable_file(Path::new(&name)) {
+            return Err(BackendError::BadInput(format!(
+                "{name}: not a song list moodtune imports (CSV, TSV, XLSX, XLSM, XLSB, XLS or ODS)"
+            )));
+        }
         let dir = self.data_dir.join("imports");
         std::fs::create_dir_all(&dir)
             .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(&name);
-        let tmp = tempfile::NamedTempFile::new_in(&dir)
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir)
             .map_err(|e| internal(format!("cannot write in {}: {e}", dir.display())))?;
-        std::fs::write(tmp.path(), bytes)
-            .map_err(|e| internal(format!("cannot save the upload: {e}")))?;
+        {
+            use std::io::Write;
+            let f = tmp.as_file_mut();
+            f.write_all(bytes)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| internal(format!("cannot save the upload: {e}")))?;
+        }
         tmp.persist(&path)
             .map_err(|e| internal(format!("cannot save {}: {e}", path.display())))?;
 
         let mut lib = self.lib();
         let shown = path.display().to_string();
         let report = lib.import_path(&path).map_err(|e| {
+            // A file that did not import is not kept.
+            let _ = std::fs::remove_file(&path);
             let msg = e.to_string().replace(&shown, &name);
             match lib_err(e) {
                 BackendError::Internal(_) => BackendError::Internal(msg),
@@ -425,18 +438,9 @@ impl Backend for RealBackend {
         // "A user's own library replaces the demo with one import."
         let imported = report.added + report.updated + report.unchanged;
         if imported > 0 {
-            let demo_ids: Vec<SongId> = lib
-                .songs()
-                .map_err(lib_err)?
-                .into_iter()
-                .filter(|s| s.source == demo::SOURCE)
-                .map(|s| s.id)
-                .collect();
-            for id in &demo_ids {
-                lib.delete_song(*id).map_err(lib_err)?;
-            }
-            if !demo_ids.is_empty() {
-                messages.push(format!("removed the {} demo songs", demo_ids.len()));
+            let removed = lib.delete_source(demo::SOURCE).map_err(lib_err)?;
+            if removed > 0 {
+                messages.push(format!("removed the {removed} demo songs"));
             }
         }
         drop(lib);
@@ -578,7 +582,16 @@ mod tests {
         );
         let err = b.import("notes.txt", b"hello").unwrap_err();
         assert!(matches!(err, BackendError::BadInput(_)), "{err:?}");
+        let err = b.import("page.html", b"<script></script>").unwrap_err();
+        assert!(err.to_string().contains("not a song list"), "{err}");
         assert_eq!(b.info().unwrap().songs, 2, "failed imports change nothing");
+        // Nothing that failed is left in the imports folder.
+        let mut kept: Vec<String> = std::fs::read_dir(dir.path().join("imports"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        kept.sort();
+        assert_eq!(kept, ["my songs.csv"]);
     }
 
     #[test]
@@ -599,6 +612,18 @@ mod tests {
         // The demo library was created beside the database before the bind failed.
         assert!(Library::open(&db).unwrap().len().unwrap() > 0);
         assert!(dir.path().join("data/demo-songs").is_dir());
+    }
+
+    #[test]
+    fn the_server_plays_every_audio_type_the_library_links() {
+        for ext in moodtune_library::AUDIO_EXTENSIONS {
+            let path = PathBuf::from(format!("song.{ext}"));
+            let mime = moodtune_server::audio_mime(&path)
+                .unwrap_or_else(|| panic!("no media type for .{ext}"));
+            assert_eq!(mime.type_(), "audio", ".{ext}");
+            assert!(moodtune_library::is_audio_file(&path));
+        }
+        assert!(moodtune_server::audio_mime(Path::new("page.html")).is_none());
     }
 
     #[test]

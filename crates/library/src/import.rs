@@ -101,6 +101,13 @@ pub fn split_tags(cell: &str) -> Vec<String> {
     out
 }
 
+/// Whether `path` names a song list [`Library::import_path`] reads: a CSV/TSV file or a
+/// spreadsheet.
+pub fn is_importable_file(path: &Path) -> bool {
+    let ext = ext_of(path);
+    SHEET_EXTENSIONS.contains(&ext.as_str()) || CSV_EXTENSIONS.contains(&ext.as_str())
+}
+
 /// Whether `path` names a file type moodtune plays ([`AUDIO_EXTENSIONS`]).
 pub fn is_audio_file(path: &Path) -> bool {
     AUDIO_EXTENSIONS.contains(&ext_of(path).as_str())

@@ -637,6 +637,16 @@ impl Library {
         .map_err(|e| with_path(e, &self.path))
     }
 
+    /// Deletes every song imported from `source` (see `NewSong::source`) in one
+    /// transaction: all of them or, on failure, none. Returns how many went.
+    pub fn delete_source(&mut self, source: &str) -> Result<usize> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM songs WHERE source = ?1", [source])
+                .map_err(raw)
+        })
+        .map_err(|e| with_path(e, &self.path))
+    }
+
     /// Sets (or with `None` clears) the user's own label, which wins over predictions.
     pub fn set_manual_emotion(&mut self, id: SongId, emotion: Option<Emotion>) -> Result<()> {
         let now = now_unix();

@@ -93,6 +93,18 @@ impl FakeBackend {
         Ok(self)
     }
 
+    /// Points song `id` at `path`, whatever the file is.
+    pub fn with_audio_path(self, id: SongId, path: &Path) -> Self {
+        {
+            let mut st = self.state.lock().expect("fake state");
+            if let Some(s) = st.songs.iter_mut().find(|s| s.song.id == id) {
+                s.audio = Some(path.to_path_buf());
+                s.song.has_audio = true;
+            }
+        }
+        self
+    }
+
     /// Makes `analyze` panic on a body starting with `PANIC`, to test that the server
     /// survives a failing backend.
     pub fn with_panic_marker(mut self) -> Self {

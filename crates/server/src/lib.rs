@@ -7,8 +7,10 @@
 //!
 //! Safety rules kept here: frames are analysed in memory and never stored or logged;
 //! request bodies are size-limited per endpoint; audio is only served by song id through
-//! [`Backend::audio_path`], never by a path from the client; every error is JSON with a
-//! message; a bad request never takes the server down (backend panics become 500s).
+//! [`Backend::audio_path`], never by a path from the client, and only audio types
+//! ([`audio_mime`]), sandboxed; state-changing requests from other sites' pages are
+//! refused; every error is JSON with a message; a bad request never takes the server
+//! down (backend panics become 500s).
 
 mod assets;
 pub mod backend;
@@ -20,6 +22,7 @@ pub use backend::{
     top_emotion, Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult,
     Feedback, ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
 };
+pub use routes::audio_mime;
 pub use session::{Mood, MoodSmoother};
 
 use std::future::Future;

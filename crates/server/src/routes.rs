@@ -26,7 +26,9 @@ use tower_http::services::ServeFile;
 struct AppState {
     backend: Arc<dyn Backend>,
     sessions: Mutex<Sessions>,
-    analyze_permits: Semaphore,
+    /// Shared with the decode workers: a permit lives as long as its worker, even when
+    /// the client hangs up and the request future is dropped.
+    analyze_permits: Arc<Semaphore>,
     config: ServerConfig,
 }
 
@@ -36,7 +38,7 @@ pub(crate) fn router(backend: Arc<dyn Backend>, config: ServerConfig) -> Router 
     let state = Arc::new(AppState {
         backend,
         sessions: Mutex::new(Sessions::new(config.max_sessions)),
-        analyze_permits: Semaphore::new(config.analyze_concurrency.max(1)),
+        analyze_permits: Arc::new(Semaphore::new(config.analyze_concurrency.max(1))),
         config: config.clone(),
     });
     let api = Router::new()
@@ -194,8 +196,12 @@ fn probs_json(p: &[f32; Emotion::COUNT]) -> Value {
     Value::Object(m)
 }
 
-/// Rejects foreign `Host` names (DNS rebinding) and adds protective headers.
+/// Rejects foreign `Host` names (DNS rebinding) and requests other sites' pages make
+/// (cross-site request forgery), and adds protective headers.
 async fn guard(State(st): St, req: Request, next: Next) -> Response {
+    if let Some(why) = cross_site(&req) {
+        return ApiError::new(StatusCode::FORBIDDEN, why).into_response();
+    }
     if st.config.loopback_hosts_only {
         if let Some(host) = req.headers().get(header::HOST) {
             let ok = host.to_str().map(is_loopback_host).unwrap_or(false);
@@ -214,18 +220,57 @@ async fn guard(State(st): St, req: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
+    // A handler's own, stricter policy (audio files: `sandbox`) is kept.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
             "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; \
              object-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+        ));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
     res
+}
+
+/// Why a state-changing request must be refused: a page of another site asked the
+/// browser to send it (a form post or a no-cors `fetch` reaches a localhost server
+/// too). Browsers say where a request comes from in `Origin` and `Sec-Fetch-Site`;
+/// clients that send neither (curl, scripts) are not browsers acting for a page.
+fn cross_site(req: &Request) -> Option<String> {
+    let method = req.method();
+    if method == axum::http::Method::GET
+        || method == axum::http::Method::HEAD
+        || method == axum::http::Method::OPTIONS
+    {
+        return None;
+    }
+    let headers = req.headers();
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    if let Some(site) = header_text("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return Some(format!(
+                "cross-site request refused: a {site} page may not {method} to moodtune"
+            ));
+        }
+    }
+    if let Some(origin) = header_text(header::ORIGIN.as_str()) {
+        let host = header_text(header::HOST.as_str()).unwrap_or_default();
+        let own = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|o| !host.is_empty() && o.eq_ignore_ascii_case(host));
+        if !own {
+            return Some(format!(
+                "cross-site request refused: a page from {origin} may not {method} to moodtune"
+            ));
+        }
+    }
+    None
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -299,15 +344,19 @@ async fn analyze(
             "empty body: send the image (JPEG, PNG, WebP or BMP) as the request body",
         ));
     }
-    let _permit = st
+    let permit = st
         .analyze_permits
-        .acquire()
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
     let b = st.backend.clone();
     // `body` moves into the worker and is dropped there: frames live only in memory.
-    let analysis = blocking(move || b.analyze(&body)).await?;
-    drop(_permit);
+    let analysis = blocking(move || {
+        let _permit = permit;
+        b.analyze(&body)
+    })
+    .await?;
 
     // The mood follows the largest face, the person nearest the camera.
     let main_face = analysis.faces.iter().max_by_key(|f| f.bbox.area());
@@ -443,8 +492,7 @@ async fn feedback(State(st): St, ApiJson(fb): ApiJson<FeedbackBody>) -> ApiResul
             .lock()
             .expect("sessions lock")
             .get(s)
-            .heard
-            .insert(fb.song_id);
+            .mark_heard(fb.song_id);
     }
     Ok(Json(json!({ "ok": true })))
 }
@@ -563,12 +611,43 @@ async fn audio(State(st): St, Path(id): Path<String>, req: Request) -> ApiResult
             format!("the audio file of song {id} is missing: {}", path.display()),
         ));
     }
+    // Only audio leaves the server, with a type chosen here: a library entry pointing at
+    // a page or a script must not be served from the app's own origin.
+    let mime = audio_mime(&path).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the file of song {id} is not an audio file moodtune plays: {}",
+                path.display()
+            ),
+        )
+    })?;
     // ServeFile answers Range requests (206), so the player can seek.
-    let res = ServeFile::new(&path)
+    let res = ServeFile::new_with_mime(&path, &mime)
         .oneshot(req)
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(res.map(Body::new))
+    let mut res = res.map(Body::new);
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    Ok(res)
+}
+
+/// The media type of an audio file moodtune serves, by extension; `None` for anything
+/// else.
+pub fn audio_mime(path: &std::path::Path) -> Option<mime::Mime> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    let mime = match ext.as_str() {
+        "mp3" => "audio/mpeg",
+        "flac" => "audio/flac",
+        "ogg" | "opus" => "audio/ogg",
+        "m4a" => "audio/mp4",
+        "wav" => "audio/wav",
+        _ => return None,
+    };
+    mime.parse().ok()
 }
 
 #[cfg(test)]

@@ -107,6 +107,19 @@ pub(crate) struct Session {
     last_seen: Instant,
 }
 
+/// Most songs a session remembers as heard: a client posting made-up song ids cannot
+/// grow it without bound; past it a new round starts, as when everything was heard.
+pub(crate) const MAX_HEARD: usize = 10_000;
+
+impl Session {
+    pub fn mark_heard(&mut self, song: SongId) {
+        if self.heard.len() >= MAX_HEARD && !self.heard.contains(&song) {
+            self.heard.clear();
+        }
+        self.heard.insert(song);
+    }
+}
+
 /// All sessions, bounded: the least recently seen is dropped when the table is full, so a
 /// client inventing session ids cannot grow memory.
 #[derive(Debug)]
@@ -239,7 +252,7 @@ mod tests {
     #[test]
     fn sessions_are_bounded_and_evict_the_oldest() {
         let mut t = Sessions::new(3);
-        t.get("a").heard.insert(1);
+        t.get("a").mark_heard(1);
         std::thread::sleep(std::time::Duration::from_millis(2));
         t.get("b");
         std::thread::sleep(std::time::Duration::from_millis(2));
@@ -260,5 +273,22 @@ mod tests {
         assert!(!valid_session_id(""));
         assert!(!valid_session_id("../etc"));
         assert!(!valid_session_id(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn the_heard_set_is_bounded() {
+        let mut t = Sessions::new(1);
+        let s = t.get("a");
+        for id in 0..MAX_HEARD as SongId {
+            s.mark_heard(id);
+        }
+        assert_eq!(s.heard.len(), MAX_HEARD);
+        // Seen again: nothing changes.
+        s.mark_heard(5);
+        assert_eq!(s.heard.len(), MAX_HEARD);
+        // One more: a new round.
+        s.mark_heard(-1);
+        assert_eq!(s.heard.len(), 1);
+        assert!(s.heard.contains(&-1));
     }
 }

@@ -538,6 +538,15 @@ async fn audio_is_served_by_song_id_with_ranges() {
         assert_eq!(status, code, "{uri}");
         assert!(v["error"].is_string());
     }
+    // Audio goes out sandboxed, so even a mislabelled file cannot run as a page.
+    assert_eq!(headers[header::CONTENT_SECURITY_POLICY], "sandbox");
+    // A library entry pointing at something other than audio is not served.
+    let page = dir.path().join("page.html");
+    std::fs::write(&page, "<script>alert(1)</script>").unwrap();
+    let app_page = app_with(FakeBackend::new(1).with_audio_path(1, &page));
+    let (status, v) = get(&app_page, "/api/audio/1").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(v["error"].as_str().unwrap().contains("not an audio file"));
     // A song whose file vanished.
     std::fs::remove_file(dir.path().join("song-3.wav")).unwrap();
     let (status, v) = get(&app, "/api/audio/3").await;
@@ -582,6 +591,56 @@ async fn unknown_endpoints_methods_and_foreign_hosts() {
         send(&open, req("192.168.1.20:7878")).await.0,
         StatusCode::OK
     );
+}
+
+/// A page of another site can make the browser post to localhost: such requests change
+/// nothing. Same-origin pages and non-browser clients (no Origin) are served.
+#[tokio::test]
+async fn cross_site_posts_are_refused() {
+    let backend = Arc::new(FakeBackend::new(1));
+    let app = router(backend.clone(), ServerConfig::default());
+    let feedback = |origin: Option<&str>, site: Option<&str>| {
+        let mut r = Request::post("/api/feedback")
+            .header(header::HOST, "127.0.0.1:7878")
+            .header(header::CONTENT_TYPE, "text/plain");
+        if let Some(o) = origin {
+            r = r.header(header::ORIGIN, o);
+        }
+        if let Some(s) = site {
+            r = r.header("sec-fetch-site", s);
+        }
+        r.body(Body::from(
+            json!({"song_id": 1, "emotion": "happy", "action": "like"}).to_string(),
+        ))
+        .unwrap()
+    };
+    for (origin, site) in [
+        (Some("https://evil.example"), Some("cross-site")),
+        (Some("http://evil.example"), None),
+        (Some("null"), None),
+        (None, Some("same-site")),
+        (Some("http://127.0.0.1:9999"), Some("same-site")),
+    ] {
+        let (status, _, body) = send(&app, feedback(origin, site)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{origin:?} {site:?}");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert!(v["error"].as_str().unwrap().contains("cross-site"), "{v}");
+    }
+    assert!(backend.feedback_log().is_empty());
+    for (origin, site) in [
+        (Some("http://127.0.0.1:7878"), Some("same-origin")),
+        (None, None),
+    ] {
+        let (status, _, _) = send(&app, feedback(origin, site)).await;
+        assert_eq!(status, StatusCode::OK, "{origin:?} {site:?}");
+    }
+    assert_eq!(backend.feedback_log().len(), 2);
+    // Reading stays open: a cross-site GET cannot read the answer anyway (no CORS).
+    let req = Request::get("/api/info")
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, req).await.0, StatusCode::OK);
 }
 
 /// Over a real socket: an oversized frame sent without waiting is refused with 413 and
