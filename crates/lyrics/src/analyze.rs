@@ -16,6 +16,10 @@ const SCOPE: usize = 3;
 /// Weight of a word governed by "negator + degree" ("not very happy", 不太开心): a
 /// weakened flip, not a strong opposite.
 const NEGATED_DEGREE: f32 = -0.5;
+/// Most a run of degree adverbs can multiply a word's weight: "so so so ... happy" is
+/// emphatic, not infinite (without a cap ~220 of them overflow f32 to inf and the
+/// classifier's scores to NaN).
+pub const MAX_DEGREE: f32 = 8.0;
 
 /// One jieba instance for the whole process: loading its dictionary takes a noticeable
 /// fraction of a second and tens of MiB, so it is built once, on first use.
@@ -302,7 +306,7 @@ impl Analyzer {
                         negated = false;
                         negation_first = false;
                     }
-                    degree *= m;
+                    degree = (degree * m).min(MAX_DEGREE);
                     scope = SCOPE;
                     continue;
                 }
@@ -453,6 +457,16 @@ mod tests {
         assert!(not.negative > 0.0 && not.positive == 0.0, "{not:?}");
         assert_eq!(n.display(), "not happy");
         assert_eq!(v.display(), "very happy");
+    }
+
+    #[test]
+    fn a_long_run_of_degree_words_is_capped() {
+        let text = format!("I am {}happy", "very ".repeat(400));
+        let f = a().features(&text);
+        let v = hit(&f, "happy");
+        assert_eq!(v.degree, MAX_DEGREE);
+        assert!(v.emotions.iter().all(|x| x.is_finite()));
+        assert!(f.emotion(Emotion::Happy).is_finite() && f.emotion(Emotion::Happy) > 0.0);
     }
 
     #[test]

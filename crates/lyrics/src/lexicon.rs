@@ -227,8 +227,11 @@ pub(crate) fn parse_table(
             }
             Table::Degree => {
                 let m = number(1, "multiplier")?;
-                if m <= 0.0 {
-                    return Err(err(format!("multiplier {m} must be positive")));
+                if !(m > 0.0 && m <= crate::analyze::MAX_DEGREE) {
+                    return Err(err(format!(
+                        "multiplier {m} must be above 0 and at most {}",
+                        crate::analyze::MAX_DEGREE
+                    )));
                 }
                 words.entry(word).or_default().degree = Some(m);
             }
@@ -355,6 +358,16 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("positive"), "{e}");
+        assert!(e.contains("-2 must be above 0"), "{e}");
+        let e = parse_table(
+            "very\t1e30\n",
+            "d.tsv",
+            Language::English,
+            Table::Degree,
+            &mut m,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("at most 8"), "{e}");
     }
 }

@@ -126,6 +126,12 @@ impl Network {
 /// are named `m{i}.<tensor>`; all members share the file's preprocessing and input.
 pub const MEMBERS_KEY: &str = "members";
 
+/// Most networks an ensemble file may hold (each is a full pass per face).
+pub const MAX_MEMBERS: usize = 16;
+
+/// Largest face side a model may ask the preprocessing to resize to.
+const MAX_INPUT_SIDE: usize = 512;
+
 /// Every network in a safetensors file: one for a plain model file, `members` for an
 /// ensemble (see [`ensemble_safetensors`]). They share the file's metadata.
 pub fn load_members(bytes: &[u8], origin: &str) -> Result<Vec<Network>> {
@@ -141,8 +147,10 @@ pub fn load_members(bytes: &[u8], origin: &str) -> Result<Vec<Network>> {
             let n: usize = n
                 .parse()
                 .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| anyhow!("{origin}: metadata members={n:?} is not a count"))?;
+                .filter(|&n| (1..=MAX_MEMBERS).contains(&n))
+                .ok_or_else(|| {
+                    anyhow!("{origin}: metadata members={n:?} is not a count of 1-{MAX_MEMBERS}")
+                })?;
             (0..n).map(|i| format!("m{i}.")).collect()
         }
     };
@@ -171,12 +179,26 @@ fn read_meta(raw: HashMap<String, String>, origin: &str) -> Result<(Arch, ModelM
                 .map_err(|_| anyhow!("{origin}: metadata {k}={v:?} is not a number")),
         }
     };
+    let side = |k: &str, default: usize| -> Result<usize> {
+        match get(k) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_INPUT_SIDE).contains(n))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{origin}: metadata {k}={v:?} is not a side of 1-{MAX_INPUT_SIDE} pixels"
+                    )
+                }),
+        }
+    };
     let meta = ModelMeta {
         arch: arch_name.to_string(),
         preprocess: Pipeline::parse(get("preprocess").unwrap_or(""))
             .with_context(|| format!("{origin}: metadata preprocess"))?,
-        input_size: num("input_size", 48.0)? as usize,
-        crop: num("crop", arch.input as f32)? as usize,
+        input_size: side("input_size", 48)?,
+        crop: side("crop", arch.input)?,
         mean: num("mean", 0.0)?,
         std: num("std", 1.0)?,
         temperature: num("temperature", 1.0)?,
@@ -188,16 +210,27 @@ fn read_meta(raw: HashMap<String, String>, origin: &str) -> Result<(Arch, ModelM
         },
         raw: raw.clone(),
     };
-    if meta.crop != arch.input
-        || meta.crop > meta.input_size
-        || meta.std <= 0.0
-        || meta.temperature <= 0.0
-    {
+    if meta.crop != arch.input || meta.crop > meta.input_size {
         bail!(
             "{origin}: inconsistent metadata (crop {}, input {}, arch input {})",
             meta.crop,
             meta.input_size,
             arch.input
+        );
+    }
+    // Out of these ranges every probability would be NaN or one-hot: refused at load
+    // rather than silently recommending for the wrong mood.
+    if !meta.mean.is_finite() || !(meta.std.is_finite() && meta.std > 1e-6) {
+        bail!(
+            "{origin}: metadata normalisation mean {} std {} is not usable",
+            meta.mean,
+            meta.std
+        );
+    }
+    if !(0.05..=20.0).contains(&meta.temperature) {
+        bail!(
+            "{origin}: metadata temperature {} is outside 0.05-20",
+            meta.temperature
         );
     }
     Ok((arch, meta))
@@ -220,7 +253,15 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
         if t.dtype() != safetensors::Dtype::F32 {
             bail!("{origin}: tensor {name} is {:?}, expected F32", t.dtype());
         }
-        Ok(f32_values(&t))
+        let values = f32_values(&t);
+        if values.iter().any(|v| !v.is_finite()) {
+            bail!("{origin}: tensor {name} holds NaN or infinite values");
+        }
+        // A variance is never negative; its square root would be NaN.
+        if name.ends_with("running_var") && values.iter().any(|&v| v < 0.0) {
+            bail!("{origin}: tensor {name} holds negative variances");
+        }
+        Ok(values)
     };
     let mut layers = Vec::new();
     for spec in &arch.layers {
@@ -515,6 +556,59 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("half") && err.contains("truncated"), "{err}");
+    }
+
+    /// A weight file is input: metadata and values that would give NaN probabilities,
+    /// a zero-size resize or a huge allocation are refused when it loads.
+    #[test]
+    fn hostile_metadata_and_values_are_refused_at_load() {
+        let arch = Arch::by_name("slimvgg").unwrap();
+        let good = random_safetensors(&arch, 1);
+        let refused = |set: &[(&str, &str)]| -> String {
+            let set: Vec<(&str, String)> = set.iter().map(|(k, v)| (*k, v.to_string())).collect();
+            // Rewriting metadata checks the result too.
+            let bytes = match with_metadata(&good, "w.safetensors", &set) {
+                Err(e) => return e.to_string(),
+                Ok(b) => b,
+            };
+            load_members(&bytes, "w.safetensors")
+                .err()
+                .unwrap_or_else(|| panic!("{set:?} was accepted"))
+                .to_string()
+        };
+        for (set, says) in [
+            (&[("input_size", "4294967336")][..], "input_size"),
+            (&[("input_size", "100000")][..], "input_size"),
+            (&[("crop", "0")][..], "crop"),
+            (&[("members", "1000000000000")][..], "members"),
+            (&[("std", "NaN")][..], "std"),
+            (&[("std", "0")][..], "std"),
+            (&[("mean", "inf")][..], "mean"),
+            (&[("temperature", "1e-40")][..], "temperature"),
+            (&[("temperature", "NaN")][..], "temperature"),
+        ] {
+            let err = refused(set);
+            assert!(
+                err.contains("w.safetensors") && err.contains(says),
+                "{set:?}: {err}"
+            );
+        }
+        // Sane values still load.
+        let ok = with_metadata(&good, "w", &[("temperature", "0.8".into())]).unwrap();
+        load_members(&ok, "w").unwrap();
+
+        // A NaN weight: the first 4 bytes of the data section.
+        let header = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+        let mut nan = good.clone();
+        nan[8 + header..8 + header + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        let err = load_members(&nan, "nan.safetensors")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("nan.safetensors") && err.contains("NaN"),
+            "{err}"
+        );
     }
 
     #[test]
