@@ -220,7 +220,7 @@ fn read_meta(raw: HashMap<String, String>, origin: &str) -> Result<(Arch, ModelM
     }
     // Out of these ranges every probability would be NaN or one-hot: refused at load
     // rather than silently recommending for the wrong mood.
-    if !meta.mean.is_finite() || !(meta.std.is_finite() && meta.std > 1e-6) {
+    if !(meta.mean.is_finite() && meta.std.is_finite() && meta.std > 1e-6) {
         bail!(
             "{origin}: metadata normalisation mean {} std {} is not usable",
             meta.mean,
