@@ -125,15 +125,41 @@ impl Dataset {
     }
 }
 
+/// Longest CSV line read: a FER2013 row is about 9 KB. A file without line breaks (a
+/// binary file, a decompression bomb) is refused rather than read into one string.
+const MAX_LINE_BYTES: u64 = 64 * 1024;
+
+/// One line into `line` (cleared first); 0 at the end of the file.
+fn read_line_bounded(
+    reader: &mut impl BufRead,
+    line: &mut String,
+    path: &Path,
+    line_no: usize,
+) -> Result<usize> {
+    line.clear();
+    let n = reader
+        .take(MAX_LINE_BYTES + 1)
+        .read_line(line)
+        .with_context(|| format!("{}:{line_no}: cannot read", path.display()))?;
+    if n as u64 > MAX_LINE_BYTES {
+        bail!(
+            "{}:{line_no}: line longer than {} KiB: not a FER2013 CSV",
+            path.display(),
+            MAX_LINE_BYTES / 1024
+        );
+    }
+    Ok(n)
+}
+
 fn load_csv(mut reader: impl BufRead, path: &Path, opts: &LoadOptions) -> Result<Dataset> {
     let mut line = String::new();
-    let n = reader
-        .read_line(&mut line)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let n = read_line_bounded(&mut reader, &mut line, path, 1)?;
     if n == 0 {
         bail!("{}: empty file, expected a FER2013 CSV", path.display());
     }
+    // Spreadsheet programs often start a CSV with a byte-order mark.
     let header: Vec<String> = line
+        .trim_start_matches('\u{feff}')
         .trim()
         .split(',')
         .map(|s| s.trim().to_ascii_lowercase())
@@ -150,10 +176,7 @@ fn load_csv(mut reader: impl BufRead, path: &Path, opts: &LoadOptions) -> Result
     let mut ds = Dataset::default();
     let mut line_no = 1;
     loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .with_context(|| format!("{}:{}: cannot read", path.display(), line_no + 1))?;
+        let n = read_line_bounded(&mut reader, &mut line, path, line_no + 1)?;
         if n == 0 {
             break;
         }
@@ -275,7 +298,8 @@ fn load_folder(root: &Path, opts: &LoadOptions) -> Result<Dataset> {
             let emotion: Emotion = name.parse().with_context(|| {
                 format!("{}: folder name is not an emotion", class.path().display())
             })?;
-            let mut files: Vec<PathBuf> = std::fs::read_dir(class.path())?
+            let mut files: Vec<PathBuf> = std::fs::read_dir(class.path())
+                .with_context(|| format!("cannot list {}", class.path().display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| {
                     p.extension().is_some_and(|e| {
@@ -305,7 +329,8 @@ fn load_folder(root: &Path, opts: &LoadOptions) -> Result<Dataset> {
 fn read_face(path: &Path) -> Result<Vec<u8>> {
     let img = image::ImageReader::open(path)
         .with_context(|| format!("cannot open {}", path.display()))?
-        .with_guessed_format()?
+        .with_guessed_format()
+        .with_context(|| format!("cannot read {}", path.display()))?
         .decode()
         .with_context(|| format!("{}: not a readable image", path.display()))?
         .to_luma8();
@@ -361,6 +386,15 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_order_mark_before_the_header_is_ignored() {
+        let d = tempfile::tempdir().unwrap();
+        let body = format!("\u{feff}emotion,pixels,Usage\n{}", row("3", 10, "Training"));
+        let p = write(d.path(), "bom.csv", &body);
+        let ds = Dataset::load(&p, &LoadOptions::default()).unwrap();
+        assert_eq!(ds.labels, vec![Emotion::Happy]);
+    }
+
+    #[test]
     fn gzip_is_read() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f.csv.gz");
@@ -397,6 +431,26 @@ mod tests {
         assert_eq!(ds.images.len(), PIXELS);
         assert_eq!(ds.skipped.len(), 2);
         assert!(ds.skipped[1].contains("bad.csv:4") && ds.skipped[1].contains("0-6"));
+    }
+
+    #[test]
+    fn a_file_without_line_breaks_is_refused_not_read_whole() {
+        let d = tempfile::tempdir().unwrap();
+        // A compressed run of one byte: tiny on disk, 8 MiB of one "line" inside.
+        let p = d.path().join("bomb.csv.gz");
+        let mut gz =
+            flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), Default::default());
+        gz.write_all(format!("emotion,pixels,Usage\n{}", row("6", 1, "Training")).as_bytes())
+            .unwrap();
+        gz.write_all(&vec![b'7'; 8 << 20]).unwrap();
+        gz.finish().unwrap();
+        let err = Dataset::load(&p, &LoadOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bomb.csv.gz:3") && err.contains("longer than"),
+            "{err}"
+        );
     }
 
     #[test]
