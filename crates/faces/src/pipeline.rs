@@ -129,9 +129,9 @@ impl FacePipeline {
     }
 
     /// Expressions for faces found elsewhere (e.g. by a [`crate::FaceTracker`]), in
-    /// the order given.
+    /// the order given. An empty image has no faces to crop, whatever the detections say.
     pub fn classify_detections(&self, gray: &GrayImage, faces: &[Detection]) -> Vec<FaceResult> {
-        if faces.is_empty() {
+        if faces.is_empty() || gray.width() == 0 || gray.height() == 0 {
             return Vec::new();
         }
         let crops: Vec<GrayImage> = faces
