@@ -405,6 +405,12 @@ impl Library {
             path: path.clone(),
             source,
         })?;
+        if version < 0 {
+            return Err(Error::Invalid(format!(
+                "library database {}: schema version {version} was not written by moodtune",
+                path.display()
+            )));
+        }
         if version > SCHEMA_VERSION {
             return Err(Error::SchemaTooNew {
                 path,
@@ -1365,5 +1371,17 @@ mod tests {
         .unwrap();
         let err = Library::open(&path).unwrap_err();
         assert!(err.to_string().contains("lib.sqlite"), "{err}");
+    }
+
+    #[test]
+    fn a_negative_schema_version_is_refused_not_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("odd.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", -3)
+            .unwrap();
+        let err = Library::open(&path).unwrap_err().to_string();
+        assert!(err.contains("odd.sqlite") && err.contains("-3"), "{err}");
     }
 }
