@@ -127,27 +127,46 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// The raw body within the route's size limit; too large is a JSON 413.
 struct RawBody(Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for RawBody {
+impl FromRequest<Arc<AppState>> for RawBody {
     type Rejection = ApiError;
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         match Bytes::from_request(req, state).await {
             Ok(b) => Ok(RawBody(b)),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large: camera frames and photos may be up to 2 MiB, \
-                 imported files up to 20 MiB, other requests up to 64 KiB",
-            )),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                let c = &state.config;
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "request body too large: camera frames and photos may be up to {}, \
+                         imported files up to {}, other requests up to {}",
+                        human_bytes(c.frame_limit),
+                        human_bytes(c.upload_limit),
+                        human_bytes(c.json_limit)
+                    ),
+                ))
+            }
             Err(e) => Err(ApiError::new(e.status(), e.body_text())),
         }
+    }
+}
+
+/// `2 MiB`, `64 KiB`, `100 bytes`.
+fn human_bytes(n: usize) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
     }
 }
 
 /// A JSON body parsed into `T`; malformed JSON is a JSON 400 naming the problem.
 struct ApiJson<T>(T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for ApiJson<T> {
     type Rejection = ApiError;
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let RawBody(bytes) = RawBody::from_request(req, state).await?;
         serde_json::from_slice(&bytes)
             .map(ApiJson)

@@ -206,7 +206,23 @@ async fn bad_frames_are_clear_errors_and_the_server_keeps_working() {
 
     let (status, v) = call(&app, Method::POST, "/api/analyze", vec![0u8; 3 << 20]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(v["error"].as_str().unwrap().contains("too large"));
+    let msg = v["error"].as_str().unwrap();
+    assert!(
+        msg.contains("too large") && msg.contains("up to 2 MiB"),
+        "{msg}"
+    );
+    // The message states the limits this server was configured with.
+    let small = router(
+        Arc::new(FakeBackend::new(1)),
+        ServerConfig {
+            frame_limit: 1 << 10,
+            ..ServerConfig::default()
+        },
+    );
+    let (status, v) = call(&small, Method::POST, "/api/analyze", vec![0u8; 2 << 10]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let msg = v["error"].as_str().unwrap();
+    assert!(msg.contains("up to 1 KiB"), "{msg}");
 
     // A backend that panics gives a 500, not a dead server.
     let (status, v) = call(&app, Method::POST, "/api/analyze", &b"PANIC please"[..]).await;
