@@ -582,6 +582,17 @@ mod tests {
         }
     }
 
+    fn split(data: &Path, usage: Usage) -> Dataset {
+        Dataset::load(
+            data,
+            &LoadOptions {
+                usages: vec![usage],
+                skip_bad_rows: false,
+            },
+        )
+        .unwrap()
+    }
+
     fn metrics(run_dir: &Path) -> Vec<serde_json::Value> {
         std::fs::read_to_string(run_dir.join("metrics.jsonl"))
             .unwrap()
@@ -620,14 +631,7 @@ mod tests {
         );
         // The exported model runs in the pure-Rust engine and tells bright from dark.
         let clf = moodtune_fer::Classifier::load(&run_dir.join("final.safetensors")).unwrap();
-        let val = Dataset::load(
-            &data,
-            &LoadOptions {
-                usages: vec![Usage::PublicTest],
-                skip_bad_rows: false,
-            },
-        )
-        .unwrap();
+        let val = split(&data, Usage::PublicTest);
         let eval = moodtune_fer::Evaluation::new(&val.labels, &clf.predict_dataset(&val));
         assert!(eval.accuracy > 0.8, "PublicTest accuracy {}", eval.accuracy);
     }
@@ -703,14 +707,7 @@ mod tests {
         let sharp = crate::teacher::cached_targets(
             cfg.teacher.as_ref().unwrap(),
             1.0,
-            &Dataset::load(
-                &data,
-                &LoadOptions {
-                    usages: vec![Usage::Training],
-                    skip_bad_rows: false,
-                },
-            )
-            .unwrap(),
+            &split(&data, Usage::Training),
             &student,
         )
         .unwrap();
@@ -757,14 +754,7 @@ mod tests {
         // At temperature 1 the targets are exactly what the classifier reports.
         cfg.distill_temperature = 1.0;
         let teacher = crate::teacher::OnlineTeacher::load(&ensemble, &cfg).unwrap();
-        let val = Dataset::load(
-            &data,
-            &LoadOptions {
-                usages: vec![Usage::PublicTest],
-                skip_bad_rows: false,
-            },
-        )
-        .unwrap();
+        let val = split(&data, Usage::PublicTest);
         let idx: Vec<usize> = (0..8).collect();
         let mut buf = Vec::new();
         fill_batch(&val, &idx, 40, None, &mut buf);

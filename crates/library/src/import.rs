@@ -571,25 +571,23 @@ fn sheet_rows(
         cells[col as usize] = text;
         Ok(())
     };
+    // The two cell readers share their methods but no trait.
+    macro_rules! each_cell {
+        ($workbook:expr) => {{
+            let mut reader = $workbook
+                .worksheet_cells_reader(name)
+                .map_err(|e| e.to_string())?;
+            while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
+                place(
+                    cell.get_position(),
+                    cell_text(&Data::from(cell.get_value().clone())),
+                )?;
+            }
+        }};
+    }
     match book {
-        calamine::Sheets::Xlsx(x) => {
-            let mut reader = x.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
-            while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
-                place(
-                    cell.get_position(),
-                    cell_text(&Data::from(cell.get_value().clone())),
-                )?;
-            }
-        }
-        calamine::Sheets::Xlsb(x) => {
-            let mut reader = x.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
-            while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
-                place(
-                    cell.get_position(),
-                    cell_text(&Data::from(cell.get_value().clone())),
-                )?;
-            }
-        }
+        calamine::Sheets::Xlsx(x) => each_cell!(x),
+        calamine::Sheets::Xlsb(x) => each_cell!(x),
         other => {
             let range = other.worksheet_range(name).map_err(|e| e.to_string())?;
             let (row0, col0) = range.start().unwrap_or((0, 0));
