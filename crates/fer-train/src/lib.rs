@@ -8,7 +8,7 @@
 //!
 //! Modules: [`config`] (what to train), [`augment`] (batch assembly and augmentation,
 //! pure Rust and seeded), and with `tch`: `net` (the registry's layers on libtorch),
-//! `optim` (SGD/Adam whose state is saved, so `--resume` is exact), `teacher` (soft
+//! `optim` (SGD/Adam whose state is saved, so a resumed run is exact), `teacher` (soft
 //! targets for distillation, cached or online), `train` (the loop).
 
 pub mod augment;
