@@ -604,11 +604,89 @@ fn sheet_rows(
         .collect())
 }
 
+/// Most cells an ODS file may expand to (a song list of 100,000 rows by 20 columns is 2 M).
+const MAX_ODS_CELLS: u64 = 10_000_000;
+
+/// calamine expands an ODS cell's `table:number-columns-repeated` into that many cells
+/// while it opens the workbook, so a few bytes can ask for billions: count them first.
+/// A repeated cell expands when it holds a value or another cell follows it in its row;
+/// the trailing empty run every row ends with costs nothing.
+fn check_ods_size(path: &Path) -> std::result::Result<(), String> {
+    use quick_xml::events::Event;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| format!("not a valid ODS (zip) file: {e}"))?;
+    let content = zip
+        .by_name("content.xml")
+        .map_err(|e| format!("not a valid ODS file (content.xml: {e})"))?;
+    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(content));
+    let mut buf = Vec::new();
+    let (mut cells, mut trailing) = (0u64, 0u64);
+    loop {
+        let (cell, has_children) = match xml.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) => (e.into_owned(), true),
+            Ok(Event::Empty(e)) => (e.into_owned(), false),
+            Ok(Event::End(e)) => {
+                if e.name().as_ref() == b"table:table-row" {
+                    trailing = 0;
+                }
+                buf.clear();
+                continue;
+            }
+            Ok(Event::Eof) => break,
+            Err(e) => return Err(format!("content.xml: {e}")),
+            Ok(_) => {
+                buf.clear();
+                continue;
+            }
+        };
+        buf.clear();
+        if !matches!(
+            cell.name().as_ref(),
+            b"table:table-cell" | b"table:covered-table-cell"
+        ) {
+            continue;
+        }
+        let mut repeats = 1u64;
+        let mut has_value = has_children;
+        for a in cell.attributes().flatten() {
+            match a.key.as_ref() {
+                b"table:number-columns-repeated" => {
+                    repeats = std::str::from_utf8(&a.value)
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(1)
+                }
+                key if key.starts_with(b"office:") => has_value = true,
+                _ => {}
+            }
+        }
+        // The run before this cell is expanded now that a cell follows it.
+        cells = cells.saturating_add(trailing);
+        if has_value {
+            cells = cells.saturating_add(repeats);
+            trailing = 0;
+        } else {
+            trailing = repeats;
+        }
+        if cells > MAX_ODS_CELLS {
+            return Err(format!(
+                "the sheets ask for more than {MAX_ODS_CELLS} cells (repeated cells); \
+                 not a song list moodtune reads"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn read_spreadsheet(path: &Path) -> Result<Vec<Item>> {
     let import_err = |message: String| Error::Import {
         path: path.to_path_buf(),
         message,
     };
+    if ext_of(path) == "ods" {
+        check_ods_size(path).map_err(import_err)?;
+    }
     let mut book = calamine::open_workbook_auto(path)
         .map_err(|e| import_err(format!("cannot read spreadsheet: {e}")))?;
     let source = canonical_source(path);

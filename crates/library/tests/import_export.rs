@@ -249,6 +249,70 @@ fn xlsx_with_far_away_cells_is_read_sparsely() {
     );
 }
 
+/// A minimal OpenDocument spreadsheet: one sheet "Songs" with the given rows.
+fn write_ods(path: &Path, rows: &str) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    zip.start_file("META-INF/manifest.xml", stored).unwrap();
+    zip.write_all(
+        br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#,
+    )
+    .unwrap();
+    zip.start_file("content.xml", stored).unwrap();
+    write!(
+        zip,
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Songs">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    )
+    .unwrap();
+    zip.finish().unwrap();
+}
+
+fn ods_text(s: &str) -> String {
+    format!(
+        r#"<table:table-cell office:value-type="string"><text:p>{s}</text:p></table:table-cell>"#
+    )
+}
+
+/// calamine expands repeated ODS cells while it opens a file: the import counts them
+/// first, so a few bytes asking for billions are refused, while the long empty runs every
+/// real ODS row ends with cost nothing.
+#[test]
+fn ods_with_huge_repeated_cells_is_refused_before_it_is_expanded() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.ods");
+    write_ods(
+        &good,
+        &format!(
+            r#"<table:table-row>{}{}<table:table-cell table:number-columns-repeated="16382"/></table:table-row><table:table-row>{}{}<table:table-cell table:number-columns-repeated="16382"/></table:table-row><table:table-row table:number-rows-repeated="1048574"><table:table-cell table:number-columns-repeated="16384"/></table:table-row>"#,
+            ods_text("Title"),
+            ods_text("Artist"),
+            ods_text("Open Sheet"),
+            ods_text("Ava"),
+        ),
+    );
+    let mut lib = Library::open_in_memory().unwrap();
+    let report = lib.import_path(&good).unwrap();
+    assert_eq!(report.added, 1, "{report}");
+    assert_eq!(lib.find("Open Sheet").unwrap().artist, "Ava");
+
+    let bomb = dir.path().join("bomb.ods");
+    write_ods(
+        &bomb,
+        &format!(
+            r#"<table:table-row>{}</table:table-row><table:table-row><table:table-cell table:number-columns-repeated="2000000000"/>{}</table:table-row>"#,
+            ods_text("Title"),
+            ods_text("x"),
+        ),
+    );
+    let err = lib.import_path(&bomb).unwrap_err().to_string();
+    assert!(err.contains("bomb.ods") && err.contains("cells"), "{err}");
+}
+
 #[test]
 fn music_folder_reads_tags_lyrics_and_skips_bad_files() {
     let dir = tempfile::tempdir().unwrap();
