@@ -280,6 +280,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.as_file()
         .set_permissions(mode)
         .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+    // On disk before the rename, so a crash leaves the old file or the new one.
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())

@@ -101,6 +101,8 @@ pub fn save_image(img: &RgbImage, path: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
     }
+    // On disk before the rename, so a crash leaves the old picture or the new one.
+    tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
