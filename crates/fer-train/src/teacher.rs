@@ -13,7 +13,7 @@ use crate::net::{params_channels_last, TorchNet};
 use crate::train::{copy_tensor, write_tensors, CLASSES};
 use anyhow::{bail, Context, Result};
 use moodtune_fer::data::Dataset;
-use moodtune_fer::model::weights::{load_members, MEMBERS_KEY};
+use moodtune_fer::model::weights::load_members;
 use moodtune_fer::model::Arch;
 use std::collections::HashMap;
 use std::path::Path;
@@ -82,7 +82,9 @@ impl OnlineTeacher {
             || meta.preprocess.to_text() != cfg.preprocess
         {
             bail!(
-                "teacher {origin} takes {}x{} input normalised by mean {} std {} after                  preprocessing {:?}; the student gets {}x{} by mean {} std {} after {:?}:                  an online teacher must see the student's batches as it was trained to",
+                "teacher {origin} takes {}x{} input normalised by mean {} std {} after \
+                 preprocessing {:?}; the student gets {}x{} by mean {} std {} after {:?}: \
+                 an online teacher must see the student's batches as it was trained to",
                 meta.crop,
                 meta.crop,
                 meta.mean,
@@ -98,18 +100,14 @@ impl OnlineTeacher {
         let arch = Arch::by_name(&meta.arch)?;
         let st = safetensors::SafeTensors::deserialize(&bytes)
             .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-        let prefixes: Vec<String> = if meta.raw.contains_key(MEMBERS_KEY) {
-            (0..nets.len()).map(|i| format!("m{i}.")).collect()
-        } else {
-            vec![String::new()]
-        };
-        let members = prefixes
+        let members = nets
             .iter()
-            .map(|prefix| {
+            .map(|member| {
                 let vs = VarStore::new(Device::Cpu);
                 let net = TorchNet::new(&vs.root(), &arch, 0.0);
                 for (name, mut dst) in vs.variables() {
-                    copy_tensor(&st, &format!("{prefix}{name}"), &mut dst, path)?;
+                    let stored = format!("{}{name}", member.tensor_prefix);
+                    copy_tensor(&st, &stored, &mut dst, path)?;
                 }
                 params_channels_last(&vs);
                 Ok((vs, net))

@@ -74,6 +74,9 @@ enum Layer {
 pub struct Network {
     pub arch: Arch,
     pub meta: ModelMeta,
+    /// What this network's tensor names start with in its file: `""` for a plain model
+    /// file, `m{i}.` for member `i` of an ensemble.
+    pub tensor_prefix: String,
     layers: Vec<Layer>,
 }
 
@@ -160,6 +163,7 @@ pub fn load_members(bytes: &[u8], origin: &str) -> Result<Vec<Network>> {
             Ok(Network {
                 arch: arch.clone(),
                 meta: meta.clone(),
+                tensor_prefix: prefix.clone(),
                 layers: read_layers(&st, &arch, prefix, origin)?,
             })
         })
