@@ -91,11 +91,26 @@ fn csv_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, csv::Error> {
         let mut w = csv::Writer::from_writer(&mut out);
         w.write_record(HEADERS)?;
         for s in songs {
-            w.write_record(row(s))?;
+            w.write_record(row(s).iter().map(|cell| guard_formula(cell).into_owned()))?;
         }
         w.flush()?;
     }
     Ok(out)
+}
+
+/// Characters that make a spreadsheet read a CSV cell as a formula (OWASP's list).
+pub(crate) const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r'];
+
+/// Prefixes `'` to a cell a spreadsheet would run as a formula: a title like
+/// `=HYPERLINK(...)` from a downloaded tag must stay text when the export is opened in
+/// Excel. The CSV importer drops the prefix again, so exports still round-trip.
+/// (xlsx needs none of this: its cells are written as typed strings.)
+fn guard_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 fn xlsx_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, rust_xlsxwriter::XlsxError> {

@@ -755,6 +755,15 @@ fn sniff_delimiter(text: &str) -> u8 {
         .unwrap_or(b',')
 }
 
+/// Undoes the export's formula guard: `'=x` back to `=x`. A leading `'` before any
+/// other character is kept, as it is part of the text.
+fn unguard_formula(cell: &str) -> String {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(crate::export::FORMULA_STARTS) => rest.to_string(),
+        _ => cell.to_string(),
+    }
+}
+
 fn read_csv(path: &Path) -> Result<Vec<Item>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = decode_text(&bytes);
@@ -775,7 +784,7 @@ fn read_csv(path: &Path) -> Result<Vec<Item>> {
         match rec {
             Ok(r) => {
                 let line = r.position().map(|p| p.line() as usize).unwrap_or(0);
-                rows.push((line, r.iter().map(str::to_string).collect::<Vec<_>>()));
+                rows.push((line, r.iter().map(unguard_formula).collect::<Vec<_>>()));
             }
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);

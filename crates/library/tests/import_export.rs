@@ -436,6 +436,40 @@ fn export_round_trips_through_csv_and_xlsx() {
 }
 
 #[test]
+fn csv_exports_keep_formula_like_cells_as_text_and_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let titles = [
+        "=HYPERLINK(\"http://x\")",
+        "+44 radio",
+        "-ing",
+        "@home",
+        "'quoted'",
+    ];
+    for t in titles {
+        lib.add_song(&moodtune_library::NewSong::new(t, "Ava"))
+            .unwrap();
+    }
+    let out = dir.path().join("out.csv");
+    lib.export(&out).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    for line in text.lines().skip(1) {
+        let title = line.split(',').nth(1).unwrap();
+        assert!(
+            !title
+                .trim_start_matches('"')
+                .starts_with(['=', '+', '-', '@']),
+            "a spreadsheet would run this cell: {line}"
+        );
+    }
+    let mut fresh = Library::open_in_memory().unwrap();
+    assert_eq!(fresh.import_path(&out).unwrap().added, titles.len());
+    for t in titles {
+        assert!(fresh.find(t).is_ok(), "{t} did not come back");
+    }
+}
+
+#[test]
 fn an_edited_export_updates_the_song_it_came_from() {
     let dir = tempfile::tempdir().unwrap();
     let mut lib = Library::open_in_memory().unwrap();
