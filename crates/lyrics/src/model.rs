@@ -36,6 +36,8 @@ pub const MODEL_FORMAT_VERSION: u32 = 1;
 /// Dense lexicon features ahead of the hashed words.
 pub const LEX_DIM: usize = 9;
 const DEFAULT_HASH_DIM: usize = 1 << 13;
+/// The largest `hash_dim` a model file may ask for (32x the default).
+const MAX_HASH_DIM: usize = 1 << 18;
 /// Softmax/sigmoid sharpness turning SVM scores into probabilities at each node.
 const TEMPERATURE: f32 = 2.0;
 /// Default weight of the standardised lexicon block relative to the unit-length word
@@ -708,7 +710,9 @@ impl EmotionModel {
         if m.method == Method::Lexicon {
             return Err(invalid("method lexicon is not a trained model".into()));
         }
-        if m.hash_dim == 0 || m.hash_dim > 1 << 24 {
+        // Every weight vector is expanded to `hash_dim` floats, so these bounds (with the
+        // node and group counts below) cap what a crafted file can make us allocate.
+        if m.hash_dim == 0 || m.hash_dim > MAX_HASH_DIM {
             return Err(invalid(format!("hash_dim {} out of range", m.hash_dim)));
         }
         if m.lex_mean.len() != LEX_DIM || m.lex_std.len() != LEX_DIM {
@@ -724,14 +728,23 @@ impl EmotionModel {
         if !(m.trained_on.lex_scale >= 0.0 && m.trained_on.lex_scale.is_finite()) {
             return Err(invalid("lex_scale must be a non-negative number".into()));
         }
-        if m.nodes.is_empty() {
-            return Err(invalid("no nodes".into()));
+        if m.nodes.is_empty() || m.nodes.len() > Emotion::COUNT - 1 {
+            return Err(invalid(format!(
+                "{} nodes: a tree over {} emotions has 1 to {}",
+                m.nodes.len(),
+                Emotion::COUNT,
+                Emotion::COUNT - 1
+            )));
         }
         let dim = LEX_DIM + m.hash_dim;
         let mut seen = [0usize; Emotion::COUNT];
         let n_nodes = m.nodes.len();
         for (ni, node) in m.nodes.iter_mut().enumerate() {
-            if node.groups.len() < 2 || node.children.len() != node.groups.len() {
+            if node.groups.len() < 2
+                || node.groups.len() > Emotion::COUNT
+                || node.groups.iter().any(|g| g.is_empty())
+                || node.children.len() != node.groups.len()
+            {
                 return Err(invalid(format!("node {ni} has a malformed group list")));
             }
             let want = if node.groups.len() == 2 {
@@ -950,6 +963,24 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("child"));
+
+        // Fan-out a crafted file could use to make loading allocate without bound.
+        let mut v: serde_json::Value = serde_json::from_str(&full).unwrap();
+        let node = v["nodes"][0].clone();
+        v["nodes"] = serde_json::Value::Array(vec![node; 500]);
+        std::fs::write(&path, v.to_string()).unwrap();
+        let e = EmotionModel::load(&path).unwrap_err().to_string();
+        assert!(e.contains("500 nodes"), "{e}");
+        let mut v: serde_json::Value = serde_json::from_str(&full).unwrap();
+        v["hash_dim"] = serde_json::json!(1u64 << 30);
+        std::fs::write(&path, v.to_string()).unwrap();
+        let e = EmotionModel::load(&path).unwrap_err().to_string();
+        assert!(e.contains("hash_dim"), "{e}");
+        let mut v: serde_json::Value = serde_json::from_str(&full).unwrap();
+        v["nodes"][0]["groups"][0] = serde_json::json!([]);
+        std::fs::write(&path, v.to_string()).unwrap();
+        let e = EmotionModel::load(&path).unwrap_err().to_string();
+        assert!(e.contains("malformed group"), "{e}");
 
         let e = EmotionModel::load(dir.path().join("missing.json"))
             .unwrap_err()
