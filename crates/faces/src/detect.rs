@@ -140,6 +140,8 @@ pub struct SeetaDetector {
 
 /// The shipped model file (BSD-2, SeetaFace by VIPL, ICT CAS; see models/LICENSE.seetaface).
 const SEETA_MODEL: &[u8] = include_bytes!("../models/seeta_fd_frontal_v1.0.bin");
+/// Larger files are refused before parsing (the shipped model is about 1.2 MB).
+const MAX_SEETA_MODEL_BYTES: usize = 64 << 20;
 /// Upper bound on the working image, see `working_scale`.
 const MAX_WORKING_SIDE: u32 = 4096;
 /// rustface's scanning window; faces smaller than this at the working scale are missed.
@@ -166,9 +168,29 @@ impl SeetaDetector {
     }
 
     /// A SeetaFace model read from a file (same format as the shipped one).
+    /// rustface's reader indexes and allocates by sizes read from the file and panics on
+    /// some malformed ones, so its panics are caught and reported as invalid data.
     pub fn from_file(path: &std::path::Path, config: SeetaConfig) -> std::io::Result<Self> {
         let bytes = std::fs::read(path)?;
-        let model = rustface::read_model(&bytes[..])?;
+        if bytes.len() > MAX_SEETA_MODEL_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{}: {} bytes is not a SeetaFace model (the shipped one is {})",
+                    path.display(),
+                    bytes.len(),
+                    SEETA_MODEL.len()
+                ),
+            ));
+        }
+        let model = std::panic::catch_unwind(|| rustface::read_model(&bytes[..]))
+            .unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "malformed SeetaFace model",
+                ))
+            })
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         Ok(SeetaDetector {
             model: Arc::new(model),
             config,
@@ -257,6 +279,33 @@ mod tests {
     #[test]
     fn shipped_model_parses() {
         assert!(rustface::read_model(SEETA_MODEL).is_ok());
+    }
+
+    #[test]
+    fn truncated_or_corrupt_model_files_are_errors_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, Vec<u8>); 4] = [
+            ("empty.bin", vec![]),
+            ("half.bin", SEETA_MODEL[..SEETA_MODEL.len() / 2].to_vec()),
+            ("head.bin", SEETA_MODEL[..64].to_vec()),
+            (
+                "noise.bin",
+                (0..4096u32)
+                    .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+                    .collect(),
+            ),
+        ];
+        for (name, bytes) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            let e = SeetaDetector::from_file(&path, SeetaConfig::photo())
+                .err()
+                .unwrap_or_else(|| panic!("{name} loaded"));
+            assert!(e.to_string().contains(name), "{e}");
+        }
+        let good = dir.path().join("good.bin");
+        std::fs::write(&good, SEETA_MODEL).unwrap();
+        assert!(SeetaDetector::from_file(&good, SeetaConfig::photo()).is_ok());
     }
 
     #[test]
