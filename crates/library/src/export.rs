@@ -91,7 +91,7 @@ fn csv_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, csv::Error> {
         let mut w = csv::Writer::from_writer(&mut out);
         w.write_record(HEADERS)?;
         for s in songs {
-            w.write_record(row(s).iter().map(|cell| guard_formula(cell).into_owned()))?;
+            w.write_record(row(s).into_iter().map(guard_formula))?;
         }
         w.flush()?;
     }
@@ -105,11 +105,11 @@ pub(crate) const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r'];
 /// `=HYPERLINK(...)` from a downloaded tag must stay text when the export is opened in
 /// Excel. The CSV importer drops the prefix again, so exports still round-trip.
 /// (xlsx needs none of this: its cells are written as typed strings.)
-fn guard_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+fn guard_formula(cell: String) -> String {
     if cell.starts_with(FORMULA_STARTS) {
-        format!("'{cell}").into()
+        format!("'{cell}")
     } else {
-        cell.into()
+        cell
     }
 }
 
