@@ -56,6 +56,11 @@ pub struct EnsembleArgs {
     /// The ensemble file to write.
     #[arg(long)]
     out: PathBuf,
+    /// Store the weights in half precision (F16): half the file size, so four or more
+    /// members fit under 20 MiB. Inference still computes in f32; check the accuracy
+    /// with `fer eval` after calibrating.
+    #[arg(long)]
+    half: bool,
 }
 
 #[derive(clap::Args)]
@@ -667,7 +672,13 @@ fn ensemble(a: EnsembleArgs) -> Result<()> {
             Ok((bytes, p.display().to_string()))
         })
         .collect::<Result<Vec<_>>>()?;
-    let bytes = moodtune_fer::model::weights::ensemble_safetensors(&files)?;
+    use moodtune_fer::model::weights::{ensemble_safetensors, Precision};
+    let precision = if a.half {
+        Precision::Half
+    } else {
+        Precision::Full
+    };
+    let bytes = ensemble_safetensors(&files, precision)?;
     write_atomic(&a.out, &bytes)?;
     println!(
         "wrote {} ({} networks, {:.1} MB); calibrate it next: moodtune fer calibrate --model {} --write {}",

@@ -183,7 +183,8 @@ pub(crate) fn cached_targets(
                 );
             }
             eprintln!("teacher targets from {}", cache.display());
-            return Ok(moodtune_fer::model::weights::f32_values(&t));
+            return moodtune_fer::model::weights::f32_values(&t)
+                .with_context(|| format!("{}: tensor probs", cache.display()));
         }
         eprintln!(
             "{} was made for another teacher or temperature: recomputing",

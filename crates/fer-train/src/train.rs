@@ -441,7 +441,8 @@ pub(crate) fn copy_tensor(
     let t = st
         .tensor(name)
         .map_err(|_| anyhow::anyhow!("{}: missing tensor {name}", path.display()))?;
-    let v: Vec<f32> = moodtune_fer::model::weights::f32_values(&t);
+    let v: Vec<f32> = moodtune_fer::model::weights::f32_values(&t)
+        .with_context(|| format!("{}: tensor {name}", path.display()))?;
     let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
     if shape != dst.size() {
         bail!(
@@ -688,7 +689,7 @@ mod tests {
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let probs = st.tensor("probs").unwrap();
         assert_eq!(probs.shape(), [96, CLASSES]);
-        let values: Vec<f32> = moodtune_fer::model::weights::f32_values(&probs);
+        let values: Vec<f32> = moodtune_fer::model::weights::f32_values(&probs).unwrap();
         for row in values.chunks(CLASSES) {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         }
@@ -738,10 +739,14 @@ mod tests {
         let ensemble = dir.path().join("ensemble.safetensors");
         std::fs::write(
             &ensemble,
-            moodtune_fer::model::weights::ensemble_safetensors(&[
-                read(&teacher_run.join("final.safetensors")),
-                read(&after_one.join("final.safetensors")),
-            ])
+            // Half precision: a teacher file as `fer ensemble --half` writes it.
+            moodtune_fer::model::weights::ensemble_safetensors(
+                &[
+                    read(&teacher_run.join("final.safetensors")),
+                    read(&after_one.join("final.safetensors")),
+                ],
+                moodtune_fer::model::weights::Precision::Half,
+            )
             .unwrap(),
         )
         .unwrap();

@@ -267,14 +267,17 @@ mod tests {
 
     #[test]
     fn an_ensemble_averages_its_members() {
-        use crate::model::weights::ensemble_safetensors;
+        use crate::model::weights::{ensemble_safetensors, Precision};
         let slim = Arch::by_name("slimvgg").unwrap();
         let files: Vec<(Vec<u8>, String)> = (5..7)
             .map(|seed| (random_safetensors(&slim, seed), seed.to_string()))
             .collect();
-        let ens = Classifier::from_bytes(&ensemble_safetensors(&files).unwrap(), "ens")
-            .unwrap()
-            .with_tta(Tta::Flip);
+        let ens = Classifier::from_bytes(
+            &ensemble_safetensors(&files, Precision::Full).unwrap(),
+            "ens",
+        )
+        .unwrap()
+        .with_tta(Tta::Flip);
         assert_eq!(ens.passes_per_face(), 4);
         assert!(ens.describe().contains("x2 ensemble"), "{}", ens.describe());
         let face = GrayImage::from_fn(48, 48, |x, y| image::Luma([(x * 5 + y * 3) as u8]));

@@ -254,10 +254,7 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
                 arch.name
             );
         }
-        if t.dtype() != safetensors::Dtype::F32 {
-            bail!("{origin}: tensor {name} is {:?}, expected F32", t.dtype());
-        }
-        let values = f32_values(&t);
+        let values = f32_values(&t).with_context(|| format!("{origin}: tensor {name}"))?;
         if values.iter().any(|v| !v.is_finite()) {
             bail!("{origin}: tensor {name} holds NaN or infinite values");
         }
@@ -328,15 +325,25 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
     Ok(layers)
 }
 
+/// How an ensemble file stores its weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// As the members store them (F32): the file is the sum of the members' sizes.
+    #[default]
+    Full,
+    /// IEEE half precision: half the size, so more members fit under the repository's
+    /// 20 MiB per-file limit. Inference still computes in f32.
+    Half,
+}
+
 /// One ensemble file from several model files of the same architecture and input: the
 /// members' tensors under `m{i}.`, the first file's metadata with `members` set and the
 /// temperature reset to 1 (an ensemble is calibrated as a whole: `fer calibrate`).
-pub fn ensemble_safetensors(files: &[(Vec<u8>, String)]) -> Result<Vec<u8>> {
+pub fn ensemble_safetensors(files: &[(Vec<u8>, String)], precision: Precision) -> Result<Vec<u8>> {
     if files.len() < 2 {
         bail!("an ensemble needs at least two model files");
     }
     let first = Network::from_safetensors(&files[0].0, &files[0].1)?.meta;
-    let mut tensors: Vec<(String, safetensors::tensor::TensorView)> = Vec::new();
     let parsed: Vec<SafeTensors> = files
         .iter()
         .map(|(bytes, origin)| {
@@ -364,11 +371,45 @@ pub fn ensemble_safetensors(files: &[(Vec<u8>, String)]) -> Result<Vec<u8>> {
             SafeTensors::deserialize(bytes).map_err(|e| anyhow!("{origin}: {e}"))
         })
         .collect::<Result<_>>()?;
-    for (i, st) in parsed.iter().enumerate() {
+    // (name, dtype, shape, little-endian bytes) of every member tensor, converted first
+    // so the views below can borrow them.
+    let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for ((st, (_, origin)), i) in parsed.iter().zip(files).zip(0..) {
         for (name, view) in st.tensors() {
-            tensors.push((format!("m{i}.{name}"), view));
+            let name = format!("m{i}.{name}");
+            owned.push(match precision {
+                Precision::Full => (
+                    name,
+                    view.dtype(),
+                    view.shape().to_vec(),
+                    view.data().to_vec(),
+                ),
+                Precision::Half => {
+                    let values =
+                        f32_values(&view).with_context(|| format!("{origin}: tensor {name}"))?;
+                    let halves: Vec<half::f16> =
+                        values.iter().map(|&v| half::f16::from_f32(v)).collect();
+                    // Past f16's range (65504) a value would load as infinite and be refused.
+                    if let Some(v) = values.iter().zip(&halves).find(|(_, h)| !h.is_finite()) {
+                        bail!(
+                            "{origin}: tensor {name} holds {}, outside half precision's range",
+                            v.0
+                        );
+                    }
+                    let bytes = halves.iter().flat_map(|h| h.to_le_bytes()).collect();
+                    (name, safetensors::Dtype::F16, view.shape().to_vec(), bytes)
+                }
+            });
         }
     }
+    let tensors = owned
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+                .map_err(|e| anyhow!("{name}: {e}"))?;
+            Ok((name.clone(), view))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut meta = first.raw.clone();
     meta.insert(MEMBERS_KEY.to_string(), files.len().to_string());
     meta.insert("temperature".to_string(), "1".to_string());
@@ -378,12 +419,27 @@ pub fn ensemble_safetensors(files: &[(Vec<u8>, String)]) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The values of an F32 tensor (safetensors stores them little-endian).
-pub fn f32_values(t: &safetensors::tensor::TensorView) -> Vec<f32> {
-    t.data()
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+/// The values of a floating-point tensor as f32. Model files store F32; half-precision
+/// ensembles ([`Precision::Half`]) store F16; BF16 is read too. Little-endian, as
+/// safetensors stores them.
+pub fn f32_values(t: &safetensors::tensor::TensorView) -> Result<Vec<f32>> {
+    use safetensors::Dtype;
+    let data = t.data();
+    Ok(match t.dtype() {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        other => bail!("is {other:?}, expected F32, F16 or BF16"),
+    })
 }
 
 /// A copy of a safetensors file with metadata entries set (e.g. `temperature`, `tta`),
@@ -514,7 +570,7 @@ mod tests {
                 )
             })
             .collect();
-        let bytes = ensemble_safetensors(&files).unwrap();
+        let bytes = ensemble_safetensors(&files, Precision::Full).unwrap();
         let members = load_members(&bytes, "ens").unwrap();
         assert_eq!(members.len(), 3);
         let input: Vec<f32> = (0..40 * 40).map(|i| (i % 17) as f32 / 17.0 - 0.5).collect();
@@ -539,26 +595,108 @@ mod tests {
     }
 
     #[test]
+    fn a_half_precision_ensemble_is_half_the_size_and_agrees_with_full() {
+        let slim = Arch::by_name("slimvgg").unwrap();
+        let files: Vec<(Vec<u8>, String)> = (1..=2)
+            .map(|seed| (random_safetensors(&slim, seed), format!("s{seed}")))
+            .collect();
+        let full = ensemble_safetensors(&files, Precision::Full).unwrap();
+        let half = ensemble_safetensors(&files, Precision::Half).unwrap();
+        let ratio = half.len() as f64 / full.len() as f64;
+        assert!((0.49..0.52).contains(&ratio), "{ratio}");
+        let st = SafeTensors::deserialize(&half).unwrap();
+        assert_eq!(
+            st.tensor("m1.fc2.weight").unwrap().dtype(),
+            safetensors::Dtype::F16
+        );
+        let input: Vec<f32> = (0..40 * 40).map(|i| (i % 13) as f32 / 13.0 - 0.5).collect();
+        let (full, half) = (
+            load_members(&full, "full").unwrap(),
+            load_members(&half, "half").unwrap(),
+        );
+        for (f, h) in full.iter().zip(&half) {
+            let (f, h) = (f.logits(input.clone()), h.logits(input.clone()));
+            let scale = f.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (a, b) in f.iter().zip(&h) {
+                assert!((a - b).abs() < 0.01 * scale, "{f:?} vs {h:?}");
+            }
+        }
+
+        // A value past f16's range is refused, naming the file and tensor.
+        let mut big = random_safetensors(&slim, 3);
+        let (n, _) = SafeTensors::read_metadata(&big).unwrap();
+        let st = SafeTensors::deserialize(&big).unwrap();
+        let bias = st.tensor("fc2.bias").unwrap();
+        let offset = bias.data().as_ptr() as usize - big.as_ptr() as usize;
+        assert!(offset > 8 + n);
+        big[offset..offset + 4].copy_from_slice(&1e6f32.to_le_bytes());
+        let err = ensemble_safetensors(&[files[0].clone(), (big, "big".into())], Precision::Half)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("big: tensor m1.fc2.bias holds 1000000"),
+            "{err}"
+        );
+
+        // Integer or f64 tensors are refused by name, not reinterpreted.
+        let good = random_safetensors(&slim, 4);
+        let st = SafeTensors::deserialize(&good).unwrap();
+        let f64_bias = vec![0u8; 7 * 8];
+        let tensors: Vec<_> = st
+            .tensors()
+            .into_iter()
+            .map(|(name, view)| {
+                if name == "fc2.bias" {
+                    let v = safetensors::tensor::TensorView::new(
+                        safetensors::Dtype::F64,
+                        vec![7],
+                        &f64_bias,
+                    );
+                    (name, v.unwrap())
+                } else {
+                    (name, view)
+                }
+            })
+            .collect();
+        let (_, header) = SafeTensors::read_metadata(&good).unwrap();
+        let bytes = safetensors::serialize(tensors, header.metadata()).unwrap();
+        let err = Network::from_safetensors(&bytes, "f64.safetensors")
+            .err()
+            .unwrap();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("f64.safetensors: tensor fc2.bias") && err.contains("F64"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn an_ensemble_needs_matching_models() {
         let slim = random_safetensors(&Arch::by_name("slimvgg").unwrap(), 1);
         let paper = random_safetensors(&Arch::by_name("paper").unwrap(), 1);
-        let err = ensemble_safetensors(&[(slim.clone(), "a".into()), (paper, "b".into())])
-            .err()
-            .unwrap()
-            .to_string();
+        let err = ensemble_safetensors(
+            &[(slim.clone(), "a".into()), (paper, "b".into())],
+            Precision::Full,
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(
             err.starts_with("b: paper") && err.contains("does not match a: slimvgg"),
             "{err}"
         );
-        let err = ensemble_safetensors(&[(slim.clone(), "a".into())])
+        let err = ensemble_safetensors(&[(slim.clone(), "a".into())], Precision::Full)
             .err()
             .unwrap();
         assert!(err.to_string().contains("at least two"), "{err}");
         let half = slim[..slim.len() / 2].to_vec();
-        let err = ensemble_safetensors(&[(slim, "a".into()), (half, "half".into())])
-            .err()
-            .unwrap()
-            .to_string();
+        let err = ensemble_safetensors(
+            &[(slim, "a".into()), (half, "half".into())],
+            Precision::Full,
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(err.contains("half") && err.contains("truncated"), "{err}");
     }
 
