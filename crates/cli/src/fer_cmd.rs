@@ -575,52 +575,33 @@ fn model_latency(pool: &rayon::ThreadPool, seconds: f64, model: Option<&Path>) -
         pool.current_num_threads()
     );
     println!(
-        "{:<10} {:>8} {:>14} {:>16} | {:>14} {:>16} | {:>9} {:>9}",
-        "tta",
-        "passes",
-        "batch-1 ms",
-        "batch-64 faces/s",
-        "unbatched b1",
-        "unbatched b64/s",
-        "b1 gain",
-        "b64 gain"
+        "{:<10} {:>8} {:>14} {:>16}",
+        "tta", "passes", "batch-1 ms", "batch-64 faces/s"
     );
     let (face, ds) = bench_faces();
     for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
-        // The same model with one plane per network pass: the engine before batching,
-        // measured in the same run so the ratio survives a noisy machine.
-        let cost = |max_batch: usize| -> Result<(f64, f64)> {
-            let clf = Classifier::shipped_or(model)?
-                .with_tta(tta)
-                .with_max_batch(max_batch);
-            Ok(pool.install(|| {
-                let b1 = median_ms(
-                    || {
-                        std::hint::black_box(clf.probabilities(&face));
-                    },
-                    seconds / 4.0,
-                );
-                let b64 = median_ms(
-                    || {
-                        std::hint::black_box(clf.predict_dataset(&ds));
-                    },
-                    seconds / 4.0,
-                );
-                (b1, b64)
-            }))
-        };
-        let (b1, b64) = cost(moodtune_fer::classifier::MAX_PLANES_PER_PASS)?;
-        let (u1, u64) = cost(1)?;
+        let clf = Classifier::shipped_or(model)?.with_tta(tta);
+        let (b1, b64) = pool.install(|| {
+            let b1 = median_ms(
+                || {
+                    std::hint::black_box(clf.probabilities(&face));
+                },
+                seconds / 2.0,
+            );
+            let b64 = median_ms(
+                || {
+                    std::hint::black_box(clf.predict_dataset(&ds));
+                },
+                seconds / 2.0,
+            );
+            (b1, b64)
+        });
         println!(
-            "{:<10} {:>8} {:>14.2} {:>16.0} | {:>14.2} {:>16.0} | {:>8.2}x {:>8.2}x",
+            "{:<10} {:>8} {:>14.2} {:>16.0}",
             tta.key(),
-            stored.nets.len() * tta.views(),
+            clf.passes_per_face(),
             b1,
-            64_000.0 / b64,
-            u1,
-            64_000.0 / u64,
-            u1 / b1,
-            u64 / b64
+            64_000.0 / b64
         );
     }
     Ok(())

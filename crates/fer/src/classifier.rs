@@ -20,9 +20,6 @@ pub struct Classifier {
     pub nets: Vec<Network>,
     /// Test-time augmentation; starts as stored in the file.
     pub tta: Tta,
-    /// Most input planes one network pass takes ([`MAX_PLANES_PER_PASS`]; 1 turns
-    /// batching off, as `fer bench` does to show what it gains).
-    pub max_batch: usize,
 }
 
 impl Classifier {
@@ -49,7 +46,6 @@ impl Classifier {
         Ok(Classifier {
             tta: nets[0].meta.tta,
             nets,
-            max_batch: MAX_PLANES_PER_PASS,
         })
     }
 
@@ -86,11 +82,6 @@ impl Classifier {
 
     pub fn with_tta(mut self, tta: Tta) -> Self {
         self.tta = tta;
-        self
-    }
-
-    pub fn with_max_batch(mut self, planes: usize) -> Self {
-        self.max_batch = planes.max(1);
         self
     }
 
@@ -153,96 +144,55 @@ impl Classifier {
     /// Probabilities for one face crop of any size: the mean of the softmaxes of every
     /// member on every view.
     pub fn probabilities(&self, face: &GrayImage) -> [f32; Emotion::COUNT] {
-        self.probabilities_of_faces(std::slice::from_ref(face))[0]
-    }
-
-    /// [`Self::probabilities`] for several faces, their views batched together.
-    pub fn probabilities_of_faces(&self, faces: &[GrayImage]) -> Vec<[f32; Emotion::COUNT]> {
-        let views: Vec<Vec<f32>> = faces.iter().flat_map(|f| self.views(f)).collect();
-        let per_face = views.len() / faces.len().max(1);
-        let logits = self.all_logits(&views);
-        let t = self.meta().temperature;
-        let mut out = vec![[0.0; Emotion::COUNT]; faces.len()];
-        // `logits` is member-major: member m's logits for view v sit at m * views + v.
-        for (i, l) in logits.iter().enumerate() {
-            let face = (i % views.len()) / per_face;
-            let scaled: Vec<f32> = l.iter().map(|v| v / t).collect();
-            let passes = (per_face * self.nets.len()) as f32;
-            for (m, p) in out[face].iter_mut().zip(softmax(&scaled)) {
-                *m += p / passes;
+        let views = self.views(face);
+        // Members x views are independent: on a single face they share out over the cores.
+        let probs: Vec<[f32; Emotion::COUNT]> = self
+            .passes(&views)
+            .par_iter()
+            .map(|(net, v)| self.probs_of(net, v))
+            .collect();
+        let mut mean = [0.0; Emotion::COUNT];
+        for p in &probs {
+            for (m, v) in mean.iter_mut().zip(p) {
+                *m += v / probs.len() as f32;
             }
         }
-        out
+        mean
     }
 
     /// Raw logits of every member on every view the classifier averages, before
     /// temperature: what calibration fits on.
     pub fn view_logits(&self, face: &GrayImage) -> Vec<Vec<f32>> {
-        self.all_logits(&self.views(face))
+        let views = self.views(face);
+        self.passes(&views)
+            .into_iter()
+            .map(|(net, v)| net.logits(v.clone()))
+            .collect()
     }
 
-    /// Logits of every member on every input plane, member-major. Planes go through a
-    /// member in batches (one matrix product per layer for the batch) where that leaves
-    /// no core idle; see [`plan_batches`].
-    fn all_logits(&self, planes: &[Vec<f32>]) -> Vec<Vec<f32>> {
-        let batch = plan_batches(
-            self.nets.len(),
-            planes.len(),
-            rayon::current_num_threads(),
-            self.max_batch,
-        );
-        let units: Vec<(&Network, &[Vec<f32>])> = self
-            .nets
+    /// Every (member, view) pair a prediction runs.
+    fn passes<'a>(&'a self, views: &'a [Vec<f32>]) -> Vec<(&'a Network, &'a Vec<f32>)> {
+        self.nets
             .iter()
-            .flat_map(|net| planes.chunks(batch).map(move |c| (net, c)))
-            .collect();
-        units
-            .par_iter()
-            .flat_map_iter(|(net, chunk)| net.logits_batch(chunk))
+            .flat_map(|net| views.iter().map(move |v| (net, v)))
             .collect()
+    }
+
+    fn probs_of(&self, net: &Network, input: &[f32]) -> [f32; Emotion::COUNT] {
+        let t = self.meta().temperature;
+        let logits: Vec<f32> = net.logits(input.to_vec()).iter().map(|v| v / t).collect();
+        let mut out = [0.0; Emotion::COUNT];
+        out.copy_from_slice(&softmax(&logits));
+        out
     }
 
     /// Probabilities for every face of a FER2013 dataset, in parallel.
     pub fn predict_dataset(&self, ds: &Dataset) -> Vec<[f32; Emotion::COUNT]> {
-        let ids: Vec<usize> = (0..ds.len()).collect();
-        ids.par_chunks(FACES_PER_BATCH)
-            .flat_map_iter(|chunk| {
-                let faces: Vec<GrayImage> = chunk.iter().map(|&i| fer_image(ds.image(i))).collect();
-                self.probabilities_of_faces(&faces)
-            })
+        (0..ds.len())
+            .into_par_iter()
+            .map(|i| self.probabilities(&fer_image(ds.image(i))))
             .collect()
     }
-}
-
-/// Faces classified together by [`Classifier::predict_dataset`].
-const FACES_PER_BATCH: usize = 8;
-
-/// Most planes one network pass takes by default: past this the im2col matrix of the first layers
-/// (1.8 MB per 40x40 plane) outgrows the caches and batching stops paying.
-pub const MAX_PLANES_PER_PASS: usize = 8;
-
-/// How many planes each network pass takes when `members` networks each see `planes`
-/// planes on `threads` cores. A batch of b planes costs about 0.8 b single passes (the
-/// weights are packed once, measured on slimvgg), but one pass runs on one core, so
-/// batches only pay while every core still has one: the batch size minimising
-/// (rounds of passes) x (cost per pass) wins, the larger batch on a tie.
-pub fn plan_batches(members: usize, planes: usize, threads: usize, max_batch: usize) -> usize {
-    let cost = |b: usize| if b == 1 { 1.0 } else { 0.8 * b as f64 };
-    let threads = threads.max(1);
-    (1..=planes.min(max_batch).max(1))
-        .rev()
-        .map(|b| {
-            let passes = members * planes.div_ceil(b);
-            (b, passes.div_ceil(threads) as f64 * cost(b))
-        })
-        .fold((1, f64::INFINITY), |best, (b, c)| {
-            if c < best.1 - 1e-9 {
-                (b, c)
-            } else {
-                best
-            }
-        })
-        .0
 }
 
 /// A 48x48 FER2013 row as an image.
@@ -262,22 +212,8 @@ impl ExpressionClassifier for Classifier {
 
     fn classify_faces(&self, faces: &[(&[u8], u32, u32)]) -> Vec<[f32; Emotion::COUNT]> {
         faces
-            .par_chunks(FACES_PER_BATCH)
-            .flat_map_iter(|chunk| {
-                let images: Option<Vec<GrayImage>> = chunk
-                    .iter()
-                    .map(|(g, w, h)| GrayImage::from_raw(*w, *h, g.to_vec()))
-                    .collect();
-                match images {
-                    Some(images) => self.probabilities_of_faces(&images),
-                    // A malformed buffer is a caller bug: classify one by one so only it
-                    // answers "no information".
-                    None => chunk
-                        .iter()
-                        .map(|(g, w, h)| self.classify_face(g, *w, *h))
-                        .collect(),
-                }
-            })
+            .par_iter()
+            .map(|(g, w, h)| self.classify_face(g, *w, *h))
             .collect()
     }
 }
@@ -355,43 +291,6 @@ mod tests {
         }
         // Calibration sees every member on every view.
         assert_eq!(ens.view_logits(&face).len(), 4);
-    }
-
-    #[test]
-    fn batches_are_planned_to_keep_every_core_busy() {
-        // One network, flip, two cores: a view per core beats one batched pass.
-        assert_eq!(plan_batches(1, 2, 2, 8), 1);
-        // Ten-crop on two cores: two passes of five views.
-        assert_eq!(plan_batches(1, 10, 2, 8), 5);
-        // Four members with flip: each member's two views in one pass, two passes a core.
-        assert_eq!(plan_batches(4, 2, 2, 8), 2);
-        // Three members with flip: batching would leave a core idle for a round.
-        assert_eq!(plan_batches(3, 2, 2, 8), 1);
-        // Eight faces with flip on two cores: capped batches; none when batching is off.
-        assert_eq!(plan_batches(1, 16, 2, 8), 8);
-        assert_eq!(plan_batches(1, 16, 2, 1), 1);
-        assert_eq!(plan_batches(2, 0, 2, 8), 1);
-    }
-
-    /// Faces batched together get what each gets alone, however the passes are cut.
-    #[test]
-    fn batched_faces_match_faces_one_at_a_time() {
-        let faces: Vec<GrayImage> = (0..5u32)
-            .map(|s| GrayImage::from_fn(48, 48, |x, y| image::Luma([(x * s + y * 7) as u8])))
-            .collect();
-        for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
-            let batched = slim().with_tta(tta).probabilities_of_faces(&faces);
-            let alone = slim().with_tta(tta).with_max_batch(1);
-            for (face, b) in faces.iter().zip(&batched) {
-                let a = alone.probabilities(face);
-                for (x, y) in a.iter().zip(b) {
-                    assert!((x - y).abs() < 1e-5, "{tta:?}: {a:?} vs {b:?}");
-                }
-            }
-        }
-        // Different faces get different answers: the batch is not one face repeated.
-        let batched = slim().probabilities_of_faces(&faces);
-        assert_ne!(batched[0], batched[4]);
     }
 
     #[test]

@@ -1,53 +1,18 @@
 //! A small inference engine for the registry's convolutional networks, in pure Rust.
 //!
-//! Activations are f32 in `[C, N, H, W]` order: channel-major, with the `n` images of a
-//! batch side by side inside each channel. That makes a convolution over the whole batch
-//! one im2col + SGEMM whose columns are every image's output pixels, so the weights are
-//! packed once per batch rather than once per image (`matrixmultiply`, which uses
-//! AVX2/FMA kernels when the CPU has them); at the 5x5 layers that packing costs about
-//! as much as the arithmetic for a single image. BatchNorm is folded into the preceding
+//! Activations are NCHW f32 for one image at a time (`[C, H, W]`); batches run images in
+//! parallel with rayon. Convolutions are im2col + SGEMM: `gemm` for the narrow products
+//! of the small late layers, `matrixmultiply` for the wide early ones (see
+//! [`GEMM_MAX_COLS`]); both pick AVX2/FMA kernels at run time when the CPU has them. BatchNorm is folded into the preceding
 //! convolution at load time, so inference is conv -> ReLU -> pool -> dense only.
 
-/// A batch's activations, `[c, n, h, w]`: `data.len() == c * n * h * w`.
+/// One image's activations: `data.len() == c * h * w`.
 #[derive(Debug, Clone)]
 pub struct Tensor {
     pub c: usize,
-    pub n: usize,
     pub h: usize,
     pub w: usize,
     pub data: Vec<f32>,
-}
-
-impl Tensor {
-    /// A batch of single-channel planes of `side x side` values each.
-    pub fn from_planes(planes: &[Vec<f32>], side: usize) -> Tensor {
-        let mut data = Vec::with_capacity(planes.len() * side * side);
-        for p in planes {
-            assert_eq!(p.len(), side * side, "input plane size");
-            data.extend_from_slice(p);
-        }
-        Tensor {
-            c: 1,
-            n: planes.len(),
-            h: side,
-            w: side,
-            data,
-        }
-    }
-
-    /// `[n, c * h * w]`: each image's activations flattened in PyTorch's `[C, H, W]`
-    /// order, as a dense layer reads them.
-    pub fn flatten_per_image(&self) -> Vec<f32> {
-        let plane = self.h * self.w;
-        let mut out = Vec::with_capacity(self.data.len());
-        for i in 0..self.n {
-            for c in 0..self.c {
-                let at = (c * self.n + i) * plane;
-                out.extend_from_slice(&self.data[at..at + plane]);
-            }
-        }
-        out
-    }
 }
 
 /// A 2-D convolution with bias (BatchNorm already folded in).
@@ -82,26 +47,22 @@ impl Conv2d {
         }
     }
 
-    // [cin, n, h, w] -> [cout, n, h + 2p - k + 1, w + 2p - k + 1]
+    // [cin, h, w] -> [cout, h + 2p - k + 1, w + 2p - k + 1]
     pub fn forward(&self, x: &Tensor) -> Tensor {
         assert_eq!(x.c, self.cin, "conv input channels");
         let (k, p) = (self.k, self.pad);
         let oh = x.h + 2 * p + 1 - k;
         let ow = x.w + 2 * p + 1 - k;
         let rows = self.cin * k * k;
-        let per_image = oh * ow;
-        let cols = x.n * per_image;
-        // im2col: row (ci, ky, kx) holds the input pixel under that tap for every output
-        // position of every image.
+        let cols = oh * ow;
+        // im2col: row (ci, ky, kx) holds the input pixel under that tap for every output position.
         let mut col = vec![0f32; rows * cols];
-        let plane_len = x.h * x.w;
-        for (pi, plane) in x.data.chunks_exact(plane_len).enumerate() {
-            let (ci, image) = (pi / x.n, pi % x.n);
+        for ci in 0..self.cin {
+            let plane = &x.data[ci * x.h * x.w..(ci + 1) * x.h * x.w];
             for ky in 0..k {
                 for kx in 0..k {
                     let r = (ci * k + ky) * k + kx;
-                    let start = r * cols + image * per_image;
-                    let dst = &mut col[start..start + per_image];
+                    let dst = &mut col[r * cols..(r + 1) * cols];
                     for oy in 0..oh {
                         let iy = oy as isize + ky as isize - p as isize;
                         if iy < 0 || iy >= x.h as isize {
@@ -124,27 +85,13 @@ impl Conv2d {
             out[o * cols..(o + 1) * cols].fill(*b);
         }
         // out[cout, cols] += weight[cout, rows] * col[rows, cols]
-        unsafe {
-            matrixmultiply::sgemm(
-                self.cout,
-                rows,
-                cols,
-                1.0,
-                self.weight.as_ptr(),
-                rows as isize,
-                1,
-                col.as_ptr(),
-                cols as isize,
-                1,
-                1.0,
-                out.as_mut_ptr(),
-                cols as isize,
-                1,
-            );
-        }
+        gemm_accumulate(
+            Matrix::row_major(&self.weight, self.cout, rows),
+            Matrix::row_major(&col, rows, cols),
+            &mut out,
+        );
         Tensor {
             c: self.cout,
-            n: x.n,
             h: oh,
             w: ow,
             data: out,
@@ -162,31 +109,108 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// `[n, inputs] -> [n, outputs]`, rows of `x` being the batch's images.
     pub fn forward(&self, x: &[f32]) -> Vec<f32> {
-        assert_eq!(x.len() % self.inputs, 0, "linear input size");
-        let n = x.len() / self.inputs;
-        let mut out: Vec<f32> = (0..n).flat_map(|_| self.bias.iter().copied()).collect();
-        // out[n, outputs] += x[n, inputs] * weight^T (weight is [outputs, inputs]).
-        unsafe {
-            matrixmultiply::sgemm(
+        assert_eq!(x.len(), self.inputs, "linear input size");
+        let mut out = self.bias.clone();
+        // out[1, outputs] += x[1, inputs] * weight^T (weight is [outputs, inputs]).
+        gemm_accumulate(
+            Matrix::row_major(x, 1, self.inputs),
+            Matrix::row_major(&self.weight, self.outputs, self.inputs).transposed(),
+            &mut out,
+        );
+        out
+    }
+}
+
+/// A strided view of a matrix: element (r, c) is `data[r * row_stride + c * col_stride]`.
+#[derive(Clone, Copy)]
+struct Matrix<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Matrix<'a> {
+    fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        assert_eq!(data.len(), rows * cols, "matrix size");
+        Matrix {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    fn transposed(self) -> Self {
+        Matrix {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+}
+
+/// Products with at most this many columns go to `gemm`, wider ones to
+/// `matrixmultiply`: `gemm` was 1.2-1.7x faster on the 10x10 and 5x5 layers and 4x on
+/// the single-row dense layer, `matrixmultiply` up to 1.3x faster on the 40x40 layers
+/// (each SGEMM alone, slimvgg shapes, one core; docs/RESULTS.md).
+const GEMM_MAX_COLS: usize = 1024;
+
+/// `out[a.rows, b.cols] += a * b`, `out` row-major and dense.
+fn gemm_accumulate(a: Matrix, b: Matrix, out: &mut [f32]) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "inner dimensions");
+    assert_eq!(out.len(), m * n, "output size");
+    if m == 0 || n == 0 {
+        return;
+    }
+    // The asserts above keep every index the kernels compute inside the slices.
+    unsafe {
+        if n <= GEMM_MAX_COLS {
+            gemm::gemm(
+                m,
                 n,
-                self.inputs,
-                self.outputs,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                true,
+                a.data.as_ptr(),
+                a.col_stride as isize,
+                a.row_stride as isize,
+                b.data.as_ptr(),
+                b.col_stride as isize,
+                b.row_stride as isize,
                 1.0,
-                x.as_ptr(),
-                self.inputs as isize,
-                1,
-                self.weight.as_ptr(),
-                1,
-                self.inputs as isize,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        } else {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.data.as_ptr(),
+                a.row_stride as isize,
+                a.col_stride as isize,
+                b.data.as_ptr(),
+                b.row_stride as isize,
+                b.col_stride as isize,
                 1.0,
                 out.as_mut_ptr(),
-                self.outputs as isize,
+                n as isize,
                 1,
             );
         }
-        out
     }
 }
 
@@ -196,11 +220,12 @@ pub fn relu(v: &mut [f32]) {
     }
 }
 
-// [c, n, h, w] -> [c, n, h/2, w/2], floor like PyTorch's max_pool2d(2).
+// [c, h, w] -> [c, h/2, w/2], floor like PyTorch's max_pool2d(2).
 pub fn max_pool2(x: &Tensor) -> Tensor {
     let (oh, ow) = (x.h / 2, x.w / 2);
-    let mut out = Vec::with_capacity(x.c * x.n * oh * ow);
-    for plane in x.data.chunks_exact(x.h * x.w) {
+    let mut out = Vec::with_capacity(x.c * oh * ow);
+    for c in 0..x.c {
+        let plane = &x.data[c * x.h * x.w..];
         for y in 0..oh {
             for xx in 0..ow {
                 let i = 2 * y * x.w + 2 * xx;
@@ -215,7 +240,6 @@ pub fn max_pool2(x: &Tensor) -> Tensor {
     }
     Tensor {
         c: x.c,
-        n: x.n,
         h: oh,
         w: ow,
         data: out,
@@ -269,6 +293,34 @@ mod tests {
             .collect()
     }
 
+    /// Both SGEMM engines, on either side of [`GEMM_MAX_COLS`], with a transposed
+    /// operand, accumulate the same product as the schoolbook loop.
+    #[test]
+    fn gemm_accumulates_the_product_on_either_engine() {
+        for n in [1, 7, GEMM_MAX_COLS, GEMM_MAX_COLS + 9] {
+            let (m, k) = (5, 11);
+            let a = pseudo(m * k, 7);
+            let bt = pseudo(n * k, 8); // b^T, [n, k]
+            let mut out = vec![0.25; m * n];
+            gemm_accumulate(
+                Matrix::row_major(&a, m, k),
+                Matrix::row_major(&bt, n, k).transposed(),
+                &mut out,
+            );
+            for r in 0..m {
+                for c in 0..n {
+                    let want: f32 =
+                        0.25 + (0..k).map(|i| a[r * k + i] * bt[c * k + i]).sum::<f32>();
+                    let got = out[r * n + c];
+                    assert!(
+                        (got - want).abs() < 1e-4,
+                        "n={n} ({r},{c}): {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn conv_matches_naive_padded_and_unpadded() {
         for (k, pad) in [(3, 1), (3, 0), (7, 0)] {
@@ -282,7 +334,6 @@ mod tests {
             };
             let x = Tensor {
                 c: 2,
-                n: 1,
                 h: 9,
                 w: 8,
                 data: pseudo(2 * 9 * 8, 2),
@@ -292,69 +343,6 @@ mod tests {
             assert_eq!(y.data.len(), want.len());
             for (a, b) in y.data.iter().zip(&want) {
                 assert!((a - b).abs() < 1e-4, "k={k} pad={pad}: {a} vs {b}");
-            }
-        }
-    }
-
-    /// A batch is the images side by side: each image's output equals its own pass, for
-    /// convolution, pooling, flattening and the dense layer.
-    #[test]
-    fn a_batch_computes_each_image_as_alone() {
-        let conv = Conv2d {
-            cin: 3,
-            cout: 4,
-            k: 3,
-            pad: 1,
-            weight: pseudo(4 * 3 * 9, 5),
-            bias: vec![0.1, 0.0, -0.1, 0.2],
-        };
-        let images: Vec<Vec<f32>> = (0..3).map(|s| pseudo(3 * 6 * 6, 10 + s)).collect();
-        let alone: Vec<Tensor> = images
-            .iter()
-            .map(|d| {
-                let x = Tensor {
-                    c: 3,
-                    n: 1,
-                    h: 6,
-                    w: 6,
-                    data: d.clone(),
-                };
-                max_pool2(&conv.forward(&x))
-            })
-            .collect();
-        // [c, n, h, w]: channel c of image i is the i-th plane inside channel c's block.
-        let mut data = vec![];
-        for c in 0..3 {
-            for img in &images {
-                data.extend_from_slice(&img[c * 36..(c + 1) * 36]);
-            }
-        }
-        let batch = max_pool2(&conv.forward(&Tensor {
-            c: 3,
-            n: 3,
-            h: 6,
-            w: 6,
-            data,
-        }));
-        assert_eq!((batch.c, batch.n, batch.h, batch.w), (4, 3, 3, 3));
-        let flat = batch.flatten_per_image();
-        let dense = Linear {
-            inputs: 36,
-            outputs: 2,
-            weight: pseudo(72, 6),
-            bias: vec![0.5, -0.5],
-        };
-        let batched = dense.forward(&flat);
-        for (i, one) in alone.iter().enumerate() {
-            assert_eq!(&flat[i * 36..(i + 1) * 36], one.data.as_slice());
-            let want: Vec<f32> = dense
-                .weight
-                .chunks(36)
-                .zip(&dense.bias)
-                .map(|(row, b)| row.iter().zip(&one.data).map(|(w, v)| w * v).sum::<f32>() + b)
-                .collect();
-            for (a, b) in batched[i * 2..i * 2 + 2].iter().zip(&want) {
-                assert!((a - b).abs() < 1e-4, "{a} vs {b}");
             }
         }
     }
@@ -371,7 +359,6 @@ mod tests {
         };
         let x = Tensor {
             c: 1,
-            n: 1,
             h: 4,
             w: 4,
             data: pseudo(16, 4),
@@ -392,7 +379,6 @@ mod tests {
     fn pool_linear_softmax() {
         let x = Tensor {
             c: 1,
-            n: 1,
             h: 3,
             w: 4,
             data: (0..12).map(|v| v as f32).collect(),

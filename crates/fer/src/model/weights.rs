@@ -105,16 +105,13 @@ impl Network {
 
     /// Logits for one normalised input plane of `crop * crop` values.
     pub fn logits(&self, input: Vec<f32>) -> Vec<f32> {
-        self.logits_batch(&[input]).remove(0)
-    }
-
-    /// Logits for several input planes at once (e.g. a face's test-time views): one
-    /// pass whose matrix products cover every plane, cheaper than one pass per plane.
-    pub fn logits_batch(&self, inputs: &[Vec<f32>]) -> Vec<Vec<f32>> {
-        if inputs.is_empty() {
-            return vec![];
-        }
-        let mut x = Tensor::from_planes(inputs, self.meta.crop);
+        let side = self.meta.crop;
+        let mut x = Tensor {
+            c: 1,
+            h: side,
+            w: side,
+            data: input,
+        };
         let mut flat: Option<Vec<f32>> = None;
         for layer in &self.layers {
             match layer {
@@ -124,7 +121,7 @@ impl Network {
                 }
                 Layer::Pool => x = nn::max_pool2(&x),
                 Layer::Dense(l, relu) => {
-                    let input = flat.take().unwrap_or_else(|| x.flatten_per_image());
+                    let input = flat.take().unwrap_or_else(|| std::mem::take(&mut x.data));
                     let mut y = l.forward(&input);
                     if *relu {
                         nn::relu(&mut y);
@@ -133,10 +130,7 @@ impl Network {
                 }
             }
         }
-        let out = flat.expect("every architecture ends in a dense layer");
-        out.chunks_exact(out.len() / inputs.len())
-            .map(<[f32]>::to_vec)
-            .collect()
+        flat.expect("every architecture ends in a dense layer")
     }
 }
 
