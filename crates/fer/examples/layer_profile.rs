@@ -1,0 +1,79 @@
+//! Time per layer of slimvgg's inference on one core, random weights:
+//! `cargo run --release -p moodtune-fer --example layer_profile`.
+//! Run it on an idle machine; the figures guide the engine (see nn.rs, GEMM_MAX_COLS).
+
+use moodtune_fer::model::{Arch, LayerSpec};
+use moodtune_fer::nn::{max_pool2, Conv2d, Tensor};
+use std::time::Instant;
+
+/// Median milliseconds of one call, over 7 rounds of 50 calls.
+fn median_ms(f: &mut dyn FnMut()) -> f64 {
+    f();
+    let mut rounds: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..50 {
+                f();
+            }
+            t.elapsed().as_secs_f64() * 1000.0 / 50.0
+        })
+        .collect();
+    rounds.sort_by(|a, b| a.total_cmp(b));
+    rounds[3]
+}
+
+fn main() {
+    let arch = Arch::by_name("slimvgg").expect("registered");
+    let mut side = arch.input;
+    let mut total = 0.0;
+    for layer in &arch.layers {
+        match *layer {
+            LayerSpec::Conv {
+                name,
+                cin,
+                cout,
+                k,
+                pad,
+                ..
+            } => {
+                let conv = Conv2d {
+                    cin,
+                    cout,
+                    k,
+                    pad,
+                    weight: (0..cout * cin * k * k)
+                        .map(|i| (i % 7) as f32 * 0.01)
+                        .collect(),
+                    bias: vec![0.0; cout],
+                };
+                let x = Tensor {
+                    c: cin,
+                    h: side,
+                    w: side,
+                    data: (0..cin * side * side).map(|i| (i % 5) as f32).collect(),
+                };
+                let ms = median_ms(&mut || {
+                    std::hint::black_box(conv.forward(&x));
+                });
+                let macs = (cin * k * k * cout * side * side) as f64;
+                println!(
+                    "{name:<10} {cin:>4} -> {cout:<4} {side:>2}x{side:<2} {ms:.3} ms  {:.1} GMAC/s",
+                    macs / ms / 1e6
+                );
+                total += ms;
+            }
+            LayerSpec::MaxPool2 => {
+                let x = Tensor {
+                    c: 32,
+                    h: side,
+                    w: side,
+                    data: vec![0.5; 32 * side * side],
+                };
+                std::hint::black_box(max_pool2(&x));
+                side /= 2;
+            }
+            LayerSpec::Dense { .. } => {}
+        }
+    }
+    println!("convolutions: {total:.3} ms per plane");
+}
