@@ -1,9 +1,9 @@
 //! Time per layer of slimvgg's inference on one core, random weights:
 //! `cargo run --release -p moodtune-fer --example layer_profile`.
-//! Run it on an idle machine; the figures guide the engine (see nn.rs, GEMM_MAX_COLS).
+//! Run it on an idle machine; the figures guide the engine (nn.rs: GEMM_MAX_COLS, Winograd3x3).
 
 use moodtune_fer::model::{Arch, LayerSpec};
-use moodtune_fer::nn::{max_pool2, Conv2d, Tensor};
+use moodtune_fer::nn::{max_pool2, Conv2d, Tensor, Winograd3x3};
 use std::time::Instant;
 
 /// Median milliseconds of one call, over 7 rounds of 50 calls.
@@ -25,7 +25,7 @@ fn median_ms(f: &mut dyn FnMut()) -> f64 {
 fn main() {
     let arch = Arch::by_name("slimvgg").expect("registered");
     let mut side = arch.input;
-    let mut total = 0.0;
+    let (mut total, mut total_used) = (0.0, 0.0);
     for layer in &arch.layers {
         match *layer {
             LayerSpec::Conv {
@@ -56,11 +56,22 @@ fn main() {
                     std::hint::black_box(conv.forward(&x));
                 });
                 let macs = (cin * k * k * cout * side * side) as f64;
+                // What inference runs: Winograd where it applies.
+                let (used, winograd) = match Winograd3x3::from_conv(&conv, side) {
+                    Some(fast) => {
+                        let wms = median_ms(&mut || {
+                            std::hint::black_box(fast.forward(&x));
+                        });
+                        (wms, format!("winograd {wms:.3} ms ({:.2}x)", ms / wms))
+                    }
+                    None => (ms, "direct only".to_string()),
+                };
                 println!(
-                    "{name:<10} {cin:>4} -> {cout:<4} {side:>2}x{side:<2} {ms:.3} ms  {:.1} GMAC/s",
+                    "{name:<10} {cin:>4} -> {cout:<4} {side:>2}x{side:<2} im2col {ms:.3} ms ({:.1} GMAC/s)  {winograd}",
                     macs / ms / 1e6
                 );
                 total += ms;
+                total_used += used;
             }
             LayerSpec::MaxPool2 => {
                 let x = Tensor {
@@ -75,5 +86,8 @@ fn main() {
             LayerSpec::Dense { .. } => {}
         }
     }
-    println!("convolutions: {total:.3} ms per plane");
+    println!(
+        "convolutions per plane: im2col {total:.3} ms, as inference runs them {total_used:.3} ms ({:.2}x)",
+        total / total_used
+    );
 }

@@ -5,7 +5,7 @@
 //! `tencrop`).
 
 use super::arch::{Arch, LayerSpec};
-use crate::nn::{self, Conv2d, Linear, Tensor};
+use crate::nn::{self, Conv2d, Linear, Tensor, Winograd3x3};
 use crate::preprocess::Pipeline;
 use anyhow::{anyhow, bail, Context, Result};
 use safetensors::SafeTensors;
@@ -75,6 +75,9 @@ pub struct ModelMeta {
 
 enum Layer {
     Conv(Conv2d),
+    /// A 3x3 pad-1 convolution run by Winograd's F(2x2, 3x3) (same outputs, fewer
+    /// multiplies).
+    Winograd(Winograd3x3),
     Pool,
     Dense(Linear, bool),
 }
@@ -116,6 +119,10 @@ impl Network {
         for layer in &self.layers {
             match layer {
                 Layer::Conv(c) => {
+                    x = c.forward(&x);
+                    nn::relu(&mut x.data);
+                }
+                Layer::Winograd(c) => {
                     x = c.forward(&x);
                     nn::relu(&mut x.data);
                 }
@@ -274,6 +281,8 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
         Ok(values)
     };
     let mut layers = Vec::new();
+    // The side of the maps entering each layer, for choosing how a convolution runs.
+    let mut side = arch.input;
     for spec in &arch.layers {
         layers.push(match *spec {
             LayerSpec::Conv {
@@ -285,7 +294,7 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
                 batchnorm,
             } => {
                 let shape = [cout, cin, k, k];
-                if batchnorm {
+                let conv = if batchnorm {
                     let mut conv = Conv2d {
                         cin,
                         cout,
@@ -302,19 +311,28 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
                         &bn("running_var")?,
                         1e-5,
                     );
-                    Layer::Conv(conv)
+                    conv
                 } else {
-                    Layer::Conv(Conv2d {
+                    Conv2d {
                         cin,
                         cout,
                         k,
                         pad,
                         weight: tensor(format!("{name}.weight"), &shape)?,
                         bias: tensor(format!("{name}.bias"), &[cout])?,
-                    })
+                    }
+                };
+                let fast = Winograd3x3::from_conv(&conv, side);
+                side = side + 2 * pad + 1 - k;
+                match fast {
+                    Some(fast) => Layer::Winograd(fast),
+                    None => Layer::Conv(conv),
                 }
             }
-            LayerSpec::MaxPool2 => Layer::Pool,
+            LayerSpec::MaxPool2 => {
+                side /= 2;
+                Layer::Pool
+            }
             LayerSpec::Dense {
                 name,
                 inputs,
