@@ -224,6 +224,13 @@ def export(args):
         # A model exported by `moodtune fer train`: same tensor names, no counters.
         from safetensors.torch import load_file
         state = load_file(args.checkpoint)
+        if args.member is not None:
+            # One member of a `moodtune fer ensemble` file (tensors `m{i}.*`, maybe F16):
+            # its logits from the weights exactly as stored, computed in float32.
+            prefix = f"m{args.member}."
+            state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            assert state, f"{args.checkpoint} has no tensors {prefix}*"
+            state = {k: v.float() if v.dtype.is_floating_point else v for k, v in state.items()}
     else:
         state = torch.load(args.checkpoint, weights_only=False)
         state = state.get("model", state)
@@ -309,6 +316,7 @@ def main():
     e.add_argument("--meta", nargs="*", help="extra metadata KEY=VALUE (e.g. temperature=1.3 tta=flip)")
     e.add_argument("--data", default="../shared/data/fer2013/fer2013.csv.gz")
     e.add_argument("--fixture-out"); e.add_argument("--fixture-n", type=int, default=12)
+    e.add_argument("--member", type=int, help="export member i of an ensemble file")
     i = sub.add_parser("init")
     i.add_argument("--arch", default="slimvgg"); i.add_argument("--out", required=True)
     b = sub.add_parser("bench")
