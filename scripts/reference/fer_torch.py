@@ -94,6 +94,8 @@ class Paper(nn.Module):
 def build(arch):
     if arch == "slimvgg":
         return SlimVgg()
+    if arch == "widevgg":
+        return SlimVgg(widths=(48, 96, 192, 384))
     if arch == "paper":
         return Paper(3, 1)
     if arch == "paper-table":

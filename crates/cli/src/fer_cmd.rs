@@ -65,7 +65,7 @@ pub struct EnsembleArgs {
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// Architecture from the registry: paper, paper-table, slimvgg.
+    /// Architecture from the registry: paper, paper-table, slimvgg, widevgg.
     #[arg(long, default_value = "slimvgg")]
     arch: String,
     /// FER2013 CSV / CSV.gz or image folder with Training/ and PublicTest/.
