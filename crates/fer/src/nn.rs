@@ -1,10 +1,11 @@
 //! A small inference engine for the registry's convolutional networks, in pure Rust.
 //!
 //! Activations are NCHW f32 for one image at a time (`[C, H, W]`); batches run images in
-//! parallel with rayon. Convolutions are im2col + SGEMM: `gemm` for the narrow products
-//! of the small late layers, `matrixmultiply` for the wide early ones (see
-//! [`GEMM_MAX_COLS`]); both pick AVX2/FMA kernels at run time when the CPU has them. BatchNorm is folded into the preceding
-//! convolution at load time, so inference is conv -> ReLU -> pool -> dense only.
+//! parallel with rayon. A convolution is im2col + SGEMM ([`Conv2d`]) or, for 3x3 ones on
+//! maps big enough to pay, Winograd's F(2x2, 3x3) ([`Winograd3x3`]). The products go to
+//! `gemm` when narrow and `matrixmultiply` when wide ([`GEMM_MAX_COLS`]); both pick
+//! AVX2/FMA kernels at run time when the CPU has them. BatchNorm is folded into the
+//! preceding convolution at load time, so inference is conv -> ReLU -> pool -> dense only.
 
 /// One image's activations: `data.len() == c * h * w`.
 #[derive(Debug, Clone)]
