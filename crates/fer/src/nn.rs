@@ -115,7 +115,8 @@ pub struct Winograd3x3 {
 }
 
 impl Winograd3x3 {
-    /// Below this many input channels the transforms cost more than they save.
+    /// Layers with fewer input channels stay on im2col: slimvgg's first layer (one
+    /// channel) takes 0.02 ms of a 2.1 ms pass, nothing worth transforming for.
     pub const MIN_INPUT_CHANNELS: usize = 16;
     /// Below this side the tiles' overhang (a 5x5 map is computed as 6x6) and the
     /// transforms cost more than they save: slimvgg's 5x5 layers ran 0.88-0.95x as fast
