@@ -43,7 +43,8 @@ pub struct CalibrateArgs {
     /// with the model; `--tta` alone means flip. Default: as stored in the model.
     #[arg(long, num_args = 0..=1, default_missing_value = "flip")]
     tta: Option<Tta>,
-    /// Write a copy of the model with the fitted temperature stored in it.
+    /// Write a copy of the model (by default the shipped one) with the fitted temperature
+    /// and the test-time augmentation stored in it.
     #[arg(long)]
     write: Option<PathBuf>,
 }
@@ -743,7 +744,11 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
                 std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
                 p.display().to_string(),
             ),
-            None => bail!("--write needs --model (the shipped model is read-only)"),
+            // The shipped model is compiled in: the copy is written, the binary unchanged.
+            None => (
+                Classifier::shipped_bytes().to_vec(),
+                "shipped model".to_string(),
+            ),
         };
         let set = [
             ("temperature", format!("{t:.2}")),

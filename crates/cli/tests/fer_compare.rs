@@ -163,15 +163,35 @@ fn calibrate_fits_a_temperature_and_writes_it_with_the_tta() {
     );
     assert!(info.contains("TTA           none"), "{info}");
 
-    // The shipped model is compiled in: there is nothing to write back to.
+    // Without --model the shipped model (compiled in) is calibrated and a copy written:
+    // e.g. the ensemble without TTA, for a faster mode.
+    let fast = dir.path().join("fast.safetensors");
     let run = moodtune(&[
         "fer",
         "calibrate",
         "--data",
         data.to_str().unwrap(),
+        "--tta",
+        "none",
         "--write",
-        "x",
+        fast.to_str().unwrap(),
     ]);
-    assert!(!run.status.success());
-    assert!(String::from_utf8_lossy(&run.stderr).contains("--write needs --model"));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let info = moodtune(&["fer", "info", "--model", fast.to_str().unwrap()]);
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("TTA           none"), "{info}");
+    let shipped = moodtune(&["fer", "info"]);
+    let shipped = String::from_utf8_lossy(&shipped.stdout);
+    // Same networks as shipped, only the stored augmentation differs.
+    let networks = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("ensemble"))
+            .map(str::to_string)
+    };
+    assert_eq!(networks(&info), networks(&shipped), "{info}\n{shipped}");
+    assert!(shipped.contains("TTA           flip"), "{shipped}");
 }

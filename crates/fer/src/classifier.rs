@@ -27,6 +27,12 @@ impl Classifier {
         Self::from_bytes(SHIPPED, "shipped model")
     }
 
+    /// The shipped model file's bytes, as compiled in: what `fer calibrate --write`
+    /// copies when no model file is named.
+    pub fn shipped_bytes() -> &'static [u8] {
+        SHIPPED
+    }
+
     pub fn load(path: &Path) -> Result<Classifier> {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read model {}", path.display()))?;
