@@ -117,15 +117,20 @@ pub fn run(args: RecognizeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The expression model a command was pointed at with `--model`, or the shipped one;
+/// errors name the file.
+pub fn load_classifier(
+    model: Option<&std::path::Path>,
+) -> anyhow::Result<moodtune_fer::Classifier> {
+    moodtune_fer::Classifier::shipped_or(model).with_context(|| match model {
+        Some(p) => format!("cannot load expression model {}", p.display()),
+        None => "cannot load the shipped expression model".to_string(),
+    })
+}
+
 fn recognize(args: &RecognizeArgs) -> anyhow::Result<Outcome> {
-    let classifier: Arc<dyn ExpressionClassifier> = Arc::new(
-        moodtune_fer::Classifier::shipped_or(args.model.as_deref()).with_context(|| match &args
-            .model
-        {
-            Some(p) => format!("cannot load expression model {}", p.display()),
-            None => "cannot load the shipped expression model".to_string(),
-        })?,
-    );
+    let classifier: Arc<dyn ExpressionClassifier> =
+        Arc::new(load_classifier(args.model.as_deref())?);
     let mut cfg = SeetaConfig::photo();
     if let Some(px) = args.min_face {
         cfg.min_face = px.max(20);

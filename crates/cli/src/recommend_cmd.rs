@@ -32,6 +32,9 @@ pub struct RecommendArgs {
     /// Detect the mood from the largest face in this photo.
     #[arg(long, value_name = "FACE.jpg")]
     pub photo: Option<PathBuf>,
+    /// Expression model file to read the photo with instead of the shipped one.
+    #[arg(long, value_name = "PATH", requires = "photo")]
+    pub model: Option<PathBuf>,
     /// `match`: songs of the mood's library; `lift`: start with the mood and move toward
     /// calmer, happier libraries (see docs/RECOMMEND.md).
     #[arg(long, short, default_value = "match", value_name = "match|lift")]
@@ -137,12 +140,12 @@ fn load(lib: &Library) -> Result<(Index, Taste)> {
 }
 
 /// The mood of the largest face in a photo.
-fn mood_from_photo(photo: &Path) -> Result<(Emotion, f32)> {
+fn mood_from_photo(photo: &Path, model: Option<&Path>) -> Result<(Emotion, f32)> {
     use moodtune_faces::{load_image, FacePipeline, SeetaConfig, SeetaDetector};
     use std::sync::Arc;
     // LoadError names the file itself.
     let img = load_image(photo).context("reading the photo")?;
-    let classifier = moodtune_fer::Classifier::shipped().context("loading the expression model")?;
+    let classifier = crate::recognize_cmd::load_classifier(model)?;
     let pipeline = FacePipeline::new(
         Arc::new(SeetaDetector::new(SeetaConfig::photo())),
         Arc::new(classifier),
@@ -181,7 +184,7 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
     // Read the photo before touching the library, so a bad photo changes nothing.
     let (emotion, photo_confidence) = match (&args.photo, args.emotion) {
         (Some(photo), _) => {
-            let (e, c) = mood_from_photo(photo)?;
+            let (e, c) = mood_from_photo(photo, args.model.as_deref())?;
             (Some(e), Some(c))
         }
         (None, e) => (e, None),
@@ -475,6 +478,7 @@ mod tests {
             db: Some(db.0.clone()),
             emotion: None,
             photo: None,
+            model: None,
             strategy: Strategy::Match,
             limit: DEFAULT_LIMIT,
             same_artist_ok: false,
@@ -626,6 +630,20 @@ mod tests {
         let err = run(a).unwrap_err();
         assert!(
             format!("{err:#}").contains("/nonexistent/face.jpg"),
+            "{err:#}"
+        );
+        // A readable photo with a missing --model: the error names the model file.
+        let photo = std::env::temp_dir().join(format!("moodtune-face-{}.png", std::process::id()));
+        image::GrayImage::from_pixel(64, 64, image::Luma([128u8]))
+            .save(&photo)
+            .unwrap();
+        let mut a = args(&db);
+        a.photo = Some(photo.clone());
+        a.model = Some(PathBuf::from("/nonexistent/model.safetensors"));
+        let err = run(a).unwrap_err();
+        std::fs::remove_file(&photo).ok();
+        assert!(
+            format!("{err:#}").contains("/nonexistent/model.safetensors"),
             "{err:#}"
         );
     }

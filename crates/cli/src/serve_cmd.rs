@@ -54,13 +54,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             db.display()
         );
     }
-    let classifier =
-        moodtune_fer::Classifier::shipped_or(args.model.as_deref()).with_context(|| match &args
-            .model
-        {
-            Some(p) => format!("loading the expression model {}", p.display()),
-            None => "loading the shipped expression model".to_string(),
-        })?;
+    let classifier = crate::recognize_cmd::load_classifier(args.model.as_deref())?;
     let model = match &args.model {
         Some(p) => p.display().to_string(),
         None => "shipped FER model".to_string(),
