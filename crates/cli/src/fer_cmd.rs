@@ -123,6 +123,10 @@ pub struct TrainArgs {
     /// training face once (slower: one teacher pass per member per batch).
     #[arg(long, requires = "teacher")]
     online_teacher: bool,
+    /// Also keep an exponential moving average of the weights with this decay per step
+    /// (e.g. 0.999; 0 = off), evaluated every epoch: the better of the two is kept.
+    #[arg(long, default_value_t = 0.0)]
+    ema: f64,
 }
 
 #[derive(clap::Args)]
@@ -243,7 +247,14 @@ fn train(a: TrainArgs) -> Result<()> {
         distill_temperature: a.distill_temperature,
         online_teacher: a.online_teacher,
         teacher: a.teacher,
+        ema: a.ema,
     };
+    if !(0.0..1.0).contains(&cfg.ema) {
+        bail!(
+            "--ema must be a decay in [0, 1), e.g. 0.999, not {}",
+            cfg.ema
+        );
+    }
     if !(cfg.distill_temperature > 0.0 && cfg.distill_temperature.is_finite()) {
         bail!(
             "--distill-temperature must be a positive number, not {}",

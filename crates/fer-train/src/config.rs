@@ -65,6 +65,11 @@ pub struct TrainConfig {
     /// beside the student), instead of labelling every training face once up front.
     #[serde(default)]
     pub online_teacher: bool,
+    /// Keep an exponential moving average of the weights with this decay per step (0 =
+    /// off) and evaluate it beside the live network every epoch; the better of the two
+    /// becomes best.safetensors.
+    #[serde(default)]
+    pub ema: f64,
 }
 
 pub fn default_distill_temperature() -> f64 {
@@ -127,6 +132,7 @@ mod tests {
             distill: 0.0,
             distill_temperature: default_distill_temperature(),
             online_teacher: false,
+            ema: 0.0,
         }
     }
 

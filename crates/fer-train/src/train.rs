@@ -3,6 +3,7 @@
 
 use crate::augment::{fill_batch, MEAN, STD};
 use crate::config::TrainConfig;
+use crate::ema::Ema;
 use crate::net::{channels_last, params_channels_last, TorchNet};
 use crate::optim::Optim;
 use crate::teacher::{soft_cross_entropy, Teacher};
@@ -35,6 +36,11 @@ struct EpochMetrics {
     lr: f64,
     seconds: f64,
     images_per_s: f64,
+    /// The weight average's PublicTest figures, when the run keeps one (`--ema`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ema_val_loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ema_val_acc: Option<f64>,
 }
 
 const CHECKPOINT: &str = "checkpoint.safetensors";
@@ -120,14 +126,19 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
     params_channels_last(&vs);
     let mut optim = Optim::new(cfg.optimizer, &vs);
 
+    let mut ema = (cfg.ema > 0.0).then(|| Ema::new(&vs, &arch, dropout, cfg.ema));
+
     if let (Some(init), false) = (&cfg.init, ckpt_path.exists()) {
         load_weights(init, &vs)?;
+        if let Some(ema) = ema.as_mut() {
+            ema.copy_live();
+        }
         eprintln!("initialised from {}", init.display());
     }
     let mut start_epoch = 0;
     let mut best = 0.0f64;
     if ckpt_path.exists() {
-        let (epoch, b) = load_checkpoint(&ckpt_path, &vs, &mut optim)?;
+        let (epoch, b) = load_checkpoint(&ckpt_path, &vs, &mut optim, ema.as_mut())?;
         start_epoch = epoch;
         best = b;
         truncate_metrics(&cfg.run_dir.join("metrics.jsonl"), epoch)?;
@@ -207,6 +218,9 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
             loss.backward();
             lr = cfg.lr_at(epoch * per_epoch + b, total_steps);
             optim.step(lr, cfg.weight_decay);
+            if let Some(ema) = ema.as_mut() {
+                ema.update();
+            }
             seen += idx.len();
             loss_sum += loss.double_value(&[]) * idx.len() as f64;
             correct += logits
@@ -227,6 +241,7 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
         bar.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
         let (val_loss, val_acc) = evaluate(&net, &val, crop);
+        let averaged = ema.as_ref().map(|e| evaluate(&e.net, &val, crop));
         let m = EpochMetrics {
             epoch: epoch + 1,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -236,20 +251,31 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
             lr,
             seconds,
             images_per_s: seen as f64 / seconds,
+            ema_val_loss: averaged.map(|a| a.0),
+            ema_val_acc: averaged.map(|a| a.1),
         };
+        let ema_note = averaged.map_or(String::new(), |(l, a)| {
+            format!(" | EMA loss {l:.4} acc {:.2}%", a * 100.0)
+        });
         eprintln!(
-            "epoch {}/{}: train loss {:.4} acc {:.2}% | PublicTest loss {:.4} acc {:.2}% | {:.0} img/s, {:.0}s",
+            "epoch {}/{}: train loss {:.4} acc {:.2}% | PublicTest loss {:.4} acc {:.2}%{ema_note} | {:.0} img/s, {:.0}s",
             m.epoch, cfg.epochs, m.train_loss, m.train_acc * 100.0, val_loss, val_acc * 100.0, m.images_per_s, seconds
         );
-        if val_acc > best {
-            best = val_acc;
+        // The better of the live and the averaged weights competes for best.safetensors.
+        let (epoch_acc, epoch_vs, which) = match (&ema, averaged) {
+            (Some(e), Some((_, a))) if a > val_acc => (a, &e.vs, "ema"),
+            _ => (val_acc, &vs, "live"),
+        };
+        if epoch_acc > best {
+            best = epoch_acc;
             export(
-                &vs,
+                epoch_vs,
                 &cfg,
                 &cfg.run_dir.join("best.safetensors"),
                 &[
-                    ("val_acc", val_acc.to_string()),
+                    ("val_acc", epoch_acc.to_string()),
                     ("epoch", m.epoch.to_string()),
+                    ("weights", which.to_string()),
                 ],
             )?;
         }
@@ -258,12 +284,20 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
             .append(true)
             .open(cfg.run_dir.join("metrics.jsonl"))?;
         writeln!(f, "{}", serde_json::to_string(&m)?)?;
-        save_checkpoint(&ckpt_path, &vs, &optim, epoch + 1, best)?;
+        save_checkpoint(&ckpt_path, &vs, &optim, ema.as_ref(), epoch + 1, best)?;
     }
     if last_epoch < cfg.epochs {
         return Ok(());
     }
     export(&vs, &cfg, &cfg.run_dir.join("final.safetensors"), &[])?;
+    if let Some(ema) = &ema {
+        export(
+            &ema.vs,
+            &cfg,
+            &cfg.run_dir.join("final-ema.safetensors"),
+            &[("weights", "ema".to_string())],
+        )?;
+    }
     eprintln!(
         "done: best PublicTest {:.2}% -> {}",
         best * 100.0,
@@ -361,6 +395,9 @@ fn export(vs: &VarStore, cfg: &TrainConfig, path: &Path, extra: &[(&str, String)
         );
         meta.insert("online_teacher".into(), cfg.online_teacher.to_string());
     }
+    if cfg.ema > 0.0 {
+        meta.insert("ema_decay".into(), cfg.ema.to_string());
+    }
     for (k, v) in extra {
         meta.insert(k.to_string(), v.clone());
     }
@@ -371,6 +408,7 @@ fn save_checkpoint(
     path: &Path,
     vs: &VarStore,
     optim: &Optim,
+    ema: Option<&Ema>,
     epoch: usize,
     best: f64,
 ) -> Result<()> {
@@ -378,21 +416,34 @@ fn save_checkpoint(
     for (name, t) in vs.variables() {
         tensors.push((format!("model.{name}"), to_f32(&t)?));
     }
+    if let Some(ema) = ema {
+        for (name, t) in ema.vs.variables() {
+            tensors.push((format!("ema.{name}"), to_f32(&t)?));
+        }
+    }
     for (name, t) in &optim.m {
         tensors.push((format!("optim.m.{name}"), to_f32(t)?));
     }
     for (name, t) in &optim.v {
         tensors.push((format!("optim.v.{name}"), to_f32(t)?));
     }
-    let meta = HashMap::from([
+    let mut meta = HashMap::from([
         ("epoch".to_string(), epoch.to_string()),
         ("best".to_string(), best.to_string()),
         ("step".to_string(), optim.step.to_string()),
     ]);
+    if let Some(ema) = ema {
+        meta.insert("ema_updates".to_string(), ema.updates.to_string());
+    }
     write_tensors(path, tensors, meta)
 }
 
-fn load_checkpoint(path: &Path, vs: &VarStore, optim: &mut Optim) -> Result<(usize, f64)> {
+fn load_checkpoint(
+    path: &Path,
+    vs: &VarStore,
+    optim: &mut Optim,
+    ema: Option<&mut Ema>,
+) -> Result<(usize, f64)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
         .map_err(|e| anyhow::anyhow!("{}: corrupt checkpoint ({e})", path.display()))?;
@@ -415,6 +466,12 @@ fn load_checkpoint(path: &Path, vs: &VarStore, optim: &mut Optim) -> Result<(usi
         restore(&format!("optim.v.{name}"), t)?;
     }
     optim.step = num("step")? as i64;
+    if let Some(ema) = ema {
+        for (name, mut t) in ema.vs.variables() {
+            restore(&format!("ema.{name}"), &mut t)?;
+        }
+        ema.updates = num("ema_updates")? as i64;
+    }
     Ok((num("epoch")? as usize, num("best")?))
 }
 
@@ -580,6 +637,7 @@ mod tests {
             distill: 0.0,
             distill_temperature: 2.0,
             online_teacher: false,
+            ema: 0.0,
         }
     }
 
@@ -660,6 +718,42 @@ mod tests {
                 .collect()
         };
         assert_eq!(loss(&straight), loss(&resumed));
+    }
+
+    #[test]
+    fn a_run_with_a_weight_average_evaluates_it_and_resumes_it_exactly() {
+        let _turn = torch_turn();
+        let dir = tempfile::tempdir().unwrap();
+        let data = synthetic_csv(dir.path());
+        let cfg = |run_dir: &Path| TrainConfig {
+            ema: 0.9,
+            ..config(&data, run_dir, 2)
+        };
+        let straight = dir.path().join("straight");
+        run(&cfg(&straight)).unwrap();
+        let resumed = dir.path().join("resumed");
+        run_until(&cfg(&resumed), Some(1)).unwrap();
+        run(&cfg(&resumed)).unwrap();
+        // The average is checkpointed with its update count: resuming changes nothing.
+        assert_eq!(
+            tensors(&straight.join("final-ema.safetensors")),
+            tensors(&resumed.join("final-ema.safetensors"))
+        );
+        // It is a different network from the live one, evaluated every epoch.
+        assert_ne!(
+            tensors(&straight.join("final.safetensors")),
+            tensors(&straight.join("final-ema.safetensors"))
+        );
+        for m in metrics(&straight) {
+            let acc = m["ema_val_acc"].as_f64().expect("EMA accuracy logged");
+            assert!((0.0..=1.0).contains(&acc));
+        }
+        // Both are inference-ready; best.safetensors says which weights won.
+        moodtune_fer::Classifier::load(&straight.join("final-ema.safetensors")).unwrap();
+        let bytes = std::fs::read(straight.join("best.safetensors")).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let which = header.metadata().as_ref().unwrap()["weights"].clone();
+        assert!(which == "ema" || which == "live", "{which}");
     }
 
     #[test]
