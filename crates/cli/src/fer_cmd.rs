@@ -29,6 +29,9 @@ pub enum FerCommand {
     Calibrate(CalibrateArgs),
     /// Combine trained models of one architecture into an ensemble file (then calibrate it).
     Ensemble(EnsembleArgs),
+    /// Make a calibrated ensemble two-stage: some members first, the rest only for faces
+    /// they are unsure of; picks the confidence threshold on PublicTest.
+    Cascade(CascadeArgs),
     /// LBP/HOG/Gabor + SVM baselines beside the CNNs; writes the table to docs/RESULTS.md.
     Compare(crate::fer_compare::CompareArgs),
 }
@@ -45,6 +48,26 @@ pub struct CalibrateArgs {
     tta: Option<Tta>,
     /// Write a copy of the model (by default the shipped one) with the fitted temperature
     /// and the test-time augmentation stored in it.
+    #[arg(long)]
+    write: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct CascadeArgs {
+    /// A calibrated ensemble file; the shipped model when omitted.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Members of the first stage, by index (e.g. 3, or 0,2): typically the best single
+    /// network. `fer info` lists the members.
+    #[arg(long, value_delimiter = ',', required = true)]
+    first: Vec<usize>,
+    /// PublicTest accuracy, in percentage points, the cascade may give up against the
+    /// whole ensemble at its threshold and every higher one.
+    #[arg(long, default_value_t = 0.0)]
+    max_drop: f64,
+    /// Write a copy of the model with the cascade stored in it.
     #[arg(long)]
     write: Option<PathBuf>,
 }
@@ -199,6 +222,7 @@ pub fn run(cmd: FerCommand) -> Result<ExitCode> {
         FerCommand::Report(a) => report(a),
         FerCommand::Calibrate(a) => calibrate(a),
         FerCommand::Ensemble(a) => ensemble(a),
+        FerCommand::Cascade(a) => cascade(a),
         FerCommand::Compare(a) => crate::fer_compare::compare(a),
     }
     .map(|()| ExitCode::SUCCESS)
@@ -344,8 +368,11 @@ fn eval(a: EvalArgs) -> Result<()> {
     }
     let ds = load_split_with(a.data, &a.usage, a.skip_bad_rows)?;
     let t = Instant::now();
-    let probs = clf.predict_dataset(&ds);
+    let predictions = clf.predict_dataset_with_passes(&ds);
     let secs = t.elapsed().as_secs_f64();
+    let probs: Vec<_> = predictions.iter().map(|p| p.probs).collect();
+    let mean_passes =
+        predictions.iter().map(|p| p.passes).sum::<usize>() as f64 / ds.len().max(1) as f64;
     let ev = Evaluation::new(&ds.labels, &probs);
     let robustness = if a.robustness {
         Some(robustness(&clf, &ds))
@@ -359,6 +386,7 @@ fn eval(a: EvalArgs) -> Result<()> {
             "tta": clf.tta,
             "evaluation": ev,
             "ms_per_face": secs * 1000.0 / ds.len() as f64,
+            "mean_passes_per_face": mean_passes,
             "robustness": robustness,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -379,6 +407,12 @@ fn eval(a: EvalArgs) -> Result<()> {
             ds.len(),
             rayon::current_num_threads()
         );
+        if clf.cascade.is_some() {
+            println!(
+                "cascade: {mean_passes:.2} network passes per face on average, of {}",
+                clf.passes_per_face()
+            );
+        }
         if let Some(r) = robustness {
             println!("\nrobustness (accuracy)");
             for (name, acc) in r {
@@ -460,6 +494,14 @@ fn info(a: InfoArgs) -> Result<()> {
     );
     println!("temperature   {}", m.temperature);
     println!("TTA           {}", m.tta.key());
+    if let Some(c) = &clf.cascade {
+        println!(
+            "cascade       {} first (T {}), the others when its top probability is below {}",
+            moodtune_fer::classifier::member_list(&c.first),
+            c.temperature,
+            c.threshold
+        );
+    }
     let mut keys: Vec<_> = m.raw.keys().collect();
     keys.sort();
     for k in keys {
@@ -586,20 +628,37 @@ fn model_latency(pool: &rayon::ThreadPool, seconds: f64, model: Option<&Path>) -
         stored.tta.key(),
         pool.current_num_threads()
     );
+    // A cascade's cost depends on the face: measure on real ones when FER2013 is at hand.
+    let (faces, ds) = match load_split(None, "PublicTest") {
+        Ok(public) => {
+            let sample = public.sample(256, 0);
+            println!("(mean over {} PublicTest faces)", sample.len());
+            let faces = (0..sample.len())
+                .map(|i| moodtune_fer::classifier::fer_image(sample.image(i)))
+                .collect();
+            (
+                faces,
+                sample.subset(&(0..64.min(sample.len())).collect::<Vec<_>>()),
+            )
+        }
+        Err(_) => {
+            println!("(a synthetic face: no FER2013 data at the default path)");
+            let (face, ds) = bench_faces();
+            (vec![face], ds)
+        }
+    };
     println!(
         "{:<10} {:>8} {:>14} {:>16}",
         "tta", "passes", "batch-1 ms", "batch-64 faces/s"
     );
-    let (face, ds) = bench_faces();
     for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
         let clf = Classifier::shipped_or(model)?.with_tta(tta);
+        let (mut passes, mut runs) = (0usize, 0usize);
         let (b1, b64) = pool.install(|| {
-            let b1 = median_ms(
-                || {
-                    std::hint::black_box(clf.probabilities(&face));
-                },
-                seconds / 2.0,
-            );
+            let b1 = mean_ms_over(&faces, seconds / 2.0, |face| {
+                passes += std::hint::black_box(clf.predict(face)).passes;
+                runs += 1;
+            });
             let b64 = median_ms(
                 || {
                     std::hint::black_box(clf.predict_dataset(&ds));
@@ -608,15 +667,32 @@ fn model_latency(pool: &rayon::ThreadPool, seconds: f64, model: Option<&Path>) -
             );
             (b1, b64)
         });
+        // A cascade's mean over the faces; a plain model's is its fixed count.
+        let mean_passes = passes as f64 / runs as f64;
         println!(
             "{:<10} {:>8} {:>14.2} {:>16.0}",
             tta.key(),
-            clf.passes_per_face(),
+            format!("{mean_passes:.2}").trim_end_matches(".00"),
             b1,
-            64_000.0 / b64
+            ds.len() as f64 * 1000.0 / b64
         );
     }
     Ok(())
+}
+
+/// Mean milliseconds of `f` per face, over every face at least once and `seconds`.
+fn mean_ms_over(
+    faces: &[image::GrayImage],
+    seconds: f64,
+    mut f: impl FnMut(&image::GrayImage),
+) -> f64 {
+    let start = Instant::now();
+    let mut runs = 0;
+    while runs < faces.len().max(5) || start.elapsed().as_secs_f64() < seconds {
+        f(&faces[runs % faces.len()]);
+        runs += 1;
+    }
+    start.elapsed().as_secs_f64() * 1000.0 / runs as f64
 }
 
 /// Runs scripts/reference/fer_torch.py bench in the torch venv; None (with a note) if absent.
@@ -750,17 +826,7 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
         after.accuracy * 100.0
     );
     if let Some(out) = a.write {
-        let (bytes, origin) = match &a.model {
-            Some(p) => (
-                std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
-                p.display().to_string(),
-            ),
-            // The shipped model is compiled in: the copy is written, the binary unchanged.
-            None => (
-                Classifier::shipped_bytes().to_vec(),
-                "shipped model".to_string(),
-            ),
-        };
+        let (bytes, origin) = model_bytes(a.model.as_deref())?;
         let set = [
             ("temperature", format!("{t:.2}")),
             ("tta", clf.tta.key().to_string()),
@@ -768,6 +834,119 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
         let updated = moodtune_fer::model::weights::with_metadata(&bytes, &origin, &set)?;
         write_atomic(&out, &updated)?;
         println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+/// A model file's bytes and name for errors; the shipped model's (compiled in) when no
+/// file is named, so commands that write a changed copy leave the binary unchanged.
+fn model_bytes(model: Option<&Path>) -> Result<(Vec<u8>, String)> {
+    Ok(match model {
+        Some(p) => (
+            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+            p.display().to_string(),
+        ),
+        None => (
+            Classifier::shipped_bytes().to_vec(),
+            "shipped model".to_string(),
+        ),
+    })
+}
+
+fn cascade(a: CascadeArgs) -> Result<()> {
+    use moodtune_fer::classifier::{fer_image, member_list};
+    use rayon::prelude::*;
+    let name = a
+        .model
+        .as_ref()
+        .map_or("the shipped model".to_string(), |p| p.display().to_string());
+    let clf = Classifier::shipped_or(a.model.as_deref())?.with_cascade(None);
+    let members = clf.nets.len();
+    if members < 2 {
+        bail!("{name} is a single network: a cascade needs an ensemble (`fer ensemble`)");
+    }
+    let mut first = a.first.clone();
+    first.sort_unstable();
+    first.dedup();
+    if first.iter().any(|&i| i >= members) || first.len() >= members {
+        bail!(
+            "--first {:?}: {name} has members 0-{} and the second stage needs at least one",
+            a.first,
+            members - 1
+        );
+    }
+    if !(0.0..=100.0).contains(&a.max_drop) {
+        bail!(
+            "--max-drop is in percentage points, 0-100, not {}",
+            a.max_drop
+        );
+    }
+    let ds = load_split(a.data, "PublicTest")?;
+    let bar = indicatif::ProgressBar::new(ds.len() as u64);
+    let logits: Vec<Vec<Vec<f32>>> = (0..ds.len())
+        .into_par_iter()
+        .map(|i| {
+            let l = clf.view_logits(&fer_image(ds.image(i)));
+            bar.inc(1);
+            l
+        })
+        .collect();
+    bar.finish_and_clear();
+    let ensemble_t = clf.meta().temperature;
+    let fit = moodtune_fer::cascade::fit(
+        &ds.labels,
+        &logits,
+        clf.tta.views(),
+        &first,
+        ensemble_t,
+        a.max_drop / 100.0,
+    );
+    println!(
+        "{name}: {members} networks, {} TTA, temperature {ensemble_t}; first stage {} at T = {:.2} (fitted on even PublicTest faces)",
+        clf.tta.key(),
+        member_list(&first),
+        fit.first_temperature
+    );
+    println!(
+        "whole ensemble on {} PublicTest faces: {:.2}%, {} passes per face",
+        ds.len(),
+        fit.ensemble_accuracy * 100.0,
+        clf.passes_per_face()
+    );
+    println!(
+        "{:>9} {:>18} {:>12} {:>9}",
+        "threshold", "first stage alone", "mean passes", "accuracy"
+    );
+    let chosen = fit.cascade.as_ref().map(|c| c.threshold);
+    for o in &fit.outcomes {
+        let is_chosen = chosen.is_some_and(|c| (c - o.threshold).abs() < 1e-6);
+        if is_chosen || (o.threshold * 100.0).round() as i64 % 5 == 0 {
+            println!(
+                "{:>9.2} {:>17.1}% {:>12.2} {:>8.2}%{}",
+                o.threshold,
+                o.first_stage_share * 100.0,
+                o.mean_passes,
+                o.accuracy * 100.0,
+                if is_chosen { "  <- chosen" } else { "" }
+            );
+        }
+    }
+    let Some(cascade) = fit.cascade else {
+        bail!(
+            "no threshold up to 0.99 keeps the ensemble's accuracy within {} points: the first stage is too often sure and wrong (try other --first members or a larger --max-drop)",
+            a.max_drop
+        );
+    };
+    if let Some(out) = a.write {
+        let (bytes, origin) = model_bytes(a.model.as_deref())?;
+        let updated =
+            moodtune_fer::model::weights::with_metadata(&bytes, &origin, &cascade.to_metadata())?;
+        write_atomic(&out, &updated)?;
+        println!(
+            "wrote {} (threshold {:.2})",
+            out.display(),
+            cascade.threshold
+        );
     }
     Ok(())
 }

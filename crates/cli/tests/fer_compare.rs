@@ -195,3 +195,63 @@ fn calibrate_fits_a_temperature_and_writes_it_with_the_tta() {
     assert_eq!(networks(&info), networks(&shipped), "{info}\n{shipped}");
     assert!(shipped.contains("TTA           flip"), "{shipped}");
 }
+
+#[test]
+fn cascade_picks_a_threshold_and_stores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("faces.csv");
+    std::fs::write(&data, stripes_csv(0, 6)).unwrap();
+    let out = dir.path().join("cascade.safetensors");
+    let cascade = |extra: &[&str]| {
+        let mut args = vec!["fer", "cascade", "--data", data.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        moodtune(&args)
+    };
+    // Stripes are not faces: allowing any loss, the lowest threshold is taken.
+    let run = cascade(&[
+        "--first",
+        "3",
+        "--max-drop",
+        "100",
+        "--write",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("0.30") && stdout.contains("<- chosen"),
+        "{stdout}"
+    );
+    let info = moodtune(&["fer", "info", "--model", out.to_str().unwrap()]);
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains("cascade       member 3 first") && info.contains("below 0.3"),
+        "{info}"
+    );
+    // The cascade runs wherever the model is used.
+    let eval = moodtune(&[
+        "fer",
+        "eval",
+        "--data",
+        data.to_str().unwrap(),
+        "--model",
+        out.to_str().unwrap(),
+    ]);
+    let eval = String::from_utf8_lossy(&eval.stdout);
+    assert!(
+        eval.contains("network passes per face on average, of 8"),
+        "{eval}"
+    );
+
+    // Members that do not exist, or no second stage, are refused before any work.
+    for first in ["4", "0,1,2,3"] {
+        let run = cascade(&["--first", first]);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success());
+        assert!(err.contains("members 0-3"), "{first}: {err}");
+    }
+}

@@ -2,9 +2,9 @@
 //! face crops in, calibrated probabilities of the seven emotions out.
 
 use crate::data::{Dataset, PIXELS, SIDE};
+use crate::metrics::views_to_probs;
 use crate::model::weights::load_members;
-use crate::model::{ModelMeta, Network, Tta};
-use crate::nn::softmax;
+use crate::model::{Cascade, ModelMeta, Network, Tta};
 use anyhow::{Context, Result};
 use image::{imageops, GrayImage};
 use moodtune_core::{Emotion, ExpressionClassifier};
@@ -20,6 +20,15 @@ pub struct Classifier {
     pub nets: Vec<Network>,
     /// Test-time augmentation; starts as stored in the file.
     pub tta: Tta,
+    /// Two-stage evaluation of an ensemble; starts as stored in the file.
+    pub cascade: Option<Cascade>,
+}
+
+/// One face's probabilities and the network passes they took.
+#[derive(Debug, Clone, Copy)]
+pub struct Prediction {
+    pub probs: [f32; Emotion::COUNT],
+    pub passes: usize,
 }
 
 impl Classifier {
@@ -51,6 +60,7 @@ impl Classifier {
         let nets = load_members(bytes, origin)?;
         Ok(Classifier {
             tta: nets[0].meta.tta,
+            cascade: nets[0].meta.cascade.clone(),
             nets,
         })
     }
@@ -74,20 +84,32 @@ impl Classifier {
             Tta::Flip => ", flip TTA",
             Tta::TenCrop => ", ten-crop TTA",
         };
-        let members = match self.nets.len() {
-            1 => String::new(),
-            n => format!(" x{n} ensemble"),
+        let members = match (self.nets.len(), &self.cascade) {
+            (1, _) => String::new(),
+            (n, None) => format!(" x{n} ensemble"),
+            (n, Some(c)) => format!(
+                " x{n} ensemble (cascade: {} first, the rest below {:.2} confidence)",
+                member_list(&c.first),
+                c.threshold
+            ),
         };
         format!("{} CNN{members}, {}x{} input{tta}", m.arch, m.crop, m.crop)
     }
 
-    /// Networks evaluated per face: ensemble members x test-time views.
+    /// Networks evaluated per face: ensemble members x test-time views (the most a
+    /// cascade runs).
     pub fn passes_per_face(&self) -> usize {
         self.nets.len() * self.tta.views()
     }
 
     pub fn with_tta(mut self, tta: Tta) -> Self {
         self.tta = tta;
+        self
+    }
+
+    /// Sets (or with `None` turns off) two-stage evaluation.
+    pub fn with_cascade(mut self, cascade: Option<Cascade>) -> Self {
+        self.cascade = cascade;
         self
     }
 
@@ -148,56 +170,85 @@ impl Classifier {
     }
 
     /// Probabilities for one face crop of any size: the mean of the softmaxes of every
-    /// member on every view.
+    /// member on every view (or of the first stage's, when a cascade stops there).
     pub fn probabilities(&self, face: &GrayImage) -> [f32; Emotion::COUNT] {
+        self.predict(face).probs
+    }
+
+    /// [`Classifier::probabilities`] with the number of network passes they took.
+    pub fn predict(&self, face: &GrayImage) -> Prediction {
         let views = self.views(face);
-        // Members x views are independent: on a single face they share out over the cores.
-        let probs: Vec<[f32; Emotion::COUNT]> = self
-            .passes(&views)
-            .par_iter()
-            .map(|(net, v)| self.probs_of(net, v))
-            .collect();
-        let mut mean = [0.0; Emotion::COUNT];
-        for p in &probs {
-            for (m, v) in mean.iter_mut().zip(p) {
-                *m += v / probs.len() as f32;
-            }
+        let everyone: Vec<usize> = (0..self.nets.len()).collect();
+        let Some(cascade) = &self.cascade else {
+            let logits = self.member_logits(&everyone, &views);
+            return Prediction {
+                probs: views_to_probs(&logits, self.meta().temperature),
+                passes: logits.len(),
+            };
+        };
+        let mut logits = self.member_logits(&cascade.first, &views);
+        let first = views_to_probs(&logits, cascade.temperature);
+        if first.iter().copied().fold(0.0, f32::max) >= cascade.threshold {
+            return Prediction {
+                probs: first,
+                passes: logits.len(),
+            };
         }
-        mean
+        let rest: Vec<usize> = everyone
+            .into_iter()
+            .filter(|i| !cascade.first.contains(i))
+            .collect();
+        logits.extend(self.member_logits(&rest, &views));
+        Prediction {
+            probs: views_to_probs(&logits, self.meta().temperature),
+            passes: logits.len(),
+        }
     }
 
     /// Raw logits of every member on every view the classifier averages, before
-    /// temperature: what calibration fits on.
+    /// temperature, member by member (member `i`'s views at `i * views ..`): what
+    /// calibration fits on. A cascade's second stage always runs here.
     pub fn view_logits(&self, face: &GrayImage) -> Vec<Vec<f32>> {
-        let views = self.views(face);
-        self.passes(&views)
-            .into_iter()
-            .map(|(net, v)| net.logits(v.clone()))
-            .collect()
+        let everyone: Vec<usize> = (0..self.nets.len()).collect();
+        self.member_logits(&everyone, &self.views(face))
     }
 
-    /// Every (member, view) pair a prediction runs.
-    fn passes<'a>(&'a self, views: &'a [Vec<f32>]) -> Vec<(&'a Network, &'a Vec<f32>)> {
-        self.nets
+    /// Logits of the given members on every view, member by member.
+    fn member_logits(&self, members: &[usize], views: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        let passes: Vec<(&Network, &Vec<f32>)> = members
             .iter()
-            .flat_map(|net| views.iter().map(move |v| (net, v)))
+            .flat_map(|&m| views.iter().map(move |v| (&self.nets[m], v)))
+            .collect();
+        // Members x views are independent: on a single face they share out over the cores.
+        passes
+            .par_iter()
+            .map(|(net, v)| net.logits(v.to_vec()))
             .collect()
-    }
-
-    fn probs_of(&self, net: &Network, input: &[f32]) -> [f32; Emotion::COUNT] {
-        let t = self.meta().temperature;
-        let logits: Vec<f32> = net.logits(input.to_vec()).iter().map(|v| v / t).collect();
-        let mut out = [0.0; Emotion::COUNT];
-        out.copy_from_slice(&softmax(&logits));
-        out
     }
 
     /// Probabilities for every face of a FER2013 dataset, in parallel.
     pub fn predict_dataset(&self, ds: &Dataset) -> Vec<[f32; Emotion::COUNT]> {
+        self.predict_dataset_with_passes(ds)
+            .into_iter()
+            .map(|p| p.probs)
+            .collect()
+    }
+
+    /// [`Classifier::predict_dataset`] with each face's pass count.
+    pub fn predict_dataset_with_passes(&self, ds: &Dataset) -> Vec<Prediction> {
         (0..ds.len())
             .into_par_iter()
-            .map(|i| self.probabilities(&fer_image(ds.image(i))))
+            .map(|i| self.predict(&fer_image(ds.image(i))))
             .collect()
+    }
+}
+
+/// "member 3" or "members 0, 2".
+pub fn member_list(members: &[usize]) -> String {
+    let list: Vec<String> = members.iter().map(usize::to_string).collect();
+    match list.len() {
+        1 => format!("member {}", list[0]),
+        _ => format!("members {}", list.join(", ")),
     }
 }
 
@@ -297,6 +348,53 @@ mod tests {
         }
         // Calibration sees every member on every view.
         assert_eq!(ens.view_logits(&face).len(), 4);
+    }
+
+    #[test]
+    fn a_cascade_stops_at_the_first_stage_only_when_it_is_sure() {
+        use crate::model::weights::{ensemble_safetensors, with_metadata, Precision};
+        let slim = Arch::by_name("slimvgg").unwrap();
+        let files: Vec<(Vec<u8>, String)> = (5..8)
+            .map(|seed| (random_safetensors(&slim, seed), seed.to_string()))
+            .collect();
+        let ens = ensemble_safetensors(&files, Precision::Full).unwrap();
+        let face = GrayImage::from_fn(48, 48, |x, y| image::Luma([(x * 5 + y * 3) as u8]));
+        let whole = Classifier::from_bytes(&ens, "ens")
+            .unwrap()
+            .with_tta(Tta::Flip);
+        let member_2 = Classifier::from_bytes(&files[2].0, "m2")
+            .unwrap()
+            .with_tta(Tta::Flip);
+        let with_threshold = |threshold: &str| {
+            let set = [
+                ("cascade_members", "2".to_string()),
+                ("cascade_temperature", "1.5".to_string()),
+                ("cascade_threshold", threshold.to_string()),
+            ];
+            Classifier::from_bytes(&with_metadata(&ens, "ens", &set).unwrap(), "cascade")
+                .unwrap()
+                .with_tta(Tta::Flip)
+        };
+        // Any first stage is at least 1/7 sure: member 2 alone answers, at its temperature.
+        let early = with_threshold("0.1").predict(&face);
+        assert_eq!(early.passes, 2);
+        let alone: Vec<f32> = member_2.view_logits(&face).concat();
+        let expected = views_to_probs(&[alone[..7].to_vec(), alone[7..].to_vec()], 1.5);
+        for (got, want) in early.probs.iter().zip(&expected) {
+            assert!((got - want).abs() < 1e-6);
+        }
+        // Never sure enough: every member runs and the answer is the whole ensemble's.
+        let late = with_threshold("1").predict(&face);
+        assert_eq!(late.passes, 6);
+        let full = whole.predict(&face);
+        assert_eq!(full.passes, 6);
+        for (got, want) in late.probs.iter().zip(&full.probs) {
+            assert!((got - want).abs() < 1e-6);
+        }
+        let c = with_threshold("0.5");
+        assert!(c.describe().contains("member 2 first"), "{}", c.describe());
+        // Turned off, it is the plain ensemble again.
+        assert_eq!(c.with_cascade(None).predict(&face).passes, 6);
     }
 
     #[test]

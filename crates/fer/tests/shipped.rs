@@ -1,7 +1,9 @@
 //! The shipped model: it loads, its stored preprocessing is applied, and the pure-Rust
 //! engine reproduces PyTorch's logits on PublicTest faces recorded at export time
 //! (tests/fixtures/publictest_faces.json is written by `fer_torch.py export`; for an
-//! ensemble, member `i > 0` has its own publictest_faces.m{i}.json).
+//! ensemble, member `i > 0` has its own publictest_faces.m{i}.json). When FER2013 is
+//! beside the checkout (../shared, as in CI), it scores on PublicTest what docs/MODEL.md
+//! says it does.
 
 use moodtune_core::{Emotion, ExpressionClassifier};
 use moodtune_fer::classifier::fer_image;
@@ -118,4 +120,36 @@ fn truncated_or_foreign_weights_are_clear_errors() {
         .unwrap()
         .to_string();
     assert!(err.contains("none.safetensors"), "{err}");
+}
+
+/// The model card's headline figure: the first "Accuracy NN.NN%" under "## How it does".
+fn model_card_accuracy() -> f64 {
+    let card = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/MODEL.md"))
+        .unwrap();
+    let section = &card[card.find("## How it does").expect("section in MODEL.md")..];
+    let after = &section[section.find("Accuracy ").expect("an Accuracy line") + 9..];
+    after[..after.find('%').unwrap()].parse().unwrap()
+}
+
+#[test]
+fn shipped_model_scores_the_model_cards_publictest_accuracy() {
+    let csv = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/fer2013/fer2013.csv.gz");
+    if !csv.exists() {
+        eprintln!("skipping: {} not present", csv.display());
+        return;
+    }
+    let opts = moodtune_fer::LoadOptions {
+        usages: vec![moodtune_fer::Usage::PublicTest],
+        ..Default::default()
+    };
+    let ds = moodtune_fer::Dataset::load(&csv, &opts).unwrap();
+    let clf = Classifier::shipped().unwrap();
+    let ev = moodtune_fer::Evaluation::new(&ds.labels, &clf.predict_dataset(&ds));
+    let card = model_card_accuracy();
+    assert!(
+        (ev.accuracy * 100.0 - card).abs() < 0.005,
+        "shipped model: {:.2}% on PublicTest, docs/MODEL.md says {card:.2}%",
+        ev.accuracy * 100.0
+    );
 }

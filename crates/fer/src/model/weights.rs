@@ -69,6 +69,8 @@ pub struct ModelMeta {
     pub temperature: f32,
     /// Test-time augmentation the model was calibrated with.
     pub tta: Tta,
+    /// An ensemble whose first members answer alone when they are sure (`fer cascade`).
+    pub cascade: Option<Cascade>,
     /// Everything in the file's metadata, for `moodtune fer info`.
     pub raw: HashMap<String, String>,
 }
@@ -141,6 +143,96 @@ impl Network {
     }
 }
 
+/// A two-stage ensemble: the `first` members run on every face, and the others only
+/// when the first stage's top probability (at its own temperature) is below
+/// `threshold`; then the answer is the whole ensemble's, at the file's temperature.
+/// Confident faces, most of them, cost a fraction of the passes; the unsure ones, where
+/// the ensemble's extra accuracy lies, get every member.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cascade {
+    /// Indices of the first stage's members.
+    pub first: Vec<usize>,
+    /// Calibration temperature of the first stage's averaged probabilities.
+    pub temperature: f32,
+    /// The first stage answers alone when its top probability reaches this.
+    pub threshold: f32,
+}
+
+impl Cascade {
+    /// Metadata keys, in the order [`Cascade::to_metadata`] writes them.
+    pub const KEYS: [&'static str; 3] = [
+        "cascade_members",
+        "cascade_temperature",
+        "cascade_threshold",
+    ];
+
+    pub fn to_metadata(&self) -> Vec<(&'static str, String)> {
+        let first: Vec<String> = self.first.iter().map(usize::to_string).collect();
+        let [members, temperature, threshold] = Self::KEYS;
+        vec![
+            (members, first.join(",")),
+            (temperature, format!("{:.2}", self.temperature)),
+            (threshold, format!("{:.2}", self.threshold)),
+        ]
+    }
+
+    /// The cascade a file's metadata describes, if any, checked against its member count.
+    fn from_metadata(
+        raw: &HashMap<String, String>,
+        members: usize,
+        origin: &str,
+    ) -> Result<Option<Cascade>> {
+        let [members_key, temperature_key, threshold_key] = Self::KEYS;
+        if Self::KEYS.iter().all(|k| !raw.contains_key(*k)) {
+            return Ok(None);
+        }
+        let get = |k: &str| {
+            raw.get(k)
+                .ok_or_else(|| anyhow!("{origin}: metadata has cascade settings but no {k}"))
+        };
+        let number = |k: &str| -> Result<f32> {
+            let v = get(k)?;
+            v.parse()
+                .map_err(|_| anyhow!("{origin}: metadata {k}={v:?} is not a number"))
+        };
+        let listed = get(members_key)?;
+        let mut first = listed
+            .split(',')
+            .map(|i| i.trim().parse::<usize>().ok().filter(|&i| i < members))
+            .collect::<Option<Vec<usize>>>()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{origin}: metadata {members_key}={listed:?} is not a list of member indices below {members}"
+                )
+            })?;
+        first.sort_unstable();
+        first.dedup();
+        if first.len() >= members {
+            bail!(
+                "{origin}: metadata {members_key}={listed:?} leaves no member for the second stage"
+            );
+        }
+        let cascade = Cascade {
+            first,
+            temperature: number(temperature_key)?,
+            threshold: number(threshold_key)?,
+        };
+        if !(0.05..=20.0).contains(&cascade.temperature) {
+            bail!(
+                "{origin}: metadata {temperature_key} {} is outside 0.05-20",
+                cascade.temperature
+            );
+        }
+        if !(cascade.threshold > 0.0 && cascade.threshold <= 1.0) {
+            bail!(
+                "{origin}: metadata {threshold_key} {} is not a probability in (0, 1]",
+                cascade.threshold
+            );
+        }
+        Ok(Some(cascade))
+    }
+}
+
 /// Metadata key of an ensemble file: how many networks it holds. Member `i`'s tensors
 /// are named `m{i}.<tensor>`; all members share the file's preprocessing and input.
 pub const MEMBERS_KEY: &str = "members";
@@ -173,6 +265,8 @@ pub fn load_members(bytes: &[u8], origin: &str) -> Result<Vec<Network>> {
             (0..n).map(|i| format!("m{i}.")).collect()
         }
     };
+    let mut meta = meta;
+    meta.cascade = Cascade::from_metadata(&meta.raw, prefixes.len(), origin)?;
     prefixes
         .iter()
         .map(|prefix| {
@@ -228,6 +322,8 @@ fn read_meta(raw: HashMap<String, String>, origin: &str) -> Result<(Arch, ModelM
                 .parse()
                 .with_context(|| format!("{origin}: metadata tta"))?,
         },
+        // Needs the member count: read by `load_members`.
+        cascade: None,
         raw: raw.clone(),
     };
     if meta.crop != arch.input || meta.crop > meta.input_size {
@@ -438,6 +534,10 @@ pub fn ensemble_safetensors(files: &[(Vec<u8>, String)], precision: Precision) -
         })
         .collect::<Result<Vec<_>>>()?;
     let mut meta = first.raw.clone();
+    // A cascade names members of the file it came from, not of this one.
+    for k in Cascade::KEYS {
+        meta.remove(k);
+    }
     meta.insert(MEMBERS_KEY.to_string(), files.len().to_string());
     meta.insert("temperature".to_string(), "1".to_string());
     let bytes = safetensors::serialize(tensors, &Some(meta))
@@ -765,6 +865,48 @@ mod tests {
         // Sane values still load.
         let ok = with_metadata(&good, "w", &[("temperature", "0.8".into())]).unwrap();
         load_members(&ok, "w").unwrap();
+
+        // Cascade settings are checked against the members the file holds.
+        let two = ensemble_safetensors(
+            &[
+                (good.clone(), "a".into()),
+                (random_safetensors(&arch, 2), "b".into()),
+            ],
+            Precision::Full,
+        )
+        .unwrap();
+        let cascade = |members: &str, temperature: &str, threshold: &str| {
+            let set = [
+                ("cascade_members", members.to_string()),
+                ("cascade_temperature", temperature.to_string()),
+                ("cascade_threshold", threshold.to_string()),
+            ];
+            with_metadata(&two, "c.safetensors", &set).map(|_| ())
+        };
+        cascade("1", "0.9", "0.7").unwrap();
+        for (args, says) in [
+            (("0,1", "0.9", "0.7"), "leaves no member"),
+            (("2", "0.9", "0.7"), "cascade_members"),
+            (("first", "0.9", "0.7"), "cascade_members"),
+            (("0", "0", "0.7"), "cascade_temperature"),
+            (("0", "0.9", "1.5"), "cascade_threshold"),
+            (("0", "0.9", "NaN"), "cascade_threshold"),
+        ] {
+            let err = cascade(args.0, args.1, args.2).unwrap_err().to_string();
+            assert!(
+                err.contains("c.safetensors") && err.contains(says),
+                "{args:?}: {err}"
+            );
+        }
+        let partial = with_metadata(
+            &two,
+            "c.safetensors",
+            &[("cascade_threshold", "0.5".into())],
+        );
+        assert!(partial
+            .unwrap_err()
+            .to_string()
+            .contains("no cascade_members"));
 
         // A NaN weight: the first 4 bytes of the data section.
         let header = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
