@@ -43,6 +43,17 @@ fn moodtune(args: &[&str]) -> std::process::Output {
         .expect("run moodtune")
 }
 
+/// The standard output of a run that must have succeeded (else its output is the message).
+fn succeeded(run: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(
+        run.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    stdout
+}
+
 #[test]
 fn compare_writes_the_table_into_the_results_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -145,12 +156,7 @@ fn calibrate_fits_a_temperature_and_writes_it_with_the_tta() {
         "--write",
         out.to_str().unwrap(),
     ]);
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let stdout = succeeded(&run);
     let t = figure_after(&stdout, "T =");
     assert!((0.5..=4.0).contains(&t), "{stdout}");
     assert!(figure_after(&stdout, "NLL") > 0.0, "{stdout}");
@@ -176,11 +182,7 @@ fn calibrate_fits_a_temperature_and_writes_it_with_the_tta() {
         "--write",
         fast.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    succeeded(&run);
     let info = moodtune(&["fer", "info", "--model", fast.to_str().unwrap()]);
     let info = String::from_utf8_lossy(&info.stdout);
     assert!(info.contains("TTA           none"), "{info}");
@@ -216,12 +218,7 @@ fn cascade_picks_a_threshold_and_stores_it() {
         "--write",
         out.to_str().unwrap(),
     ]);
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let stdout = succeeded(&run);
     assert!(
         stdout.contains("0.30") && stdout.contains("<- chosen"),
         "{stdout}"

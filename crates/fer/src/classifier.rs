@@ -317,13 +317,18 @@ mod tests {
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
     }
 
+    /// Model files of slimvgg with random weights, one per seed, named by the seed.
+    fn random_members(seeds: std::ops::Range<u64>) -> Vec<(Vec<u8>, String)> {
+        let slim = Arch::by_name("slimvgg").unwrap();
+        seeds
+            .map(|seed| (random_safetensors(&slim, seed), seed.to_string()))
+            .collect()
+    }
+
     #[test]
     fn an_ensemble_averages_its_members() {
         use crate::model::weights::{ensemble_safetensors, Precision};
-        let slim = Arch::by_name("slimvgg").unwrap();
-        let files: Vec<(Vec<u8>, String)> = (5..7)
-            .map(|seed| (random_safetensors(&slim, seed), seed.to_string()))
-            .collect();
+        let files = random_members(5..7);
         let ens = Classifier::from_bytes(
             &ensemble_safetensors(&files, Precision::Full).unwrap(),
             "ens",
@@ -353,10 +358,7 @@ mod tests {
     #[test]
     fn a_cascade_stops_at_the_first_stage_only_when_it_is_sure() {
         use crate::model::weights::{ensemble_safetensors, with_metadata, Precision};
-        let slim = Arch::by_name("slimvgg").unwrap();
-        let files: Vec<(Vec<u8>, String)> = (5..8)
-            .map(|seed| (random_safetensors(&slim, seed), seed.to_string()))
-            .collect();
+        let files = random_members(5..8);
         let ens = ensemble_safetensors(&files, Precision::Full).unwrap();
         let face = GrayImage::from_fn(48, 48, |x, y| image::Luma([(x * 5 + y * 3) as u8]));
         let whole = Classifier::from_bytes(&ens, "ens")
