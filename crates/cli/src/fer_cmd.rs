@@ -834,6 +834,17 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
         let updated = moodtune_fer::model::weights::with_metadata(&bytes, &origin, &set)?;
         write_atomic(&out, &updated)?;
         println!("wrote {}", out.display());
+        if let Some(c) = &clf.cascade {
+            // Its threshold was chosen against the ensemble as it was calibrated then.
+            println!(
+                "note: the stored cascade ({} first, threshold {:.2}) was fitted before this calibration; refit it with `moodtune fer cascade --first {} --model {} --write {}`",
+                moodtune_fer::classifier::member_list(&c.first),
+                c.threshold,
+                c.first.iter().map(usize::to_string).collect::<Vec<_>>().join(","),
+                out.display(),
+                out.display()
+            );
+        }
     }
     Ok(())
 }
