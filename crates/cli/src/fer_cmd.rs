@@ -780,18 +780,13 @@ fn ensemble(a: EnsembleArgs) -> Result<()> {
 }
 
 fn calibrate(a: CalibrateArgs) -> Result<()> {
-    use moodtune_fer::classifier::fer_image;
     use moodtune_fer::metrics::{fit_temperature, nll, views_to_probs};
-    use rayon::prelude::*;
     let mut clf = Classifier::shipped_or(a.model.as_deref())?;
     if let Some(tta) = a.tta {
         clf = clf.with_tta(tta);
     }
     let ds = load_split(a.data, "PublicTest")?;
-    let views: Vec<Vec<Vec<f32>>> = (0..ds.len())
-        .into_par_iter()
-        .map(|i| clf.view_logits(&fer_image(ds.image(i))))
-        .collect();
+    let views = dataset_view_logits(&clf, &ds);
     // Fit on even rows, judge on odd rows: the reported ECE is not measured on the fit data.
     let split = |parity: usize| -> (Vec<Emotion>, Vec<Vec<Vec<f32>>>) {
         (0..ds.len())
@@ -865,8 +860,7 @@ fn model_bytes(model: Option<&Path>) -> Result<(Vec<u8>, String)> {
 }
 
 fn cascade(a: CascadeArgs) -> Result<()> {
-    use moodtune_fer::classifier::{fer_image, member_list};
-    use rayon::prelude::*;
+    use moodtune_fer::classifier::member_list;
     let name = a
         .model
         .as_ref()
@@ -893,16 +887,7 @@ fn cascade(a: CascadeArgs) -> Result<()> {
         );
     }
     let ds = load_split(a.data, "PublicTest")?;
-    let bar = indicatif::ProgressBar::new(ds.len() as u64);
-    let logits: Vec<Vec<Vec<f32>>> = (0..ds.len())
-        .into_par_iter()
-        .map(|i| {
-            let l = clf.view_logits(&fer_image(ds.image(i)));
-            bar.inc(1);
-            l
-        })
-        .collect();
-    bar.finish_and_clear();
+    let logits = dataset_view_logits(&clf, &ds);
     let ensemble_t = clf.meta().temperature;
     let fit = moodtune_fer::cascade::fit(
         &ds.labels,
@@ -960,4 +945,22 @@ fn cascade(a: CascadeArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Every member's logits on every view of every face (what temperatures and cascades are
+/// fitted on), in parallel, with a progress bar: a minute or more for an ensemble.
+fn dataset_view_logits(clf: &Classifier, ds: &Dataset) -> Vec<Vec<Vec<f32>>> {
+    use moodtune_fer::classifier::fer_image;
+    use rayon::prelude::*;
+    let bar = indicatif::ProgressBar::new(ds.len() as u64);
+    let logits = (0..ds.len())
+        .into_par_iter()
+        .map(|i| {
+            let l = clf.view_logits(&fer_image(ds.image(i)));
+            bar.inc(1);
+            l
+        })
+        .collect();
+    bar.finish_and_clear();
+    logits
 }
