@@ -77,7 +77,10 @@ pub fn fit(
         .filter(|(l, p)| correct(p, **l))
         .count() as f64
         / n;
-    let (all_passes, first_count) = (logits.first().map_or(0, Vec::len), first_passes[0].len());
+    let (all_passes, first_count) = (
+        logits.first().map_or(0, Vec::len),
+        first_passes.first().map_or(0, Vec::len),
+    );
     let outcomes: Vec<Outcome> = candidate_thresholds()
         .into_iter()
         .map(|threshold| {
