@@ -83,6 +83,8 @@ mod tests {
 
     #[test]
     fn the_average_moves_toward_the_live_weights_at_the_ramped_decay() {
+        // Building a network draws from libtorch's global generator.
+        let _turn = crate::torch_turn();
         let arch = Arch::by_name("slimvgg").unwrap();
         let live = VarStore::new(Device::Cpu);
         let _net = TorchNet::new(&live.root(), &arch, 0.0);

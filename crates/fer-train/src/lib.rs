@@ -26,6 +26,17 @@ mod teacher;
 #[cfg(feature = "tch")]
 mod train;
 
+/// libtorch's random generator (weight init, dropout) is global to the process: every test
+/// that builds a network or trains takes a turn, or one test's draws would interleave with
+/// another's seeded run and break its exact-resume check.
+#[cfg(all(test, feature = "tch"))]
+fn torch_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TORCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TORCH
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub use config::{default_distill_temperature, Optimizer, Schedule, TrainConfig};
 
 /// Trains as `config` says, resuming from `config.run_dir` when a checkpoint is there.

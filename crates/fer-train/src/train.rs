@@ -578,18 +578,8 @@ pub fn bench(arch_name: &str, batch: usize, seconds: f64, threads: usize) -> Res
 mod tests {
     use super::*;
     use crate::config::{Optimizer, Schedule};
+    use crate::torch_turn;
     use rand::Rng;
-    use std::sync::Mutex;
-
-    /// libtorch's random generator (dropout) is global to the process: training tests take
-    /// turns, or one test's seeding would interleave with another's draws.
-    static TORCH: Mutex<()> = Mutex::new(());
-
-    fn torch_turn() -> std::sync::MutexGuard<'static, ()> {
-        TORCH
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 
     /// A small FER2013-format CSV: bright faces labelled Happy, dark ones Sad, with noise,
     /// 96 Training rows and 32 PublicTest rows.
