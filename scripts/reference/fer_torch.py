@@ -280,7 +280,10 @@ def bench(args):
     model.train()
 
     def step():
-        loss = F.cross_entropy(model(x), y); opt.zero_grad(); loss.backward(); opt.step()
+        # --bf16: CPU autocast, what `moodtune fer train --bf16` does by hand.
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(); loss.backward(); opt.step()
 
     step()
     t = time.time(); n = 0
@@ -324,6 +327,7 @@ def main():
     b = sub.add_parser("bench")
     b.add_argument("--arch", default="slimvgg"); b.add_argument("--batch", type=int, default=64)
     b.add_argument("--threads", type=int, default=2); b.add_argument("--seconds", type=float, default=10)
+    b.add_argument("--bf16", action="store_true")
     a = p.parse_args()
     {"train": train, "export": export, "bench": bench, "init": init}[a.cmd](a)
 

@@ -150,6 +150,11 @@ pub struct TrainArgs {
     /// (e.g. 0.999; 0 = off), evaluated every epoch: the better of the two is kept.
     #[arg(long, default_value_t = 0.0)]
     ema: f64,
+    /// Train in bfloat16 on float32 master weights: about 1.9x the images/s on CPUs with
+    /// AVX512-BF16 (Zen 4, Sapphire Rapids), slower elsewhere. Evaluation and the exported
+    /// weights stay float32.
+    #[arg(long)]
+    bf16: bool,
 }
 
 #[derive(clap::Args)]
@@ -194,6 +199,9 @@ pub struct BenchArgs {
     /// Skip the PyTorch reference (it needs scripts/setup-torch.sh).
     #[arg(long)]
     no_reference: bool,
+    /// Time training steps in bfloat16 (`fer train --bf16`), PyTorch's under CPU autocast.
+    #[arg(long)]
+    bf16: bool,
     /// Measure only this model file's cost per test-time augmentation (instead of the
     /// architecture table and the shipped model).
     #[arg(long)]
@@ -272,6 +280,7 @@ fn train(a: TrainArgs) -> Result<()> {
         online_teacher: a.online_teacher,
         teacher: a.teacher,
         ema: a.ema,
+        bf16: a.bf16,
     };
     if !(0.0..1.0).contains(&cfg.ema) {
         bail!(
@@ -568,7 +577,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         });
         let train = if moodtune_fer_train::engine_available() {
             Some(moodtune_fer_train::bench_training(
-                name, 64, a.seconds, a.threads,
+                name, 64, a.seconds, a.threads, a.bf16,
             )?)
         } else {
             None
@@ -576,7 +585,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         let reference = if a.no_reference {
             None
         } else {
-            torch_reference(name, a.seconds, a.threads)
+            torch_reference(name, a.seconds, a.threads, a.bf16)
         };
         let r = |k: &str| reference.as_ref().and_then(|v| v[k].as_f64());
         let fmt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
@@ -696,7 +705,12 @@ fn mean_ms_over(
 }
 
 /// Runs scripts/reference/fer_torch.py bench in the torch venv; None (with a note) if absent.
-fn torch_reference(arch: &str, seconds: f64, threads: usize) -> Option<serde_json::Value> {
+fn torch_reference(
+    arch: &str,
+    seconds: f64,
+    threads: usize,
+    bf16: bool,
+) -> Option<serde_json::Value> {
     let venv = std::env::var_os("MOODTUNE_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -721,6 +735,7 @@ fn torch_reference(arch: &str, seconds: f64, threads: usize) -> Option<serde_jso
             "--threads",
             &threads.to_string(),
         ])
+        .args(bf16.then_some("--bf16"))
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);

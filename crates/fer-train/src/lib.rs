@@ -61,14 +61,15 @@ pub fn bench_training(
     batch: usize,
     seconds: f64,
     threads: usize,
+    bf16: bool,
 ) -> anyhow::Result<f64> {
     #[cfg(feature = "tch")]
     {
-        train::bench(arch, batch, seconds, threads)
+        train::bench(arch, batch, seconds, threads, bf16)
     }
     #[cfg(not(feature = "tch"))]
     {
-        let _ = (arch, batch, seconds, threads);
+        let _ = (arch, batch, seconds, threads, bf16);
         anyhow::bail!("built without the training engine (feature `train`)")
     }
 }

@@ -122,7 +122,12 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
     } else {
         0.0
     };
-    let net = TorchNet::new(&vs.root(), &arch, dropout);
+    let net = TorchNet::new(&vs.root(), &arch, dropout).with_bf16(cfg.bf16);
+    if cfg.bf16 && !native_bf16() {
+        eprintln!(
+            "note: this CPU has no AVX512-BF16: bfloat16 training runs emulated, slower than float32"
+        );
+    }
     params_channels_last(&vs);
     let mut optim = Optim::new(cfg.optimizer, &vs);
 
@@ -537,13 +542,31 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot move {} into place", path.display()))
 }
 
+/// Whether this CPU computes bfloat16 products natively (what makes `bf16` training fast).
+pub fn native_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Images/s of full training steps (forward, backward, SGD) on random data.
-pub fn bench(arch_name: &str, batch: usize, seconds: f64, threads: usize) -> Result<f64> {
+pub fn bench(
+    arch_name: &str,
+    batch: usize,
+    seconds: f64,
+    threads: usize,
+    bf16: bool,
+) -> Result<f64> {
     tch::set_num_threads(threads as i32);
     tch::manual_seed(0);
     let arch = Arch::by_name(arch_name)?;
     let vs = VarStore::new(Device::Cpu);
-    let net = TorchNet::new(&vs.root(), &arch, 0.3);
+    let net = TorchNet::new(&vs.root(), &arch, 0.3).with_bf16(bf16);
     params_channels_last(&vs);
     let mut optim = Optim::new(crate::config::Optimizer::Sgd, &vs);
     let s = arch.input as i64;
@@ -628,6 +651,7 @@ mod tests {
             distill_temperature: 2.0,
             online_teacher: false,
             ema: 0.0,
+            bf16: false,
         }
     }
 
@@ -679,6 +703,36 @@ mod tests {
             loss(3)
         );
         // The exported model runs in the pure-Rust engine and tells bright from dark.
+        let clf = moodtune_fer::Classifier::load(&run_dir.join("final.safetensors")).unwrap();
+        let val = split(&data, Usage::PublicTest);
+        let eval = moodtune_fer::Evaluation::new(&val.labels, &clf.predict_dataset(&val));
+        assert!(eval.accuracy > 0.8, "PublicTest accuracy {}", eval.accuracy);
+    }
+
+    #[test]
+    fn a_bfloat16_run_learns_and_exports_float32_weights() {
+        let _turn = torch_turn();
+        let dir = tempfile::tempdir().unwrap();
+        let data = synthetic_csv(dir.path());
+        let run_dir = dir.path().join("run");
+        let cfg = TrainConfig {
+            bf16: true,
+            ..config(&data, &run_dir, 4)
+        };
+        run(&cfg).unwrap();
+        let m = metrics(&run_dir);
+        let loss = |e: usize| m[e]["train_loss"].as_f64().unwrap();
+        assert!(
+            loss(3) < loss(0) * 0.8,
+            "train loss {} -> {}",
+            loss(0),
+            loss(3)
+        );
+        let bytes = std::fs::read(run_dir.join("final.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        for (name, t) in st.tensors() {
+            assert_eq!(t.dtype(), safetensors::Dtype::F32, "{name}");
+        }
         let clf = moodtune_fer::Classifier::load(&run_dir.join("final.safetensors")).unwrap();
         let val = split(&data, Usage::PublicTest);
         let eval = moodtune_fer::Evaluation::new(&val.labels, &clf.predict_dataset(&val));
