@@ -155,6 +155,9 @@ pub struct TrainArgs {
     /// weights stay float32.
     #[arg(long)]
     bf16: bool,
+    /// Augmentation also rotates training faces up to 10 degrees and zooms them up to 10%.
+    #[arg(long, conflicts_with = "no_augment")]
+    affine: bool,
 }
 
 #[derive(clap::Args)]
@@ -281,6 +284,7 @@ fn train(a: TrainArgs) -> Result<()> {
         teacher: a.teacher,
         ema: a.ema,
         bf16: a.bf16,
+        affine: a.affine,
     };
     if !(0.0..1.0).contains(&cfg.ema) {
         bail!(

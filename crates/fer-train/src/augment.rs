@@ -9,13 +9,20 @@ use rand::Rng;
 pub const MEAN: f32 = 0.5077;
 pub const STD: f32 = 0.2550;
 
+/// Largest rotation of `affine` augmentation, degrees either way.
+pub const MAX_ROTATION_DEGREES: f32 = 10.0;
+/// Largest zoom of `affine` augmentation, as a fraction either way.
+pub const MAX_ZOOM: f32 = 0.1;
+
 /// Writes `indices`' faces as `[n, 1, crop, crop]` into `out`. With `rng`, random crop,
-/// flip, jitter and erasing; without, the centre crop.
+/// flip, jitter and erasing, and with `affine` also a random rotation and zoom about the
+/// crop's centre; without `rng`, the centre crop.
 pub fn fill_batch(
     ds: &Dataset,
     indices: &[usize],
     crop: usize,
     rng: Option<&mut dyn rand::RngCore>,
+    affine: bool,
     out: &mut Vec<f32>,
 ) {
     out.clear();
@@ -33,7 +40,17 @@ pub fn fill_batch(
             for &i in indices {
                 let (oy, ox) = (rng.gen_range(0..=margin), rng.gen_range(0..=margin));
                 let flip = rng.gen_bool(0.5);
-                copy_crop(ds.image(i), oy, ox, crop, flip, &mut plane);
+                if affine {
+                    let degrees = rng.gen_range(-MAX_ROTATION_DEGREES..=MAX_ROTATION_DEGREES);
+                    let zoom = rng.gen_range(1.0 - MAX_ZOOM..=1.0 + MAX_ZOOM);
+                    let warp = Warp {
+                        radians: degrees.to_radians(),
+                        zoom,
+                    };
+                    warp_crop(ds.image(i), (oy, ox), crop, flip, warp, &mut plane);
+                } else {
+                    copy_crop(ds.image(i), oy, ox, crop, flip, &mut plane);
+                }
                 let contrast: f32 = rng.gen_range(0.8..1.2);
                 let bright: f32 = rng.gen_range(-0.1..0.1);
                 let mean = plane.iter().sum::<f32>() / plane.len() as f32;
@@ -67,6 +84,48 @@ fn copy_crop(img: &[u8], oy: usize, ox: usize, crop: usize, flip: bool, plane: &
     }
 }
 
+/// A rotation (counter-clockwise on the picture) and zoom (above 1 enlarges the face).
+#[derive(Debug, Clone, Copy)]
+struct Warp {
+    radians: f32,
+    zoom: f32,
+}
+
+/// [`copy_crop`] through a [`Warp`] about the crop window's centre: each output pixel
+/// samples the 48x48 face bilinearly, the border pixels repeating outside it.
+fn warp_crop(
+    img: &[u8],
+    (oy, ox): (usize, usize),
+    crop: usize,
+    flip: bool,
+    warp: Warp,
+    plane: &mut [f32],
+) {
+    let half = (crop as f32 - 1.0) / 2.0;
+    let (cy, cx) = (oy as f32 + half, ox as f32 + half);
+    let (sin, cos) = warp.radians.sin_cos();
+    let last = (SIDE - 1) as f32;
+    let at = |y: usize, x: usize| img[y * SIDE + x] as f32;
+    for y in 0..crop {
+        for x in 0..crop {
+            let dx = if flip {
+                half - x as f32
+            } else {
+                x as f32 - half
+            };
+            let dy = y as f32 - half;
+            let sx = (cx + (cos * dx + sin * dy) / warp.zoom).clamp(0.0, last);
+            let sy = (cy + (cos * dy - sin * dx) / warp.zoom).clamp(0.0, last);
+            let (x0, y0) = (sx.floor() as usize, sy.floor() as usize);
+            let (x1, y1) = ((x0 + 1).min(SIDE - 1), (y0 + 1).min(SIDE - 1));
+            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+            let top = at(y0, x0) * (1.0 - fx) + at(y0, x1) * fx;
+            let bottom = at(y1, x0) * (1.0 - fx) + at(y1, x1) * fx;
+            plane[y * crop + x] = (top * (1.0 - fy) + bottom * fy) / 255.0;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,7 +145,7 @@ mod tests {
     #[test]
     fn centre_crop_is_exact() {
         let mut out = vec![];
-        fill_batch(&ds(), &[0], 40, None, &mut out);
+        fill_batch(&ds(), &[0], 40, None, false, &mut out);
         assert_eq!(out.len(), 1600);
         // Column 0 of a centre crop of 40 from 48 is source column 4.
         assert!((out[0] * STD + MEAN - 4.0 / 255.0).abs() < 1e-6);
@@ -98,11 +157,65 @@ mod tests {
         let run = |seed| {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let mut out = vec![];
-            fill_batch(&ds(), &[0, 1], 40, Some(&mut rng), &mut out);
+            fill_batch(&ds(), &[0, 1], 40, Some(&mut rng), false, &mut out);
             out
         };
         assert_eq!(run(3), run(3));
         assert_ne!(run(3), run(4));
         assert_eq!(run(3).len(), 2 * 1600);
+    }
+
+    #[test]
+    fn a_plain_warp_is_the_crop_and_a_half_turn_reverses_it() {
+        let img: Vec<u8> = (0..SIDE * SIDE).map(|p| (p * 7 % 251) as u8).collect();
+        let (mut plain, mut warped) = (vec![0f32; 1600], vec![0f32; 1600]);
+        let none = Warp {
+            radians: 0.0,
+            zoom: 1.0,
+        };
+        for flip in [false, true] {
+            copy_crop(&img, 3, 5, 40, flip, &mut plain);
+            warp_crop(&img, (3, 5), 40, flip, none, &mut warped);
+            assert!(plain.iter().zip(&warped).all(|(a, b)| (a - b).abs() < 1e-5));
+        }
+        // Half a turn about the centre maps pixel (y, x) to (39 - y, 39 - x).
+        let half_turn = Warp {
+            radians: std::f32::consts::PI,
+            zoom: 1.0,
+        };
+        copy_crop(&img, 3, 5, 40, false, &mut plain);
+        warp_crop(&img, (3, 5), 40, false, half_turn, &mut warped);
+        for (i, v) in warped.iter().enumerate() {
+            assert!((v - plain[1599 - i]).abs() < 1e-4, "pixel {i}");
+        }
+        // Zooming in by 2 samples the middle: the centre 2x2 of the window spreads out.
+        let zoom = Warp {
+            radians: 0.0,
+            zoom: 2.0,
+        };
+        warp_crop(&img, (4, 4), 40, false, zoom, &mut warped);
+        let centre = 23.5f32; // source coordinate of the window's centre
+        let at = |y: f32, x: f32| {
+            let (y0, x0) = (y.floor() as usize, x.floor() as usize);
+            let (fy, fx) = (y - y0 as f32, x - x0 as f32);
+            let p = |y: usize, x: usize| img[y * SIDE + x] as f32 / 255.0;
+            (p(y0, x0) * (1.0 - fx) + p(y0, x0 + 1) * fx) * (1.0 - fy)
+                + (p(y0 + 1, x0) * (1.0 - fx) + p(y0 + 1, x0 + 1) * fx) * fy
+        };
+        // Output (0, 0) is 19.5 px up-left of the centre: 9.75 px in the source.
+        assert!((warped[0] - at(centre - 9.75, centre - 9.75)).abs() < 1e-4);
+    }
+
+    #[test]
+    fn affine_augmentation_changes_the_batch_and_stays_seeded() {
+        let run = |affine| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+            let mut out = vec![];
+            fill_batch(&ds(), &[0, 1], 40, Some(&mut rng), affine, &mut out);
+            out
+        };
+        assert_eq!(run(true), run(true));
+        assert_ne!(run(true), run(false));
+        assert!(run(true).iter().all(|v| v.is_finite()));
     }
 }

@@ -75,6 +75,10 @@ pub struct TrainConfig {
     /// float32.
     #[serde(default)]
     pub bf16: bool,
+    /// Augmentation also rotates (up to 10 degrees either way) and zooms (up to 10%) each
+    /// training face about its crop's centre.
+    #[serde(default)]
+    pub affine: bool,
 }
 
 pub fn default_distill_temperature() -> f64 {
@@ -139,6 +143,7 @@ mod tests {
             online_teacher: false,
             ema: 0.0,
             bf16: false,
+            affine: false,
         }
     }
 

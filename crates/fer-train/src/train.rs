@@ -188,6 +188,7 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
                 idx,
                 crop,
                 if cfg.augment { Some(&mut rng) } else { None },
+                cfg.affine,
                 &mut batch_buf,
             );
             let x = channels_last(&Tensor::from_slice(&batch_buf).view([
@@ -320,7 +321,7 @@ fn evaluate(net: &TorchNet, ds: &Dataset, crop: usize) -> (f64, f64) {
         let mut buf = Vec::new();
         let idx: Vec<usize> = (0..ds.len()).collect();
         for chunk in idx.chunks(256) {
-            fill_batch(ds, chunk, crop, None, &mut buf);
+            fill_batch(ds, chunk, crop, None, false, &mut buf);
             let x = channels_last(&Tensor::from_slice(&buf).view([
                 chunk.len() as i64,
                 1,
@@ -652,6 +653,7 @@ mod tests {
             online_teacher: false,
             ema: 0.0,
             bf16: false,
+            affine: false,
         }
     }
 
@@ -900,7 +902,7 @@ mod tests {
         let val = split(&data, Usage::PublicTest);
         let idx: Vec<usize> = (0..8).collect();
         let mut buf = Vec::new();
-        fill_batch(&val, &idx, 40, None, &mut buf);
+        fill_batch(&val, &idx, 40, None, false, &mut buf);
         let x = channels_last(&Tensor::from_slice(&buf).view([8, 1, 40, 40]));
         let online: Vec<f32> = Vec::try_from(teacher.targets(&x).view(-1)).unwrap();
         let clf = moodtune_fer::Classifier::load(&ensemble).unwrap();
