@@ -9,9 +9,15 @@ pub const CURVES_SIZE: (u32, u32) = (1200, 480);
 
 pub(crate) const TRAIN: RGBColor = RGBColor(31, 119, 180);
 pub(crate) const VAL: RGBColor = RGBColor(255, 127, 14);
+pub(crate) const EMA: RGBColor = RGBColor(44, 160, 44);
 
-/// Draws loss (left) and accuracy in percent (right) per epoch. Records are sorted by
-/// epoch; when an epoch appears twice (a resumed run appends again) the later line wins.
+/// One value per line of a panel: train, validation, and the weight average's validation
+/// (NaN when the run kept no average).
+type Values = [f64; 3];
+
+/// Draws loss (left) and accuracy in percent (right) per epoch, with a third line for the
+/// weight average when the run kept one (`fer train --ema`). Records are sorted by epoch;
+/// when an epoch appears twice (a resumed run appends again) the later line wins.
 /// Non-finite values (a diverged epoch) are left out of the lines.
 pub fn curves_png(records: &[EpochRecord], out: &Path) -> Result<()> {
     if records.is_empty() {
@@ -29,7 +35,7 @@ pub fn curves_png(records: &[EpochRecord], out: &Path) -> Result<()> {
     // Both trainers write fractions; a file with percentages is plotted as it is.
     let acc_max = recs
         .iter()
-        .flat_map(|r| [r.train_acc, r.val_acc])
+        .flat_map(|r| [r.train_acc, r.val_acc, r.ema_val_acc])
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
     let acc_scale = if acc_max > 1.0 { 1.0 } else { 100.0 };
@@ -39,8 +45,8 @@ pub fn curves_png(records: &[EpochRecord], out: &Path) -> Result<()> {
         let root = canvas.backend().into_drawing_area();
         let err = draw_err("training curves");
         let (left, right) = root.split_horizontally(CURVES_SIZE.0 / 2);
-        let loss = |r: &EpochRecord| (r.train_loss, r.val_loss);
-        let acc = |r: &EpochRecord| (r.train_acc * acc_scale, r.val_acc * acc_scale);
+        let loss = |r: &EpochRecord| [r.train_loss, r.val_loss, r.ema_val_loss];
+        let acc = |r: &EpochRecord| [r.train_acc, r.val_acc, r.ema_val_acc].map(|v| v * acc_scale);
         panel(
             &left,
             &recs,
@@ -50,15 +56,21 @@ pub fn curves_png(records: &[EpochRecord], out: &Path) -> Result<()> {
             false,
         )
         .map_err(&err)?;
+        // The best epoch of either network, as the trainer picks best.safetensors.
         let best = recs
             .iter()
-            .filter(|r| r.val_acc.is_finite())
-            .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc));
+            .flat_map(|r| {
+                [
+                    (r.val_acc, r.epoch, ""),
+                    (r.ema_val_acc, r.epoch, " (average)"),
+                ]
+            })
+            .filter(|(acc, _, _)| acc.is_finite())
+            .max_by(|a, b| a.0.total_cmp(&b.0));
         let title = match best {
-            Some(b) => format!(
-                "Accuracy per epoch (best validation {:.1}% at epoch {})",
-                b.val_acc * acc_scale,
-                b.epoch
+            Some((acc, epoch, which)) => format!(
+                "Accuracy per epoch (best validation {:.1}%{which} at epoch {epoch})",
+                acc * acc_scale,
             ),
             None => "Accuracy per epoch".to_string(),
         };
@@ -79,7 +91,7 @@ fn panel(
     recs: &[EpochRecord],
     title: &str,
     y_desc: &str,
-    value: impl Fn(&EpochRecord) -> (f64, f64),
+    value: impl Fn(&EpochRecord) -> Values,
     percent: bool,
 ) -> DrawResult {
     let first = recs[0].epoch as i64;
@@ -92,10 +104,7 @@ fn panel(
     };
     let finite: Vec<f64> = recs
         .iter()
-        .flat_map(|r| {
-            let (a, b) = value(r);
-            [a, b]
-        })
+        .flat_map(&value)
         .filter(|v| v.is_finite())
         .collect();
     let (lo, hi) = if finite.is_empty() {
@@ -138,15 +147,13 @@ fn panel(
         .draw()?;
 
     let markers = recs.len() <= 60;
-    for (which, color, name) in [(0, TRAIN, "train"), (1, VAL, "validation (PublicTest)")] {
-        let pick = |r: &EpochRecord| {
-            let (a, b) = value(r);
-            if which == 0 {
-                a
-            } else {
-                b
-            }
-        };
+    let lines = [
+        (TRAIN, "train"),
+        (VAL, "validation (PublicTest)"),
+        (EMA, "weight average, validation"),
+    ];
+    for (which, (color, name)) in lines.into_iter().enumerate() {
+        let pick = |r: &EpochRecord| value(r)[which];
         // Split at non-finite values so a diverged epoch is a gap, not a wild line.
         let mut runs: Vec<Vec<(i64, f64)>> = vec![Vec::new()];
         for r in recs {
@@ -187,20 +194,17 @@ fn panel(
 /// as little of the curves as possible.
 fn legend_corner(
     recs: &[EpochRecord],
-    value: &impl Fn(&EpochRecord) -> (f64, f64),
+    value: &impl Fn(&EpochRecord) -> Values,
     (x0, x1): (i64, i64),
     (lo, hi): (f64, f64),
 ) -> SeriesLabelPosition {
     let nx = |x: f64| (x - x0 as f64) / (x1 - x0).max(1) as f64;
     let ny = |y: f64| (y - lo) / (hi - lo).max(1e-12);
     let mut pts: Vec<(f64, f64)> = Vec::new();
-    for w in 0..2 {
+    for w in 0..3 {
         let line: Vec<(f64, f64)> = recs
             .iter()
-            .map(|r| {
-                let (a, b) = value(r);
-                (nx(r.epoch as f64), ny(if w == 0 { a } else { b }))
-            })
+            .map(|r| (nx(r.epoch as f64), ny(value(r)[w])))
             .filter(|p| p.1.is_finite())
             .collect();
         pts.extend(line.iter().copied());
@@ -245,12 +249,14 @@ mod tests {
             train_acc: 0.5,
             val_loss: loss,
             val_acc: 0.5,
+            ema_val_loss: f64::NAN,
+            ema_val_acc: f64::NAN,
         }
     }
 
     #[test]
     fn legend_avoids_the_lines() {
-        let loss = |r: &EpochRecord| (r.train_loss, r.val_loss);
+        let loss = |r: &EpochRecord| [r.train_loss, r.val_loss, r.ema_val_loss];
         // Falling lines: the usual upper right is free.
         let falling: Vec<_> = (1..=10).map(|e| rec(e, 2.0 / e as f64)).collect();
         let c = legend_corner(&falling, &loss, (1, 10), (0.0, 2.2));

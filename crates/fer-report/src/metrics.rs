@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::path::Path;
 
 /// One epoch of training. Accuracies are fractions (0-1) as the trainers write them;
-/// fields other than these five (lr, seconds, images_per_s ...) are ignored.
+/// fields other than these (lr, seconds, images_per_s ...) are ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     pub epoch: usize,
@@ -19,6 +19,16 @@ pub struct EpochRecord {
     pub val_loss: f64,
     #[serde(deserialize_with = "number_or_nan")]
     pub val_acc: f64,
+    /// The weight average's validation figures (`fer train --ema`); NaN when the run kept
+    /// none.
+    #[serde(default = "nan", deserialize_with = "number_or_nan")]
+    pub ema_val_loss: f64,
+    #[serde(default = "nan", deserialize_with = "number_or_nan")]
+    pub ema_val_acc: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 /// `null` (and the bare NaN/Infinity Python writes, see [`python_nonfinite_to_null`])
@@ -123,6 +133,13 @@ mod tests {
         assert_eq!(r[1].epoch, 2);
         assert_eq!(r[0].val_acc, 0.3);
         assert_eq!(r[1].train_loss, 1.5);
+        assert!(r[0].ema_val_acc.is_nan(), "no average in this run");
+        let ema = parse_line(
+            r#"{"epoch":3,"train_loss":1,"train_acc":0.5,"val_loss":1,"val_acc":0.5,"ema_val_loss":0.9,"ema_val_acc":0.55}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((ema.ema_val_loss, ema.ema_val_acc), (0.9, 0.55));
     }
 
     #[test]

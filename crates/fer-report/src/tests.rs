@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::confusion::{heat, CELL, X0, Y0};
-use crate::curves::{TRAIN, VAL};
+use crate::curves::{EMA, TRAIN, VAL};
 use crate::examples::{choose, face_origin, WRONG};
 use moodtune_fer::data::{PIXELS, SIDE};
 use rand::{Rng, SeedableRng};
@@ -77,6 +77,8 @@ fn records(n: usize) -> Vec<EpochRecord> {
                 train_acc: 0.75 - 0.5 * (-t / 10.0).exp(),
                 val_loss: 1.7 * (-t / 10.0).exp() + 0.9 + 0.004 * t,
                 val_acc: 0.63 - 0.38 * (-t / 8.0).exp(),
+                ema_val_loss: f64::NAN,
+                ema_val_acc: f64::NAN,
             }
         })
         .collect()
@@ -142,6 +144,26 @@ fn curves_have_both_lines() {
         let mode = std::fs::metadata(&p).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o644);
     }
+}
+
+#[test]
+fn a_run_with_a_weight_average_gets_a_third_line() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("curves.png");
+    curves_png(&records(20), &p).unwrap();
+    assert_eq!(count_color(&load(&p), EMA), 0, "no average, no line");
+    let with_average: Vec<EpochRecord> = records(20)
+        .into_iter()
+        .map(|r| EpochRecord {
+            ema_val_loss: r.val_loss - 0.05,
+            ema_val_acc: r.val_acc + 0.02,
+            ..r
+        })
+        .collect();
+    curves_png(&with_average, &p).unwrap();
+    let img = load(&p);
+    assert!(count_color(&img, EMA) > 200, "weight-average line missing");
+    assert!(count_color(&img, VAL) > 200, "validation line missing");
 }
 
 #[test]
