@@ -477,21 +477,36 @@ fn robustness(clf: &Classifier, ds: &Dataset) -> Vec<(String, f64)> {
 
 fn info(a: InfoArgs) -> Result<()> {
     let clf = Classifier::shipped_or(a.model.as_deref())?;
-    let (params, macs) = clf.net().arch.cost();
     let m = clf.meta();
     let members = clf.nets.len();
-    println!(
-        "architecture  {} — {}",
-        clf.net().arch.name,
-        clf.net().arch.summary
-    );
-    if members > 1 {
-        println!("ensemble      {members} networks, probabilities averaged");
+    for (name, _) in clf.architectures() {
+        let arch = Arch::by_name(name)?;
+        println!("architecture  {name} — {}", arch.summary);
     }
-    println!("parameters    {}", params * members);
+    if members > 1 {
+        let archs: Vec<String> = clf
+            .architectures()
+            .iter()
+            .map(|(name, n)| format!("{n} {name}"))
+            .collect();
+        println!(
+            "ensemble      {members} networks ({}), probabilities averaged",
+            archs.join(", ")
+        );
+    }
+    let params: usize = clf.nets.iter().map(|n| n.arch.cost().0).sum();
+    println!("parameters    {params}");
+    let macs: Vec<String> = clf
+        .architectures()
+        .iter()
+        .map(|(name, _)| {
+            let macs = Arch::by_name(name).map_or(0, |a| a.cost().1);
+            format!("{:.1} M ({name})", macs as f64 / 1e6)
+        })
+        .collect();
     println!(
-        "MACs/face     {:.1} M per network and view; {} passes per face with {} TTA",
-        macs as f64 / 1e6,
+        "MACs/face     {} per network and view; {} passes per face with {} TTA",
+        macs.join(", "),
         clf.passes_per_face(),
         clf.tta.key()
     );

@@ -97,14 +97,13 @@ impl OnlineTeacher {
                 cfg.preprocess
             );
         }
-        let arch = Arch::by_name(&meta.arch)?;
         let st = safetensors::SafeTensors::deserialize(&bytes)
             .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
         let members = nets
             .iter()
             .map(|member| {
                 let vs = VarStore::new(Device::Cpu);
-                let net = TorchNet::new(&vs.root(), &arch, 0.0);
+                let net = TorchNet::new(&vs.root(), &member.arch, 0.0);
                 for (name, mut dst) in vs.variables() {
                     let stored = format!("{}{name}", member.tensor_prefix);
                     copy_tensor(&st, &stored, &mut dst, path)?;
@@ -114,9 +113,12 @@ impl OnlineTeacher {
             })
             .collect::<Result<Vec<_>>>()?;
         eprintln!(
-            "online teacher {origin}: {} {} network(s), temperature {}",
+            "online teacher {origin}: {} network(s) ({}), temperature {}",
             members.len(),
-            meta.arch,
+            nets.iter()
+                .map(|n| n.arch.name)
+                .collect::<Vec<_>>()
+                .join(", "),
             cfg.distill_temperature
         );
         Ok(OnlineTeacher {

@@ -70,7 +70,8 @@ impl Classifier {
         &self.nets[0].meta
     }
 
-    /// The (first) network: the architecture every member has.
+    /// The first member (in an ensemble of several architectures, see
+    /// [`Classifier::architectures`]).
     pub fn net(&self) -> &Network {
         &self.nets[0]
     }
@@ -84,16 +85,45 @@ impl Classifier {
             Tta::Flip => ", flip TTA",
             Tta::TenCrop => ", ten-crop TTA",
         };
+        let archs = self.architectures();
+        // One architecture: "slimvgg CNN x4 ensemble"; several: "slimvgg x2 + widevgg CNN
+        // ensemble".
+        let (names, count) = match archs.as_slice() {
+            [(name, _)] => (name.to_string(), format!(" x{}", self.nets.len())),
+            _ => {
+                let parts: Vec<String> = archs
+                    .iter()
+                    .map(|(name, n)| match n {
+                        1 => name.to_string(),
+                        n => format!("{name} x{n}"),
+                    })
+                    .collect();
+                (parts.join(" + "), String::new())
+            }
+        };
         let members = match (self.nets.len(), &self.cascade) {
             (1, _) => String::new(),
-            (n, None) => format!(" x{n} ensemble"),
-            (n, Some(c)) => format!(
-                " x{n} ensemble (cascade: {} first, the rest below {:.2} confidence)",
+            (_, None) => format!("{count} ensemble"),
+            (_, Some(c)) => format!(
+                "{count} ensemble (cascade: {} first, the rest below {:.2} confidence)",
                 member_list(&c.first),
                 c.threshold
             ),
         };
-        format!("{} CNN{members}, {}x{} input{tta}", m.arch, m.crop, m.crop)
+        format!("{names} CNN{members}, {}x{} input{tta}", m.crop, m.crop)
+    }
+
+    /// The members' architectures in order of first appearance, with how many members
+    /// have each.
+    pub fn architectures(&self) -> Vec<(&'static str, usize)> {
+        let mut out: Vec<(&'static str, usize)> = Vec::new();
+        for net in &self.nets {
+            match out.iter_mut().find(|(name, _)| *name == net.arch.name) {
+                Some((_, n)) => *n += 1,
+                None => out.push((net.arch.name, 1)),
+            }
+        }
+        out
     }
 
     /// Networks evaluated per face: ensemble members x test-time views (the most a

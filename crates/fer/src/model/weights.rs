@@ -270,14 +270,40 @@ pub fn load_members(bytes: &[u8], origin: &str) -> Result<Vec<Network>> {
     prefixes
         .iter()
         .map(|prefix| {
+            // An ensemble of different networks names each member's (`m0.arch`, ...);
+            // without that key a member has the file's.
+            let arch = match meta.raw.get(&member_arch_key(prefix)) {
+                None => arch.clone(),
+                Some(name) => {
+                    let member = Arch::by_name(name)
+                        .with_context(|| format!("{origin}: metadata {prefix}arch"))?;
+                    if member.input != meta.crop {
+                        bail!(
+                            "{origin}: member {prefix}arch {name} takes {}x{} input, the file's crop is {}x{}",
+                            member.input,
+                            member.input,
+                            meta.crop,
+                            meta.crop
+                        );
+                    }
+                    member
+                }
+            };
+            let mut member_meta = meta.clone();
+            member_meta.arch = arch.name.to_string();
             Ok(Network {
-                arch: arch.clone(),
-                meta: meta.clone(),
-                tensor_prefix: prefix.clone(),
                 layers: read_layers(&st, &arch, prefix, origin)?,
+                arch,
+                meta: member_meta,
+                tensor_prefix: prefix.clone(),
             })
         })
         .collect()
+}
+
+/// The metadata key of a member's architecture: `m0.arch` for the tensor prefix `m0.`.
+fn member_arch_key(prefix: &str) -> String {
+    format!("{prefix}arch")
 }
 
 /// The architecture and input description stored in a file's metadata, checked.
@@ -459,20 +485,23 @@ pub enum Precision {
     Half,
 }
 
-/// One ensemble file from several model files of the same architecture and input: the
-/// members' tensors under `m{i}.`, the first file's metadata with `members` set and the
-/// temperature reset to 1 (an ensemble is calibrated as a whole: `fer calibrate`).
+/// One ensemble file from several model files of the same input (crop, preprocessing,
+/// normalisation), of one architecture or several: the members' tensors under `m{i}.`,
+/// each member's architecture as `m{i}.arch`, the first file's metadata with `members`
+/// set and the temperature reset to 1 (an ensemble is calibrated as a whole:
+/// `fer calibrate`).
 pub fn ensemble_safetensors(files: &[(Vec<u8>, String)], precision: Precision) -> Result<Vec<u8>> {
     if files.len() < 2 {
         bail!("an ensemble needs at least two model files");
     }
     let first = Network::from_safetensors(&files[0].0, &files[0].1)?.meta;
+    let mut archs = Vec::with_capacity(files.len());
     let parsed: Vec<SafeTensors> = files
         .iter()
         .map(|(bytes, origin)| {
             let meta = Network::from_safetensors(bytes, origin)?.meta;
-            let same = meta.arch == first.arch
-                && meta.input_size == first.input_size
+            archs.push(meta.arch.clone());
+            let same = meta.input_size == first.input_size
                 && meta.crop == first.crop
                 && meta.preprocess.to_text() == first.preprocess.to_text()
                 && (meta.mean - first.mean).abs() < 1e-4
@@ -540,6 +569,9 @@ pub fn ensemble_safetensors(files: &[(Vec<u8>, String)], precision: Precision) -
     }
     meta.insert(MEMBERS_KEY.to_string(), files.len().to_string());
     meta.insert("temperature".to_string(), "1".to_string());
+    for (i, arch) in archs.into_iter().enumerate() {
+        meta.insert(member_arch_key(&format!("m{i}.")), arch);
+    }
     let bytes = safetensors::serialize(tensors, &Some(meta))
         .map_err(|e| anyhow!("cannot write the ensemble: {e}"))?;
     load_members(&bytes, "ensemble")?;
@@ -793,6 +825,44 @@ mod tests {
         let err = format!("{err:#}");
         assert!(
             err.contains("f64.safetensors: tensor fc2.bias") && err.contains("F64"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_ensemble_may_mix_architectures_of_one_input() {
+        let slim = Arch::by_name("slimvgg").unwrap();
+        let wide = Arch::by_name("widevgg").unwrap();
+        let files = [
+            (random_safetensors(&slim, 1), "slim".to_string()),
+            (random_safetensors(&wide, 2), "wide".to_string()),
+        ];
+        let bytes = ensemble_safetensors(&files, Precision::Full).unwrap();
+        let members = load_members(&bytes, "mixed").unwrap();
+        assert_eq!(members.len(), 2);
+        assert_eq!(
+            (members[0].arch.name, members[1].arch.name),
+            ("slimvgg", "widevgg")
+        );
+        assert_eq!(members[1].meta.arch, "widevgg");
+        // Each member computes what its own file does.
+        let face: Vec<f32> = (0..40 * 40).map(|i| (i % 37) as f32 / 37.0 - 0.5).collect();
+        for (member, (file, origin)) in members.iter().zip(&files) {
+            let alone = Network::from_safetensors(file, origin).unwrap();
+            assert_eq!(member.logits(face.clone()), alone.logits(face.clone()));
+        }
+        // A member whose architecture takes another input is refused, naming the key.
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let mut meta = header.metadata().clone().unwrap();
+        meta.insert("m1.arch".into(), "paper".into());
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let bad = safetensors::serialize(st.tensors(), &Some(meta)).unwrap();
+        let err = load_members(&bad, "bad.safetensors")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("bad.safetensors: member m1.arch paper"),
             "{err}"
         );
     }
