@@ -479,30 +479,30 @@ fn info(a: InfoArgs) -> Result<()> {
     let clf = Classifier::shipped_or(a.model.as_deref())?;
     let m = clf.meta();
     let members = clf.nets.len();
-    for (name, _) in clf.architectures() {
-        let arch = Arch::by_name(name)?;
-        println!("architecture  {name} — {}", arch.summary);
+    // Each architecture once, with how many members have it.
+    let archs = clf
+        .architectures()
+        .into_iter()
+        .map(|(name, n)| Ok((Arch::by_name(name)?, n)))
+        .collect::<Result<Vec<_>>>()?;
+    for (arch, _) in &archs {
+        println!("architecture  {} — {}", arch.name, arch.summary);
     }
     if members > 1 {
-        let archs: Vec<String> = clf
-            .architectures()
+        let counts: Vec<String> = archs
             .iter()
-            .map(|(name, n)| format!("{n} {name}"))
+            .map(|(arch, n)| format!("{n} {}", arch.name))
             .collect();
         println!(
             "ensemble      {members} networks ({}), probabilities averaged",
-            archs.join(", ")
+            counts.join(", ")
         );
     }
-    let params: usize = clf.nets.iter().map(|n| n.arch.cost().0).sum();
+    let params: usize = archs.iter().map(|(arch, n)| arch.cost().0 * n).sum();
     println!("parameters    {params}");
-    let macs: Vec<String> = clf
-        .architectures()
+    let macs: Vec<String> = archs
         .iter()
-        .map(|(name, _)| {
-            let macs = Arch::by_name(name).map_or(0, |a| a.cost().1);
-            format!("{:.1} M ({name})", macs as f64 / 1e6)
-        })
+        .map(|(arch, _)| format!("{:.1} M ({})", arch.cost().1 as f64 / 1e6, arch.name))
         .collect();
     println!(
         "MACs/face     {} per network and view; {} passes per face with {} TTA",
