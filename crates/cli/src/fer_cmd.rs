@@ -480,11 +480,7 @@ fn info(a: InfoArgs) -> Result<()> {
     let m = clf.meta();
     let members = clf.nets.len();
     // Each architecture once, with how many members have it.
-    let archs = clf
-        .architectures()
-        .into_iter()
-        .map(|(name, n)| Ok((Arch::by_name(name)?, n)))
-        .collect::<Result<Vec<_>>>()?;
+    let archs = clf.architectures();
     for (arch, _) in &archs {
         println!("architecture  {} — {}", arch.name, arch.summary);
     }

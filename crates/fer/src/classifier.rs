@@ -4,7 +4,7 @@
 use crate::data::{Dataset, PIXELS, SIDE};
 use crate::metrics::views_to_probs;
 use crate::model::weights::load_members;
-use crate::model::{Cascade, ModelMeta, Network, Tta};
+use crate::model::{Arch, Cascade, ModelMeta, Network, Tta};
 use anyhow::{Context, Result};
 use image::{imageops, GrayImage};
 use moodtune_core::{Emotion, ExpressionClassifier};
@@ -65,7 +65,8 @@ impl Classifier {
         })
     }
 
-    /// What every member shares: architecture, preprocessing, input, temperature.
+    /// What every member shares: preprocessing, input, temperature (and, but for `arch`,
+    /// the first member's metadata).
     pub fn meta(&self) -> &ModelMeta {
         &self.nets[0].meta
     }
@@ -89,13 +90,13 @@ impl Classifier {
         // One architecture: "slimvgg CNN x4 ensemble"; several: "slimvgg x2 + widevgg CNN
         // ensemble".
         let (names, count) = match archs.as_slice() {
-            [(name, _)] => (name.to_string(), format!(" x{}", self.nets.len())),
+            [(arch, _)] => (arch.name.to_string(), format!(" x{}", self.nets.len())),
             _ => {
                 let parts: Vec<String> = archs
                     .iter()
-                    .map(|(name, n)| match n {
-                        1 => name.to_string(),
-                        n => format!("{name} x{n}"),
+                    .map(|(arch, n)| match n {
+                        1 => arch.name.to_string(),
+                        n => format!("{} x{n}", arch.name),
                     })
                     .collect();
                 (parts.join(" + "), String::new())
@@ -115,12 +116,12 @@ impl Classifier {
 
     /// The members' architectures in order of first appearance, with how many members
     /// have each.
-    pub fn architectures(&self) -> Vec<(&'static str, usize)> {
-        let mut out: Vec<(&'static str, usize)> = Vec::new();
+    pub fn architectures(&self) -> Vec<(&Arch, usize)> {
+        let mut out: Vec<(&Arch, usize)> = Vec::new();
         for net in &self.nets {
-            match out.iter_mut().find(|(name, _)| *name == net.arch.name) {
+            match out.iter_mut().find(|(arch, _)| arch.name == net.arch.name) {
                 Some((_, n)) => *n += 1,
-                None => out.push((net.arch.name, 1)),
+                None => out.push((&net.arch, 1)),
             }
         }
         out
