@@ -42,6 +42,9 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        quiet_on_closed_stdout();
+    }
     let result = match cli.command {
         Command::Serve(a) => serve_cmd::run(a),
         Command::Recognize(a) => recognize_cmd::run(a),
@@ -56,5 +59,16 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `println!` panics when the reader has gone (`moodtune fer info |
+/// head`). The printing commands take the signal's default instead and end quietly, as Unix
+/// tools do. Not `serve`: a browser closing its connection must not end the server.
+fn quiet_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called at start-up, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
