@@ -1,5 +1,5 @@
-//! Time per layer of slimvgg's inference on one core, random weights:
-//! `cargo run --release -p moodtune-fer --example layer_profile`.
+//! Time per layer of an architecture's inference on one core, random weights:
+//! `cargo run --release -p moodtune-fer --example layer_profile [ARCH]` (default slimvgg).
 //! Run it on an idle machine; the figures guide the engine (nn.rs: GEMM_MAX_COLS, Winograd3x3).
 
 use moodtune_fer::model::{Arch, LayerSpec};
@@ -23,7 +23,16 @@ fn median_ms(f: &mut dyn FnMut()) -> f64 {
 }
 
 fn main() {
-    let arch = Arch::by_name("slimvgg").expect("registered");
+    let name = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "slimvgg".to_string());
+    let arch = match Arch::by_name(&name) {
+        Ok(arch) => arch,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let mut side = arch.input;
     let (mut total, mut total_used) = (0.0, 0.0);
     for layer in &arch.layers {

@@ -171,48 +171,7 @@ impl Winograd3x3 {
         let (h, w) = (x.h, x.w);
         let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
         let tiles = th * tw;
-        // V = B^T d B for every input channel and tile: [16, cin, tiles]. Each plane is
-        // first copied into a zero border (1 left/top, up to 2 right/bottom: the
-        // padding) so every tile's 4x4 patch is read without bounds checks.
-        let (ph, pw) = (2 * th + 2, 2 * tw + 2);
-        let mut padded = vec![0f32; ph * pw];
-        let mut v = vec![0f32; 16 * self.cin * tiles];
-        for ci in 0..self.cin {
-            let plane = &x.data[ci * h * w..(ci + 1) * h * w];
-            for (y, row) in plane.chunks_exact(w).enumerate() {
-                padded[(y + 1) * pw + 1..(y + 1) * pw + 1 + w].copy_from_slice(row);
-            }
-            for ty in 0..th {
-                let rows: [&[f32]; 4] =
-                    std::array::from_fn(|r| &padded[(2 * ty + r) * pw..(2 * ty + r + 1) * pw]);
-                for tx in 0..tw {
-                    let d: [[f32; 4]; 4] =
-                        std::array::from_fn(|r| std::array::from_fn(|c| rows[r][2 * tx + c]));
-                    // B^T d: rows d0-d2, d1+d2, d2-d1, d1-d3, kept transposed (t[c][r])
-                    // so the same combination of t's rows then transforms the columns.
-                    let t: [[f32; 4]; 4] = std::array::from_fn(|c| {
-                        [
-                            d[0][c] - d[2][c],
-                            d[1][c] + d[2][c],
-                            d[2][c] - d[1][c],
-                            d[1][c] - d[3][c],
-                        ]
-                    });
-                    let base = ci * tiles + ty * tw + tx;
-                    for r in 0..4 {
-                        let col = [
-                            t[0][r] - t[2][r],
-                            t[1][r] + t[2][r],
-                            t[2][r] - t[1][r],
-                            t[1][r] - t[3][r],
-                        ];
-                        for (c, value) in col.into_iter().enumerate() {
-                            v[(r * 4 + c) * self.cin * tiles + base] = value;
-                        }
-                    }
-                }
-            }
-        }
+        let v = self.transform_input(x, th, tw);
         // M[xi] = U[xi] V[xi]: [16, cout, tiles].
         let mut m = vec![0f32; 16 * self.cout * tiles];
         let (u_len, v_len, m_len) = (self.cout * self.cin, self.cin * tiles, self.cout * tiles);
@@ -227,38 +186,125 @@ impl Winograd3x3 {
                 &mut m[xi * m_len..(xi + 1) * m_len],
             );
         }
-        // Y = A^T M A per output channel and tile, plus the bias; the bottom and right
-        // tiles of an odd side drop their outputs past the edge.
+        self.transform_output(&m, h, w)
+    }
+
+    /// V = B^T d B for every input channel and tile: `[16, cin, tiles]`, position
+    /// `xi = 4 * row_combination + column_combination`. Every step runs along a whole
+    /// row of tiles on contiguous slices, so it compiles to vector code: each padded
+    /// plane (1 zero left/top, up to 2 right/bottom) is split into its even and odd
+    /// columns, where tile `tx`'s four columns are `even[tx], odd[tx], even[tx + 1],
+    /// odd[tx + 1]`.
+    fn transform_input(&self, x: &Tensor, th: usize, tw: usize) -> Vec<f32> {
+        let (h, w) = (x.h, x.w);
+        let tiles = th * tw;
+        let (rows, half) = (2 * th + 2, tw + 1);
+        // even[y][j] holds padded column 2j (input column 2j - 1), odd[y][j] column 2j + 1.
+        let mut even = vec![0f32; rows * half];
+        let mut odd = vec![0f32; rows * half];
+        let mut v = vec![0f32; 16 * self.cin * tiles];
+        // One row of tiles' four row combinations, even and odd columns: [4][half].
+        let mut comb_even = vec![0f32; 4 * half];
+        let mut comb_odd = vec![0f32; 4 * half];
+        for ci in 0..self.cin {
+            let plane = &x.data[ci * h * w..(ci + 1) * h * w];
+            for (y, row) in plane.chunks_exact(w).enumerate() {
+                let (e, o) = (
+                    &mut even[(y + 1) * half..(y + 2) * half],
+                    &mut odd[(y + 1) * half..(y + 2) * half],
+                );
+                for (j, pair) in row.chunks(2).enumerate() {
+                    o[j] = pair[0];
+                    if let Some(&next) = pair.get(1) {
+                        e[j + 1] = next;
+                    }
+                }
+            }
+            for ty in 0..th {
+                for (plane, comb) in [(&even, &mut comb_even), (&odd, &mut comb_odd)] {
+                    let row = |r: usize| &plane[(2 * ty + r) * half..(2 * ty + r + 1) * half];
+                    let (d0, d1, d2, d3) = (row(0), row(1), row(2), row(3));
+                    let (c0, rest) = comb.split_at_mut(half);
+                    let (c1, rest) = rest.split_at_mut(half);
+                    let (c2, c3) = rest.split_at_mut(half);
+                    // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3.
+                    for j in 0..half {
+                        c0[j] = d0[j] - d2[j];
+                        c1[j] = d1[j] + d2[j];
+                        c2[j] = d2[j] - d1[j];
+                        c3[j] = d1[j] - d3[j];
+                    }
+                }
+                for r in 0..4 {
+                    let e = &comb_even[r * half..(r + 1) * half];
+                    let o = &comb_odd[r * half..(r + 1) * half];
+                    let (e0, e1, o0, o1) = (&e[..tw], &e[1..], &o[..tw], &o[1..]);
+                    let at = |c: usize| ((r * 4 + c) * self.cin + ci) * tiles + ty * tw;
+                    // ... then the same combinations of the tile's columns.
+                    let dst = &mut v[at(0)..at(0) + tw];
+                    for tx in 0..tw {
+                        dst[tx] = e0[tx] - e1[tx];
+                    }
+                    let dst = &mut v[at(1)..at(1) + tw];
+                    for tx in 0..tw {
+                        dst[tx] = o0[tx] + e1[tx];
+                    }
+                    let dst = &mut v[at(2)..at(2) + tw];
+                    for tx in 0..tw {
+                        dst[tx] = e1[tx] - o0[tx];
+                    }
+                    let dst = &mut v[at(3)..at(3) + tw];
+                    for tx in 0..tw {
+                        dst[tx] = o0[tx] - o1[tx];
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// Y = A^T M A per output channel and tile, plus the bias, along whole rows of
+    /// tiles; an odd side's last tiles drop their outputs past the edge.
+    fn transform_output(&self, m: &[f32], h: usize, w: usize) -> Tensor {
+        let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
+        let tiles = th * tw;
         let mut out = vec![0f32; self.cout * h * w];
+        // The two output rows of one row of tiles, even and odd columns: [2][tw] each.
+        let mut even = vec![0f32; 2 * tw];
+        let mut odd = vec![0f32; 2 * tw];
         for o in 0..self.cout {
             let plane = &mut out[o * h * w..(o + 1) * h * w];
-            // The 16 transformed outputs of this channel, one slice of `tiles` each.
-            let ms: [&[f32]; 16] = std::array::from_fn(|xi| {
-                let at = (xi * self.cout + o) * tiles;
-                &m[at..at + tiles]
-            });
+            let bias = self.bias[o];
             for ty in 0..th {
+                let s: [&[f32]; 16] = std::array::from_fn(|xi| {
+                    let at = (xi * self.cout + o) * tiles + ty * tw;
+                    &m[at..at + tw]
+                });
+                let (e0, e1) = even.split_at_mut(tw);
+                let (o0, o1) = odd.split_at_mut(tw);
                 for tx in 0..tw {
-                    let tile = ty * tw + tx;
-                    // A^T M: rows m0+m1+m2 and m1-m2-m3; then the same on columns.
-                    let t: [[f32; 4]; 2] = [
-                        std::array::from_fn(|c| ms[c][tile] + ms[4 + c][tile] + ms[8 + c][tile]),
-                        std::array::from_fn(|c| {
-                            ms[4 + c][tile] - ms[8 + c][tile] - ms[12 + c][tile]
-                        }),
-                    ];
-                    // An odd side's last tiles drop the outputs past the edge.
-                    for (r, row) in t.iter().enumerate() {
-                        let y = 2 * ty + r;
-                        if y >= h {
-                            continue;
-                        }
-                        let pair = [row[0] + row[1] + row[2], row[1] - row[2] - row[3]];
-                        for (c, value) in pair.into_iter().enumerate() {
-                            let xx = 2 * tx + c;
-                            if xx < w {
-                                plane[y * w + xx] = value + self.bias[o];
-                            }
+                    // A^T M: rows m0 + m1 + m2 (a) and m1 - m2 - m3 (b), per column...
+                    let a: [f32; 4] =
+                        std::array::from_fn(|c| s[c][tx] + s[4 + c][tx] + s[8 + c][tx]);
+                    let b: [f32; 4] =
+                        std::array::from_fn(|c| s[4 + c][tx] - s[8 + c][tx] - s[12 + c][tx]);
+                    // ... then the same on columns.
+                    e0[tx] = a[0] + a[1] + a[2] + bias;
+                    o0[tx] = a[1] - a[2] - a[3] + bias;
+                    e1[tx] = b[0] + b[1] + b[2] + bias;
+                    o1[tx] = b[1] - b[2] - b[3] + bias;
+                }
+                for r in 0..2 {
+                    let y = 2 * ty + r;
+                    if y >= h {
+                        break;
+                    }
+                    let row = &mut plane[y * w..(y + 1) * w];
+                    let (e, od) = (&even[r * tw..(r + 1) * tw], &odd[r * tw..(r + 1) * tw]);
+                    for (tx, pair) in row.chunks_mut(2).enumerate() {
+                        pair[0] = e[tx];
+                        if let Some(second) = pair.get_mut(1) {
+                            *second = od[tx];
                         }
                     }
                 }
