@@ -63,8 +63,12 @@ pub struct CascadeArgs {
     /// network. `fer info` lists the members.
     #[arg(long, value_delimiter = ',', required = true)]
     first: Vec<usize>,
+    /// Members a second stage adds when the first is unsure (e.g. 0, or 0,2); the rest
+    /// run only when it is unsure too. Typically the cheapest good member.
+    #[arg(long, value_delimiter = ',')]
+    then: Vec<usize>,
     /// PublicTest accuracy, in percentage points, the cascade may give up against the
-    /// whole ensemble at its threshold and every higher one.
+    /// whole ensemble at its thresholds and every combination of higher ones.
     #[arg(long, default_value_t = 0.0)]
     max_drop: f64,
     /// Write a copy of the model with the cascade stored in it.
@@ -519,11 +523,12 @@ fn info(a: InfoArgs) -> Result<()> {
     println!("temperature   {}", m.temperature);
     println!("TTA           {}", m.tta.key());
     if let Some(c) = &clf.cascade {
+        let temperatures: Vec<String> =
+            c.stages.iter().map(|s| s.temperature.to_string()).collect();
         println!(
-            "cascade       {} first (T {}), the others when its top probability is below {}",
-            moodtune_fer::classifier::member_list(&c.first),
-            c.temperature,
-            c.threshold
+            "cascade       {} (stage temperatures {})",
+            moodtune_fer::classifier::cascade_summary(c),
+            temperatures.join(", ")
         );
     }
     let mut keys: Vec<_> = m.raw.keys().collect();
@@ -860,12 +865,20 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
         write_atomic(&out, &updated)?;
         println!("wrote {}", out.display());
         if let Some(c) = &clf.cascade {
-            // Its threshold was chosen against the ensemble as it was calibrated then.
+            // Its thresholds were chosen against the ensemble as it was calibrated then.
+            let flags: Vec<String> = c
+                .stages
+                .iter()
+                .zip(["--first", "--then"])
+                .map(|(s, flag)| {
+                    let list: Vec<String> = s.adds.iter().map(usize::to_string).collect();
+                    format!("{flag} {}", list.join(","))
+                })
+                .collect();
             println!(
-                "note: the stored cascade ({} first, threshold {:.2}) was fitted before this calibration; refit it with `moodtune fer cascade --first {} --model {} --write {}`",
-                moodtune_fer::classifier::member_list(&c.first),
-                c.threshold,
-                c.first.iter().map(usize::to_string).collect::<Vec<_>>().join(","),
+                "note: the stored cascade ({}) was fitted before this calibration; refit it with `moodtune fer cascade {} --model {} --write {}`",
+                moodtune_fer::classifier::cascade_summary(c),
+                flags.join(" "),
                 out.display(),
                 out.display()
             );
@@ -890,7 +903,7 @@ fn model_bytes(model: Option<&Path>) -> Result<(Vec<u8>, String)> {
 }
 
 fn cascade(a: CascadeArgs) -> Result<()> {
-    use moodtune_fer::classifier::member_list;
+    use moodtune_fer::classifier::{cascade_summary, member_list};
     let name = a
         .model
         .as_ref()
@@ -900,16 +913,17 @@ fn cascade(a: CascadeArgs) -> Result<()> {
     if members < 2 {
         bail!("{name} is a single network: a cascade needs an ensemble (`fer ensemble`)");
     }
-    let mut first = a.first.clone();
-    first.sort_unstable();
-    first.dedup();
-    if first.iter().any(|&i| i >= members) || first.len() >= members {
-        bail!(
-            "--first {:?}: {name} has members 0-{} and the second stage needs at least one",
-            a.first,
-            members - 1
-        );
+    let dedup = |mut v: Vec<usize>| {
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let mut stages = vec![dedup(a.first.clone())];
+    if !a.then.is_empty() {
+        stages.push(dedup(a.then.clone()));
     }
+    moodtune_fer::cascade::check_stages(&stages, members)
+        .map_err(|e| anyhow::anyhow!("--first/--then for {name}: {e}"))?;
     if !(0.0..=100.0).contains(&a.max_drop) {
         bail!(
             "--max-drop is in percentage points, 0-100, not {}",
@@ -919,19 +933,26 @@ fn cascade(a: CascadeArgs) -> Result<()> {
     let ds = load_split(a.data, "PublicTest")?;
     let logits = dataset_view_logits(&clf, &ds);
     let ensemble_t = clf.meta().temperature;
+    let member_cost: Vec<f64> = clf.nets.iter().map(|n| n.arch.cost().1 as f64).collect();
     let fit = moodtune_fer::cascade::fit(
         &ds.labels,
         &logits,
         clf.tta.views(),
-        &first,
+        &stages,
+        &member_cost,
         ensemble_t,
         a.max_drop / 100.0,
-    );
+    )?;
+    let described: Vec<String> = stages
+        .iter()
+        .zip(&fit.temperatures)
+        .enumerate()
+        .map(|(k, (adds, t))| format!("stage {} adds {} (T {t:.2})", k + 1, member_list(adds)))
+        .collect();
     println!(
-        "{name}: {members} networks, {} TTA, temperature {ensemble_t}; first stage {} at T = {:.2} (fitted on even PublicTest faces)",
+        "{name}: {members} networks, {} TTA, temperature {ensemble_t}; {} (temperatures fitted on even PublicTest faces)",
         clf.tta.key(),
-        member_list(&first),
-        fit.first_temperature
+        described.join(", ")
     );
     println!(
         "whole ensemble on {} PublicTest faces: {:.2}%, {} passes per face",
@@ -939,40 +960,70 @@ fn cascade(a: CascadeArgs) -> Result<()> {
         fit.ensemble_accuracy * 100.0,
         clf.passes_per_face()
     );
+    let chosen = fit
+        .cascade
+        .as_ref()
+        .map(|c| c.stages.iter().map(|s| s.threshold).collect::<Vec<f32>>());
+    let floor = fit.ensemble_accuracy - a.max_drop / 100.0 - 1e-12;
+    let joined = |v: Vec<String>| v.join(" / ");
     println!(
-        "{:>9} {:>18} {:>12} {:>9}",
-        "threshold", "first stage alone", "mean passes", "accuracy"
+        "{:>11} {:>15} {:>12} {:>9} {:>9}",
+        "threshold", "answered by", "mean passes", "cost", "accuracy"
     );
-    let chosen = fit.cascade.as_ref().map(|c| c.threshold);
-    for o in &fit.outcomes {
-        let is_chosen = chosen.is_some_and(|c| (c - o.threshold).abs() < 1e-6);
-        if is_chosen || (o.threshold * 100.0).round() as i64 % 5 == 0 {
-            println!(
-                "{:>9.2} {:>17.1}% {:>12.2} {:>8.2}%{}",
-                o.threshold,
-                o.first_stage_share * 100.0,
-                o.mean_passes,
-                o.accuracy * 100.0,
-                if is_chosen { "  <- chosen" } else { "" }
-            );
+    // One row per first-stage threshold (every 0.05, and the chosen one); with two
+    // stages, the cheapest second threshold within the allowed drop (or the most
+    // accurate).
+    for group in fit
+        .outcomes
+        .chunk_by(|a, b| a.thresholds[0] == b.thresholds[0])
+    {
+        let first = group[0].thresholds[0];
+        let is_chosen = chosen.as_ref().is_some_and(|c| (c[0] - first).abs() < 1e-6);
+        if !is_chosen && (first * 100.0).round() as i64 % 5 != 0 {
+            continue;
         }
+        let row = match chosen.as_ref().filter(|_| is_chosen) {
+            Some(c) => group.iter().find(|o| &o.thresholds == c),
+            None => group
+                .iter()
+                .filter(|o| o.accuracy >= floor)
+                .min_by(|a, b| a.relative_cost.total_cmp(&b.relative_cost))
+                .or_else(|| {
+                    group
+                        .iter()
+                        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
+                }),
+        };
+        let Some(o) = row else { continue };
+        println!(
+            "{:>11} {:>15} {:>12.2} {:>8.1}% {:>8.2}%{}",
+            joined(o.thresholds.iter().map(|t| format!("{t:.2}")).collect()),
+            joined(
+                o.answered
+                    .iter()
+                    .map(|s| format!("{:.1}%", s * 100.0))
+                    .collect()
+            ),
+            o.mean_passes,
+            o.relative_cost * 100.0,
+            o.accuracy * 100.0,
+            if is_chosen { "  <- chosen" } else { "" }
+        );
     }
+    println!("(cost: multiply-accumulates per face against the whole ensemble's)");
     let Some(cascade) = fit.cascade else {
         bail!(
-            "no threshold up to 0.99 keeps the ensemble's accuracy within {} points: the first stage is too often sure and wrong (try other --first members or a larger --max-drop)",
+            "no thresholds up to 0.99 keep the ensemble's accuracy within {} points: a stage is too often sure and wrong (try other --first/--then members or a larger --max-drop)",
             a.max_drop
         );
     };
+    println!("chosen: {}", cascade_summary(&cascade));
     if let Some(out) = a.write {
         let (bytes, origin) = model_bytes(a.model.as_deref())?;
         let updated =
             moodtune_fer::model::weights::with_metadata(&bytes, &origin, &cascade.to_metadata())?;
         write_atomic(&out, &updated)?;
-        println!(
-            "wrote {} (threshold {:.2})",
-            out.display(),
-            cascade.threshold
-        );
+        println!("wrote {}", out.display());
     }
     Ok(())
 }

@@ -254,4 +254,31 @@ fn cascade_picks_a_threshold_and_stores_it() {
         assert!(!run.status.success());
         assert!(err.contains("members 0-2"), "{first}: {err}");
     }
+
+    // Two stages: member 1, then member 0, then member 2.
+    let run = cascade(&[
+        "--first",
+        "1",
+        "--then",
+        "0",
+        "--max-drop",
+        "100",
+        "--write",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = succeeded(&run);
+    assert!(
+        stdout.contains("0.30 / 0.30") && stdout.contains("<- chosen"),
+        "{stdout}"
+    );
+    let info = moodtune(&["fer", "info", "--model", out.to_str().unwrap()]);
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains("member 1 first, member 0 below 0.30, the rest below 0.30 confidence"),
+        "{info}"
+    );
+    let run = cascade(&["--first", "1", "--then", "1,2"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(err.contains("member 1 is in two stages"), "{err}");
 }

@@ -105,11 +105,7 @@ impl Classifier {
         let members = match (self.nets.len(), &self.cascade) {
             (1, _) => String::new(),
             (_, None) => format!("{count} ensemble"),
-            (_, Some(c)) => format!(
-                "{count} ensemble (cascade: {} first, the rest below {:.2} confidence)",
-                member_list(&c.first),
-                c.threshold
-            ),
+            (_, Some(c)) => format!("{count} ensemble (cascade: {})", cascade_summary(c)),
         };
         format!("{names} CNN{members}, {}x{} input{tta}", m.crop, m.crop)
     }
@@ -217,17 +213,21 @@ impl Classifier {
                 passes: logits.len(),
             };
         };
-        let mut logits = self.member_logits(&cascade.first, &views);
-        let first = views_to_probs(&logits, cascade.temperature);
-        if first.iter().copied().fold(0.0, f32::max) >= cascade.threshold {
-            return Prediction {
-                probs: first,
-                passes: logits.len(),
-            };
+        let mut logits = Vec::new();
+        for stage in &cascade.stages {
+            logits.extend(self.member_logits(&stage.adds, &views));
+            let probs = views_to_probs(&logits, stage.temperature);
+            if probs.iter().copied().fold(0.0, f32::max) >= stage.threshold {
+                return Prediction {
+                    probs,
+                    passes: logits.len(),
+                };
+            }
         }
+        let staged = cascade.staged_members();
         let rest: Vec<usize> = everyone
             .into_iter()
-            .filter(|i| !cascade.first.contains(i))
+            .filter(|i| !staged.contains(i))
             .collect();
         logits.extend(self.member_logits(&rest, &views));
         Prediction {
@@ -272,6 +272,20 @@ impl Classifier {
             .map(|i| self.predict(&fer_image(ds.image(i))))
             .collect()
     }
+}
+
+/// "member 1 first, the rest below 0.75 confidence", or with two stages "member 1
+/// first, member 0 below 0.75, the rest below 0.55 confidence".
+pub fn cascade_summary(cascade: &Cascade) -> String {
+    let mut parts = vec![format!("{} first", member_list(cascade.first()))];
+    for (i, stage) in cascade.stages.iter().enumerate() {
+        let next = match cascade.stages.get(i + 1) {
+            Some(later) => member_list(&later.adds),
+            None => "the rest".to_string(),
+        };
+        parts.push(format!("{next} below {:.2}", stage.threshold));
+    }
+    format!("{} confidence", parts.join(", "))
 }
 
 /// "member 3" or "members 0, 2".
@@ -428,6 +442,42 @@ mod tests {
         assert!(c.describe().contains("member 2 first"), "{}", c.describe());
         // Turned off, it is the plain ensemble again.
         assert_eq!(c.with_cascade(None).predict(&face).passes, 6);
+
+        // Two stages: member 2, then members 2 and 0 together, then all three.
+        let staged = |thresholds: &str| {
+            let set = [
+                ("cascade_members", "2;0".to_string()),
+                ("cascade_temperature", "1.5;0.8".to_string()),
+                ("cascade_threshold", thresholds.to_string()),
+            ];
+            Classifier::from_bytes(&with_metadata(&ens, "ens", &set).unwrap(), "staged")
+                .unwrap()
+                .with_tta(Tta::Flip)
+        };
+        assert_eq!(staged("0.1;0.1").predict(&face).passes, 2);
+        // The first stage unsure, the second sure: members 2 and 0 answer at T 0.8.
+        let second = staged("1;0.1").predict(&face);
+        assert_eq!(second.passes, 4);
+        let member_0 = Classifier::from_bytes(&files[0].0, "m0")
+            .unwrap()
+            .with_tta(Tta::Flip)
+            .view_logits(&face);
+        let mut both = member_2.view_logits(&face);
+        both.extend(member_0);
+        for (got, want) in second.probs.iter().zip(&views_to_probs(&both, 0.8)) {
+            assert!((got - want).abs() < 1e-6);
+        }
+        let last = staged("1;1").predict(&face);
+        assert_eq!(last.passes, 6);
+        for (got, want) in last.probs.iter().zip(&full.probs) {
+            assert!((got - want).abs() < 1e-6);
+        }
+        let described = staged("0.75;0.55").describe();
+        assert!(
+            described
+                .contains("member 2 first, member 0 below 0.75, the rest below 0.55 confidence"),
+            "{described}"
+        );
     }
 
     #[test]

@@ -8,4 +8,4 @@ pub mod arch;
 pub mod weights;
 
 pub use arch::{Arch, LayerSpec};
-pub use weights::{Cascade, ModelMeta, Network, Tta};
+pub use weights::{Cascade, ModelMeta, Network, Stage, Tta};

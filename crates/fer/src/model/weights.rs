@@ -143,36 +143,64 @@ impl Network {
     }
 }
 
-/// A two-stage ensemble: the `first` members run on every face, and the others only
-/// when the first stage's top probability (at its own temperature) is below
-/// `threshold`; then the answer is the whole ensemble's, at the file's temperature.
+/// An ensemble run in stages: the first stage's members run on every face; each later
+/// stage's members only when every stage before it was unsure (its top probability, at
+/// its own temperature, below its threshold); past the last stage the remaining
+/// members run and the answer is the whole ensemble's, at the file's temperature.
 /// Confident faces, most of them, cost a fraction of the passes; the unsure ones, where
 /// the ensemble's extra accuracy lies, get every member.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cascade {
-    /// Indices of the first stage's members.
-    pub first: Vec<usize>,
-    /// Calibration temperature of the first stage's averaged probabilities.
+    pub stages: Vec<Stage>,
+}
+
+/// One stage of a [`Cascade`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    /// Members this stage runs on top of the earlier stages' ones.
+    pub adds: Vec<usize>,
+    /// Calibration temperature of the averaged probabilities of every member run so far.
     pub temperature: f32,
-    /// The first stage answers alone when its top probability reaches this.
+    /// The stage answers when its top probability reaches this.
     pub threshold: f32,
 }
 
 impl Cascade {
-    /// Metadata keys, in the order [`Cascade::to_metadata`] writes them.
+    /// Metadata keys, in the order [`Cascade::to_metadata`] writes them. Each holds one
+    /// entry per stage, separated by `;` (a file of one stage reads as before stages).
     pub const KEYS: [&'static str; 3] = [
         "cascade_members",
         "cascade_temperature",
         "cascade_threshold",
     ];
 
+    /// The first stage's members.
+    pub fn first(&self) -> &[usize] {
+        &self.stages[0].adds
+    }
+
+    /// Every member some stage runs, stage by stage.
+    pub fn staged_members(&self) -> Vec<usize> {
+        self.stages.iter().flat_map(|s| s.adds.clone()).collect()
+    }
+
+    /// The members each stage adds, as `--first`/`--then` take them: "1" or "1; 0,2".
+    pub fn stage_list(&self) -> String {
+        self.stages
+            .iter()
+            .map(|s| indices(&s.adds))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     pub fn to_metadata(&self) -> Vec<(&'static str, String)> {
-        let first: Vec<String> = self.first.iter().map(usize::to_string).collect();
         let [members, temperature, threshold] = Self::KEYS;
+        let each =
+            |f: &dyn Fn(&Stage) -> String| self.stages.iter().map(f).collect::<Vec<_>>().join(";");
         vec![
-            (members, first.join(",")),
-            (temperature, format!("{:.2}", self.temperature)),
-            (threshold, format!("{:.2}", self.threshold)),
+            (members, each(&|s| indices(&s.adds))),
+            (temperature, each(&|s| format!("{:.2}", s.temperature))),
+            (threshold, each(&|s| format!("{:.2}", s.threshold))),
         ]
     }
 
@@ -190,47 +218,80 @@ impl Cascade {
             raw.get(k)
                 .ok_or_else(|| anyhow!("{origin}: metadata has cascade settings but no {k}"))
         };
-        let number = |k: &str| -> Result<f32> {
+        let numbers = |k: &str| -> Result<Vec<f32>> {
             let v = get(k)?;
-            v.parse()
-                .map_err(|_| anyhow!("{origin}: metadata {k}={v:?} is not a number"))
+            v.split(';')
+                .map(|x| x.trim().parse::<f32>().ok().filter(|x| x.is_finite()))
+                .collect::<Option<Vec<f32>>>()
+                .ok_or_else(|| anyhow!("{origin}: metadata {k}={v:?} is not a number per stage"))
         };
         let listed = get(members_key)?;
-        let mut first = listed
-            .split(',')
-            .map(|i| i.trim().parse::<usize>().ok().filter(|&i| i < members))
-            .collect::<Option<Vec<usize>>>()
-            .ok_or_else(|| {
-                anyhow!(
-                    "{origin}: metadata {members_key}={listed:?} is not a list of member indices below {members}"
-                )
-            })?;
-        first.sort_unstable();
-        first.dedup();
-        if first.len() >= members {
-            bail!(
-                "{origin}: metadata {members_key}={listed:?} leaves no member for the second stage"
-            );
-        }
-        let cascade = Cascade {
-            first,
-            temperature: number(temperature_key)?,
-            threshold: number(threshold_key)?,
+        let not_members = || {
+            anyhow!(
+                "{origin}: metadata {members_key}={listed:?} is not a list of member indices below {members} per stage"
+            )
         };
-        if !(0.05..=20.0).contains(&cascade.temperature) {
+        let groups = listed
+            .split(';')
+            .map(|group| {
+                let mut adds = group
+                    .split(',')
+                    .map(|i| i.trim().parse::<usize>().ok().filter(|&i| i < members))
+                    .collect::<Option<Vec<usize>>>()?;
+                adds.sort_unstable();
+                adds.dedup();
+                Some(adds)
+            })
+            .collect::<Option<Vec<Vec<usize>>>>()
+            .ok_or_else(not_members)?;
+        let (temperatures, thresholds) = (numbers(temperature_key)?, numbers(threshold_key)?);
+        if temperatures.len() != groups.len() || thresholds.len() != groups.len() {
             bail!(
-                "{origin}: metadata {temperature_key} {} is outside 0.05-20",
-                cascade.temperature
+                "{origin}: metadata {members_key}, {temperature_key} and {threshold_key} name different numbers of stages ({}, {} and {})",
+                groups.len(),
+                temperatures.len(),
+                thresholds.len()
             );
         }
-        if !(cascade.threshold > 0.0 && cascade.threshold <= 1.0) {
+        let mut staged: Vec<usize> = groups.concat();
+        staged.sort_unstable();
+        staged.dedup();
+        if staged.len() != groups.iter().map(Vec::len).sum::<usize>() {
+            bail!("{origin}: metadata {members_key}={listed:?} runs a member in two stages");
+        }
+        if staged.len() >= members {
             bail!(
-                "{origin}: metadata {threshold_key} {} is not a probability in (0, 1]",
-                cascade.threshold
+                "{origin}: metadata {members_key}={listed:?} leaves no member for the last stage"
             );
         }
-        Ok(Some(cascade))
+        let mut stages = Vec::with_capacity(groups.len());
+        for ((adds, temperature), threshold) in groups.into_iter().zip(temperatures).zip(thresholds)
+        {
+            if !(0.05..=20.0).contains(&temperature) {
+                bail!("{origin}: metadata {temperature_key} {temperature} is outside 0.05-20");
+            }
+            if !(threshold > 0.0 && threshold <= 1.0) {
+                bail!(
+                    "{origin}: metadata {threshold_key} {threshold} is not a probability in (0, 1]"
+                );
+            }
+            stages.push(Stage {
+                adds,
+                temperature,
+                threshold,
+            });
+        }
+        Ok(Some(Cascade { stages }))
     }
+}
+
+/// "0,2": member indices as the metadata and `--first` write them.
+fn indices(members: &[usize]) -> String {
+    members
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Metadata key of an ensemble file: how many networks it holds. Member `i`'s tensors
@@ -965,6 +1026,59 @@ mod tests {
             let err = cascade(args.0, args.1, args.2).unwrap_err().to_string();
             assert!(
                 err.contains("c.safetensors") && err.contains(says),
+                "{args:?}: {err}"
+            );
+        }
+        // Stages are separated by ';', one entry per stage in each key.
+        let three = ensemble_safetensors(
+            &[
+                (good.clone(), "a".into()),
+                (random_safetensors(&arch, 2), "b".into()),
+                (random_safetensors(&arch, 3), "c".into()),
+            ],
+            Precision::Full,
+        )
+        .unwrap();
+        let staged = |members: &str, temperature: &str, threshold: &str| {
+            let set = [
+                ("cascade_members", members.to_string()),
+                ("cascade_temperature", temperature.to_string()),
+                ("cascade_threshold", threshold.to_string()),
+            ];
+            with_metadata(&three, "s.safetensors", &set)
+        };
+        let bytes = staged("2;0", "0.9;0.8", "0.7;0.55").unwrap();
+        let meta = &load_members(&bytes, "s").unwrap()[0].meta;
+        let cascade = meta.cascade.as_ref().unwrap();
+        assert_eq!(cascade.stages.len(), 2);
+        assert_eq!(
+            (
+                cascade.first(),
+                cascade.staged_members(),
+                cascade.stage_list()
+            ),
+            (&[2][..], vec![2, 0], "2; 0".to_string())
+        );
+        assert_eq!(
+            (cascade.stages[1].temperature, cascade.stages[1].threshold),
+            (0.8, 0.55)
+        );
+        // What it writes, it reads back.
+        let again = with_metadata(&three, "s", &cascade.to_metadata()).unwrap();
+        assert_eq!(
+            load_members(&again, "s").unwrap()[0].meta.cascade.as_ref(),
+            Some(cascade)
+        );
+        for (args, says) in [
+            (("2;2", "0.9;0.8", "0.7;0.6"), "two stages"),
+            (("2;0,1", "0.9;0.8", "0.7;0.6"), "leaves no member"),
+            (("2;0", "0.9", "0.7;0.6"), "numbers of stages"),
+            (("2;", "0.9;0.8", "0.7;0.6"), "cascade_members"),
+            (("2;0", "0.9;0.8", "0.7;x"), "cascade_threshold"),
+        ] {
+            let err = staged(args.0, args.1, args.2).unwrap_err().to_string();
+            assert!(
+                err.contains("s.safetensors") && err.contains(says),
                 "{args:?}: {err}"
             );
         }
