@@ -56,8 +56,38 @@ impl Conv2d {
         let ow = x.w + 2 * p + 1 - k;
         let rows = self.cin * k * k;
         let cols = oh * ow;
-        // im2col: row (ci, ky, kx) holds the input pixel under that tap for every output position.
-        let mut col = vec![0f32; rows * cols];
+        let mut out = vec![0f32; self.cout * cols];
+        for (o, b) in self.bias.iter().enumerate() {
+            out[o * cols..(o + 1) * cols].fill(*b);
+        }
+        // The thread's im2col buffer from the last layer serves again (see
+        // WINOGRAD_SCRATCH); zeroed, as the padding taps are never written.
+        IM2COL_SCRATCH.with(|scratch| {
+            let col = &mut *scratch.borrow_mut();
+            col.clear();
+            col.resize(rows * cols, 0.0);
+            self.im2col(x, oh, ow, col);
+            // out[cout, cols] += weight[cout, rows] * col[rows, cols]
+            gemm(
+                Matrix::row_major(&self.weight, self.cout, rows),
+                Matrix::row_major(col, rows, cols),
+                &mut out,
+                Product::Accumulate,
+            );
+        });
+        Tensor {
+            c: self.cout,
+            h: oh,
+            w: ow,
+            data: out,
+        }
+    }
+
+    /// Row (ci, ky, kx) of `col` (`[cin * k * k, oh * ow]`, zeroed) gets the input pixel
+    /// under that tap for every output position.
+    fn im2col(&self, x: &Tensor, oh: usize, ow: usize, col: &mut [f32]) {
+        let (k, p) = (self.k, self.pad);
+        let cols = oh * ow;
         for ci in 0..self.cin {
             let plane = &x.data[ci * x.h * x.w..(ci + 1) * x.h * x.w];
             for ky in 0..k {
@@ -80,22 +110,6 @@ impl Conv2d {
                     }
                 }
             }
-        }
-        let mut out = vec![0f32; self.cout * cols];
-        for (o, b) in self.bias.iter().enumerate() {
-            out[o * cols..(o + 1) * cols].fill(*b);
-        }
-        // out[cout, cols] += weight[cout, rows] * col[rows, cols]
-        gemm_accumulate(
-            Matrix::row_major(&self.weight, self.cout, rows),
-            Matrix::row_major(&col, rows, cols),
-            &mut out,
-        );
-        Tensor {
-            c: self.cout,
-            h: oh,
-            w: ow,
-            data: out,
         }
     }
 }
@@ -171,22 +185,32 @@ impl Winograd3x3 {
         let (h, w) = (x.h, x.w);
         let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
         let tiles = th * tw;
-        let v = self.transform_input(x, th, tw);
-        // M[xi] = U[xi] V[xi]: [16, cout, tiles].
-        let mut m = vec![0f32; 16 * self.cout * tiles];
-        let (u_len, v_len, m_len) = (self.cout * self.cin, self.cin * tiles, self.cout * tiles);
-        for xi in 0..16 {
-            gemm_accumulate(
-                Matrix::row_major(
-                    &self.transformed[xi * u_len..(xi + 1) * u_len],
-                    self.cout,
-                    self.cin,
-                ),
-                Matrix::row_major(&v[xi * v_len..(xi + 1) * v_len], self.cin, tiles),
-                &mut m[xi * m_len..(xi + 1) * m_len],
-            );
-        }
-        self.transform_output(&m, h, w)
+        let (v_len, m_len) = (self.cin * tiles, self.cout * tiles);
+        // V and M are written whole before they are read, so the thread's buffers from
+        // the last layer serve again without allocating or zeroing (a pass's biggest
+        // layers would otherwise zero megabytes each).
+        WINOGRAD_SCRATCH.with(|scratch| {
+            let (v, m) = &mut *scratch.borrow_mut();
+            v.resize(16 * v_len, 0.0);
+            m.resize(16 * m_len, 0.0);
+            let (v, m) = (&mut v[..16 * v_len], &mut m[..16 * m_len]);
+            self.transform_input(x, th, tw, v);
+            // M[xi] = U[xi] V[xi]: [16, cout, tiles].
+            let u_len = self.cout * self.cin;
+            for xi in 0..16 {
+                gemm(
+                    Matrix::row_major(
+                        &self.transformed[xi * u_len..(xi + 1) * u_len],
+                        self.cout,
+                        self.cin,
+                    ),
+                    Matrix::row_major(&v[xi * v_len..(xi + 1) * v_len], self.cin, tiles),
+                    &mut m[xi * m_len..(xi + 1) * m_len],
+                    Product::Overwrite,
+                );
+            }
+            self.transform_output(m, h, w)
+        })
     }
 
     /// V = B^T d B for every input channel and tile: `[16, cin, tiles]`, position
@@ -195,14 +219,13 @@ impl Winograd3x3 {
     /// plane (1 zero left/top, up to 2 right/bottom) is split into its even and odd
     /// columns, where tile `tx`'s four columns are `even[tx], odd[tx], even[tx + 1],
     /// odd[tx + 1]`.
-    fn transform_input(&self, x: &Tensor, th: usize, tw: usize) -> Vec<f32> {
+    fn transform_input(&self, x: &Tensor, th: usize, tw: usize, v: &mut [f32]) {
         let (h, w) = (x.h, x.w);
         let tiles = th * tw;
         let (rows, half) = (2 * th + 2, tw + 1);
         // even[y][j] holds padded column 2j (input column 2j - 1), odd[y][j] column 2j + 1.
         let mut even = vec![0f32; rows * half];
         let mut odd = vec![0f32; rows * half];
-        let mut v = vec![0f32; 16 * self.cin * tiles];
         // One row of tiles' four row combinations, even and odd columns: [4][half].
         let mut comb_even = vec![0f32; 4 * half];
         let mut comb_odd = vec![0f32; 4 * half];
@@ -213,11 +236,13 @@ impl Winograd3x3 {
                     &mut even[(y + 1) * half..(y + 2) * half],
                     &mut odd[(y + 1) * half..(y + 2) * half],
                 );
-                for (j, pair) in row.chunks(2).enumerate() {
-                    o[j] = pair[0];
-                    if let Some(&next) = pair.get(1) {
-                        e[j + 1] = next;
-                    }
+                let pairs = row.chunks_exact(2);
+                if let [last] = pairs.remainder() {
+                    o[w / 2] = *last;
+                }
+                for ((pair, o), e) in pairs.zip(o.iter_mut()).zip(&mut e[1..]) {
+                    *o = pair[0];
+                    *e = pair[1];
                 }
             }
             for ty in 0..th {
@@ -260,7 +285,6 @@ impl Winograd3x3 {
                 }
             }
         }
-        v
     }
 
     /// Y = A^T M A per output channel and tile, plus the bias, along whole rows of
@@ -319,6 +343,14 @@ impl Winograd3x3 {
     }
 }
 
+thread_local! {
+    /// A thread's im2col buffer, kept between layers and passes.
+    static IM2COL_SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// A thread's Winograd buffers (V and M), kept between layers and passes.
+    static WINOGRAD_SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
 /// A fully connected layer: `y = W x + b` with `W` `[out, in]` row-major.
 #[derive(Debug, Clone)]
 pub struct Linear {
@@ -333,10 +365,11 @@ impl Linear {
         assert_eq!(x.len(), self.inputs, "linear input size");
         let mut out = self.bias.clone();
         // out[1, outputs] += x[1, inputs] * weight^T (weight is [outputs, inputs]).
-        gemm_accumulate(
+        gemm(
             Matrix::row_major(x, 1, self.inputs),
             Matrix::row_major(&self.weight, self.outputs, self.inputs).transposed(),
             &mut out,
+            Product::Accumulate,
         );
         out
     }
@@ -381,8 +414,16 @@ impl<'a> Matrix<'a> {
 /// (each SGEMM alone, slimvgg shapes, one core; docs/RESULTS.md).
 const GEMM_MAX_COLS: usize = 1024;
 
-/// `out[a.rows, b.cols] += a * b`, `out` row-major and dense.
-fn gemm_accumulate(a: Matrix, b: Matrix, out: &mut [f32]) {
+/// Whether a product adds to what `out` holds or replaces it (then `out` is not read).
+#[derive(Clone, Copy, PartialEq)]
+enum Product {
+    Accumulate,
+    Overwrite,
+}
+
+/// `out[a.rows, b.cols] += a * b` (or `= a * b`), `out` row-major and dense.
+fn gemm(a: Matrix, b: Matrix, out: &mut [f32], product: Product) {
+    let accumulate = product == Product::Accumulate;
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "inner dimensions");
     assert_eq!(out.len(), m * n, "output size");
@@ -399,7 +440,7 @@ fn gemm_accumulate(a: Matrix, b: Matrix, out: &mut [f32]) {
                 out.as_mut_ptr(),
                 1,
                 n as isize,
-                true,
+                accumulate,
                 a.data.as_ptr(),
                 a.col_stride as isize,
                 a.row_stride as isize,
@@ -425,7 +466,7 @@ fn gemm_accumulate(a: Matrix, b: Matrix, out: &mut [f32]) {
                 b.data.as_ptr(),
                 b.row_stride as isize,
                 b.col_stride as isize,
-                1.0,
+                if accumulate { 1.0 } else { 0.0 },
                 out.as_mut_ptr(),
                 n as isize,
                 1,
@@ -514,28 +555,34 @@ mod tests {
     }
 
     /// Both SGEMM engines, on either side of [`GEMM_MAX_COLS`], with a transposed
-    /// operand, accumulate the same product as the schoolbook loop.
+    /// operand, add the schoolbook product to `out`, or replace `out` without reading it.
     #[test]
-    fn gemm_accumulates_the_product_on_either_engine() {
+    fn gemm_accumulates_or_overwrites_the_product_on_either_engine() {
         for n in [1, 7, GEMM_MAX_COLS, GEMM_MAX_COLS + 9] {
-            let (m, k) = (5, 11);
-            let a = pseudo(m * k, 7);
-            let bt = pseudo(n * k, 8); // b^T, [n, k]
-            let mut out = vec![0.25; m * n];
-            gemm_accumulate(
-                Matrix::row_major(&a, m, k),
-                Matrix::row_major(&bt, n, k).transposed(),
-                &mut out,
-            );
-            for r in 0..m {
-                for c in 0..n {
-                    let want: f32 =
-                        0.25 + (0..k).map(|i| a[r * k + i] * bt[c * k + i]).sum::<f32>();
-                    let got = out[r * n + c];
-                    assert!(
-                        (got - want).abs() < 1e-4,
-                        "n={n} ({r},{c}): {got} vs {want}"
-                    );
+            for (product, start, base) in [
+                (Product::Accumulate, 0.25, 0.25),
+                (Product::Overwrite, f32::NAN, 0.0),
+            ] {
+                let (m, k) = (5, 11);
+                let a = pseudo(m * k, 7);
+                let bt = pseudo(n * k, 8); // b^T, [n, k]
+                let mut out = vec![start; m * n];
+                gemm(
+                    Matrix::row_major(&a, m, k),
+                    Matrix::row_major(&bt, n, k).transposed(),
+                    &mut out,
+                    product,
+                );
+                for r in 0..m {
+                    for c in 0..n {
+                        let want: f32 =
+                            base + (0..k).map(|i| a[r * k + i] * bt[c * k + i]).sum::<f32>();
+                        let got = out[r * n + c];
+                        assert!(
+                            (got - want).abs() < 1e-4,
+                            "n={n} ({r},{c}): {got} vs {want}"
+                        );
+                    }
                 }
             }
         }
