@@ -212,22 +212,20 @@ fn cascade_picks_a_threshold_and_stores_it() {
         args.extend_from_slice(extra);
         moodtune(&args)
     };
+    // Fits with any loss allowed, writes `out`, and returns the table and `fer info`.
+    let fit_and_describe = |stages: &[&str]| {
+        let mut args = stages.to_vec();
+        args.extend(["--max-drop", "100", "--write", out.to_str().unwrap()]);
+        let stdout = succeeded(&cascade(&args));
+        let info = moodtune(&["fer", "info", "--model", out.to_str().unwrap()]);
+        (stdout, String::from_utf8_lossy(&info.stdout).to_string())
+    };
     // Stripes are not faces: allowing any loss, the lowest threshold is taken.
-    let run = cascade(&[
-        "--first",
-        "1",
-        "--max-drop",
-        "100",
-        "--write",
-        out.to_str().unwrap(),
-    ]);
-    let stdout = succeeded(&run);
+    let (stdout, info) = fit_and_describe(&["--first", "1"]);
     assert!(
         stdout.contains("0.30") && stdout.contains("<- chosen"),
         "{stdout}"
     );
-    let info = moodtune(&["fer", "info", "--model", out.to_str().unwrap()]);
-    let info = String::from_utf8_lossy(&info.stdout);
     assert!(
         info.contains("cascade       member 1 first") && info.contains("below 0.3"),
         "{info}"
@@ -256,23 +254,11 @@ fn cascade_picks_a_threshold_and_stores_it() {
     }
 
     // Two stages: member 1, then member 0, then member 2.
-    let run = cascade(&[
-        "--first",
-        "1",
-        "--then",
-        "0",
-        "--max-drop",
-        "100",
-        "--write",
-        out.to_str().unwrap(),
-    ]);
-    let stdout = succeeded(&run);
+    let (stdout, info) = fit_and_describe(&["--first", "1", "--then", "0"]);
     assert!(
         stdout.contains("0.30 / 0.30") && stdout.contains("<- chosen"),
         "{stdout}"
     );
-    let info = moodtune(&["fer", "info", "--model", out.to_str().unwrap()]);
-    let info = String::from_utf8_lossy(&info.stdout);
     assert!(
         info.contains("member 1 first, member 0 below 0.30, the rest below 0.30 confidence"),
         "{info}"

@@ -1006,29 +1006,38 @@ mod tests {
             Precision::Full,
         )
         .unwrap();
-        let cascade = |members: &str, temperature: &str, threshold: &str| {
+        /// `file` with cascade settings (members, temperature, threshold), named `name`.
+        fn with_cascade(file: &[u8], name: &str, settings: (&str, &str, &str)) -> Result<Vec<u8>> {
             let set = [
-                ("cascade_members", members.to_string()),
-                ("cascade_temperature", temperature.to_string()),
-                ("cascade_threshold", threshold.to_string()),
+                ("cascade_members", settings.0.to_string()),
+                ("cascade_temperature", settings.1.to_string()),
+                ("cascade_threshold", settings.2.to_string()),
             ];
-            with_metadata(&two, "c.safetensors", &set).map(|_| ())
-        };
-        cascade("1", "0.9", "0.7").unwrap();
-        for (args, says) in [
-            (("0,1", "0.9", "0.7"), "leaves no member"),
-            (("2", "0.9", "0.7"), "cascade_members"),
-            (("first", "0.9", "0.7"), "cascade_members"),
-            (("0", "0", "0.7"), "cascade_temperature"),
-            (("0", "0.9", "1.5"), "cascade_threshold"),
-            (("0", "0.9", "NaN"), "cascade_threshold"),
-        ] {
-            let err = cascade(args.0, args.1, args.2).unwrap_err().to_string();
-            assert!(
-                err.contains("c.safetensors") && err.contains(says),
-                "{args:?}: {err}"
-            );
+            with_metadata(file, name, &set)
         }
+        /// Every setting refused says which file and key.
+        fn refused_cascades(file: &[u8], name: &str, cases: &[((&str, &str, &str), &str)]) {
+            for (settings, says) in cases {
+                let err = with_cascade(file, name, *settings).unwrap_err().to_string();
+                assert!(
+                    err.contains(name) && err.contains(says),
+                    "{settings:?}: {err}"
+                );
+            }
+        }
+        with_cascade(&two, "c.safetensors", ("1", "0.9", "0.7")).unwrap();
+        refused_cascades(
+            &two,
+            "c.safetensors",
+            &[
+                (("0,1", "0.9", "0.7"), "leaves no member"),
+                (("2", "0.9", "0.7"), "cascade_members"),
+                (("first", "0.9", "0.7"), "cascade_members"),
+                (("0", "0", "0.7"), "cascade_temperature"),
+                (("0", "0.9", "1.5"), "cascade_threshold"),
+                (("0", "0.9", "NaN"), "cascade_threshold"),
+            ],
+        );
         // Stages are separated by ';', one entry per stage in each key.
         let three = ensemble_safetensors(
             &[
@@ -1039,15 +1048,7 @@ mod tests {
             Precision::Full,
         )
         .unwrap();
-        let staged = |members: &str, temperature: &str, threshold: &str| {
-            let set = [
-                ("cascade_members", members.to_string()),
-                ("cascade_temperature", temperature.to_string()),
-                ("cascade_threshold", threshold.to_string()),
-            ];
-            with_metadata(&three, "s.safetensors", &set)
-        };
-        let bytes = staged("2;0", "0.9;0.8", "0.7;0.55").unwrap();
+        let bytes = with_cascade(&three, "s.safetensors", ("2;0", "0.9;0.8", "0.7;0.55")).unwrap();
         let meta = &load_members(&bytes, "s").unwrap()[0].meta;
         let cascade = meta.cascade.as_ref().unwrap();
         assert_eq!(cascade.stages.len(), 2);
@@ -1069,19 +1070,17 @@ mod tests {
             load_members(&again, "s").unwrap()[0].meta.cascade.as_ref(),
             Some(cascade)
         );
-        for (args, says) in [
-            (("2;2", "0.9;0.8", "0.7;0.6"), "two stages"),
-            (("2;0,1", "0.9;0.8", "0.7;0.6"), "leaves no member"),
-            (("2;0", "0.9", "0.7;0.6"), "numbers of stages"),
-            (("2;", "0.9;0.8", "0.7;0.6"), "cascade_members"),
-            (("2;0", "0.9;0.8", "0.7;x"), "cascade_threshold"),
-        ] {
-            let err = staged(args.0, args.1, args.2).unwrap_err().to_string();
-            assert!(
-                err.contains("s.safetensors") && err.contains(says),
-                "{args:?}: {err}"
-            );
-        }
+        refused_cascades(
+            &three,
+            "s.safetensors",
+            &[
+                (("2;2", "0.9;0.8", "0.7;0.6"), "two stages"),
+                (("2;0,1", "0.9;0.8", "0.7;0.6"), "leaves no member"),
+                (("2;0", "0.9", "0.7;0.6"), "numbers of stages"),
+                (("2;", "0.9;0.8", "0.7;0.6"), "cascade_members"),
+                (("2;0", "0.9;0.8", "0.7;x"), "cascade_threshold"),
+            ],
+        );
         let partial = with_metadata(
             &two,
             "c.safetensors",
