@@ -878,19 +878,10 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
         println!("wrote {}", out.display());
         if let Some(c) = &clf.cascade {
             // Its thresholds were chosen against the ensemble as it was calibrated then.
-            let flags: Vec<String> = c
-                .stages
-                .iter()
-                .zip(["--first", "--then"])
-                .map(|(s, flag)| {
-                    let list: Vec<String> = s.adds.iter().map(usize::to_string).collect();
-                    format!("{flag} {}", list.join(","))
-                })
-                .collect();
             println!(
                 "note: the stored cascade ({}) was fitted before this calibration; refit it with `moodtune fer cascade {} --model {} --write {}`",
                 moodtune_fer::classifier::cascade_summary(c),
-                flags.join(" "),
+                c.stage_options(),
                 out.display(),
                 out.display()
             );

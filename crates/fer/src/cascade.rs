@@ -201,6 +201,9 @@ pub fn fit(
 /// Stages must be 1 to [`MAX_STAGES`] non-empty, disjoint sets of member indices that
 /// leave at least one member for the end.
 pub fn check_stages(stages: &[Vec<usize>], members: usize) -> Result<()> {
+    if members < 2 {
+        bail!("a cascade needs an ensemble of two or more members, not {members}");
+    }
     if stages.is_empty() || stages.len() > MAX_STAGES {
         bail!(
             "a cascade has 1 to {MAX_STAGES} stages before the whole ensemble, not {}",
@@ -386,5 +389,7 @@ mod tests {
             let err = check_stages(&stages, 4).unwrap_err().to_string();
             assert!(err.contains(says), "{stages:?}: {err}");
         }
+        let err = check_stages(&[vec![0]], 1).unwrap_err().to_string();
+        assert!(err.contains("two or more members"), "{err}");
     }
 }

@@ -184,13 +184,19 @@ impl Cascade {
         self.stages.iter().flat_map(|s| s.adds.clone()).collect()
     }
 
-    /// The members each stage adds, as `--first`/`--then` take them: "1" or "1; 0,2".
-    pub fn stage_list(&self) -> String {
+    /// The `moodtune fer cascade` options that choose these stages: "--first 1", or
+    /// "--first 1 --then 0,2".
+    pub fn stage_options(&self) -> String {
         self.stages
             .iter()
-            .map(|s| indices(&s.adds))
+            .zip(
+                ["--first", "--then"]
+                    .into_iter()
+                    .chain(std::iter::repeat("--then")),
+            )
+            .map(|(s, option)| format!("{option} {}", indices(&s.adds)))
             .collect::<Vec<_>>()
-            .join("; ")
+            .join(" ")
     }
 
     pub fn to_metadata(&self) -> Vec<(&'static str, String)> {
@@ -1056,9 +1062,9 @@ mod tests {
             (
                 cascade.first(),
                 cascade.staged_members(),
-                cascade.stage_list()
+                cascade.stage_options()
             ),
-            (&[2][..], vec![2, 0], "2; 0".to_string())
+            (&[2][..], vec![2, 0], "--first 2 --then 0".to_string())
         );
         assert_eq!(
             (cascade.stages[1].temperature, cascade.stages[1].threshold),
