@@ -189,12 +189,11 @@ impl Cascade {
     pub fn stage_options(&self) -> String {
         self.stages
             .iter()
-            .zip(
-                ["--first", "--then"]
-                    .into_iter()
-                    .chain(std::iter::repeat("--then")),
-            )
-            .map(|(s, option)| format!("{option} {}", indices(&s.adds)))
+            .enumerate()
+            .map(|(k, s)| {
+                let option = if k == 0 { "--first" } else { "--then" };
+                format!("{option} {}", indices(&s.adds))
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
