@@ -185,7 +185,10 @@ fn calibrate_fits_a_temperature_and_writes_it_with_the_tta() {
     // The shipped cascade was fitted against the ensemble as calibrated then: say so.
     let stdout = succeeded(&run);
     // (The shipped cascade: member 0 (run 3) first, then member 2 (run 14).)
-    assert!(stdout.contains("fer cascade --first 0 --then 2"), "{stdout}");
+    assert!(
+        stdout.contains("fer cascade --first 0 --then 2"),
+        "{stdout}"
+    );
     let info = moodtune(&["fer", "info", "--model", fast.to_str().unwrap()]);
     let info = String::from_utf8_lossy(&info.stdout);
     assert!(info.contains("TTA           none"), "{info}");
