@@ -714,7 +714,6 @@ fn model_latency(pool: &rayon::ThreadPool, seconds: f64, model: Option<&Path>) -
     Ok(())
 }
 
-/// Mean milliseconds of `f` per face, over every face at least once and `seconds`.
 /// Mean milliseconds per face of each full round over `faces`, sorted: at least three
 /// rounds, and as many as fit in `seconds`. Their median stands up to the bursts of load
 /// a shared machine has, which a single mean over the whole time does not.
