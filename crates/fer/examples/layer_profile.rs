@@ -2,7 +2,8 @@
 //! `cargo run --release -p moodtune-fer --example layer_profile [ARCH]` (default slimvgg).
 //! Run it on an idle machine; the figures guide the engine (nn.rs: GEMM_MAX_COLS, Winograd3x3).
 
-use moodtune_fer::model::{Arch, LayerSpec};
+use moodtune_fer::model::weights::random_safetensors;
+use moodtune_fer::model::{Arch, LayerSpec, Network};
 use moodtune_fer::nn::{max_pool2, Conv2d, Tensor, Winograd3x3};
 use std::time::Instant;
 
@@ -98,5 +99,19 @@ fn main() {
     println!(
         "convolutions per plane: im2col {total:.3} ms, as inference runs them {total_used:.3} ms ({:.2}x)",
         total / total_used
+    );
+    // The whole pass as the classifier runs it: the gap to the line above is what the
+    // pools, ReLUs, dense layers and allocations cost.
+    let net = Network::from_safetensors(&random_safetensors(&arch, 1), "random weights")
+        .expect("random weights load");
+    let input: Vec<f32> = (0..arch.input * arch.input)
+        .map(|i| (i % 11) as f32 * 0.1)
+        .collect();
+    let pass = median_ms(&mut || {
+        std::hint::black_box(net.logits(input.clone()));
+    });
+    println!(
+        "whole pass (Network::logits): {pass:.3} ms, {:.3} ms outside the convolutions",
+        pass - total_used
     );
 }
