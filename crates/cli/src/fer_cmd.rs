@@ -561,6 +561,8 @@ fn bench(a: BenchArgs) -> Result<()> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads)
         .build()?;
+    // Figures differ from one CPU to the next (AVX-512 or not): say which one made them.
+    println!("CPU: {}", cpu_summary());
     if let Some(path) = &a.model {
         return model_latency(&pool, a.seconds, Some(path));
     }
@@ -632,6 +634,41 @@ fn bench(a: BenchArgs) -> Result<()> {
     }
     println!("(ratios > 1 mean moodtune is faster; training via libtorch/tch, inference pure Rust; {} threads)", a.threads);
     model_latency(&pool, a.seconds, None)
+}
+
+/// The CPU's name (and family, as virtual machines often shorten the name), its vector
+/// extensions that matter to the engine, and the cores this process may use.
+fn cpu_summary() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |key: &str| {
+        info.lines()
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let mut name = field("model name").unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    if let (Some(family), Some(model)) = (field("cpu family"), field("model")) {
+        name = format!("{name} (family {family}, model {model})");
+    }
+    #[cfg(target_arch = "x86_64")]
+    let vector = {
+        let mut have = Vec::new();
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            have.push("AVX2+FMA");
+        }
+        if is_x86_feature_detected!("avx512f") {
+            have.push("AVX-512");
+        }
+        if have.is_empty() {
+            "no AVX2".to_string()
+        } else {
+            have.join(", ")
+        }
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let vector = std::env::consts::ARCH.to_string();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{name}; {vector}; {cores} cores available")
 }
 
 /// A synthetic 48x48 face and a batch of 64 copies: inputs for latency figures.
@@ -1046,4 +1083,27 @@ fn dataset_view_logits(clf: &Classifier, ds: &Dataset) -> Vec<Vec<Vec<f32>>> {
         .collect();
     bar.finish_and_clear();
     logits
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_summary_names_the_cpu_and_the_cores_this_process_may_use() {
+        let summary = super::cpu_summary();
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert!(
+            summary.ends_with(&format!("; {cores} cores available")),
+            "{summary}"
+        );
+        if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
+            let name = info
+                .lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .and_then(|rest| rest.split_once(':'))
+                .map(|(_, v)| v.trim());
+            if let Some(name) = name {
+                assert!(summary.starts_with(name), "{summary}");
+            }
+        }
+    }
 }
