@@ -441,11 +441,11 @@ async function importFile(file) {
     });
     const lines = [`Imported ${r.imported} songs from ${file.name}` + (r.skipped ? `, skipped ${r.skipped}.` : '.')]
       .concat(r.messages.slice(0, 10));
-    note('import-note', lines.join('\n'));
     libOffset = 0;
-    loadInfo();
-    loadLibrary();
-    loadPicks();
+    // Refresh the song count, the table and the picks first, so the note never sits
+    // beside the old library; the last two report their own failures.
+    await Promise.all([loadInfo().catch((err) => fail('info', err)), loadLibrary(), loadPicks()]);
+    note('import-note', lines.join('\n'));
     if (state.playlistEmotion) loadPlaylist(state.playlistEmotion);
   } catch (err) {
     fail('import', err);

@@ -178,7 +178,7 @@ fn camera_mood_playlist_and_audio_in_chromium() {
         serde_json::json!({"nodeId": input["nodeId"], "files": [csv.to_str().unwrap()]}),
     );
     let (ok, imported) = browser.wait_for(
-        // The note is written before the page refreshes the song count, so wait for both.
+        // The note and the refreshed song count, which the page shows together.
         "document.getElementById('import-note').textContent.includes('Imported 2 songs') \
          && document.getElementById('info').textContent.startsWith('2 songs')",
         "({ note: document.getElementById('import-note').textContent, info: document.getElementById('info').textContent })",
