@@ -666,7 +666,7 @@ fn cpu_summary() -> String {
         }
     };
     #[cfg(not(target_arch = "x86_64"))]
-    let vector = std::env::consts::ARCH.to_string();
+    let vector = "vector extensions not checked".to_string();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("{name}; {vector}; {cores} cores available")
 }
