@@ -66,18 +66,27 @@ fn main() {
                     std::hint::black_box(conv.forward(&x));
                 });
                 let macs = (cin * k * k * cout * side * side) as f64;
-                // What inference runs: Winograd where it applies.
-                let (used, winograd) = match Winograd3x3::from_conv(&conv, side) {
-                    Some(fast) => {
+                // Each Winograd form where it applies, and what inference runs.
+                let mut forms = String::new();
+                for tile in [2, 4] {
+                    if let Some(fast) = Winograd3x3::with_tile(&conv, tile) {
                         let wms = median_ms(&mut || {
                             std::hint::black_box(fast.forward(&x));
                         });
-                        (wms, format!("winograd {wms:.3} ms ({:.2}x)", ms / wms))
+                        forms += &format!("  F{tile}x{tile} {wms:.3} ms ({:.2}x)", ms / wms);
                     }
-                    None => (ms, "direct only".to_string()),
+                }
+                let (used, chosen) = match Winograd3x3::from_conv(&conv, side) {
+                    Some(fast) => (
+                        median_ms(&mut || {
+                            std::hint::black_box(fast.forward(&x));
+                        }),
+                        format!("F{0}x{0}", fast.tile()),
+                    ),
+                    None => (ms, "im2col".to_string()),
                 };
                 println!(
-                    "{name:<10} {cin:>4} -> {cout:<4} {side:>2}x{side:<2} im2col {ms:.3} ms ({:.1} GMAC/s)  {winograd}",
+                    "{name:<10} {cin:>4} -> {cout:<4} {side:>2}x{side:<2} im2col {ms:.3} ms ({:.1} GMAC/s){forms}  runs {chosen}",
                     macs / ms / 1e6
                 );
                 total += ms;

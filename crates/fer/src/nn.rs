@@ -2,7 +2,8 @@
 //!
 //! Activations are NCHW f32 for one image at a time (`[C, H, W]`); batches run images in
 //! parallel with rayon. A convolution is im2col + SGEMM ([`Conv2d`]) or, for 3x3 ones on
-//! maps big enough to pay, Winograd's F(2x2, 3x3) ([`Winograd3x3`]). The products go to
+//! maps big enough to pay, Winograd's F(4x4, 3x3) or F(2x2, 3x3) ([`Winograd3x3`]),
+//! computed channel-last inside the layer. The products go to
 //! `gemm` when narrow and `matrixmultiply` when wide ([`GEMM_MAX_COLS`]); both pick
 //! AVX2/FMA kernels at run time when the CPU has them. BatchNorm is folded into the
 //! preceding convolution at load time, so inference is conv -> ReLU -> pool -> dense only.
@@ -114,59 +115,205 @@ impl Conv2d {
     }
 }
 
-/// A 3x3, stride-1, pad-1 convolution by Winograd's F(2x2, 3x3): each 2x2 block of
-/// outputs comes from a 4x4 input patch with 16 multiplies per (input, output) channel
-/// pair instead of 36, so the convolution is 16 products `[cout, cin] x [cin, tiles]`
-/// with 2.25x fewer multiply-accumulates than im2col (1.56x at 5x5, whose 3x3 tiles
-/// cover 6x6). The filters are transformed once, at load.
+/// A 3x3, stride-1, pad-1 convolution by Winograd's minimal filtering F(m x m, 3 x 3),
+/// m = 2 or 4: each m x m block of outputs comes from an (m + 2) x (m + 2) input patch
+/// with (m + 2)^2 multiplies per (input, output) channel pair instead of 9 m^2, so the
+/// convolution is (m + 2)^2 products `[tiles, cin] x [cin, cout]`. F(2x2) does 2.25x
+/// fewer multiply-accumulates than im2col (1.56x at 5x5, whose 3x3 tiles cover 6x6),
+/// F(4x4) 4x where its tiles divide the map, for more work in its transforms. The
+/// filters are transformed once, at load.
+///
+/// Inside the layer the data are channel-last (`[position, channel]`): the transforms
+/// then run along whole channel vectors (16-384 long) rather than along a row of a few
+/// tiles, and the products have the channels as their output rows, which suits the
+/// SGEMM kernels when there are few tiles (1.2-1.6x faster at 9-25 tiles, docs/RESULTS.md).
 #[derive(Debug, Clone)]
 pub struct Winograd3x3 {
     pub cin: usize,
     pub cout: usize,
-    /// `[16, cout, cin]`: the transformed filter `G g G^T`, one matrix per position.
+    /// Output tile side m.
+    tile: usize,
+    /// `[t * t, cin, cout]` (t = m + 2): the transformed filter `G g G^T`, one matrix
+    /// per position, transposed.
     transformed: Vec<f32>,
     bias: Vec<f32>,
+}
+
+/// `G` (`[m + 2, 3]`, row-major) of F(2x2, 3x3) and F(4x4, 3x3), interpolation points
+/// 0, +-1, (+-2,) infinity. `B^T` and `A^T` are written out in [`input_row`] and
+/// [`output_row`].
+#[rustfmt::skip]
+const FILTER_TRANSFORM_2: [f32; 12] = [
+    1.0, 0.0, 0.0,
+    0.5, 0.5, 0.5,
+    0.5, -0.5, 0.5,
+    0.0, 0.0, 1.0,
+];
+#[rustfmt::skip]
+const FILTER_TRANSFORM_4: [f32; 18] = [
+    1.0 / 4.0, 0.0, 0.0,
+    -1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0,
+    -1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0,
+    1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0,
+    1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0,
+    0.0, 0.0, 1.0,
+];
+
+/// `dst[i] = f(a[i], b[i], ...)` over whole vectors; the slices are cut to `dst`'s
+/// length first so the loop compiles to vector code without bounds checks.
+macro_rules! lanes {
+    ($dst:expr, |$($v:ident),+| $f:expr, $($src:expr),+) => {{
+        let dst: &mut [f32] = $dst;
+        let n = dst.len();
+        let ($($v,)+) = ($(&$src[..n],)+);
+        for i in 0..n {
+            let ($($v,)+) = ($($v[i],)+);
+            dst[i] = $f;
+        }
+    }};
+}
+
+/// Row `r` of F(m x m)'s `B^T` applied to the m + 2 vectors `d`.
+fn input_row(tile: usize, r: usize, d: &[&[f32]], dst: &mut [f32]) {
+    match (tile, r) {
+        (2, 0) => lanes!(dst, |a, b| a - b, d[0], d[2]),
+        (2, 1) => lanes!(dst, |a, b| a + b, d[1], d[2]),
+        (2, 2) => lanes!(dst, |a, b| b - a, d[1], d[2]),
+        (2, 3) => lanes!(dst, |a, b| a - b, d[1], d[3]),
+        (4, 0) => lanes!(dst, |a, b, c| 4.0 * a - 5.0 * b + c, d[0], d[2], d[4]),
+        (4, 1) => lanes!(
+            dst,
+            |a, b, c, e| -4.0 * (a + b) + c + e,
+            d[1],
+            d[2],
+            d[3],
+            d[4]
+        ),
+        (4, 2) => lanes!(
+            dst,
+            |a, b, c, e| 4.0 * (a - b) - c + e,
+            d[1],
+            d[2],
+            d[3],
+            d[4]
+        ),
+        (4, 3) => lanes!(
+            dst,
+            |a, b, c, e| 2.0 * (c - a) - b + e,
+            d[1],
+            d[2],
+            d[3],
+            d[4]
+        ),
+        (4, 4) => lanes!(
+            dst,
+            |a, b, c, e| 2.0 * (a - c) - b + e,
+            d[1],
+            d[2],
+            d[3],
+            d[4]
+        ),
+        (4, 5) => lanes!(dst, |a, b, c| 4.0 * a - 5.0 * b + c, d[1], d[3], d[5]),
+        _ => unreachable!("F({tile}x{tile}) has no input row {r}"),
+    }
+}
+
+/// Row `r` of F(m x m)'s `A^T` applied to the m + 2 vectors `p`.
+fn output_row(tile: usize, r: usize, p: &[&[f32]], dst: &mut [f32]) {
+    match (tile, r) {
+        (2, 0) => lanes!(dst, |a, b, c| a + b + c, p[0], p[1], p[2]),
+        (2, 1) => lanes!(dst, |a, b, c| a - b - c, p[1], p[2], p[3]),
+        (4, 0) => lanes!(
+            dst,
+            |a, b, c, d, e| a + b + c + d + e,
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            p[4]
+        ),
+        (4, 1) => lanes!(
+            dst,
+            |a, b, c, d| a - b + 2.0 * (c - d),
+            p[1],
+            p[2],
+            p[3],
+            p[4]
+        ),
+        (4, 2) => lanes!(
+            dst,
+            |a, b, c, d| a + b + 4.0 * (c + d),
+            p[1],
+            p[2],
+            p[3],
+            p[4]
+        ),
+        (4, 3) => lanes!(
+            dst,
+            |a, b, c, d, e| a - b + 8.0 * (c - d) + e,
+            p[1],
+            p[2],
+            p[3],
+            p[4],
+            p[5]
+        ),
+        _ => unreachable!("F({tile}x{tile}) has no output row {r}"),
+    }
 }
 
 impl Winograd3x3 {
     /// Layers with fewer input channels stay on im2col: slimvgg's first layer (one
     /// channel) takes 0.02 ms of a 2.1 ms pass, nothing worth transforming for.
     pub const MIN_INPUT_CHANNELS: usize = 16;
-    /// Below this side the tiles' overhang (a 5x5 map is computed as 6x6) and the
-    /// transforms cost more than they save: slimvgg's 5x5 layers ran 0.88-0.95x as fast
-    /// as im2col, its 10x10-40x40 layers 1.08-1.53x (`examples/layer_profile.rs`).
-    pub const MIN_SIDE: usize = 8;
+
+    /// The output tile side that pays on a `side` x `side` map, if any (measured with
+    /// `examples/layer_profile.rs` on slimvgg and widevgg, docs/RESULTS.md): F(4x4)
+    /// from 16 (1.6-2.3x faster than im2col at 20x20 and 40x40, against 1.3-1.8x for
+    /// F(2x2)); F(2x2) below (as fast as F(4x4) at 10x10, where 4x4 tiles overhang by
+    /// 44%, and the only one that pays at 5x5: 1.3x); on smaller maps the tiles are
+    /// mostly overhang.
+    pub fn tile_for_side(side: usize) -> Option<usize> {
+        match side {
+            0..8 => None,
+            8..16 => Some(2),
+            _ => Some(4),
+        }
+    }
 
     /// The Winograd form of `conv` for inputs `side` pixels high and wide, or None where
-    /// it does not apply (kernel size, padding) or would not pay (see the constants).
+    /// it does not apply (kernel size, padding) or would not pay (see
+    /// [`Self::tile_for_side`]).
     pub fn from_conv(conv: &Conv2d, side: usize) -> Option<Winograd3x3> {
-        if conv.k != 3
-            || conv.pad != 1
-            || conv.cin < Self::MIN_INPUT_CHANNELS
-            || side < Self::MIN_SIDE
-        {
+        Self::with_tile(conv, Self::tile_for_side(side)?)
+    }
+
+    /// `conv` by F(tile x tile, 3 x 3) (tile 2 or 4), or None where it does not apply
+    /// (kernel size, padding) or would not pay (too few input channels).
+    pub fn with_tile(conv: &Conv2d, tile: usize) -> Option<Winograd3x3> {
+        let g_matrix: &[f32] = match tile {
+            2 => &FILTER_TRANSFORM_2,
+            4 => &FILTER_TRANSFORM_4,
+            _ => return None,
+        };
+        if conv.k != 3 || conv.pad != 1 || conv.cin < Self::MIN_INPUT_CHANNELS {
             return None;
         }
-        let (cin, cout) = (conv.cin, conv.cout);
-        let mut transformed = vec![0f32; 16 * cout * cin];
+        let (cin, cout, t) = (conv.cin, conv.cout, tile + 2);
+        let mut transformed = vec![0f32; t * t * cin * cout];
         for o in 0..cout {
             for i in 0..cin {
                 let g = &conv.weight[(o * cin + i) * 9..(o * cin + i + 1) * 9];
-                // G g: rows g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2 of the 3x3 kernel's rows.
-                let mut gg = [[0f32; 3]; 4];
-                for c in 0..3 {
-                    let (a, b, d) = (g[c], g[3 + c], g[6 + c]);
-                    gg[0][c] = a;
-                    gg[1][c] = 0.5 * (a + b + d);
-                    gg[2][c] = 0.5 * (a - b + d);
-                    gg[3][c] = d;
-                }
-                // (G g) G^T: the same combination along each row.
-                for (r, row) in gg.iter().enumerate() {
-                    let (a, b, d) = (row[0], row[1], row[2]);
-                    let u = [a, 0.5 * (a + b + d), 0.5 * (a - b + d), d];
-                    for (c, v) in u.into_iter().enumerate() {
-                        transformed[((r * 4 + c) * cout + o) * cin + i] = v;
+                // G g: [t, 3], then (G g) G^T: [t, t].
+                let gg: Vec<f32> = (0..t * 3)
+                    .map(|rc| {
+                        let (r, c) = (rc / 3, rc % 3);
+                        (0..3).map(|k| g_matrix[r * 3 + k] * g[k * 3 + c]).sum()
+                    })
+                    .collect();
+                for r in 0..t {
+                    for c in 0..t {
+                        let v: f32 = (0..3).map(|k| gg[r * 3 + k] * g_matrix[c * 3 + k]).sum();
+                        transformed[((r * t + c) * cin + i) * cout + o] = v;
                     }
                 }
             }
@@ -174,168 +321,149 @@ impl Winograd3x3 {
         Some(Winograd3x3 {
             cin,
             cout,
+            tile,
             transformed,
             bias: conv.bias.clone(),
         })
     }
 
+    /// Output tile side m of this layer's F(m x m, 3 x 3).
+    pub fn tile(&self) -> usize {
+        self.tile
+    }
+
     // [cin, h, w] -> [cout, h, w]
     pub fn forward(&self, x: &Tensor) -> Tensor {
         assert_eq!(x.c, self.cin, "conv input channels");
-        let (h, w) = (x.h, x.w);
-        let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
+        let (h, w, m) = (x.h, x.w, self.tile);
+        let t = m + 2;
+        let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
         let tiles = th * tw;
-        let (v_len, m_len) = (self.cin * tiles, self.cout * tiles);
+        let (v_len, m_len) = (tiles * self.cin, tiles * self.cout);
         // V and M are written whole before they are read, so the thread's buffers from
         // the last layer serve again without allocating or zeroing (a pass's biggest
         // layers would otherwise zero megabytes each).
         WINOGRAD_SCRATCH.with(|scratch| {
-            let (v, m) = &mut *scratch.borrow_mut();
-            v.resize(16 * v_len, 0.0);
-            m.resize(16 * m_len, 0.0);
-            let (v, m) = (&mut v[..16 * v_len], &mut m[..16 * m_len]);
+            let (v, prod) = &mut *scratch.borrow_mut();
+            v.resize(t * t * v_len, 0.0);
+            prod.resize(t * t * m_len, 0.0);
+            let (v, prod) = (&mut v[..t * t * v_len], &mut prod[..t * t * m_len]);
             self.transform_input(x, th, tw, v);
-            // M[xi] = U[xi] V[xi]: [16, cout, tiles].
-            let u_len = self.cout * self.cin;
-            for xi in 0..16 {
+            // M[xi] = V[xi] U[xi]: [t * t, tiles, cout].
+            let u_len = self.cin * self.cout;
+            for xi in 0..t * t {
                 gemm(
+                    Matrix::row_major(&v[xi * v_len..(xi + 1) * v_len], tiles, self.cin),
                     Matrix::row_major(
                         &self.transformed[xi * u_len..(xi + 1) * u_len],
-                        self.cout,
                         self.cin,
+                        self.cout,
                     ),
-                    Matrix::row_major(&v[xi * v_len..(xi + 1) * v_len], self.cin, tiles),
-                    &mut m[xi * m_len..(xi + 1) * m_len],
+                    &mut prod[xi * m_len..(xi + 1) * m_len],
                     Product::Overwrite,
                 );
             }
-            self.transform_output(m, h, w)
+            self.transform_output(prod, h, w)
         })
     }
 
-    /// V = B^T d B for every input channel and tile: `[16, cin, tiles]`, position
-    /// `xi = 4 * row_combination + column_combination`. Every step runs along a whole
-    /// row of tiles on contiguous slices, so it compiles to vector code: each padded
-    /// plane (1 zero left/top, up to 2 right/bottom) is split into its even and odd
-    /// columns, where tile `tx`'s four columns are `even[tx], odd[tx], even[tx + 1],
-    /// odd[tx + 1]`.
+    /// V = B^T d B for every tile: `[t * t, tiles, cin]`, position `xi = t *
+    /// row_combination + column_combination`. The input is first copied channel-last
+    /// into a zero-padded plane (1 left/top, the rest of the last tiles right/bottom);
+    /// the row combinations of a row of tiles are shared by its tiles.
     fn transform_input(&self, x: &Tensor, th: usize, tw: usize, v: &mut [f32]) {
-        let (h, w) = (x.h, x.w);
+        let (h, w, m, cin) = (x.h, x.w, self.tile, self.cin);
+        let t = m + 2;
         let tiles = th * tw;
-        let (rows, half) = (2 * th + 2, tw + 1);
-        // even[y][j] holds padded column 2j (input column 2j - 1), odd[y][j] column 2j + 1.
-        let mut even = vec![0f32; rows * half];
-        let mut odd = vec![0f32; rows * half];
-        // One row of tiles' four row combinations, even and odd columns: [4][half].
-        let mut comb_even = vec![0f32; 4 * half];
-        let mut comb_odd = vec![0f32; 4 * half];
-        for ci in 0..self.cin {
-            let plane = &x.data[ci * h * w..(ci + 1) * h * w];
+        let (ph, pw) = (m * th + 2, m * tw + 2);
+        let mut padded = vec![0f32; ph * pw * cin];
+        for (c, plane) in x.data.chunks_exact(h * w).enumerate() {
             for (y, row) in plane.chunks_exact(w).enumerate() {
-                let (e, o) = (
-                    &mut even[(y + 1) * half..(y + 2) * half],
-                    &mut odd[(y + 1) * half..(y + 2) * half],
-                );
-                let pairs = row.chunks_exact(2);
-                if let [last] = pairs.remainder() {
-                    o[w / 2] = *last;
-                }
-                for ((pair, o), e) in pairs.zip(o.iter_mut()).zip(&mut e[1..]) {
-                    *o = pair[0];
-                    *e = pair[1];
+                let at = ((y + 1) * pw + 1) * cin + c;
+                for (i, value) in row.iter().enumerate() {
+                    padded[at + i * cin] = *value;
                 }
             }
-            for ty in 0..th {
-                for (plane, comb) in [(&even, &mut comb_even), (&odd, &mut comb_odd)] {
-                    let row = |r: usize| &plane[(2 * ty + r) * half..(2 * ty + r + 1) * half];
-                    let (d0, d1, d2, d3) = (row(0), row(1), row(2), row(3));
-                    let (c0, rest) = comb.split_at_mut(half);
-                    let (c1, rest) = rest.split_at_mut(half);
-                    let (c2, c3) = rest.split_at_mut(half);
-                    // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3.
-                    for j in 0..half {
-                        c0[j] = d0[j] - d2[j];
-                        c1[j] = d1[j] + d2[j];
-                        c2[j] = d2[j] - d1[j];
-                        c3[j] = d1[j] - d3[j];
-                    }
+        }
+        // B^T d for one row of tiles: [t rows][pw columns][cin].
+        let mut rows = vec![0f32; t * pw * cin];
+        for ty in 0..th {
+            let band = &padded[m * ty * pw * cin..(m * ty + t) * pw * cin];
+            for (r, out) in rows.chunks_exact_mut(pw * cin).enumerate() {
+                for (col, dst) in out.chunks_exact_mut(cin).enumerate() {
+                    let d: [&[f32]; 6] = std::array::from_fn(|i| {
+                        let at = ((i % t) * pw + col) * cin;
+                        &band[at..at + cin]
+                    });
+                    input_row(m, r, &d[..t], dst);
                 }
-                for r in 0..4 {
-                    let e = &comb_even[r * half..(r + 1) * half];
-                    let o = &comb_odd[r * half..(r + 1) * half];
-                    let (e0, e1, o0, o1) = (&e[..tw], &e[1..], &o[..tw], &o[1..]);
-                    let at = |c: usize| ((r * 4 + c) * self.cin + ci) * tiles + ty * tw;
-                    // ... then the same combinations of the tile's columns.
-                    let dst = &mut v[at(0)..at(0) + tw];
-                    for tx in 0..tw {
-                        dst[tx] = e0[tx] - e1[tx];
-                    }
-                    let dst = &mut v[at(1)..at(1) + tw];
-                    for tx in 0..tw {
-                        dst[tx] = o0[tx] + e1[tx];
-                    }
-                    let dst = &mut v[at(2)..at(2) + tw];
-                    for tx in 0..tw {
-                        dst[tx] = e1[tx] - o0[tx];
-                    }
-                    let dst = &mut v[at(3)..at(3) + tw];
-                    for tx in 0..tw {
-                        dst[tx] = o0[tx] - o1[tx];
+            }
+            // ... then the same combinations of each tile's columns.
+            for tx in 0..tw {
+                let tile = ty * tw + tx;
+                for r in 0..t {
+                    let d: [&[f32]; 6] = std::array::from_fn(|j| {
+                        let at = (r * pw + m * tx + j % t) * cin;
+                        &rows[at..at + cin]
+                    });
+                    for c in 0..t {
+                        let at = ((r * t + c) * tiles + tile) * cin;
+                        input_row(m, c, &d[..t], &mut v[at..at + cin]);
                     }
                 }
             }
         }
     }
 
-    /// Y = A^T M A per output channel and tile, plus the bias, along whole rows of
-    /// tiles; an odd side's last tiles drop their outputs past the edge.
-    fn transform_output(&self, m: &[f32], h: usize, w: usize) -> Tensor {
-        let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
+    /// Y = A^T M A plus the bias for every tile, written back channel-first; the last
+    /// tiles of a side that m does not divide drop their outputs past the edge.
+    fn transform_output(&self, prod: &[f32], h: usize, w: usize) -> Tensor {
+        let (m, cout) = (self.tile, self.cout);
+        let t = m + 2;
+        let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
         let tiles = th * tw;
-        let mut out = vec![0f32; self.cout * h * w];
-        // The two output rows of one row of tiles, even and odd columns: [2][tw] each.
-        let mut even = vec![0f32; 2 * tw];
-        let mut odd = vec![0f32; 2 * tw];
-        for o in 0..self.cout {
-            let plane = &mut out[o * h * w..(o + 1) * h * w];
-            let bias = self.bias[o];
-            for ty in 0..th {
-                let s: [&[f32]; 16] = std::array::from_fn(|xi| {
-                    let at = (xi * self.cout + o) * tiles + ty * tw;
-                    &m[at..at + tw]
-                });
-                let (e0, e1) = even.split_at_mut(tw);
-                let (o0, o1) = odd.split_at_mut(tw);
-                for tx in 0..tw {
-                    // A^T M: rows m0 + m1 + m2 (a) and m1 - m2 - m3 (b), per column...
-                    let a: [f32; 4] =
-                        std::array::from_fn(|c| s[c][tx] + s[4 + c][tx] + s[8 + c][tx]);
-                    let b: [f32; 4] =
-                        std::array::from_fn(|c| s[4 + c][tx] - s[8 + c][tx] - s[12 + c][tx]);
-                    // ... then the same on columns.
-                    e0[tx] = a[0] + a[1] + a[2] + bias;
-                    o0[tx] = a[1] - a[2] - a[3] + bias;
-                    e1[tx] = b[0] + b[1] + b[2] + bias;
-                    o1[tx] = b[1] - b[2] - b[3] + bias;
+        let mut out = vec![0f32; cout * h * w];
+        // A^T M for one tile, [m rows][t columns][cout]; then one output pixel, [cout].
+        let mut rows = vec![0f32; m * t * cout];
+        let mut pixel = vec![0f32; cout];
+        for ty in 0..th {
+            for tx in 0..tw {
+                let tile = ty * tw + tx;
+                for c in 0..t {
+                    let p: [&[f32]; 6] = std::array::from_fn(|k| {
+                        let at = (((k % t) * t + c) * tiles + tile) * cout;
+                        &prod[at..at + cout]
+                    });
+                    for r in 0..m {
+                        let at = (r * t + c) * cout;
+                        output_row(m, r, &p[..t], &mut rows[at..at + cout]);
+                    }
                 }
-                for r in 0..2 {
-                    let y = 2 * ty + r;
+                for r in 0..m {
+                    let y = m * ty + r;
                     if y >= h {
                         break;
                     }
-                    let row = &mut plane[y * w..(y + 1) * w];
-                    let (e, od) = (&even[r * tw..(r + 1) * tw], &odd[r * tw..(r + 1) * tw]);
-                    for (tx, pair) in row.chunks_mut(2).enumerate() {
-                        pair[0] = e[tx];
-                        if let Some(second) = pair.get_mut(1) {
-                            *second = od[tx];
+                    let p: [&[f32]; 6] = std::array::from_fn(|k| {
+                        let at = (r * t + k % t) * cout;
+                        &rows[at..at + cout]
+                    });
+                    for c in 0..m {
+                        let x = m * tx + c;
+                        if x >= w {
+                            break;
+                        }
+                        output_row(m, c, &p[..t], &mut pixel);
+                        let at = y * w + x;
+                        for (o, (value, bias)) in pixel.iter().zip(&self.bias).enumerate() {
+                            out[o * h * w + at] = value + bias;
                         }
                     }
                 }
             }
         }
         Tensor {
-            c: self.cout,
+            c: cout,
             h,
             w,
             data: out,
@@ -614,32 +742,36 @@ mod tests {
         }
     }
 
-    /// Winograd F(2x2, 3x3) gives the direct convolution's outputs on even and odd
-    /// sides, and declines the convolutions it does not apply to.
+    /// Winograd F(2x2, 3x3) and F(4x4, 3x3) give the direct convolution's outputs on
+    /// sides the tiles divide and sides they overhang, and decline the convolutions
+    /// they do not apply to.
     #[test]
     fn winograd_matches_the_direct_convolution() {
-        for (h, w) in [(6, 6), (5, 5), (9, 8), (1, 3), (40, 40)] {
-            let (cin, cout) = (16, 5);
-            let conv = Conv2d {
-                cin,
-                cout,
-                k: 3,
-                pad: 1,
-                weight: pseudo(cout * cin * 9, 11),
-                bias: pseudo(cout, 12),
-            };
-            let x = Tensor {
-                c: cin,
-                h,
-                w,
-                data: pseudo(cin * h * w, 13),
-            };
-            let want = conv.forward(&x);
-            // Built for 8x8 (the smallest side it accepts); it runs on any side.
-            let got = Winograd3x3::from_conv(&conv, 8).unwrap().forward(&x);
-            assert_eq!((got.c, got.h, got.w), (cout, h, w));
-            for (a, b) in got.data.iter().zip(&want.data) {
-                assert!((a - b).abs() < 1e-3, "{h}x{w}: {a} vs {b}");
+        for tile in [2, 4] {
+            for (h, w) in [(6, 6), (5, 5), (9, 8), (1, 3), (10, 10), (20, 20), (40, 40)] {
+                let (cin, cout) = (16, 5);
+                let conv = Conv2d {
+                    cin,
+                    cout,
+                    k: 3,
+                    pad: 1,
+                    weight: pseudo(cout * cin * 9, 11),
+                    bias: pseudo(cout, 12),
+                };
+                let x = Tensor {
+                    c: cin,
+                    h,
+                    w,
+                    data: pseudo(cin * h * w, 13),
+                };
+                let want = conv.forward(&x);
+                let fast = Winograd3x3::with_tile(&conv, tile).unwrap();
+                assert_eq!(fast.tile(), tile);
+                let got = fast.forward(&x);
+                assert_eq!((got.c, got.h, got.w), (cout, h, w));
+                for (a, b) in got.data.iter().zip(&want.data) {
+                    assert!((a - b).abs() < 1e-3, "F{tile} {h}x{w}: {a} vs {b}");
+                }
             }
         }
         let direct_only = |cin, k, pad| Conv2d {
@@ -653,8 +785,12 @@ mod tests {
         assert!(Winograd3x3::from_conv(&direct_only(16, 7, 0), 40).is_none());
         assert!(Winograd3x3::from_conv(&direct_only(16, 3, 0), 40).is_none());
         assert!(Winograd3x3::from_conv(&direct_only(1, 3, 1), 40).is_none());
-        assert!(Winograd3x3::from_conv(&direct_only(16, 3, 1), 5).is_none());
-        assert!(Winograd3x3::from_conv(&direct_only(16, 3, 1), 10).is_some());
+        assert!(Winograd3x3::with_tile(&direct_only(16, 3, 1), 3).is_none());
+        let tile = |side| Winograd3x3::from_conv(&direct_only(16, 3, 1), side).map(|f| f.tile());
+        assert_eq!(tile(5), None);
+        assert_eq!(tile(10), Some(2));
+        assert_eq!(tile(20), Some(4));
+        assert_eq!(tile(40), Some(4));
     }
 
     #[test]
