@@ -266,12 +266,12 @@ impl Winograd3x3 {
     /// channel) takes 0.02 ms of a 2.1 ms pass, nothing worth transforming for.
     pub const MIN_INPUT_CHANNELS: usize = 16;
 
-    /// The output tile side that pays on a `side` x `side` map, if any (measured with
-    /// `examples/layer_profile.rs` on slimvgg and widevgg, docs/RESULTS.md): F(4x4)
-    /// from 16 (1.6-2.3x faster than im2col at 20x20 and 40x40, against 1.3-1.8x for
-    /// F(2x2)); F(2x2) below (as fast as F(4x4) at 10x10, where 4x4 tiles overhang by
-    /// 44%, and the only one that pays at 5x5: 1.3x); on smaller maps the tiles are
-    /// mostly overhang.
+    /// The output tile side that pays on a `side` x `side` map, if any (docs/RESULTS.md):
+    /// F(4x4) from 16 (1.6-2.3x faster than im2col at 20x20 and 40x40 alone, against
+    /// 1.3-1.8x for F(2x2)); F(2x2) from 8 (as fast as F(4x4) at 10x10, where 4x4 tiles
+    /// overhang by 44%, with smaller filters). At 5x5, F(2x2) alone runs 1.3x faster
+    /// than im2col, but its filters take 1.78x the memory, and the shipped cascade at
+    /// batch 1, which streams every member's weights from memory, got slower with it.
     pub fn tile_for_side(side: usize) -> Option<usize> {
         match side {
             0..8 => None,
