@@ -173,9 +173,11 @@ macro_rules! lanes {
     }};
 }
 
-/// Row `r` of F(m x m)'s `B^T` applied to the m + 2 vectors `d`.
-fn input_row(tile: usize, r: usize, d: &[&[f32]], dst: &mut [f32]) {
-    match (tile, r) {
+/// Row `r` of F(m x m)'s `B^T` applied to the m + 2 vectors `d`. Inlined into loops
+/// over constant `M` and `r`, so the match resolves at compile time.
+#[inline(always)]
+fn input_row<const M: usize>(r: usize, d: &[&[f32]], dst: &mut [f32]) {
+    match (M, r) {
         (2, 0) => lanes!(dst, |a, b| a - b, d[0], d[2]),
         (2, 1) => lanes!(dst, |a, b| a + b, d[1], d[2]),
         (2, 2) => lanes!(dst, |a, b| b - a, d[1], d[2]),
@@ -214,13 +216,15 @@ fn input_row(tile: usize, r: usize, d: &[&[f32]], dst: &mut [f32]) {
             d[4]
         ),
         (4, 5) => lanes!(dst, |a, b, c| 4.0 * a - 5.0 * b + c, d[1], d[3], d[5]),
-        _ => unreachable!("F({tile}x{tile}) has no input row {r}"),
+        _ => unreachable!("F({M}x{M}) has no input row {r}"),
     }
 }
 
-/// Row `r` of F(m x m)'s `A^T` applied to the m + 2 vectors `p`.
-fn output_row(tile: usize, r: usize, p: &[&[f32]], dst: &mut [f32]) {
-    match (tile, r) {
+/// Row `r` of F(m x m)'s `A^T` applied to the m + 2 vectors `p` (inlined like
+/// [`input_row`]).
+#[inline(always)]
+fn output_row<const M: usize>(r: usize, p: &[&[f32]], dst: &mut [f32]) {
+    match (M, r) {
         (2, 0) => lanes!(dst, |a, b, c| a + b + c, p[0], p[1], p[2]),
         (2, 1) => lanes!(dst, |a, b, c| a - b - c, p[1], p[2], p[3]),
         (4, 0) => lanes!(
@@ -257,7 +261,7 @@ fn output_row(tile: usize, r: usize, p: &[&[f32]], dst: &mut [f32]) {
             p[4],
             p[5]
         ),
-        _ => unreachable!("F({tile}x{tile}) has no output row {r}"),
+        _ => unreachable!("F({M}x{M}) has no output row {r}"),
     }
 }
 
@@ -348,7 +352,11 @@ impl Winograd3x3 {
             v.resize(t * t * v_len, 0.0);
             prod.resize(t * t * m_len, 0.0);
             let (v, prod) = (&mut v[..t * t * v_len], &mut prod[..t * t * m_len]);
-            self.transform_input(x, th, tw, v);
+            if self.tile == 4 {
+                self.transform_input::<4>(x, th, tw, v);
+            } else {
+                self.transform_input::<2>(x, th, tw, v);
+            }
             // M[xi] = V[xi] U[xi]: [t * t, tiles, cout].
             let u_len = self.cin * self.cout;
             for xi in 0..t * t {
@@ -363,7 +371,11 @@ impl Winograd3x3 {
                     Product::Overwrite,
                 );
             }
-            self.transform_output(prod, h, w)
+            if self.tile == 4 {
+                self.transform_output::<4>(prod, h, w)
+            } else {
+                self.transform_output::<2>(prod, h, w)
+            }
         })
     }
 
@@ -371,8 +383,8 @@ impl Winograd3x3 {
     /// row_combination + column_combination`. The input is first copied channel-last
     /// into a zero-padded plane (1 left/top, the rest of the last tiles right/bottom);
     /// the row combinations of a row of tiles are shared by its tiles.
-    fn transform_input(&self, x: &Tensor, th: usize, tw: usize, v: &mut [f32]) {
-        let (h, w, m, cin) = (x.h, x.w, self.tile, self.cin);
+    fn transform_input<const M: usize>(&self, x: &Tensor, th: usize, tw: usize, v: &mut [f32]) {
+        let (h, w, m, cin) = (x.h, x.w, M, self.cin);
         let t = m + 2;
         let tiles = th * tw;
         let (ph, pw) = (m * th + 2, m * tw + 2);
@@ -395,7 +407,7 @@ impl Winograd3x3 {
                         let at = ((i % t) * pw + col) * cin;
                         &band[at..at + cin]
                     });
-                    input_row(m, r, &d[..t], dst);
+                    input_row::<M>(r, &d[..t], dst);
                 }
             }
             // ... then the same combinations of each tile's columns.
@@ -408,7 +420,7 @@ impl Winograd3x3 {
                     });
                     for c in 0..t {
                         let at = ((r * t + c) * tiles + tile) * cin;
-                        input_row(m, c, &d[..t], &mut v[at..at + cin]);
+                        input_row::<M>(c, &d[..t], &mut v[at..at + cin]);
                     }
                 }
             }
@@ -417,8 +429,8 @@ impl Winograd3x3 {
 
     /// Y = A^T M A plus the bias for every tile, written back channel-first; the last
     /// tiles of a side that m does not divide drop their outputs past the edge.
-    fn transform_output(&self, prod: &[f32], h: usize, w: usize) -> Tensor {
-        let (m, cout) = (self.tile, self.cout);
+    fn transform_output<const M: usize>(&self, prod: &[f32], h: usize, w: usize) -> Tensor {
+        let (m, cout) = (M, self.cout);
         let t = m + 2;
         let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
         let tiles = th * tw;
@@ -436,7 +448,7 @@ impl Winograd3x3 {
                     });
                     for r in 0..m {
                         let at = (r * t + c) * cout;
-                        output_row(m, r, &p[..t], &mut rows[at..at + cout]);
+                        output_row::<M>(r, &p[..t], &mut rows[at..at + cout]);
                     }
                 }
                 for r in 0..m {
@@ -453,7 +465,7 @@ impl Winograd3x3 {
                         if x >= w {
                             break;
                         }
-                        output_row(m, c, &p[..t], &mut pixel);
+                        output_row::<M>(c, &p[..t], &mut pixel);
                         let at = y * w + x;
                         for (o, (value, bias)) in pixel.iter().zip(&self.bias).enumerate() {
                             out[o * h * w + at] = value + bias;
