@@ -174,8 +174,10 @@ macro_rules! lanes {
 }
 
 /// Row `r` of F(m x m)'s `B^T` applied to the m + 2 vectors `d`. Inlined into loops
-/// over constant `M` and `r`, so the match resolves at compile time.
+/// over constant `M` and `r`, so the match resolves at compile time. One row of the
+/// matrix per line (hence no rustfmt).
 #[inline(always)]
+#[rustfmt::skip]
 fn input_row<const M: usize>(r: usize, d: &[&[f32]], dst: &mut [f32]) {
     match (M, r) {
         (2, 0) => lanes!(dst, |a, b| a - b, d[0], d[2]),
@@ -183,38 +185,10 @@ fn input_row<const M: usize>(r: usize, d: &[&[f32]], dst: &mut [f32]) {
         (2, 2) => lanes!(dst, |a, b| b - a, d[1], d[2]),
         (2, 3) => lanes!(dst, |a, b| a - b, d[1], d[3]),
         (4, 0) => lanes!(dst, |a, b, c| 4.0 * a - 5.0 * b + c, d[0], d[2], d[4]),
-        (4, 1) => lanes!(
-            dst,
-            |a, b, c, e| -4.0 * (a + b) + c + e,
-            d[1],
-            d[2],
-            d[3],
-            d[4]
-        ),
-        (4, 2) => lanes!(
-            dst,
-            |a, b, c, e| 4.0 * (a - b) - c + e,
-            d[1],
-            d[2],
-            d[3],
-            d[4]
-        ),
-        (4, 3) => lanes!(
-            dst,
-            |a, b, c, e| 2.0 * (c - a) - b + e,
-            d[1],
-            d[2],
-            d[3],
-            d[4]
-        ),
-        (4, 4) => lanes!(
-            dst,
-            |a, b, c, e| 2.0 * (a - c) - b + e,
-            d[1],
-            d[2],
-            d[3],
-            d[4]
-        ),
+        (4, 1) => lanes!(dst, |a, b, c, e| -4.0 * (a + b) + c + e, d[1], d[2], d[3], d[4]),
+        (4, 2) => lanes!(dst, |a, b, c, e| 4.0 * (a - b) - c + e, d[1], d[2], d[3], d[4]),
+        (4, 3) => lanes!(dst, |a, b, c, e| 2.0 * (c - a) - b + e, d[1], d[2], d[3], d[4]),
+        (4, 4) => lanes!(dst, |a, b, c, e| 2.0 * (a - c) - b + e, d[1], d[2], d[3], d[4]),
         (4, 5) => lanes!(dst, |a, b, c| 4.0 * a - 5.0 * b + c, d[1], d[3], d[5]),
         _ => unreachable!("F({M}x{M}) has no input row {r}"),
     }
@@ -223,44 +197,15 @@ fn input_row<const M: usize>(r: usize, d: &[&[f32]], dst: &mut [f32]) {
 /// Row `r` of F(m x m)'s `A^T` applied to the m + 2 vectors `p` (inlined like
 /// [`input_row`]).
 #[inline(always)]
+#[rustfmt::skip]
 fn output_row<const M: usize>(r: usize, p: &[&[f32]], dst: &mut [f32]) {
     match (M, r) {
         (2, 0) => lanes!(dst, |a, b, c| a + b + c, p[0], p[1], p[2]),
         (2, 1) => lanes!(dst, |a, b, c| a - b - c, p[1], p[2], p[3]),
-        (4, 0) => lanes!(
-            dst,
-            |a, b, c, d, e| a + b + c + d + e,
-            p[0],
-            p[1],
-            p[2],
-            p[3],
-            p[4]
-        ),
-        (4, 1) => lanes!(
-            dst,
-            |a, b, c, d| a - b + 2.0 * (c - d),
-            p[1],
-            p[2],
-            p[3],
-            p[4]
-        ),
-        (4, 2) => lanes!(
-            dst,
-            |a, b, c, d| a + b + 4.0 * (c + d),
-            p[1],
-            p[2],
-            p[3],
-            p[4]
-        ),
-        (4, 3) => lanes!(
-            dst,
-            |a, b, c, d, e| a - b + 8.0 * (c - d) + e,
-            p[1],
-            p[2],
-            p[3],
-            p[4],
-            p[5]
-        ),
+        (4, 0) => lanes!(dst, |a, b, c, d, e| a + b + c + d + e, p[0], p[1], p[2], p[3], p[4]),
+        (4, 1) => lanes!(dst, |a, b, c, d| a - b + 2.0 * (c - d), p[1], p[2], p[3], p[4]),
+        (4, 2) => lanes!(dst, |a, b, c, d| a + b + 4.0 * (c + d), p[1], p[2], p[3], p[4]),
+        (4, 3) => lanes!(dst, |a, b, c, d, e| a - b + 8.0 * (c - d) + e, p[1], p[2], p[3], p[4], p[5]),
         _ => unreachable!("F({M}x{M}) has no output row {r}"),
     }
 }
