@@ -114,6 +114,29 @@ impl TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// The settings in which `requested` differs from this (stored) configuration, as
+    /// `name requested (run: stored)`: what a resumed run ignores, so the user is told
+    /// instead of finding out from the results. The run directory itself is not a setting.
+    pub fn ignored_on_resume(&self, requested: &TrainConfig) -> Vec<String> {
+        let as_map = |c: &TrainConfig| match serde_json::to_value(c) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        let (stored, asked) = (as_map(self), as_map(requested));
+        asked
+            .iter()
+            .filter(|(name, value)| name.as_str() != "run_dir" && stored.get(*name) != Some(value))
+            .map(|(name, value)| {
+                let was = stored
+                    .get(name)
+                    .map_or("unset".to_string(), |v| v.to_string());
+                format!("{name} {value} (run: {was})")
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +183,24 @@ mod tests {
             [0.1, 0.1 * 0.1, 0.1 * 0.01]
         );
         assert_eq!(cfg(Schedule::Constant).lr_at(99, 100), 0.1);
+    }
+
+    #[test]
+    fn a_resumed_run_names_the_settings_it_ignores() {
+        let stored = cfg(Schedule::OneCycle);
+        let mut same = stored.clone();
+        same.run_dir = "elsewhere".into();
+        assert!(stored.ignored_on_resume(&same).is_empty());
+
+        let mut changed = stored.clone();
+        changed.epochs = 56;
+        changed.schedule = Schedule::Constant;
+        assert_eq!(
+            stored.ignored_on_resume(&changed),
+            [
+                "epochs 56 (run: 10)",
+                "schedule \"constant\" (run: \"one-cycle\")"
+            ]
+        );
     }
 }

@@ -68,6 +68,13 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
             "resuming {} (settings from its config.json)",
             requested.run_dir.display()
         );
+        let ignored = stored.ignored_on_resume(requested);
+        if !ignored.is_empty() {
+            eprintln!(
+                "warning: the run keeps its own settings; ignored: {} (start a new run directory to change them)",
+                ignored.join(", ")
+            );
+        }
         stored
     } else {
         write_atomic(&config_path, &serde_json::to_vec_pretty(requested)?)?;
