@@ -112,9 +112,7 @@ impl TrainConfig {
             }
         }
     }
-}
 
-impl TrainConfig {
     /// The settings in which `requested` differs from this (stored) configuration, as
     /// `name requested (run: stored)`: what a resumed run ignores, so the user is told
     /// instead of finding out from the results. The run directory itself is not a setting.
