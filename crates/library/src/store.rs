@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Row id of a song; stable for the life of the library.
 pub type SongId = i64;
@@ -309,6 +309,41 @@ fn song_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Song> {
     })
 }
 
+/// How long a connection waits for another one's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Puts the database in WAL mode, waiting up to `budget` for other connections.
+///
+/// The switch needs exclusive access, and SQLite does not run the busy handler
+/// for it: two processes opening a new library at once would otherwise see
+/// "database is locked". WAL is stored in the file, so after the first open the
+/// mode already reads `wal` and no lock is taken. A file system without WAL
+/// support keeps its old journal mode, which still works, with less concurrency.
+fn switch_to_wal(conn: &Connection, budget: Duration) -> rusqlite::Result<()> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Err(e) if is_busy(&e) && started.elapsed() < budget => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other.map(drop),
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 impl Library {
     /// Opens (creating if needed, with parent folders) the library at `path` and
     /// brings its schema up to date.
@@ -369,12 +404,11 @@ impl Library {
     fn init(&mut self, on_disk: bool) -> Result<()> {
         let conn = &self.conn;
         let setup = || -> rusqlite::Result<()> {
-            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
             conn.pragma_update(None, "foreign_keys", true)?;
             if on_disk {
                 // WAL lets the web server read while the CLI imports.
-                let _mode: String =
-                    conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+                switch_to_wal(conn, BUSY_TIMEOUT)?;
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
             }
             Ok(())
