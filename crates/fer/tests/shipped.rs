@@ -147,8 +147,11 @@ fn shipped_model_scores_the_model_cards_publictest_accuracy() {
     let clf = Classifier::shipped().unwrap();
     let ev = moodtune_fer::Evaluation::new(&ds.labels, &clf.predict_dataset(&ds));
     let card = model_card_accuracy();
+    // One face of slack (0.028 points): the maths kernels are chosen per CPU
+    // (AVX2 / AVX-512), and their rounding may flip a face on a decision boundary.
+    let one_face = 100.0 / ds.labels.len() as f64;
     assert!(
-        (ev.accuracy * 100.0 - card).abs() < 0.005,
+        (ev.accuracy * 100.0 - card).abs() < one_face + 0.005,
         "shipped model: {:.2}% on PublicTest, docs/MODEL.md says {card:.2}%",
         ev.accuracy * 100.0
     );

@@ -607,10 +607,135 @@ fn sheet_rows(
 /// Most cells an ODS file may expand to (a song list of 100,000 rows by 20 columns is 2 M).
 const MAX_ODS_CELLS: u64 = 10_000_000;
 
-/// calamine expands an ODS cell's `table:number-columns-repeated` into that many cells
-/// while it opens the workbook, so a few bytes can ask for billions: count them first.
-/// A repeated cell expands when it holds a value or another cell follows it in its row;
-/// the trailing empty run every row ends with costs nothing.
+/// Most text an ODS file may expand to: 100,000 songs with 2 KB of lyrics each is 200 MB.
+const MAX_ODS_TEXT_BYTES: u64 = 256 << 20;
+
+/// A parsed attribute as a count (`number-columns-repeated`, `text:c`), 1 when absent or bad.
+fn count_attribute(e: &quick_xml::events::BytesStart<'_>, key: &[u8]) -> u64 {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == key)
+        .and_then(|a| std::str::from_utf8(&a.value).ok()?.trim().parse().ok())
+        .unwrap_or(1)
+}
+
+/// What calamine will allocate for an ODS file, counted from its XML as it streams by.
+///
+/// calamine expands repeats while it opens the workbook, so a few bytes can ask for
+/// billions of cells: a cell's `table:number-columns-repeated` (when the cell holds a
+/// value, a formula, or another cell follows it in its row), a row's
+/// `table:number-rows-repeated` (when the row holds a value, or a row with one follows
+/// it), every repeat's own copy of the cell's text, and `<text:s text:c="N"/>` as N
+/// spaces. The empty runs that real ODS rows and sheets end with cost nothing.
+#[derive(Default)]
+struct OdsBudget {
+    /// Cells already committed: read, or expanded from a finished table.
+    cells: u64,
+    text_bytes: u64,
+    // The current table.
+    table_width: u64,
+    table_rows: u64,
+    pending_empty_rows: u64,
+    // The current row.
+    row_repeats: u64,
+    row_cells: u64,
+    row_trailing_empty: u64,
+    row_text_bytes: u64,
+    row_has_value: bool,
+    // The current cell.
+    cell_repeats: u64,
+    cell_has_value: bool,
+    cell_text_bytes: u64,
+}
+
+impl OdsBudget {
+    fn start_table(&mut self) {
+        self.cells = self.expanded_cells();
+        (self.table_width, self.table_rows, self.pending_empty_rows) = (0, 0, 0);
+    }
+
+    fn start_row(&mut self, repeats: u64) {
+        self.row_repeats = repeats;
+        (self.row_cells, self.row_trailing_empty, self.row_text_bytes) = (0, 0, 0);
+        self.row_has_value = false;
+    }
+
+    fn start_cell(&mut self, e: &quick_xml::events::BytesStart<'_>) {
+        self.cell_repeats = count_attribute(e, b"table:number-columns-repeated");
+        self.cell_has_value = e.attributes().flatten().any(|a| {
+            let key = a.key.as_ref();
+            key.starts_with(b"office:") || key == b"table:formula"
+        });
+        self.cell_text_bytes = e
+            .attributes()
+            .flatten()
+            .filter(|a| a.key.as_ref().starts_with(b"office:"))
+            .map(|a| a.value.len() as u64)
+            .sum();
+    }
+
+    fn add_text(&mut self, bytes: u64) {
+        self.cell_text_bytes = self.cell_text_bytes.saturating_add(bytes);
+        self.cell_has_value = true;
+    }
+
+    fn end_cell(&mut self) {
+        // The empty run before this cell is stored now that a cell follows it.
+        self.row_cells = self.row_cells.saturating_add(self.row_trailing_empty);
+        if self.cell_has_value {
+            self.row_cells = self.row_cells.saturating_add(self.cell_repeats);
+            self.row_trailing_empty = 0;
+            self.row_has_value = true;
+            let text = self.cell_text_bytes.saturating_mul(self.cell_repeats);
+            self.row_text_bytes = self.row_text_bytes.saturating_add(text);
+        } else {
+            self.row_trailing_empty = self.cell_repeats;
+        }
+    }
+
+    fn end_row(&mut self) {
+        // calamine stores each row once as read, then copies it per repeat.
+        self.cells = self.cells.saturating_add(self.row_cells);
+        self.table_width = self.table_width.max(self.row_cells);
+        if self.row_has_value {
+            let rows = self.pending_empty_rows.saturating_add(self.row_repeats);
+            self.table_rows = self.table_rows.saturating_add(rows);
+            self.pending_empty_rows = 0;
+            let copies = self.row_repeats.saturating_add(1);
+            let text = self.row_text_bytes.saturating_mul(copies);
+            self.text_bytes = self.text_bytes.saturating_add(text);
+        } else {
+            self.pending_empty_rows = self.pending_empty_rows.saturating_add(self.row_repeats);
+        }
+    }
+
+    /// The cells read plus the current table's rectangle, once for values and once for
+    /// formulas (calamine builds both).
+    fn expanded_cells(&self) -> u64 {
+        let rectangle = self.table_rows.saturating_mul(self.table_width);
+        self.cells.saturating_add(rectangle.saturating_mul(2))
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        if self.expanded_cells() > MAX_ODS_CELLS {
+            return Err(format!(
+                "the sheets ask for more than {MAX_ODS_CELLS} cells (repeated cells or rows); \
+                 not a song list moodtune reads"
+            ));
+        }
+        if self.text_bytes > MAX_ODS_TEXT_BYTES {
+            return Err(format!(
+                "the sheets ask for more than {} MiB of text (repeated cells, rows or spaces); \
+                 not a song list moodtune reads",
+                MAX_ODS_TEXT_BYTES >> 20
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses an ODS file that calamine would expand past [`MAX_ODS_CELLS`] cells or
+/// [`MAX_ODS_TEXT_BYTES`] of text, before calamine opens it.
 fn check_ods_size(path: &Path) -> std::result::Result<(), String> {
     use quick_xml::events::Event;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
@@ -620,66 +745,77 @@ fn check_ods_size(path: &Path) -> std::result::Result<(), String> {
         .by_name("content.xml")
         .map_err(|e| format!("not a valid ODS file (content.xml: {e})"))?;
     let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(content));
+    xml.config_mut().expand_empty_elements = true;
     let mut buf = Vec::new();
-    let (mut cells, mut trailing) = (0u64, 0u64);
+    let mut budget = OdsBudget::default();
+    let mut in_cell = false;
     loop {
-        let (cell, has_children) = match xml.read_event_into(&mut buf) {
-            Ok(Event::Start(e)) => (e.into_owned(), true),
-            Ok(Event::Empty(e)) => (e.into_owned(), false),
-            Ok(Event::End(e)) => {
-                if e.name().as_ref() == b"table:table-row" {
-                    trailing = 0;
+        match xml.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) => match e.name().as_ref() {
+                b"table:table" => budget.start_table(),
+                b"table:table-row" => {
+                    budget.start_row(count_attribute(&e, b"table:number-rows-repeated"))
                 }
-                buf.clear();
-                continue;
-            }
+                b"table:table-cell" | b"table:covered-table-cell" => {
+                    budget.start_cell(&e);
+                    in_cell = true;
+                }
+                b"text:s" if in_cell => budget.add_text(count_attribute(&e, b"text:c")),
+                // Any element inside a cell (a paragraph, even empty) may make it a value.
+                _ if in_cell => budget.add_text(1),
+                _ => {}
+            },
+            Ok(Event::Text(t)) if in_cell => budget.add_text(t.len() as u64),
+            Ok(Event::GeneralRef(r)) if in_cell => budget.add_text(r.len() as u64),
+            Ok(Event::End(e)) => match e.name().as_ref() {
+                b"table:table-cell" | b"table:covered-table-cell" => {
+                    budget.end_cell();
+                    in_cell = false;
+                }
+                b"table:table-row" => {
+                    budget.end_row();
+                    budget.check()?;
+                }
+                _ => {}
+            },
             Ok(Event::Eof) => break,
             Err(e) => return Err(format!("content.xml: {e}")),
-            Ok(_) => {
-                buf.clear();
-                continue;
-            }
-        };
+            Ok(_) => {}
+        }
         buf.clear();
-        if !matches!(
-            cell.name().as_ref(),
-            b"table:table-cell" | b"table:covered-table-cell"
-        ) {
-            continue;
-        }
-        let mut repeats = 1u64;
-        let mut has_value = has_children;
-        for a in cell.attributes().flatten() {
-            match a.key.as_ref() {
-                b"table:number-columns-repeated" => {
-                    repeats = std::str::from_utf8(&a.value)
-                        .ok()
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(1)
-                }
-                key if key.starts_with(b"office:") => has_value = true,
-                _ => {}
-            }
-        }
-        // The run before this cell is expanded now that a cell follows it.
-        cells = cells.saturating_add(trailing);
-        if has_value {
-            cells = cells.saturating_add(repeats);
-            trailing = 0;
-        } else {
-            trailing = repeats;
-        }
-        if cells > MAX_ODS_CELLS {
-            return Err(format!(
-                "the sheets ask for more than {MAX_ODS_CELLS} cells (repeated cells); \
-                 not a song list moodtune reads"
-            ));
-        }
     }
-    Ok(())
+    budget.start_table();
+    budget.check()
+}
+
+/// Runs a third-party file parser, turning a panic on a malformed file into the error
+/// `malformed` makes of the panic's message: calamine's xls reader, for one, indexes
+/// records without bounds checks.
+fn contain_parser_panic<T, E>(
+    parse: impl FnOnce() -> std::result::Result<T, E>,
+    malformed: impl FnOnce(String) -> E,
+) -> std::result::Result<T, E> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)).unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(malformed(detail))
+    })
 }
 
 fn read_spreadsheet(path: &Path) -> Result<Vec<Item>> {
+    contain_parser_panic(
+        || read_spreadsheet_unguarded(path),
+        |detail| Error::Import {
+            path: path.to_path_buf(),
+            message: format!("malformed spreadsheet (the reader failed: {detail})"),
+        },
+    )
+}
+
+fn read_spreadsheet_unguarded(path: &Path) -> Result<Vec<Item>> {
     let import_err = |message: String| Error::Import {
         path: path.to_path_buf(),
         message,
@@ -888,8 +1024,10 @@ fn read_audio(path: &Path) -> Item {
         let canonical = path
             .canonicalize()
             .map_err(|e| format!("cannot open: {e}"))?;
-        let tagged =
-            lofty::read_from_path(&canonical).map_err(|e| format!("unreadable audio: {e}"))?;
+        let tagged = contain_parser_panic(
+            || lofty::read_from_path(&canonical).map_err(|e| format!("unreadable audio: {e}")),
+            |detail| format!("malformed audio file (the reader failed: {detail})"),
+        )?;
         let tag = tagged.primary_tag().or_else(|| tagged.first_tag());
         let text = |s: Option<std::borrow::Cow<'_, str>>| {
             s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
@@ -954,6 +1092,23 @@ fn read_audio(path: &Path) -> Item {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parser_panic_becomes_an_error_with_its_message() {
+        let out: std::result::Result<usize, String> = contain_parser_panic(
+            || {
+                let record: &[u8] = &[1, 2];
+                let name_at = usize::from(record[1]) + 12;
+                // What calamine's xls reader does with a short record.
+                Ok(record[name_at..].len())
+            },
+            |detail| format!("malformed: {detail}"),
+        );
+        let err = out.unwrap_err();
+        assert!(err.starts_with("malformed: range start index 14"), "{err}");
+        let fine: std::result::Result<u8, String> = contain_parser_panic(|| Ok(7), |d| d);
+        assert_eq!(fine, Ok(7));
+    }
 
     #[test]
     fn a_failure_mid_import_leaves_the_library_as_it_was() {

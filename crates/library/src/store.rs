@@ -998,8 +998,11 @@ fn find_existing(
             .optional()
             .map_err(raw)?;
         if let Some((title, artist)) = found {
+            // The artist alone vouches for the id only when there is one: untagged files
+            // and artist-less CSVs would otherwise let any row overwrite any such song.
+            let artist = normalize(&artist);
             if normalize(&title) == normalize(&song.title)
-                || normalize(&artist) == normalize(&song.artist)
+                || (!artist.is_empty() && artist == normalize(&song.artist))
             {
                 return Ok(Some(id));
             }

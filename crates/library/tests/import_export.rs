@@ -311,6 +311,51 @@ fn ods_with_huge_repeated_cells_is_refused_before_it_is_expanded() {
     );
     let err = lib.import_path(&bomb).unwrap_err().to_string();
     assert!(err.contains("bomb.ods") && err.contains("cells"), "{err}");
+
+    // The other ways a few bytes expand: repeated rows before a row with a value, a
+    // formula-only run at the end of a row, spaces by count, one text copied per repeat.
+    let long_text = ods_text(&"la ".repeat(700));
+    let bombs = [
+        (
+            format!(
+                r#"<table:table-row>{}</table:table-row><table:table-row table:number-rows-repeated="1000000000"><table:table-cell/></table:table-row><table:table-row>{}</table:table-row>"#,
+                ods_text("Title"),
+                ods_text("x"),
+            ),
+            "cells",
+        ),
+        (
+            format!(
+                r#"<table:table-row>{}</table:table-row><table:table-row>{}<table:table-cell table:formula="of:=1" table:number-columns-repeated="2000000000"/></table:table-row>"#,
+                ods_text("Title"),
+                ods_text("x"),
+            ),
+            "cells",
+        ),
+        (
+            format!(
+                r#"<table:table-row>{}</table:table-row><table:table-row><table:table-cell office:value-type="string"><text:p>a<text:s text:c="20000000000"/></text:p></table:table-cell></table:table-row>"#,
+                ods_text("Title"),
+            ),
+            "MiB of text",
+        ),
+        (
+            format!(
+                r#"<table:table-row>{}</table:table-row><table:table-row table:number-rows-repeated="200000">{long_text}</table:table-row>"#,
+                ods_text("Title"),
+            ),
+            "MiB of text",
+        ),
+    ];
+    for (i, (rows, what)) in bombs.iter().enumerate() {
+        let bomb = dir.path().join(format!("bomb{i}.ods"));
+        write_ods(&bomb, rows);
+        let err = lib.import_path(&bomb).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("bomb{i}.ods")) && err.contains(what),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -484,6 +529,31 @@ fn an_edited_export_updates_the_song_it_came_from() {
     assert_eq!((r.added, r.updated), (0, 1), "{r}");
     assert_eq!(lib.song(id).unwrap().unwrap().title, "New Title");
     assert_eq!(lib.len().unwrap(), 1);
+}
+
+/// An exported id is trusted only when the song still has the row's title or its
+/// (non-empty) artist: an empty artist matches every untagged song.
+#[test]
+fn an_exported_id_does_not_overwrite_an_unrelated_artistless_song() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let rain = lib
+        .add_song(&moodtune_library::NewSong::new("Rain", "").tags(["Calm"]))
+        .unwrap();
+    let sheet = dir.path().join("other-library.csv");
+    std::fs::write(
+        &sheet,
+        format!("moodtune_id,title,artist,lyrics\n{rain},Sunshine,,bright days\n"),
+    )
+    .unwrap();
+    let r = lib.import_path(&sheet).unwrap();
+    assert_eq!((r.added, r.updated), (1, 0), "{r}");
+    let kept = lib.song(rain).unwrap().unwrap();
+    assert_eq!((kept.title.as_str(), kept.lyrics), ("Rain", None));
+    assert_eq!(
+        lib.find("Sunshine").unwrap().lyrics.as_deref(),
+        Some("bright days")
+    );
 }
 
 #[test]
