@@ -399,6 +399,9 @@ impl Backend for RealBackend {
         std::fs::create_dir_all(&dir)
             .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(&name);
+        // Uploads go one at a time: two of the same name must not overwrite each
+        // other's file while the first one imports.
+        let mut lib = self.lib();
         let mut tmp = tempfile::NamedTempFile::new_in(&dir)
             .map_err(|e| internal(format!("cannot write in {}: {e}", dir.display())))?;
         {
@@ -408,14 +411,27 @@ impl Backend for RealBackend {
                 .and_then(|()| f.sync_all())
                 .map_err(|e| internal(format!("cannot save the upload: {e}")))?;
         }
+        // A failed re-upload must not cost the copy of the last good one.
+        let previous = if path.exists() {
+            let kept = tempfile::NamedTempFile::new_in(&dir)
+                .map_err(|e| internal(format!("cannot write in {}: {e}", dir.display())))?
+                .into_temp_path();
+            std::fs::rename(&path, &kept)
+                .map_err(|e| internal(format!("cannot set {} aside: {e}", path.display())))?;
+            Some(kept)
+        } else {
+            None
+        };
         tmp.persist(&path)
             .map_err(|e| internal(format!("cannot save {}: {e}", path.display())))?;
 
-        let mut lib = self.lib();
         let shown = path.display().to_string();
         let report = lib.import_path(&path).map_err(|e| {
-            // A file that did not import is not kept.
+            // A file that did not import is not kept; the one it replaced comes back.
             let _ = std::fs::remove_file(&path);
+            if let Some(previous) = &previous {
+                let _ = std::fs::rename(previous, &path);
+            }
             let msg = e.to_string().replace(&shown, &name);
             match lib_err(e) {
                 BackendError::Internal(_) => BackendError::Internal(msg),
@@ -429,10 +445,14 @@ impl Backend for RealBackend {
             .chain(report.warnings.iter().map(|w| format!("warning {w}")))
             .map(|m| m.replace(&shown, &name))
             .collect();
-        // "A user's own library replaces the demo with one import."
+        // "A user's own library replaces the demo with one import." Demo songs the
+        // upload merged into (an edited export, say) are the user's now and stay.
         let imported = report.added + report.updated + report.unchanged;
         if imported > 0 {
-            let removed = lib.delete_source(demo::SOURCE).map_err(lib_err)?;
+            let source = moodtune_library::source_of(&path);
+            let removed = lib
+                .replace_source(demo::SOURCE, &report.song_ids, &source)
+                .map_err(lib_err)?;
             if removed > 0 {
                 messages.push(format!("removed the {removed} demo songs"));
             }
@@ -586,6 +606,37 @@ mod tests {
             .collect();
         kept.sort();
         assert_eq!(kept, ["my songs.csv"]);
+
+        // A failed re-upload of a name keeps the copy of the last one that imported.
+        let err = b.import("my songs.csv", b"1,2,3\n").unwrap_err();
+        assert!(err.to_string().contains("my songs.csv"), "{err}");
+        let kept = std::fs::read_to_string(dir.path().join("imports/my songs.csv")).unwrap();
+        assert_eq!(kept, csv);
+    }
+
+    #[test]
+    fn an_upload_merged_into_demo_songs_keeps_them_as_the_users_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = backend(dir.path());
+        let demo_songs = b.info().unwrap().songs;
+        let edited = b.lib().songs().unwrap()[0].clone();
+        let sheet = format!(
+            "moodtune_id,title,artist,tags\n{},{},{},Mine\nNew Song,Me,Calm\n",
+            edited.id, edited.title, edited.artist
+        );
+        let s = b.import("edited export.csv", sheet.as_bytes()).unwrap();
+        assert_eq!(s.imported, 2, "{s:?}");
+        let removed = format!("removed the {} demo songs", demo_songs - 1);
+        assert!(s.messages.contains(&removed), "{s:?}");
+        let lib = b.lib();
+        assert_eq!(lib.len().unwrap(), 2);
+        let kept = lib.song(edited.id).unwrap().unwrap();
+        assert!(kept.has_tag("Mine"), "{kept:?}");
+        assert!(
+            kept.source.ends_with("edited export.csv"),
+            "{}",
+            kept.source
+        );
     }
 
     #[test]

@@ -478,7 +478,8 @@ pub(crate) fn guess_language(text: &str) -> Option<&'static str> {
     }
 }
 
-fn canonical_source(path: &Path) -> String {
+/// The `source` that songs imported from `path` get: its canonical path.
+pub fn source_of(path: &Path) -> String {
     path.canonicalize()
         .unwrap_or_else(|_| path.to_path_buf())
         .to_string_lossy()
@@ -825,7 +826,7 @@ fn read_spreadsheet_unguarded(path: &Path) -> Result<Vec<Item>> {
     }
     let mut book = calamine::open_workbook_auto(path)
         .map_err(|e| import_err(format!("cannot read spreadsheet: {e}")))?;
-    let source = canonical_source(path);
+    let source = source_of(path);
     let base = base_dir(path);
     let mut items = Vec::new();
     let mut any_header = false;
@@ -932,16 +933,11 @@ fn read_csv(path: &Path) -> Result<Vec<Item>> {
             }
         }
     }
-    let mut items = table_items(
-        rows.into_iter(),
-        &loc,
-        &base_dir(path),
-        &canonical_source(path),
-    )
-    .ok_or_else(|| Error::Import {
-        path: path.to_path_buf(),
-        message: HEADER_HINT.to_string(),
-    })?;
+    let mut items = table_items(rows.into_iter(), &loc, &base_dir(path), &source_of(path))
+        .ok_or_else(|| Error::Import {
+            path: path.to_path_buf(),
+            message: HEADER_HINT.to_string(),
+        })?;
     items.extend(bad);
     Ok(items)
 }

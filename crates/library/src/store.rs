@@ -680,7 +680,27 @@ impl Library {
     /// Deletes every song imported from `source` (see `NewSong::source`) in one
     /// transaction: all of them or, on failure, none. Returns how many went.
     pub fn delete_source(&mut self, source: &str) -> Result<usize> {
+        self.replace_source(source, &[], source)
+    }
+
+    /// Deletes the songs of `source` except those in `kept`, which move to `adopted_by`,
+    /// in one transaction; returns how many were deleted. An import that merged rows into
+    /// demo songs keeps them as the user's own when the rest of the demo goes.
+    pub fn replace_source(
+        &mut self,
+        source: &str,
+        kept: &[SongId],
+        adopted_by: &str,
+    ) -> Result<usize> {
         self.write(|tx| {
+            let mut adopt = tx
+                .prepare("UPDATE songs SET source = ?2 WHERE id = ?1 AND source = ?3")
+                .map_err(raw)?;
+            for &id in kept {
+                adopt
+                    .execute(params![id, adopted_by, source])
+                    .map_err(raw)?;
+            }
             tx.execute("DELETE FROM songs WHERE source = ?1", [source])
                 .map_err(raw)
         })
