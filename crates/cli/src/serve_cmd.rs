@@ -108,10 +108,12 @@ fn open_browser(url: &str) {
 }
 
 /// The web app's operations over the real crates. The library connection is not `Sync`,
-/// so it sits behind a mutex; the recommender index is rebuilt lazily after a change.
+/// so it sits behind a mutex; the recommender index is rebuilt lazily after a change,
+/// ours or another process's (the CLI importing while the server runs).
 pub struct RealBackend {
     lib: Mutex<Library>,
-    index: Mutex<Option<Arc<(Index, Taste)>>>,
+    /// The index and the library's `outside_changes` it was built at.
+    index: Mutex<Option<(i64, Arc<(Index, Taste)>)>>,
     /// Camera frames are small and show a close face; photos may be large group shots.
     live: FacePipeline,
     photo: FacePipeline,
@@ -171,10 +173,13 @@ impl RealBackend {
 
     fn index(&self) -> BackendResult<Arc<(Index, Taste)>> {
         let mut slot = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(i) = &*slot {
-            return Ok(i.clone());
-        }
         let lib = self.lib();
+        let version = lib.outside_changes().map_err(lib_err)?;
+        if let Some((built_at, i)) = &*slot {
+            if *built_at == version {
+                return Ok(i.clone());
+            }
+        }
         let songs = lib.songs().map_err(lib_err)?;
         let index = Index::build(
             songs
@@ -191,7 +196,7 @@ impl RealBackend {
             taste.add_feedback(f.song_id, feedback_kind(f.kind));
         }
         let built = Arc::new((index, taste));
-        *slot = Some(built.clone());
+        *slot = Some((version, built.clone()));
         Ok(built)
     }
 
@@ -612,6 +617,26 @@ mod tests {
         assert!(err.to_string().contains("my songs.csv"), "{err}");
         let kept = std::fs::read_to_string(dir.path().join("imports/my songs.csv")).unwrap();
         assert_eq!(kept, csv);
+    }
+
+    #[test]
+    fn songs_another_process_adds_are_recommended_without_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = backend(dir.path());
+        let happy = |b: &RealBackend| {
+            b.playlist(Emotion::Happy, Strategy::Match, &HashSet::new(), 100)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.song.title)
+                .collect::<Vec<_>>()
+        };
+        assert!(!happy(&b).contains(&"From the CLI".to_string()));
+        // Another connection to the same file, as `moodtune library import` would be.
+        let mut cli = Library::open(dir.path().join("library.sqlite")).unwrap();
+        let mut song = moodtune_library::NewSong::new("From the CLI", "Me").tags(["Cheerful"]);
+        song.manual_emotion = Some(Emotion::Happy);
+        cli.add_song(&song).unwrap();
+        assert!(happy(&b).contains(&"From the CLI".to_string()));
     }
 
     #[test]

@@ -389,6 +389,15 @@ impl Library {
         Library::open(Library::default_path()?)
     }
 
+    /// A number that changes whenever another connection (another process, say the CLI
+    /// while the web server runs) commits a change; this connection's own commits leave
+    /// it as it is. Caches of library contents compare it to know they are stale.
+    pub fn outside_changes(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| self.db(e))
+    }
+
     /// The database file (":memory:" for an in-memory library).
     pub fn path(&self) -> &Path {
         &self.path
