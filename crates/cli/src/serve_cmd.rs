@@ -3,7 +3,9 @@
 
 use anyhow::Context;
 use moodtune_core::{Emotion, ExpressionClassifier};
-use moodtune_faces::{load_image_bytes, FacePipeline, SeetaConfig, SeetaDetector};
+use moodtune_faces::{
+    load_image_bytes_within, DecodeLimits, FacePipeline, SeetaConfig, SeetaDetector,
+};
 use moodtune_library::{demo, FeedbackKind, Library};
 use moodtune_recommend::{Index, Request, Session, Taste};
 use moodtune_server::{
@@ -265,8 +267,10 @@ impl Backend for RealBackend {
     }
 
     fn analyze(&self, image: &[u8]) -> BackendResult<Analysis> {
-        let img = load_image_bytes(image, Path::new("the uploaded image"))
-            .map_err(BackendError::bad_input)?;
+        // Tighter than for files: several requests may decode at once.
+        let img =
+            load_image_bytes_within(image, Path::new("the uploaded image"), DecodeLimits::UPLOAD)
+                .map_err(BackendError::bad_input)?;
         let (width, height) = (img.width(), img.height());
         let pipeline = if width.max(height) <= 640 {
             &self.live

@@ -19,7 +19,7 @@ pub mod track;
 pub use annotate::{annotate, save_image};
 pub use crop::{fer_crop, sharpness};
 pub use detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
-pub use load::{load_image, load_image_bytes, LoadError};
+pub use load::{load_image, load_image_bytes, load_image_bytes_within, DecodeLimits, LoadError};
 pub use pipeline::{top_emotion, FaceFlag, FacePipeline, FaceResult, PipelineConfig};
 pub use smooth::{MoodSmoother, SmoothedMood, SmootherConfig};
 pub use track::FaceTracker;

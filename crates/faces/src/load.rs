@@ -11,6 +11,26 @@ pub const MAX_DIMENSION: u32 = 20_000;
 /// Largest decoded allocation accepted (a 20000x10000 RGB image is 600 MB).
 pub const MAX_ALLOC: u64 = 1 << 30;
 
+/// How large an image may decode. Files the user names get [`DecodeLimits::FILE`];
+/// requests to a server, which may decode one per core at once, something tighter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    pub max_dimension: u32,
+    pub max_alloc: u64,
+}
+
+impl DecodeLimits {
+    pub const FILE: DecodeLimits = DecodeLimits {
+        max_dimension: MAX_DIMENSION,
+        max_alloc: MAX_ALLOC,
+    };
+    /// A 48 MP phone photo (8000x6000, 144 MB as RGB) still fits.
+    pub const UPLOAD: DecodeLimits = DecodeLimits {
+        max_dimension: 8192,
+        max_alloc: 256 << 20,
+    };
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{}: cannot read file: {source}", .path.display())]
@@ -51,17 +71,34 @@ pub fn load_image(path: &Path) -> Result<DynamicImage, LoadError> {
     load_image_bytes(&bytes, path)
 }
 
-/// Decodes an in-memory image (e.g. an upload); `label` names it in errors.
+/// Decodes an in-memory image; `label` names it in errors.
 pub fn load_image_bytes(bytes: &[u8], label: &Path) -> Result<DynamicImage, LoadError> {
+    load_image_bytes_within(bytes, label, DecodeLimits::FILE)
+}
+
+/// Decodes an in-memory image (e.g. an upload) within `limits`.
+pub fn load_image_bytes_within(
+    bytes: &[u8],
+    label: &Path,
+    limits: DecodeLimits,
+) -> Result<DynamicImage, LoadError> {
     if bytes.is_empty() {
         return Err(LoadError::Empty {
             path: label.to_path_buf(),
         });
     }
-    decode(Cursor::new(bytes), label)
+    decode(Cursor::new(bytes), label, limits)
 }
 
-fn decode<R: BufRead + Seek>(reader: R, label: &Path) -> Result<DynamicImage, LoadError> {
+fn decode<R: BufRead + Seek>(
+    reader: R,
+    label: &Path,
+    bounds: DecodeLimits,
+) -> Result<DynamicImage, LoadError> {
+    let DecodeLimits {
+        max_dimension,
+        max_alloc,
+    } = bounds;
     let path = || label.to_path_buf();
     let mut reader = ImageReader::new(reader)
         .with_guessed_format()
@@ -73,9 +110,9 @@ fn decode<R: BufRead + Seek>(reader: R, label: &Path) -> Result<DynamicImage, Lo
         return Err(LoadError::UnknownFormat { path: path() });
     }
     let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_DIMENSION);
-    limits.max_image_height = Some(MAX_DIMENSION);
-    limits.max_alloc = Some(MAX_ALLOC);
+    limits.max_image_width = Some(max_dimension);
+    limits.max_image_height = Some(max_dimension);
+    limits.max_alloc = Some(max_alloc);
     reader.limits(limits);
     let decode_err = |source: image::ImageError| match source {
         image::ImageError::Unsupported(_) => LoadError::UnknownFormat { path: path() },
@@ -91,20 +128,20 @@ fn decode<R: BufRead + Seek>(reader: R, label: &Path) -> Result<DynamicImage, Lo
     };
     let mut decoder = reader.into_decoder().map_err(decode_err)?;
     let (width, height) = decoder.dimensions();
-    if width > MAX_DIMENSION || height > MAX_DIMENSION {
+    if width > max_dimension || height > max_dimension {
         return Err(LoadError::TooLarge {
             path: path(),
-            detail: format!("{width}x{height}; at most {MAX_DIMENSION}x{MAX_DIMENSION} pixels"),
+            detail: format!("{width}x{height}; at most {max_dimension}x{max_dimension} pixels"),
         });
     }
     // Checked here too: not every decoder applies `max_alloc` before reading data.
-    if decoder.total_bytes() > MAX_ALLOC {
+    if decoder.total_bytes() > max_alloc {
         return Err(LoadError::TooLarge {
             path: path(),
             detail: format!(
                 "{width}x{height} needs {} MiB decoded; at most {} MiB",
                 decoder.total_bytes() >> 20,
-                MAX_ALLOC >> 20
+                max_alloc >> 20
             ),
         });
     }

@@ -1,7 +1,7 @@
 //! Hostile and broken files: each gives an error naming the file, never a panic,
 //! and never a huge allocation.
 
-use moodtune_faces::{load_image, LoadError};
+use moodtune_faces::{load_image, load_image_bytes_within, DecodeLimits, LoadError};
 use std::path::Path;
 
 /// CRC-32 (IEEE) as PNG chunks need it.
@@ -71,6 +71,17 @@ fn huge_but_within_pixel_limit_dimensions_hit_the_memory_limit() {
     let p = write(dir.path(), "wide.png", &png_claiming(19_000, 19_000));
     let e = load_image(&p).unwrap_err();
     assert!(matches!(e, LoadError::TooLarge { .. }), "{e}");
+}
+
+#[test]
+fn uploads_have_tighter_limits_than_files() {
+    // 9000x9000 (243 MB as RGB) is a file one may open, not a request to decode.
+    let png = png_claiming(9_000, 9_000);
+    let e = load_image_bytes_within(&png, Path::new("frame"), DecodeLimits::UPLOAD).unwrap_err();
+    assert!(matches!(e, LoadError::TooLarge { .. }), "{e}");
+    // The file limits let it through to the decoder, which finds no pixel data.
+    let e = load_image_bytes_within(&png, Path::new("frame"), DecodeLimits::FILE).unwrap_err();
+    assert!(matches!(e, LoadError::Decode { .. }), "{e}");
 }
 
 #[test]
