@@ -115,13 +115,16 @@ fn open_browser(url: &str) {
 pub struct RealBackend {
     lib: Mutex<Library>,
     /// The index and the library's `outside_changes` it was built at.
-    index: Mutex<Option<(i64, Arc<(Index, Taste)>)>>,
+    index: Mutex<Option<(i64, Arc<Recommender>)>>,
     /// Camera frames are small and show a close face; photos may be large group shots.
     live: FacePipeline,
     photo: FacePipeline,
     model: String,
     data_dir: PathBuf,
 }
+
+/// The recommender index with the taste (picks, feedback) it ranks for.
+type Recommender = (Index, Taste);
 
 fn internal(e: impl std::fmt::Display) -> BackendError {
     BackendError::internal(e)
@@ -173,7 +176,7 @@ impl RealBackend {
         *self.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    fn index(&self) -> BackendResult<Arc<(Index, Taste)>> {
+    fn index(&self) -> BackendResult<Arc<Recommender>> {
         let mut slot = self.index.lock().unwrap_or_else(|p| p.into_inner());
         let lib = self.lib();
         let version = lib.outside_changes().map_err(lib_err)?;
