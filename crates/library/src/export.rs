@@ -64,9 +64,9 @@ impl Library {
             .map(|e| e.to_string_lossy().to_lowercase())
             .unwrap_or_default();
         let bytes = match ext.as_str() {
-            "xlsx" => xlsx_bytes(&songs).map_err(|e| Error::Export {
+            "xlsx" => xlsx_bytes(&songs).map_err(|message| Error::Export {
                 path: path.to_path_buf(),
-                message: e.to_string(),
+                message,
             })?,
             "csv" => csv_bytes(&songs).map_err(|e| Error::Export {
                 path: path.to_path_buf(),
@@ -113,7 +113,28 @@ fn guard_formula(cell: String) -> String {
     }
 }
 
-fn xlsx_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+/// Most characters an xlsx cell holds (Excel's limit, enforced by rust_xlsxwriter).
+const XLSX_CELL_CHARS: usize = 32_767;
+
+fn xlsx_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, String> {
+    if let Some((song, column, chars)) = songs.iter().find_map(|s| {
+        let (column, chars) = HEADERS
+            .iter()
+            .zip(row(s))
+            .map(|(h, v)| (*h, v.chars().count()))
+            .find(|(_, chars)| *chars > XLSX_CELL_CHARS)?;
+        Some((s, column, chars))
+    }) {
+        return Err(format!(
+            "song {} \"{}\": its {column} has {chars} characters, more than the \
+             {XLSX_CELL_CHARS} an xlsx cell holds; export to .csv to keep it whole",
+            song.id, song.title
+        ));
+    }
+    write_xlsx(songs).map_err(|e| e.to_string())
+}
+
+fn write_xlsx(songs: &[Song]) -> std::result::Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     use rust_xlsxwriter::{Format, Workbook};
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();

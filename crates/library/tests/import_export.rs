@@ -420,6 +420,32 @@ fn music_folder_reads_tags_lyrics_and_skips_bad_files() {
     assert_eq!(lib.len().unwrap(), 2);
 }
 
+/// xlsx cells hold at most 32,767 characters: an export with longer lyrics names the
+/// song and points to CSV, which keeps them whole, instead of failing on a cell.
+#[test]
+fn lyrics_too_long_for_xlsx_are_a_clear_error_and_csv_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let epic = "la ".repeat(12_000);
+    lib.add_song(&moodtune_library::NewSong::new("Epic", "Ava").lyrics(epic.trim()))
+        .unwrap();
+    let xlsx = dir.path().join("out.xlsx");
+    let err = lib.export(&xlsx).unwrap_err().to_string();
+    assert!(
+        err.contains("out.xlsx") && err.contains("\"Epic\"") && err.contains("lyrics has 35999"),
+        "{err}"
+    );
+    assert!(!xlsx.exists());
+    let csv = dir.path().join("out.csv");
+    lib.export(&csv).unwrap();
+    let mut other = Library::open_in_memory().unwrap();
+    other.import_path(&csv).unwrap();
+    assert_eq!(
+        other.find("Epic").unwrap().lyrics.as_deref(),
+        Some(epic.trim())
+    );
+}
+
 #[test]
 fn export_round_trips_through_csv_and_xlsx() {
     let dir = tempfile::tempdir().unwrap();
