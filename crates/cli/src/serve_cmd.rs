@@ -114,6 +114,8 @@ fn open_browser(url: &str) {
 /// ours or another process's (the CLI importing while the server runs).
 pub struct RealBackend {
     lib: Mutex<Library>,
+    /// Held through one upload, from saving the file to the demo clean-up.
+    uploads: Mutex<()>,
     /// The index and the library's `outside_changes` it was built at.
     index: Mutex<Option<(i64, Arc<Recommender>)>>,
     /// Camera frames are small and show a close face; photos may be large group shots.
@@ -158,6 +160,7 @@ impl RealBackend {
         );
         RealBackend {
             lib: Mutex::new(lib),
+            uploads: Mutex::new(()),
             index: Mutex::new(None),
             live,
             photo,
@@ -412,8 +415,9 @@ impl Backend for RealBackend {
             .map_err(|e| internal(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(&name);
         // Uploads go one at a time: two of the same name must not overwrite each
-        // other's file while the first one imports.
-        let mut lib = self.lib();
+        // other's file while the first one imports. The library itself is locked only
+        // to write, so the page keeps playing while a big sheet is read.
+        let _one_upload = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
         let mut tmp = tempfile::NamedTempFile::new_in(&dir)
             .map_err(|e| internal(format!("cannot write in {}: {e}", dir.display())))?;
         {
@@ -438,18 +442,22 @@ impl Backend for RealBackend {
             .map_err(|e| internal(format!("cannot save {}: {e}", path.display())))?;
 
         let shown = path.display().to_string();
-        let report = lib.import_path(&path).map_err(|e| {
-            // A file that did not import is not kept; the one it replaced comes back.
-            let _ = std::fs::remove_file(&path);
-            if let Some(previous) = &previous {
-                let _ = std::fs::rename(previous, &path);
-            }
-            let msg = e.to_string().replace(&shown, &name);
-            match lib_err(e) {
-                BackendError::Internal(_) => BackendError::Internal(msg),
-                _ => BackendError::BadInput(msg),
-            }
-        })?;
+        let batch = moodtune_library::ImportBatch::read(&path, &mut |_| {});
+        let mut lib = self.lib();
+        let report = batch
+            .and_then(|batch| lib.import_batch(batch))
+            .map_err(|e| {
+                // A file that did not import is not kept; the one it replaced comes back.
+                let _ = std::fs::remove_file(&path);
+                if let Some(previous) = &previous {
+                    let _ = std::fs::rename(previous, &path);
+                }
+                let msg = e.to_string().replace(&shown, &name);
+                match lib_err(e) {
+                    BackendError::Internal(_) => BackendError::Internal(msg),
+                    _ => BackendError::BadInput(msg),
+                }
+            })?;
         let mut messages: Vec<String> = report
             .skipped
             .iter()

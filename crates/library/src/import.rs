@@ -135,6 +135,11 @@ impl Library {
         self.import_inner(path, progress, &mut |_| Ok(()))
     }
 
+    /// Writes what [`ImportBatch::read`] read, in one transaction.
+    pub fn import_batch(&mut self, batch: ImportBatch) -> Result<ImportReport> {
+        self.write_items(batch.items, batch.report, &mut |_| Ok(()))
+    }
+
     /// `after_write(i)` runs after the i-th record is written, inside the transaction;
     /// tests use it to fail mid-import.
     pub(crate) fn import_inner(
@@ -143,6 +148,22 @@ impl Library {
         progress: &mut dyn FnMut(ImportProgress<'_>),
         after_write: &mut dyn FnMut(usize) -> Result<()>,
     ) -> Result<ImportReport> {
+        let batch = ImportBatch::read(path, progress)?;
+        self.write_items(batch.items, batch.report, after_write)
+    }
+}
+
+/// The songs of one source, read and not yet written: reading (a big spreadsheet, a
+/// folder of audio tags) needs no library, so a server can do it without holding one.
+pub struct ImportBatch {
+    items: Vec<Item>,
+    report: ImportReport,
+}
+
+impl ImportBatch {
+    /// Reads a spreadsheet, CSV file, audio file or folder of audio files (searched
+    /// recursively), calling `progress` as each audio file is read.
+    pub fn read(path: &Path, progress: &mut dyn FnMut(ImportProgress<'_>)) -> Result<ImportBatch> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         let mut report = ImportReport::default();
         let items = if meta.is_dir() {
@@ -177,9 +198,11 @@ impl Library {
                 });
             }
         };
-        self.write_items(items, report, after_write)
+        Ok(ImportBatch { items, report })
     }
+}
 
+impl Library {
     fn write_items(
         &mut self,
         items: Vec<Item>,

@@ -27,8 +27,8 @@ mod store;
 
 pub use error::{Error, Result};
 pub use import::{
-    is_audio_file, is_importable_file, source_of, split_tags, ImportIssue, ImportProgress,
-    ImportReport, AUDIO_EXTENSIONS,
+    is_audio_file, is_importable_file, source_of, split_tags, ImportBatch, ImportIssue,
+    ImportProgress, ImportReport, AUDIO_EXTENSIONS,
 };
 pub use store::{
     Feedback, FeedbackKind, Library, NewSong, PredictedEmotion, Song, SongId, SCHEMA_VERSION,
