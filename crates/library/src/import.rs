@@ -758,6 +758,37 @@ impl OdsBudget {
     }
 }
 
+/// Most bytes the entries of a zipped spreadsheet (xlsx, xlsm, xlsb, ods) may inflate to.
+/// calamine holds an xlsx file's shared strings in memory whole, and deflate packs
+/// about 1000:1, so a 20 MiB upload could otherwise ask for tens of GB.
+const MAX_UNZIPPED_BYTES: u64 = 1 << 30;
+
+/// Inflates every entry of the zip at `path` into nothing, stopping as soon as the
+/// total passes `budget`: declared sizes in a zip can lie, the inflated bytes cannot.
+fn check_zip_expansion(path: &Path, budget: u64) -> std::result::Result<(), String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| format!("not a valid spreadsheet (zip) file: {e}"))?;
+    let mut left = budget;
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| format!("not a valid spreadsheet (zip) file: {e}"))?;
+        let name = entry.name().to_string();
+        let read = std::io::copy(&mut (&mut entry).take(left + 1), &mut std::io::sink())
+            .map_err(|e| format!("{name}: {e}"))?;
+        if read > left {
+            return Err(format!(
+                "it unpacks to more than {} MiB (at {name}); not a song list moodtune reads",
+                budget >> 20
+            ));
+        }
+        left -= read;
+    }
+    Ok(())
+}
+
 /// Refuses an ODS file that calamine would expand past [`MAX_ODS_CELLS`] cells or
 /// [`MAX_ODS_TEXT_BYTES`] of text, before calamine opens it.
 fn check_ods_size(path: &Path) -> std::result::Result<(), String> {
@@ -844,7 +875,11 @@ fn read_spreadsheet_unguarded(path: &Path) -> Result<Vec<Item>> {
         path: path.to_path_buf(),
         message,
     };
-    if ext_of(path) == "ods" {
+    let ext = ext_of(path);
+    if ext != "xls" {
+        check_zip_expansion(path, MAX_UNZIPPED_BYTES).map_err(import_err)?;
+    }
+    if ext == "ods" {
         check_ods_size(path).map_err(import_err)?;
     }
     let mut book = calamine::open_workbook_auto(path)
@@ -1111,6 +1146,26 @@ fn read_audio(path: &Path) -> Item {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zip_that_inflates_past_the_budget_is_refused() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.xlsx");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("xl/sharedStrings.xml", deflated).unwrap();
+        zip.write_all(&vec![b'a'; 3 << 20]).unwrap();
+        zip.finish().unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() < 64 << 10);
+        let err = check_zip_expansion(&path, 2 << 20).unwrap_err();
+        assert!(
+            err.contains("more than 2 MiB (at xl/sharedStrings.xml)"),
+            "{err}"
+        );
+        check_zip_expansion(&path, 4 << 20).unwrap();
+    }
 
     #[test]
     fn a_parser_panic_becomes_an_error_with_its_message() {
