@@ -38,8 +38,9 @@ pub const LEX_DIM: usize = 9;
 const DEFAULT_HASH_DIM: usize = 1 << 13;
 /// The largest `hash_dim` a model file may ask for (32x the default).
 const MAX_HASH_DIM: usize = 1 << 18;
-/// Softmax/sigmoid sharpness turning SVM scores into probabilities at each node.
-const TEMPERATURE: f32 = 2.0;
+/// Softmax sharpness turning SVM scores into probabilities at each node: the scores are
+/// multiplied by it (a temperature of 1/2).
+const SHARPNESS: f32 = 2.0;
 /// Default weight of the standardised lexicon block relative to the unit-length word
 /// block, and default SVM cost (chosen by cross-validation, see docs/LYRICS.md).
 pub const DEFAULT_LEX_SCALE: f32 = 0.35;
@@ -253,7 +254,7 @@ fn softmax(scores: &[f32]) -> Vec<f32> {
     let m = scores.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
     let exps: Vec<f32> = scores
         .iter()
-        .map(|s| ((s - m) * TEMPERATURE).exp())
+        .map(|s| ((s - m) * SHARPNESS).exp())
         .collect();
     let z: f32 = exps.iter().sum();
     exps.into_iter().map(|e| e / z).collect()
