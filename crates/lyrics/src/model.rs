@@ -252,10 +252,7 @@ fn vectorize(f: &Features, mean: &[f32], std: &[f32], lex_scale: f32, hash_dim: 
 
 fn softmax(scores: &[f32]) -> Vec<f32> {
     let m = scores.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = scores
-        .iter()
-        .map(|s| ((s - m) * SHARPNESS).exp())
-        .collect();
+    let exps: Vec<f32> = scores.iter().map(|s| ((s - m) * SHARPNESS).exp()).collect();
     let z: f32 = exps.iter().sum();
     exps.into_iter().map(|e| e / z).collect()
 }
