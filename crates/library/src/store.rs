@@ -686,14 +686,9 @@ impl Library {
         .map_err(|e| with_path(e, &self.path))
     }
 
-    /// Deletes every song imported from `source` (see `NewSong::source`) in one
-    /// transaction: all of them or, on failure, none. Returns how many went.
-    pub fn delete_source(&mut self, source: &str) -> Result<usize> {
-        self.replace_source(source, &[], source)
-    }
-
-    /// Deletes the songs of `source` except those in `kept`, which move to `adopted_by`,
-    /// in one transaction; returns how many were deleted. An import that merged rows into
+    /// Deletes the songs imported from `source` (see `NewSong::source`) except those in
+    /// `kept`, which move to `adopted_by`, in one transaction: all of it or, on failure,
+    /// none. Returns how many were deleted. An import that merged rows into
     /// demo songs keeps them as the user's own when the rest of the demo goes.
     pub fn replace_source(
         &mut self,
