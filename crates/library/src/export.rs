@@ -116,56 +116,46 @@ fn guard_formula(cell: String) -> String {
 /// Most characters an xlsx cell holds (Excel's limit, enforced by rust_xlsxwriter).
 const XLSX_CELL_CHARS: usize = 32_767;
 
+/// Builds the workbook in one pass over the songs; a cell past Excel's limit is an
+/// error naming the song, not a file Excel would refuse or cut.
 fn xlsx_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, String> {
-    if let Some((song, column, chars)) = songs.iter().find_map(|s| {
-        let (column, chars) = HEADERS
-            .iter()
-            .zip(row(s))
-            .map(|(h, v)| (*h, v.chars().count()))
-            .find(|(_, chars)| *chars > XLSX_CELL_CHARS)?;
-        Some((s, column, chars))
-    }) {
-        return Err(format!(
-            "song {} \"{}\": its {column} has {chars} characters, more than the \
-             {XLSX_CELL_CHARS} an xlsx cell holds; export to .csv to keep it whole",
-            song.id, song.title
-        ));
-    }
-    write_xlsx(songs).map_err(|e| e.to_string())
-}
-
-fn write_xlsx(songs: &[Song]) -> std::result::Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     use rust_xlsxwriter::{Format, Workbook};
+    let xlsx_err = |e: rust_xlsxwriter::XlsxError| e.to_string();
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
-    sheet.set_name("Songs")?;
+    sheet.set_name("Songs").map_err(xlsx_err)?;
     let bold = Format::new().set_bold();
     for (c, h) in HEADERS.iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+        sheet
+            .write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(xlsx_err)?;
     }
     for (r, s) in songs.iter().enumerate() {
         let r = r as u32 + 1;
-        for (c, v) in row(s).iter().enumerate() {
+        for (c, (column, v)) in HEADERS.iter().zip(row(s)).enumerate() {
             let c = c as u16;
-            match (HEADERS[c as usize], s) {
-                ("moodtune_id", s) => sheet.write_number(r, c, s.id as f64)?,
-                (
-                    "duration",
-                    Song {
-                        duration_s: Some(d),
-                        ..
-                    },
-                ) => sheet.write_number(r, c, *d)?,
+            let chars = v.chars().count();
+            if chars > XLSX_CELL_CHARS {
+                return Err(format!(
+                    "song {} \"{}\": its {column} has {chars} characters, more than the \
+                     {XLSX_CELL_CHARS} an xlsx cell holds; export to .csv to keep it whole",
+                    s.id, s.title
+                ));
+            }
+            match (*column, s.duration_s) {
+                ("moodtune_id", _) => sheet.write_number(r, c, s.id as f64),
+                ("duration", Some(d)) => sheet.write_number(r, c, d),
                 _ if v.is_empty() => continue,
-                _ => sheet.write_string(r, c, v)?,
-            };
+                _ => sheet.write_string(r, c, &v),
+            }
+            .map_err(xlsx_err)?;
         }
     }
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.set_column_width(1, 28)?;
-    sheet.set_column_width(2, 20)?;
-    sheet.set_column_width(6, 28)?;
-    book.save_to_buffer()
+    sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
+    for (column, width) in [(1, 28), (2, 20), (6, 28)] {
+        sheet.set_column_width(column, width).map_err(xlsx_err)?;
+    }
+    book.save_to_buffer().map_err(xlsx_err)
 }
 
 /// Writes `bytes` to a temp file in `path`'s folder, then renames it over `path`, so a

@@ -763,43 +763,59 @@ impl OdsBudget {
 /// about 1000:1, so a 20 MiB upload could otherwise ask for tens of GB.
 const MAX_UNZIPPED_BYTES: u64 = 1 << 30;
 
-/// Inflates every entry of the zip at `path` into nothing, stopping as soon as the
-/// total passes `budget`: declared sizes in a zip can lie, the inflated bytes cannot.
-fn check_zip_expansion(path: &Path, budget: u64) -> std::result::Result<(), String> {
+/// Inflates every entry of the zip at `path`, stopping as soon as the total passes
+/// `budget`: declared sizes in a zip can lie, the inflated bytes cannot. With `ods`, the
+/// same pass streams content.xml through [`check_ods_content`], so an ODS file is
+/// inflated once before calamine reads it.
+fn check_zipped_spreadsheet(
+    path: &Path,
+    budget: u64,
+    ods: bool,
+) -> std::result::Result<(), String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| format!("not a valid spreadsheet (zip) file: {e}"))?;
+    if ods && zip.index_for_name("content.xml").is_none() {
+        return Err("not a valid ODS file (it has no content.xml)".into());
+    }
     let mut left = budget;
     for i in 0..zip.len() {
-        let mut entry = zip
+        let entry = zip
             .by_index(i)
             .map_err(|e| format!("not a valid spreadsheet (zip) file: {e}"))?;
         let name = entry.name().to_string();
-        let read = std::io::copy(&mut (&mut entry).take(left + 1), &mut std::io::sink())
-            .map_err(|e| format!("{name}: {e}"))?;
+        let mut limited = entry.take(left + 1);
+        let scanned = if ods && name == "content.xml" {
+            check_ods_content(std::io::BufReader::new(&mut limited))
+        } else {
+            Ok(())
+        };
+        // The budget not yet reached, a refused content.xml needs no more inflating.
+        if scanned.is_err() && limited.limit() > 0 {
+            return scanned;
+        }
+        let drained = std::io::copy(&mut limited, &mut std::io::sink());
+        let read = left + 1 - limited.limit();
+        // An entry cut off at the budget also breaks its XML: the size is the error.
         if read > left {
             return Err(format!(
                 "it unpacks to more than {} MiB (at {name}); not a song list moodtune reads",
                 budget >> 20
             ));
         }
+        scanned?;
+        drained.map_err(|e| format!("{name}: {e}"))?;
         left -= read;
     }
     Ok(())
 }
 
-/// Refuses an ODS file that calamine would expand past [`MAX_ODS_CELLS`] cells or
-/// [`MAX_ODS_TEXT_BYTES`] of text, before calamine opens it.
-fn check_ods_size(path: &Path) -> std::result::Result<(), String> {
+/// Refuses an ODS content.xml that calamine would expand past [`MAX_ODS_CELLS`] cells
+/// or [`MAX_ODS_TEXT_BYTES`] of text, before calamine opens it.
+fn check_ods_content(content: impl std::io::BufRead) -> std::result::Result<(), String> {
     use quick_xml::events::Event;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| format!("not a valid ODS (zip) file: {e}"))?;
-    let content = zip
-        .by_name("content.xml")
-        .map_err(|e| format!("not a valid ODS file (content.xml: {e})"))?;
-    let mut xml = quick_xml::Reader::from_reader(std::io::BufReader::new(content));
+    let mut xml = quick_xml::Reader::from_reader(content);
     xml.config_mut().expand_empty_elements = true;
     let mut buf = Vec::new();
     let mut budget = OdsBudget::default();
@@ -877,10 +893,7 @@ fn read_spreadsheet_unguarded(path: &Path) -> Result<Vec<Item>> {
     };
     let ext = ext_of(path);
     if ext != "xls" {
-        check_zip_expansion(path, MAX_UNZIPPED_BYTES).map_err(import_err)?;
-    }
-    if ext == "ods" {
-        check_ods_size(path).map_err(import_err)?;
+        check_zipped_spreadsheet(path, MAX_UNZIPPED_BYTES, ext == "ods").map_err(import_err)?;
     }
     let mut book = calamine::open_workbook_auto(path)
         .map_err(|e| import_err(format!("cannot read spreadsheet: {e}")))?;
@@ -1159,12 +1172,45 @@ mod tests {
         zip.write_all(&vec![b'a'; 3 << 20]).unwrap();
         zip.finish().unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() < 64 << 10);
-        let err = check_zip_expansion(&path, 2 << 20).unwrap_err();
+        let err = check_zipped_spreadsheet(&path, 2 << 20, false).unwrap_err();
         assert!(
             err.contains("more than 2 MiB (at xl/sharedStrings.xml)"),
             "{err}"
         );
-        check_zip_expansion(&path, 4 << 20).unwrap();
+        check_zipped_spreadsheet(&path, 4 << 20, false).unwrap();
+    }
+
+    /// content.xml is scanned in the same pass that counts the inflated bytes: a
+    /// content.xml cut off at the budget reports the size, not the broken XML it leaves.
+    #[test]
+    fn an_ods_content_xml_past_the_budget_reports_its_size() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.ods");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("content.xml", deflated).unwrap();
+        let cell =
+            "<table:table-cell office:value-type=\"string\"><text:p>x</text:p></table:table-cell>";
+        let row = format!("<table:table-row>{}</table:table-row>", cell.repeat(100));
+        let body = row.repeat((3 << 20) / row.len());
+        write!(
+            zip,
+            "<office:document-content><table:table>{body}</table:table></office:document-content>"
+        )
+        .unwrap();
+        zip.finish().unwrap();
+        let err = check_zipped_spreadsheet(&path, 2 << 20, true).unwrap_err();
+        assert!(err.contains("more than 2 MiB (at content.xml)"), "{err}");
+        check_zipped_spreadsheet(&path, 4 << 20, true).unwrap();
+
+        let empty = dir.path().join("empty.ods");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&empty).unwrap());
+        zip.start_file("mimetype", deflated).unwrap();
+        zip.finish().unwrap();
+        let err = check_zipped_spreadsheet(&empty, 2 << 20, true).unwrap_err();
+        assert!(err.contains("no content.xml"), "{err}");
     }
 
     #[test]
