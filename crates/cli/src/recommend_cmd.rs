@@ -442,29 +442,8 @@ mod tests {
 
     /// The SPEC.md worked example, manually labelled Happy, one artist per song.
     fn spec_library(db: &TempDb) -> Library {
-        let rows: [(&str, &[&str]); 10] = [
-            (
-                "Back wave",
-                &["Cheerful", "Wild", "Keyboard", "Absolute Music", "Internet"],
-            ),
-            ("Rise", &["Keyboard", "Absolute Music", "Internet"]),
-            (
-                "Lanterns",
-                &["Cheerful", "Keyboard", "Absolute Music", "Internet"],
-            ),
-            (
-                "Brass",
-                &["Cheerful", "Keyboard", "Absolute Music", "Internet"],
-            ),
-            ("PDD", &["Cheerful", "Keyboard", "Absolute Music"]),
-            ("Higher", &["Cheerful", "Absolute Music"]),
-            ("All in", &["Cheerful", "Absolute Music"]),
-            ("Adventures", &["Absolute Music"]),
-            ("Temptation", &["Cheerful"]),
-            ("Light", &["Cheerful"]),
-        ];
         let mut lib = Library::open(&db.0).unwrap();
-        for (i, (title, tags)) in rows.iter().enumerate() {
+        for (i, (title, tags)) in moodtune_recommend::WORKED_EXAMPLE_SONGS.iter().enumerate() {
             let song = NewSong::new(*title, format!("artist {i}"))
                 .tags(tags.iter().copied())
                 .emotion(Emotion::Happy);

@@ -1160,17 +1160,23 @@ fn read_audio(path: &Path) -> Item {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_zip_that_inflates_past_the_budget_is_refused() {
+    fn write_deflated_zip(path: &Path, entries: &[(&str, &[u8])]) {
         use std::io::Write;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("bomb.xlsx");
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
         let deflated = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
-        zip.start_file("xl/sharedStrings.xml", deflated).unwrap();
-        zip.write_all(&vec![b'a'; 3 << 20]).unwrap();
+        for (name, bytes) in entries {
+            zip.start_file(*name, deflated).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
         zip.finish().unwrap();
+    }
+
+    #[test]
+    fn a_zip_that_inflates_past_the_budget_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.xlsx");
+        write_deflated_zip(&path, &[("xl/sharedStrings.xml", &vec![b'a'; 3 << 20])]);
         assert!(std::fs::metadata(&path).unwrap().len() < 64 << 10);
         let err = check_zipped_spreadsheet(&path, 2 << 20, false).unwrap_err();
         assert!(
@@ -1184,31 +1190,28 @@ mod tests {
     /// content.xml cut off at the budget reports the size, not the broken XML it leaves.
     #[test]
     fn an_ods_content_xml_past_the_budget_reports_its_size() {
-        use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.ods");
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-        let deflated = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        zip.start_file("content.xml", deflated).unwrap();
         let cell =
             "<table:table-cell office:value-type=\"string\"><text:p>x</text:p></table:table-cell>";
         let row = format!("<table:table-row>{}</table:table-row>", cell.repeat(100));
         let body = row.repeat((3 << 20) / row.len());
-        write!(
-            zip,
+        let xml = format!(
             "<office:document-content><table:table>{body}</table:table></office:document-content>"
-        )
-        .unwrap();
-        zip.finish().unwrap();
+        );
+        write_deflated_zip(&path, &[("content.xml", xml.as_bytes())]);
         let err = check_zipped_spreadsheet(&path, 2 << 20, true).unwrap_err();
         assert!(err.contains("more than 2 MiB (at content.xml)"), "{err}");
         check_zipped_spreadsheet(&path, 4 << 20, true).unwrap();
 
         let empty = dir.path().join("empty.ods");
-        let mut zip = zip::ZipWriter::new(std::fs::File::create(&empty).unwrap());
-        zip.start_file("mimetype", deflated).unwrap();
-        zip.finish().unwrap();
+        write_deflated_zip(
+            &empty,
+            &[(
+                "mimetype",
+                b"application/vnd.oasis.opendocument.spreadsheet",
+            )],
+        );
         let err = check_zipped_spreadsheet(&empty, 2 << 20, true).unwrap_err();
         assert!(err.contains("no content.xml"), "{err}");
     }

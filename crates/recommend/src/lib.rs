@@ -53,6 +53,31 @@ pub use moodtune_core::{Strategy, UnknownStrategy};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 
+/// The Happy library of SPEC.md section 3's worked example: (title, tags) of its ten
+/// songs in the design's order. The design's ranking of them is the golden test of this
+/// crate and of `moodtune recommend`.
+pub const WORKED_EXAMPLE_SONGS: [(&str, &[&str]); 10] = [
+    (
+        "Back wave",
+        &["Cheerful", "Wild", "Keyboard", "Absolute Music", "Internet"],
+    ),
+    ("Rise", &["Keyboard", "Absolute Music", "Internet"]),
+    (
+        "Lanterns",
+        &["Cheerful", "Keyboard", "Absolute Music", "Internet"],
+    ),
+    (
+        "Brass",
+        &["Cheerful", "Keyboard", "Absolute Music", "Internet"],
+    ),
+    ("PDD", &["Cheerful", "Keyboard", "Absolute Music"]),
+    ("Higher", &["Cheerful", "Absolute Music"]),
+    ("All in", &["Cheerful", "Absolute Music"]),
+    ("Adventures", &["Absolute Music"]),
+    ("Temptation", &["Cheerful"]),
+    ("Light", &["Cheerful"]),
+];
+
 /// Weight a liked song's tags add to the profile of the song's emotion (a like counts
 /// as much as one more typical song).
 pub const LIKE_WEIGHT: f32 = 1.0;

@@ -4,7 +4,7 @@
 use moodtune_core::Emotion::{self, *};
 use moodtune_recommend::{
     lift_plan, Candidate, FeedbackKind, Index, RecommendError, Recommendation, Request, Session,
-    Strategy, Taste,
+    Strategy, Taste, WORKED_EXAMPLE_SONGS,
 };
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -40,28 +40,8 @@ fn picks(index: &Index, titles: &[&str]) -> Vec<i64> {
 /// SPEC.md section 3: the Happy library of the design's worked example. Every song has
 /// its own artist, so artist separation cannot change the order.
 fn spec_library() -> Vec<Candidate> {
-    let rows: [(&str, &[&str]); 10] = [
-        (
-            "Back wave",
-            &["Cheerful", "Wild", "Keyboard", "Absolute Music", "Internet"],
-        ),
-        ("Rise", &["Keyboard", "Absolute Music", "Internet"]),
-        (
-            "Lanterns",
-            &["Cheerful", "Keyboard", "Absolute Music", "Internet"],
-        ),
-        (
-            "Brass",
-            &["Cheerful", "Keyboard", "Absolute Music", "Internet"],
-        ),
-        ("PDD", &["Cheerful", "Keyboard", "Absolute Music"]),
-        ("Higher", &["Cheerful", "Absolute Music"]),
-        ("All in", &["Cheerful", "Absolute Music"]),
-        ("Adventures", &["Absolute Music"]),
-        ("Temptation", &["Cheerful"]),
-        ("Light", &["Cheerful"]),
-    ];
-    rows.iter()
+    WORKED_EXAMPLE_SONGS
+        .iter()
         .enumerate()
         .map(|(i, (t, tags))| song(i as i64 + 1, t, &format!("artist {i}"), Happy, tags))
         .collect()
