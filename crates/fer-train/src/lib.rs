@@ -8,15 +8,18 @@
 //!
 //! Modules: [`config`] (what to train), [`augment`] (batch assembly and augmentation,
 //! pure Rust and seeded), and with `tch`: `net` (the registry's layers on libtorch),
-//! `optim` (SGD/Adam whose state is saved, so a resumed run is exact), `ema` (a moving
-//! average of the weights, evaluated beside them), `teacher` (soft
-//! targets for distillation, cached or online), `train` (the loop).
+//! `malloc` (glibc settings that keep freed activations for reuse), `optim` (SGD/Adam
+//! whose state is saved, so a resumed run is exact), `ema` (a moving average of the
+//! weights, evaluated beside them), `teacher` (soft targets for distillation, cached or
+//! online), `train` (the loop).
 
 pub mod augment;
 pub mod config;
 
 #[cfg(feature = "tch")]
 mod ema;
+#[cfg(feature = "tch")]
+mod malloc;
 #[cfg(feature = "tch")]
 mod net;
 #[cfg(feature = "tch")]

@@ -80,6 +80,7 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
         write_atomic(&config_path, &serde_json::to_vec_pretty(requested)?)?;
         requested.clone()
     };
+    crate::malloc::keep_freed_memory();
     tch::set_num_threads(cfg.threads as i32);
     let arch = Arch::by_name(&cfg.arch)?;
     let crop = arch.input;
@@ -570,6 +571,7 @@ pub fn bench(
     threads: usize,
     bf16: bool,
 ) -> Result<f64> {
+    crate::malloc::keep_freed_memory();
     tch::set_num_threads(threads as i32);
     tch::manual_seed(0);
     let arch = Arch::by_name(arch_name)?;
