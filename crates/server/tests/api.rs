@@ -54,6 +54,22 @@ async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
     call(app, Method::GET, uri, Body::empty()).await
 }
 
+/// The error message of a request that must fail with `expected`.
+async fn error_of(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    body: impl Into<Body>,
+    expected: StatusCode,
+) -> String {
+    let (status, v) = call(app, method, uri, body).await;
+    assert_eq!(status, expected, "{uri}: {v}");
+    v["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{uri}: no error message in {v}"))
+        .to_string()
+}
+
 fn json_body(v: Value) -> Body {
     Body::from(serde_json::to_vec(&v).unwrap())
 }
@@ -168,25 +184,25 @@ async fn a_frame_without_a_face_keeps_the_mood() {
 #[tokio::test]
 async fn bad_frames_are_clear_errors_and_the_server_keeps_working() {
     let app = app();
-    let (status, v) = call(
+    let error = error_of(
         &app,
         Method::POST,
         "/api/analyze?session=x",
         &b"not an image at all"[..],
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        v["error"]
-            .as_str()
-            .unwrap()
-            .contains("cannot decode the image"),
-        "{v}"
-    );
+    assert!(error.contains("cannot decode the image"), "{error}");
 
-    let (status, v) = call(&app, Method::POST, "/api/analyze", Body::empty()).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().contains("empty body"));
+    let error = error_of(
+        &app,
+        Method::POST,
+        "/api/analyze",
+        Body::empty(),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(error.contains("empty body"), "{error}");
 
     // A PNG cut in half.
     let mut cut = png(100, 100, 200);
@@ -194,15 +210,15 @@ async fn bad_frames_are_clear_errors_and_the_server_keeps_working() {
     let (status, _) = call(&app, Method::POST, "/api/analyze", cut).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let (status, v) = call(
+    let error = error_of(
         &app,
         Method::POST,
         "/api/analyze?session=../../x",
         png(64, 64, 200),
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().contains("session id"));
+    assert!(error.contains("session id"), "{error}");
 
     let (status, v) = call(&app, Method::POST, "/api/analyze", vec![0u8; 3 << 20]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -225,9 +241,15 @@ async fn bad_frames_are_clear_errors_and_the_server_keeps_working() {
     assert!(msg.contains("up to 1 KiB"), "{msg}");
 
     // A backend that panics gives a 500, not a dead server.
-    let (status, v) = call(&app, Method::POST, "/api/analyze", &b"PANIC please"[..]).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(v["error"].as_str().unwrap().contains("keeps running"));
+    let error = error_of(
+        &app,
+        Method::POST,
+        "/api/analyze",
+        &b"PANIC please"[..],
+        StatusCode::INTERNAL_SERVER_ERROR,
+    )
+    .await;
+    assert!(error.contains("keeps running"), "{error}");
 
     let (status, v) = call(
         &app,
@@ -354,39 +376,33 @@ async fn feedback_is_recorded_and_bad_json_is_a_clear_error() {
         )]
     );
 
-    let (status, v) = call(
+    let error = error_of(
         &app,
         Method::POST,
         "/api/feedback",
         &b"{\"song_id\": 3, "[..],
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        v["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("invalid JSON body"),
-        "{v}"
-    );
-    let (status, v) = call(
+    assert!(error.starts_with("invalid JSON body"), "{error}");
+    let error = error_of(
         &app,
         Method::POST,
         "/api/feedback",
         json_body(json!({"song_id": 3, "emotion": "fear", "action": "love"})),
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().contains("love"), "{v}");
-    let (status, v) = call(
+    assert!(error.contains("love"), "{error}");
+    let error = error_of(
         &app,
         Method::POST,
         "/api/feedback",
         json_body(json!({"song_id": 999, "emotion": "fear", "action": "skip"})),
+        StatusCode::NOT_FOUND,
     )
     .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(v["error"].as_str().unwrap().contains("999"));
+    assert!(error.contains("999"), "{error}");
     let (status, _) = call(&app, Method::POST, "/api/feedback", vec![b' '; 100 << 10]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(backend.feedback_log().len(), 1);
@@ -425,15 +441,15 @@ async fn picks_can_be_set_and_shape_the_ranking() {
         "ranked: {scores:?}"
     );
 
-    let (status, v) = call(
+    let error = error_of(
         &app,
         Method::PUT,
         "/api/picks/happy",
         json_body(json!({"song_ids": [16, 12345]})),
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().contains("12345"));
+    assert!(error.contains("12345"), "{error}");
     let (status, _) = call(
         &app,
         Method::PUT,
@@ -490,18 +506,18 @@ async fn import_replaces_the_library_and_reports_bad_files() {
     assert_eq!(v["total"], 2);
     assert_eq!(v["songs"][1]["emotion"], "sad");
 
-    let (status, v) = call(
+    let error = error_of(
         &app,
         Method::POST,
         "/api/import?filename=%2Fetc%2Fjunk.csv",
         &b"\xff\xfe\x00garbage"[..],
+        StatusCode::BAD_REQUEST,
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().contains("junk.csv"), "{v}");
+    assert!(error.contains("junk.csv"), "{error}");
     assert!(
-        !v["error"].as_str().unwrap().contains("/etc"),
-        "only the base name is used"
+        !error.contains("/etc"),
+        "only the base name is used: {error}"
     );
     let (status, _) = call(&app, Method::POST, "/api/import", csv).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -560,29 +576,59 @@ async fn audio_is_served_by_song_id_with_ranges() {
     let page = dir.path().join("page.html");
     std::fs::write(&page, "<script>alert(1)</script>").unwrap();
     let app_page = app_with(FakeBackend::new(1).with_audio_path(1, &page));
-    let (status, v) = get(&app_page, "/api/audio/1").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(v["error"].as_str().unwrap().contains("not an audio file"));
+    let error = error_of(
+        &app_page,
+        Method::GET,
+        "/api/audio/1",
+        Body::empty(),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(error.contains("not an audio file"), "{error}");
     // A song whose file vanished.
     std::fs::remove_file(dir.path().join("song-3.wav")).unwrap();
-    let (status, v) = get(&app, "/api/audio/3").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(v["error"].as_str().unwrap().contains("missing"));
+    let error = error_of(
+        &app,
+        Method::GET,
+        "/api/audio/3",
+        Body::empty(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(error.contains("missing"), "{error}");
     // Without audio at all.
-    let (status, v) = get(&app_with(FakeBackend::new(1)), "/api/audio/1").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(v["error"].as_str().unwrap().contains("no audio"));
+    let error = error_of(
+        &app_with(FakeBackend::new(1)),
+        Method::GET,
+        "/api/audio/1",
+        Body::empty(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(error.contains("no audio"), "{error}");
 }
 
 #[tokio::test]
 async fn unknown_endpoints_methods_and_foreign_hosts() {
     let app = app();
-    let (status, v) = get(&app, "/api/nothing").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(v["error"].as_str().unwrap().contains("/api/nothing"));
-    let (status, v) = call(&app, Method::DELETE, "/api/songs", Body::empty()).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    assert!(v["error"].as_str().unwrap().contains("DELETE"));
+    let error = error_of(
+        &app,
+        Method::GET,
+        "/api/nothing",
+        Body::empty(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(error.contains("/api/nothing"), "{error}");
+    let error = error_of(
+        &app,
+        Method::DELETE,
+        "/api/songs",
+        Body::empty(),
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await;
+    assert!(error.contains("DELETE"), "{error}");
 
     let req = |host: &str| {
         Request::get("/api/info")
