@@ -308,43 +308,14 @@ fn train(a: TrainArgs) -> Result<()> {
     moodtune_fer_train::train(&cfg)
 }
 
-/// Writes `bytes` to a temp file beside `path`, then renames it into place, so a crash
-/// never leaves a half-written file.
+/// Writes `bytes` to `path` atomically (`moodtune_core::write_bytes_atomically`),
+/// creating its folder first.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    // Temp files are created private (0600); keep the replaced file's mode, or the
-    // usual 0644 for a new one.
-    let mode = match std::fs::metadata(path) {
-        Ok(m) => m.permissions(),
-        Err(_) => {
-            #[cfg(unix)]
-            {
-                std::os::unix::fs::PermissionsExt::from_mode(0o644)
-            }
-            #[cfg(not(unix))]
-            {
-                tmp.as_file().metadata()?.permissions()
-            }
-        }
-    };
-    tmp.as_file()
-        .set_permissions(mode)
-        .with_context(|| format!("cannot set the mode of {}", path.display()))?;
-    // On disk before the rename, so a crash leaves the old file or the new one.
-    tmp.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    moodtune_core::write_bytes_atomically(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub(crate) fn load_split(data: Option<PathBuf>, usage: &str) -> Result<Dataset> {

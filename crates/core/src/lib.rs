@@ -1,8 +1,12 @@
 //! The vocabulary every moodtune crate shares: the seven emotions of FER2013.
 //!
 //! Label ids follow FER2013 (0 Angry ... 6 Neutral), so a model's output index, a
-//! library's emotion column and a recommendation all mean the same thing.
+//! library's emotion column and a recommendation all mean the same thing. It also holds
+//! [`write_atomically`], the one way moodtune writes a file.
 
+mod atomic;
+
+pub use atomic::{write_atomically, write_bytes_atomically};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -81,30 +81,9 @@ pub fn save_image(img: &RgbImage, path: &Path) -> std::io::Result<()> {
                 ),
             )
         })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".moodtune-annotate")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        img.write_to(&mut w, format)
-            .map_err(std::io::Error::other)?;
-        std::io::Write::flush(&mut w)?;
-    }
-    // Temporary files are private (0600); the result is an ordinary picture.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
-    }
-    // On disk before the rename, so a crash leaves the old picture or the new one.
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    moodtune_core::write_atomically(path, |out| {
+        img.write_to(out, format).map_err(std::io::Error::other)
+    })
 }
 
 fn fill_rect(img: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, c: Rgb<u8>) {

@@ -22,7 +22,6 @@ use anyhow::{anyhow, Context, Result};
 use moodtune_core::Emotion;
 use moodtune_fer::{Dataset, Evaluation};
 use plotters::style::RGBColor;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -85,35 +84,14 @@ impl Canvas {
     }
 }
 
-/// Encodes `img` as PNG into a temp file beside `out`, then renames it over `out`, so
-/// a reader never sees half a file and a failed write leaves the old one intact.
+/// Encodes `img` as PNG into `out` atomically: a reader never sees half a file and a
+/// failed write leaves the old one intact.
 fn save_png_atomically(img: &image::RgbImage, out: &Path) -> Result<()> {
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let write = || -> Result<()> {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".moodtune-figure-")
-            .suffix(".png.tmp")
-            .tempfile_in(dir)
-            .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
-        {
-            let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-            img.write_to(&mut w, image::ImageFormat::Png)?;
-            w.flush()?;
-        }
-        // Temp files are created private (0600); a figure is meant to be shared.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        }
-        tmp.persist(out).map_err(|e| anyhow!(e.error))?;
-        Ok(())
-    };
-    write().with_context(|| format!("cannot write {}", out.display()))
+    moodtune_core::write_atomically(out, |w| {
+        img.write_to(w, image::ImageFormat::Png)
+            .map_err(std::io::Error::other)
+    })
+    .with_context(|| format!("cannot write {}", out.display()))
 }
 
 /// Maps a plotters drawing error (which borrows nothing but is not `Sync` in every

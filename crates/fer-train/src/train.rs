@@ -545,10 +545,8 @@ fn truncate_metrics(path: &Path, epoch: usize) -> Result<()> {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} into place", path.display()))
+    moodtune_core::write_bytes_atomically(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Whether this CPU computes bfloat16 products natively (what makes `bf16` training fast).

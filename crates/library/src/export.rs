@@ -4,7 +4,6 @@
 
 use crate::error::{Error, Result};
 use crate::store::{Library, Song};
-use std::io::Write;
 use std::path::Path;
 
 /// Column headers. `emotion` holds only the manual label, so re-importing an export
@@ -99,14 +98,21 @@ fn csv_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, csv::Error> {
 }
 
 /// Characters that make a spreadsheet read a CSV cell as a formula (OWASP's list).
-pub(crate) const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r'];
+const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r'];
+
+/// Whether a CSV cell gets (on export) or had (on import, after its first `'`) the
+/// formula guard: it starts with a formula character after any quotes. Counting the
+/// quotes makes text such as `'=x` round-trip too.
+pub(crate) fn needs_formula_guard(cell: &str) -> bool {
+    cell.trim_start_matches('\'').starts_with(FORMULA_STARTS)
+}
 
 /// Prefixes `'` to a cell a spreadsheet would run as a formula: a title like
 /// `=HYPERLINK(...)` from a downloaded tag must stay text when the export is opened in
 /// Excel. The CSV importer drops the prefix again, so exports still round-trip.
 /// (xlsx needs none of this: its cells are written as typed strings.)
 fn guard_formula(cell: String) -> String {
-    if cell.starts_with(FORMULA_STARTS) {
+    if needs_formula_guard(&cell) {
         format!("'{cell}")
     } else {
         cell
@@ -158,21 +164,8 @@ fn xlsx_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, String> {
     book.save_to_buffer().map_err(xlsx_err)
 }
 
-/// Writes `bytes` to a temp file in `path`'s folder, then renames it over `path`, so a
-/// crash never leaves a half-written export where the old one was.
+/// Writes `bytes` atomically, so a crash never leaves a half-written export where the
+/// old one was.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".moodtune-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    moodtune_core::write_bytes_atomically(path, bytes).map_err(|e| Error::io(path, e))
 }

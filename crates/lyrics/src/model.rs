@@ -652,24 +652,8 @@ impl EmotionModel {
             path: path.display().to_string(),
             source,
         };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
         let json = serde_json::to_string(self).map_err(|e| werr(std::io::Error::other(e)))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(werr)?;
-        std::io::Write::write_all(&mut tmp, json.as_bytes()).map_err(werr)?;
-        // Temp files are created owner-only; a model is an ordinary shareable file.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o644))
-                .map_err(werr)?;
-        }
-        tmp.as_file().sync_all().map_err(werr)?;
-        tmp.persist(path).map_err(|e| werr(e.error))?;
-        Ok(())
+        moodtune_core::write_bytes_atomically(path, json.as_bytes()).map_err(werr)
     }
 
     /// Reads a model written by [`EmotionModel::save`], checking it thoroughly.
@@ -798,6 +782,30 @@ impl EmotionModel {
         if seen.iter().any(|&s| s != 1) {
             return Err(invalid(
                 "every emotion must be exactly one leaf of the tree".into(),
+            ));
+        }
+        // A tree: every node but the root hangs from exactly one group, and that group
+        // holds exactly the emotions the node decides between (else the probabilities
+        // down the tree would not add up to 1).
+        let mut parents = vec![0usize; n_nodes];
+        for (ni, node) in m.nodes.iter().enumerate() {
+            for (g, child) in node.groups.iter().zip(&node.children) {
+                let Some(c) = *child else { continue };
+                parents[c] += 1;
+                let mut below: Vec<Emotion> = m.nodes[c].groups.concat();
+                let mut group = g.clone();
+                below.sort();
+                group.sort();
+                if below != group {
+                    return Err(invalid(format!(
+                        "node {ni}'s group for node {c} does not hold that node's emotions"
+                    )));
+                }
+            }
+        }
+        if parents[0] != 0 || parents[1..].iter().any(|&p| p != 1) {
+            return Err(invalid(
+                "every node but the first must have exactly one parent".into(),
             ));
         }
         let expected = m.fingerprint();
@@ -979,6 +987,18 @@ mod tests {
         std::fs::write(&path, v.to_string()).unwrap();
         let e = EmotionModel::load(&path).unwrap_err().to_string();
         assert!(e.contains("malformed group"), "{e}");
+        // A root group that lost one of the emotions of the node it points to.
+        let mut v: serde_json::Value = serde_json::from_str(&full).unwrap();
+        let k = v["nodes"][0]["children"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| !c.is_null())
+            .expect("the root splits a group further");
+        v["nodes"][0]["groups"][k].as_array_mut().unwrap().pop();
+        std::fs::write(&path, v.to_string()).unwrap();
+        let e = EmotionModel::load(&path).unwrap_err().to_string();
+        assert!(e.contains("does not hold that node's emotions"), "{e}");
 
         let e = EmotionModel::load(dir.path().join("missing.json"))
             .unwrap_err()

@@ -9,7 +9,6 @@
 use crate::backend::*;
 use moodtune_core::{Emotion, Valence};
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -390,8 +389,6 @@ pub fn write_wav_tone(path: &Path, freq: f32, seconds: f32) -> std::io::Result<(
         let s = (t * freq * std::f32::consts::TAU).sin() * 0.3 * env;
         data.extend_from_slice(&((s * i16::MAX as f32) as i16).to_le_bytes());
     }
-    // Temp file then rename, so a reader never sees half a file.
-    let tmp = path.with_extension("wav.tmp");
-    std::fs::File::create(&tmp)?.write_all(&data)?;
-    std::fs::rename(tmp, path)
+    // A reader never sees half a file.
+    moodtune_core::write_bytes_atomically(path, &data)
 }
