@@ -24,7 +24,7 @@ pub enum Error {
     },
     #[error("no song {0} in the library")]
     SongNotFound(String),
-    #[error("{0:?} matches several songs ({1}); use the song id")]
+    #[error("{0:?} matches several songs ({1}); name one by its id as #ID")]
     Ambiguous(String, String),
     #[error("{path}: {message}")]
     Import { path: PathBuf, message: String },

@@ -88,7 +88,7 @@ struct Item {
     warnings: Vec<String>,
 }
 
-/// Splits a tags cell on `,` `;` `/` `|` `、` and full-width `，` `；`, trimming and
+/// Splits a tags cell on `,` `;` `/` `|` `、`, full-width `，` `；` and line breaks, trimming and
 /// dropping empty and repeated (case-insensitive) tags.
 pub fn split_tags(cell: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -164,16 +164,38 @@ impl ImportBatch {
     /// Reads a spreadsheet, CSV file, audio file or folder of audio files (searched
     /// recursively), calling `progress` as each audio file is read.
     pub fn read(path: &Path, progress: &mut dyn FnMut(ImportProgress<'_>)) -> Result<ImportBatch> {
+        Self::read_with(path, progress, AudioLinks::Follow)
+    }
+
+    /// Reads a spreadsheet or CSV file sent from elsewhere (the web page, perhaps from
+    /// another machine), ignoring its audio column: its paths would name files on this
+    /// machine, which the server would then play to the sender, and "not found" warnings
+    /// would tell the sender which files exist.
+    pub fn read_without_audio_links(path: &Path) -> Result<ImportBatch> {
+        Self::read_with(path, &mut |_| {}, AudioLinks::Ignore)
+    }
+
+    fn read_with(
+        path: &Path,
+        progress: &mut dyn FnMut(ImportProgress<'_>),
+        audio: AudioLinks,
+    ) -> Result<ImportBatch> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if audio == AudioLinks::Ignore && (meta.is_dir() || !is_importable_file(path)) {
+            return Err(Error::Import {
+                path: path.to_path_buf(),
+                message: "only a spreadsheet or CSV file can be imported this way".into(),
+            });
+        }
         let mut report = ImportReport::default();
         let items = if meta.is_dir() {
             read_folder(path, progress, &mut report)?
         } else {
             let ext = ext_of(path);
             if SHEET_EXTENSIONS.contains(&ext.as_str()) {
-                read_spreadsheet(path)?
+                read_spreadsheet(path, audio)?
             } else if CSV_EXTENSIONS.contains(&ext.as_str()) {
-                read_csv(path)?
+                read_csv(path, audio)?
             } else if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
                 progress(ImportProgress {
                     done: 0,
@@ -291,9 +313,12 @@ enum Field {
     Language,
 }
 
-/// Maps a header cell to the field it names, in English or Chinese. Case, spaces,
-/// `_`/`-` and a trailing unit in brackets ("时长(秒)", "Duration (s)") are ignored.
-fn field_for_header(header: &str) -> Option<Field> {
+/// Maps a header cell to the field it names, in English or Chinese, and whether it names
+/// it only weakly (`track` is a title in some lists and a track number in others).
+/// Case, spaces, `_`/`-` and a trailing unit in brackets ("时长(秒)", "Duration (s)")
+/// are ignored. `key` and `label` are not read: in DJ and label-copy sheets they hold a
+/// musical key and a record label, which would merge songs or fail every row.
+fn field_for_header(header: &str) -> Option<(Field, bool)> {
     let mut h = header.trim().to_lowercase();
     for open in ['(', '（', '['] {
         if let Some(i) = h.find(open) {
@@ -306,11 +331,14 @@ fn field_for_header(header: &str) -> Option<Field> {
         .chars()
         .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-' | '.' | ':' | '：'))
         .collect();
+    if h == "track" {
+        return Some((Field::Title, true));
+    }
     let f = match h.as_str() {
         "moodtuneid" => Field::LibraryId,
-        "id" | "songid" | "key" | "编号" => Field::Id,
-        "title" | "name" | "song" | "songname" | "songtitle" | "track" | "tracktitle" | "歌名"
-        | "歌曲" | "歌曲名" | "歌曲名称" | "曲名" | "标题" | "名称" => Field::Title,
+        "id" | "songid" | "编号" => Field::Id,
+        "title" | "name" | "song" | "songname" | "songtitle" | "tracktitle" | "歌名" | "歌曲"
+        | "歌曲名" | "歌曲名称" | "曲名" | "标题" | "名称" => Field::Title,
         "artist" | "artists" | "singer" | "singers" | "performer" | "band" | "歌手" | "艺人"
         | "艺术家" | "演唱" | "演唱者" | "歌手名" => Field::Artist,
         "album" | "专辑" | "专辑名" => Field::Album,
@@ -318,9 +346,7 @@ fn field_for_header(header: &str) -> Option<Field> {
         "tags" | "tag" | "genre" | "genres" | "style" | "标签" | "风格" | "类型" | "流派" => {
             Field::Tags
         }
-        "emotion" | "mood" | "label" | "情感" | "情绪" | "心情" | "情感标签" => {
-            Field::Emotion
-        }
+        "emotion" | "mood" | "情感" | "情绪" | "心情" | "情感标签" => Field::Emotion,
         "audio" | "file" | "path" | "filename" | "audiofile" | "audiopath" | "filepath"
         | "location" | "文件" | "路径" | "音频" | "文件路径" | "音频文件" | "文件名" => {
             Field::Audio
@@ -331,7 +357,7 @@ fn field_for_header(header: &str) -> Option<Field> {
         "language" | "lang" | "语言" | "语种" => Field::Language,
         _ => return None,
     };
-    Some(f)
+    Some((f, false))
 }
 
 /// Column positions of each field in one table.
@@ -343,12 +369,21 @@ impl Columns {
     /// Reads a header row; `None` if it names no title column.
     fn from_header(cells: &[String]) -> Option<Columns> {
         let mut fields: Vec<(usize, Field)> = Vec::new();
+        let mut weak: Vec<(usize, Field)> = Vec::new();
         for (i, c) in cells.iter().enumerate() {
-            if let Some(f) = field_for_header(c) {
-                // Several tag columns all count; for other fields the first one wins.
-                if f == Field::Tags || !fields.iter().any(|(_, g)| *g == f) {
+            if let Some((f, is_weak)) = field_for_header(c) {
+                // Several tag columns all count; for other fields the first one wins,
+                // and a weak header only when no other column names its field.
+                if is_weak {
+                    weak.push((i, f));
+                } else if f == Field::Tags || !fields.iter().any(|(_, g)| *g == f) {
                     fields.push((i, f));
                 }
+            }
+        }
+        for (i, f) in weak {
+            if !fields.iter().any(|(_, g)| *g == f) {
+                fields.push((i, f));
             }
         }
         fields
@@ -364,13 +399,14 @@ impl Columns {
 
 const HEADER_HINT: &str = "no header row with a title column (expected a header such as title, name, song, 歌名 or 歌曲 in the first 10 rows)";
 
-/// Turns one table row into a song. `base` is the table's folder (relative audio
-/// paths are resolved against it), `source` its canonical path.
+/// Turns one table row into a song. `audio_base` is the table's folder (relative audio
+/// paths are resolved against it; `None`: audio is not linked), `source` its canonical
+/// path.
 fn row_to_item(
     cols: &Columns,
     cells: &[String],
     location: String,
-    base: &Path,
+    audio_base: Option<&Path>,
     source: &str,
 ) -> Option<Item> {
     if cells.iter().all(|c| c.trim().is_empty()) {
@@ -416,7 +452,7 @@ fn row_to_item(
             );
         }
         let audio = get(Field::Audio);
-        if !audio.is_empty() {
+        if let (false, Some(base)) = (audio.is_empty(), audio_base) {
             let p = base.join(audio);
             match p.canonicalize() {
                 // Only audio: the server plays this file to the browser by song id.
@@ -509,6 +545,13 @@ pub fn source_of(path: &Path) -> String {
         .into_owned()
 }
 
+/// Whether a table's audio column links songs to files on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AudioLinks {
+    Follow,
+    Ignore,
+}
+
 fn base_dir(path: &Path) -> PathBuf {
     path.canonicalize()
         .ok()
@@ -517,15 +560,17 @@ fn base_dir(path: &Path) -> PathBuf {
 }
 
 /// Finds the header among the first rows, then turns the rows below it into items.
-/// `rows` yields (1-based row number, cells).
+/// `rows` yields (1-based row number, cells); `audio_base` resolves relative audio
+/// paths, and without it the audio column is ignored.
 fn table_items(
     rows: impl Iterator<Item = (usize, Vec<String>)>,
     loc_prefix: &str,
-    base: &Path,
+    audio_base: Option<&Path>,
     source: &str,
 ) -> Option<Vec<Item>> {
     let mut cols: Option<Columns> = None;
     let mut items = Vec::new();
+    let mut audio_ignored = false;
     for (n, cells) in rows {
         match &cols {
             None => {
@@ -535,9 +580,23 @@ fn table_items(
                 cols = Columns::from_header(&cells);
             }
             Some(c) => {
-                if let Some(item) =
-                    row_to_item(c, &cells, format!("{loc_prefix}:{n}"), base, source)
+                if let Some(mut item) =
+                    row_to_item(c, &cells, format!("{loc_prefix}:{n}"), audio_base, source)
                 {
+                    // Said once per table, at the first row that names a file.
+                    let names_audio = || {
+                        c.fields
+                            .iter()
+                            .find(|(_, f)| *f == Field::Audio)
+                            .and_then(|(i, _)| cells.get(*i))
+                            .is_some_and(|v| !v.trim().is_empty())
+                    };
+                    if audio_base.is_none() && !audio_ignored && names_audio() {
+                        audio_ignored = true;
+                        item.warnings.push(
+                            "the audio column is not read for a file sent from the page; import it with `moodtune library import` to link the audio files".into(),
+                        );
+                    }
                     items.push(item);
                 }
             }
@@ -876,9 +935,9 @@ fn contain_parser_panic<T, E>(
     })
 }
 
-fn read_spreadsheet(path: &Path) -> Result<Vec<Item>> {
+fn read_spreadsheet(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
     contain_parser_panic(
-        || read_spreadsheet_unguarded(path),
+        || read_spreadsheet_unguarded(path, audio),
         |detail| Error::Import {
             path: path.to_path_buf(),
             message: format!("malformed spreadsheet (the reader failed: {detail})"),
@@ -886,7 +945,7 @@ fn read_spreadsheet(path: &Path) -> Result<Vec<Item>> {
     )
 }
 
-fn read_spreadsheet_unguarded(path: &Path) -> Result<Vec<Item>> {
+fn read_spreadsheet_unguarded(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
     let import_err = |message: String| Error::Import {
         path: path.to_path_buf(),
         message,
@@ -898,7 +957,7 @@ fn read_spreadsheet_unguarded(path: &Path) -> Result<Vec<Item>> {
     let mut book = calamine::open_workbook_auto(path)
         .map_err(|e| import_err(format!("cannot read spreadsheet: {e}")))?;
     let source = source_of(path);
-    let base = base_dir(path);
+    let base = (audio == AudioLinks::Follow).then(|| base_dir(path));
     let mut items = Vec::new();
     let mut any_header = false;
     let mut sheet_issues = Vec::new();
@@ -918,7 +977,7 @@ fn read_spreadsheet_unguarded(path: &Path) -> Result<Vec<Item>> {
         if rows.is_empty() {
             continue;
         }
-        match table_items(rows.into_iter(), &loc, &base, &source) {
+        match table_items(rows.into_iter(), &loc, base.as_deref(), &source) {
             Some(mut found) => {
                 any_header = true;
                 items.append(&mut found);
@@ -963,16 +1022,16 @@ fn sniff_delimiter(text: &str) -> u8 {
         .unwrap_or(b',')
 }
 
-/// Undoes the export's formula guard: `'=x` back to `=x`. A leading `'` before any
-/// other character is kept, as it is part of the text.
+/// Undoes the export's formula guard: `'=x` back to `=x`, `''=x` back to `'=x`. A
+/// leading `'` before any other text is kept, as it is part of the text.
 fn unguard_formula(cell: &str) -> String {
     match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(crate::export::FORMULA_STARTS) => rest.to_string(),
+        Some(rest) if crate::export::needs_formula_guard(rest) => rest.to_string(),
         _ => cell.to_string(),
     }
 }
 
-fn read_csv(path: &Path) -> Result<Vec<Item>> {
+fn read_csv(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let text = decode_text(&bytes);
     let delimiter = if ext_of(path) == "tsv" {
@@ -1004,7 +1063,8 @@ fn read_csv(path: &Path) -> Result<Vec<Item>> {
             }
         }
     }
-    let mut items = table_items(rows.into_iter(), &loc, &base_dir(path), &source_of(path))
+    let base = (audio == AudioLinks::Follow).then(|| base_dir(path));
+    let mut items = table_items(rows.into_iter(), &loc, base.as_deref(), &source_of(path))
         .ok_or_else(|| Error::Import {
             path: path.to_path_buf(),
             message: HEADER_HINT.to_string(),
@@ -1365,10 +1425,30 @@ mod tests {
             ("语言", Language),
             ("ID", Id),
         ] {
-            assert_eq!(field_for_header(h), Some(f), "{h}");
+            assert_eq!(field_for_header(h), Some((f, false)), "{h}");
         }
-        assert_eq!(field_for_header("comment"), None);
-        assert_eq!(field_for_header(""), None);
+        assert_eq!(field_for_header("Track"), Some((Title, true)));
+        for other in ["comment", "", "Key", "Label"] {
+            assert_eq!(field_for_header(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_track_column_is_the_title_only_when_nothing_else_is() {
+        let header = |cells: &[&str]| {
+            let cells: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
+            Columns::from_header(&cells).map(|c| c.fields)
+        };
+        use Field::*;
+        assert_eq!(
+            header(&["Track", "Title", "Artist", "Key", "Label"]),
+            Some(vec![(1, Title), (2, Artist)])
+        );
+        assert_eq!(
+            header(&["Artist", "Track"]),
+            Some(vec![(0, Artist), (1, Title)])
+        );
+        assert_eq!(header(&["Key", "Label"]), None);
     }
 
     #[test]

@@ -578,26 +578,43 @@ impl Library {
         Ok(self.len()? == 0)
     }
 
-    /// Finds one song by id, or by title (case-insensitive, exact; then unique substring).
+    /// Finds one song by id (`12` or `#12`), or by title (case-insensitive, exact; then
+    /// unique substring). A number that is both an id and a song's exact title (the
+    /// song "1979") is ambiguous; `#1979` always means the id.
     pub fn find(&self, id_or_title: &str) -> Result<Song> {
         let q = id_or_title.trim();
-        if let Ok(id) = q.parse::<SongId>() {
-            if let Some(song) = self.song(id)? {
-                return Ok(song);
+        if q.is_empty() {
+            return Err(Error::Invalid(
+                "no song given: name one by title or id".into(),
+            ));
+        }
+        if let Some(n) = q.strip_prefix('#') {
+            if let Ok(id) = n.trim().parse::<SongId>() {
+                return self
+                    .song(id)?
+                    .ok_or_else(|| Error::SongNotFound(format!("with id {id}")));
             }
         }
+        let by_id = match q.parse::<SongId>() {
+            Ok(id) => self.song(id)?,
+            Err(_) => None,
+        };
         let wanted = normalize(q);
         let all = self.songs()?;
         let exact: Vec<&Song> = all
             .iter()
             .filter(|s| normalize(&s.title) == wanted)
             .collect();
-        let candidates = if exact.is_empty() {
-            all.iter()
+        let candidates: Vec<&Song> = match &by_id {
+            Some(song) if exact.iter().all(|s| s.id == song.id) => return Ok(song.clone()),
+            Some(song) => std::iter::once(song)
+                .chain(exact.into_iter().filter(|s| s.id != song.id))
+                .collect(),
+            None if exact.is_empty() => all
+                .iter()
                 .filter(|s| normalize(&s.title).contains(&wanted))
-                .collect()
-        } else {
-            exact
+                .collect(),
+            None => exact,
         };
         match candidates.as_slice() {
             [] => Err(Error::SongNotFound(format!("{q:?}"))),
@@ -894,19 +911,32 @@ impl Library {
         emotion: Option<Emotion>,
         at_unix: i64,
     ) -> Result<()> {
+        self.add_feedback_all(&[(song_id, kind)], emotion, at_unix)
+    }
+
+    /// Records likes and skips given together (one command, one page action): all of
+    /// them, or none if one names a song that is not there.
+    pub fn add_feedback_all(
+        &mut self,
+        given: &[(SongId, FeedbackKind)],
+        emotion: Option<Emotion>,
+        at_unix: i64,
+    ) -> Result<()> {
         let path = self.path.clone();
         self.write(|tx| {
-            ensure_song(tx, song_id)?;
-            tx.execute(
-                "INSERT INTO feedback (song_id, kind, emotion, at_unix) VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    song_id,
-                    kind.key(),
-                    emotion.map(|e| e.index() as i64),
-                    at_unix
-                ],
-            )
-            .map_err(raw)?;
+            for &(song_id, kind) in given {
+                ensure_song(tx, song_id)?;
+                tx.execute(
+                    "INSERT INTO feedback (song_id, kind, emotion, at_unix) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        song_id,
+                        kind.key(),
+                        emotion.map(|e| e.index() as i64),
+                        at_unix
+                    ],
+                )
+                .map_err(raw)?;
+            }
             Ok(())
         })
         .map_err(|e| with_path(e, &path))
@@ -1056,13 +1086,29 @@ fn find_existing(
             return Ok(by_audio);
         }
     }
-    tx.query_row(
-        "SELECT id FROM songs WHERE match_key = ?1 ORDER BY id LIMIT 1",
-        [match_key(&song.title, &song.artist)],
-        |r| r.get(0),
-    )
-    .optional()
-    .map_err(raw)
+    // The same title and artist is the same song, unless both have audio files and the
+    // stored one is still there: two albums' "Intro", or untagged "Track 01.wav" files
+    // in two folders, are different songs. A stored file that is gone means the music
+    // folder moved, and the song follows it.
+    let mut same_name = tx
+        .prepare("SELECT id, audio_path FROM songs WHERE match_key = ?1 ORDER BY id")
+        .map_err(raw)?;
+    let candidates = same_name
+        .query_map([match_key(&song.title, &song.artist)], |r| {
+            Ok((r.get::<_, SongId>(0)?, r.get::<_, Option<String>>(1)?))
+        })
+        .map_err(raw)?;
+    for candidate in candidates {
+        let (id, stored_audio) = candidate.map_err(raw)?;
+        let other_file = match (&song.audio_path, stored_audio) {
+            (Some(_), Some(stored)) => Path::new(&stored).exists(),
+            _ => false,
+        };
+        if !other_file {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
@@ -1352,6 +1398,10 @@ mod tests {
         assert_eq!(fb[1].emotion, Some(Emotion::Sad));
         assert!(fb[2].at_unix > 1_600_000_000);
         assert!(lib.add_feedback(999, FeedbackKind::Like).is_err());
+        let before = lib.feedback().unwrap().len();
+        let half_bad = [(ids[0], FeedbackKind::Like), (999, FeedbackKind::Skip)];
+        assert!(lib.add_feedback_all(&half_bad, None, 1).is_err());
+        assert_eq!(lib.feedback().unwrap().len(), before, "nothing is recorded");
         assert_eq!("SKIP".parse::<FeedbackKind>().unwrap(), FeedbackKind::Skip);
     }
 
@@ -1371,6 +1421,36 @@ mod tests {
         assert_eq!(lib.search("bright").unwrap()[0].id, ids[0]);
         assert_eq!(lib.search("蚂蚁").unwrap()[0].id, ids[2]);
         assert!(lib.search("100%").unwrap().is_empty());
+        assert!(matches!(lib.find("  "), Err(Error::Invalid(_))));
+    }
+
+    /// A title that is a number must not be mistaken for the song with that id.
+    #[test]
+    fn a_numeric_title_and_an_id_are_told_apart() {
+        let (lib, ids) = lib_with(&[
+            NewSong::new("Intro", "Ava"),
+            NewSong::new("Outro", "Ava"),
+            NewSong::new("3", "Bo"),
+        ]);
+        assert_eq!(ids, [1, 2, 3]);
+        // Only an id: the id.
+        assert_eq!(lib.find("2").unwrap().title, "Outro");
+        // "3" is both song 3's id and its title: one song, nothing to ask.
+        assert_eq!(lib.find("3").unwrap().title, "3");
+        // A title equal to another song's id is ambiguous, and the message says how to
+        // pick; `#id` always means the id.
+        let mut lib = lib;
+        let titled_one = lib.add_song(&NewSong::new("1", "Cy")).unwrap();
+        let err = lib.find("1").unwrap_err();
+        assert!(matches!(err, Error::Ambiguous(..)), "{err}");
+        assert!(err.to_string().contains("#ID"), "{err}");
+        assert!(
+            err.to_string().contains(&format!("{titled_one}: Cy - 1")),
+            "{err}"
+        );
+        assert_eq!(lib.find("#1").unwrap().title, "Intro");
+        assert_eq!(lib.find("# 1").unwrap().title, "Intro");
+        assert!(matches!(lib.find("#999"), Err(Error::SongNotFound(_))));
     }
 
     #[test]

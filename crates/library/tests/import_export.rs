@@ -516,6 +516,9 @@ fn csv_exports_keep_formula_like_cells_as_text_and_round_trip() {
         "-ing",
         "@home",
         "'quoted'",
+        // Text that itself starts with the guard must not lose its quote on the way back.
+        "'=not a formula",
+        "''-",
     ];
     for t in titles {
         lib.add_song(&moodtune_library::NewSong::new(t, "Ava"))
@@ -641,4 +644,46 @@ fn an_untagged_file_does_not_rename_its_song() {
     write_wav(&music.join("track02.wav"), 0.3);
     lib.import_path(&music).unwrap();
     assert!(lib.find("track02").is_ok());
+}
+
+/// Untagged files are named after themselves, so two folders' `Track 01.wav` share a
+/// title and an (empty) artist; they are still two songs. When the folder moves, each
+/// song follows its file instead of being added again.
+#[test]
+fn files_with_the_same_name_in_two_folders_stay_two_songs() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    for album in ["first album", "second album"] {
+        std::fs::create_dir_all(music.join(album)).unwrap();
+        write_wav(&music.join(album).join("Track 01.wav"), 0.3);
+    }
+    let mut lib = Library::open_in_memory().unwrap();
+    let r = lib.import_path(&music).unwrap();
+    assert_eq!((r.added, r.updated), (2, 0), "{r}");
+    let again = lib.import_path(&music).unwrap();
+    assert_eq!(
+        (again.added, again.updated, again.unchanged),
+        (0, 0, 2),
+        "{again}"
+    );
+
+    let moved = dir.path().join("moved");
+    std::fs::rename(&music, &moved).unwrap();
+    let r = lib.import_path(&moved).unwrap();
+    assert_eq!((r.added, r.updated), (0, 2), "{r}");
+    let mut paths: Vec<PathBuf> = lib
+        .songs()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.audio_path.unwrap())
+        .collect();
+    paths.sort();
+    let canonical = moved.canonicalize().unwrap();
+    assert_eq!(
+        paths,
+        vec![
+            canonical.join("first album").join("Track 01.wav"),
+            canonical.join("second album").join("Track 01.wav"),
+        ]
+    );
 }
