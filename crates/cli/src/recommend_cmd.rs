@@ -29,7 +29,8 @@ pub struct RecommendArgs {
     /// The mood to recommend for (English name, FER2013 id 0-6, or Chinese name).
     #[arg(long, short, value_name = "EMOTION", conflicts_with = "photo")]
     pub emotion: Option<Emotion>,
-    /// Detect the mood from the largest face in this photo.
+    /// Detect the mood from the largest clear face in this photo (one not flagged small
+    /// or blurry; else the largest face, with a note).
     #[arg(long, value_name = "FACE.jpg")]
     pub photo: Option<PathBuf>,
     /// Expression model file to read the photo with instead of the shipped one.
@@ -178,6 +179,9 @@ struct JsonOut<'a> {
 
 pub fn run(args: RecommendArgs) -> Result<ExitCode> {
     let feedback_only = args.emotion.is_none() && args.photo.is_none();
+    if args.limit == 0 {
+        bail!("--limit must be at least 1");
+    }
     if feedback_only && args.like.is_empty() && args.skip.is_empty() {
         bail!("say what to recommend for: --emotion EMOTION or --photo FACE.jpg (or give --like/--skip SONG to record feedback)");
     }
@@ -190,6 +194,10 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
         (None, e) => (e, None),
     };
     let mut lib = open_library(args.db.as_deref())?;
+    // Every name is found before anything is written, and all of it is one transaction:
+    // a typo in the last --like must not leave the first ones recorded (and recorded
+    // twice once the command is run again).
+    let mut given = Vec::new();
     for (songs, kind) in [
         (&args.like, moodtune_library::FeedbackKind::Like),
         (&args.skip, moodtune_library::FeedbackKind::Skip),
@@ -198,9 +206,15 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
             let song = lib
                 .find(s)
                 .with_context(|| format!("finding the song {s:?}"))?;
-            lib.add_feedback_with(song.id, kind, emotion, now_unix())
-                .with_context(|| format!("recording {} for {:?}", kind.key(), song.title))?;
-            if !args.json {
+            given.push((song, kind));
+        }
+    }
+    if !given.is_empty() {
+        let ids: Vec<_> = given.iter().map(|(song, kind)| (song.id, *kind)).collect();
+        lib.add_feedback_all(&ids, emotion, now_unix())
+            .context("recording the feedback")?;
+        if !args.json {
+            for (song, kind) in &given {
                 println!("recorded {}: {} - {}", kind.key(), song.artist, song.title);
             }
         }
@@ -242,14 +256,19 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if recs.iter().any(|r| r.cold_start) {
-        println!(
-            "tip: pick typical songs to personalise: moodtune profile pick --emotion {} SONG...",
-            recs.iter()
-                .find(|r| r.cold_start)
-                .map_or(emotion, |r| r.emotion)
-                .key()
-        );
+    if let Some(cold) = recs.iter().find(|r| r.cold_start) {
+        let e = cold.emotion;
+        if index.profile(e, &taste).picks.is_empty() {
+            println!(
+                "tip: pick typical songs to personalise: moodtune profile pick --emotion {} SONG...",
+                e.key()
+            );
+        } else {
+            println!(
+                "tip: your typical {} songs have no tags, so there is nothing to match; add some: moodtune library tag SONG --add TAG",
+                e.key()
+            );
+        }
     }
     for (i, r) in recs.iter().enumerate() {
         let artist = if r.artist.is_empty() {
@@ -562,9 +581,11 @@ mod tests {
             .collect();
         assert_eq!(tail, vec!["Adventures", "Rise"]);
 
-        // A bad song name is an error that names it, and records nothing more.
+        // A bad song name is an error that names it, and records nothing more, not
+        // even the good names given with it.
         let mut a = args(&db);
-        a.like = vec!["Nope".into()];
+        a.like = vec!["Temptation".into(), "Nope".into()];
+        a.skip = vec!["Light".into()];
         let err = run(a).unwrap_err();
         assert!(format!("{err:#}").contains("Nope"));
         assert_eq!(lib.feedback().unwrap().len(), 2);

@@ -70,8 +70,12 @@ struct Profile {
     picks: Vec<u32>,
 }
 
+/// Artists and tags compare ignoring case and runs of spaces ("The  Band" is "the band").
 fn normalize(s: &str) -> String {
-    s.trim().to_lowercase()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 fn intern(lookup: &mut HashMap<String, u32>, names: &mut Vec<String>, name: &str) -> Option<u32> {
@@ -616,9 +620,17 @@ impl Index {
             text.push_str(&format!("lift step {step}/{steps} ({e}): "));
         }
         if cold {
-            text.push_str(&format!(
-                "no typical {e} songs picked yet, so ranked by label: "
-            ));
+            // Picks without tags give a profile with nothing to match, which is not the
+            // same advice as having no picks at all.
+            if summary.picks.is_empty() {
+                text.push_str(&format!(
+                    "no typical {e} songs picked yet, so ranked by label: "
+                ));
+            } else {
+                text.push_str(&format!(
+                    "your typical {e} songs have no tags to match, so ranked by label: "
+                ));
+            }
             if manual {
                 text.push_str(&format!("you labelled it {e}"));
             } else {
