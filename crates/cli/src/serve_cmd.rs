@@ -61,9 +61,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(p) => p.display().to_string(),
         None => "shipped FER model".to_string(),
     };
-    let backend = RealBackend::new(lib, Arc::new(classifier), model, data_dir);
-
     let loopback = args.addr.ip().is_loopback();
+    let backend = RealBackend::new(lib, Arc::new(classifier), model, data_dir)
+        .with_upload_audio_links(loopback);
+
     if !loopback {
         eprintln!(
             "warning: listening on {}, not on loopback: anyone who can reach this address can \
@@ -123,6 +124,10 @@ pub struct RealBackend {
     photo: FacePipeline,
     model: String,
     data_dir: PathBuf,
+    /// Whether an uploaded sheet's audio column links songs to files here. Only when
+    /// the server listens on loopback: a sender elsewhere could otherwise have any
+    /// audio file on this machine played back to it, or probe which files exist.
+    upload_audio_links: bool,
 }
 
 /// The recommender index with the taste (picks, feedback) it ranks for.
@@ -166,7 +171,14 @@ impl RealBackend {
             photo,
             model,
             data_dir,
+            upload_audio_links: false,
         }
+    }
+
+    /// Lets uploaded sheets link audio files on this machine (see the field).
+    pub fn with_upload_audio_links(mut self, link: bool) -> Self {
+        self.upload_audio_links = link;
+        self
     }
 
     fn lib(&self) -> std::sync::MutexGuard<'_, Library> {
@@ -442,7 +454,11 @@ impl Backend for RealBackend {
             .map_err(|e| internal(format!("cannot save {}: {e}", path.display())))?;
 
         let shown = path.display().to_string();
-        let batch = moodtune_library::ImportBatch::read(&path, &mut |_| {});
+        let batch = if self.upload_audio_links {
+            moodtune_library::ImportBatch::read(&path, &mut |_| {})
+        } else {
+            moodtune_library::ImportBatch::read_without_audio_links(&path)
+        };
         let mut lib = self.lib();
         let report = batch
             .and_then(|batch| lib.import_batch(batch))
@@ -467,14 +483,15 @@ impl Backend for RealBackend {
             .collect();
         // "A user's own library replaces the demo with one import." Demo songs the
         // upload merged into (an edited export, say) are the user's now and stay.
+        // The import is committed by now: a failed clean-up (the database busy with a
+        // CLI import, say) is reported beside it, not as a failed import.
         let imported = report.added + report.updated + report.unchanged;
         if imported > 0 {
             let source = moodtune_library::source_of(&path);
-            let removed = lib
-                .replace_source(demo::SOURCE, &report.song_ids, &source)
-                .map_err(lib_err)?;
-            if removed > 0 {
-                messages.push(format!("removed the {removed} demo songs"));
+            match lib.replace_source(demo::SOURCE, &report.song_ids, &source) {
+                Ok(0) => {}
+                Ok(removed) => messages.push(format!("removed the {removed} demo songs")),
+                Err(e) => messages.push(format!("the demo songs were kept: {e}")),
             }
         }
         drop(lib);
@@ -632,6 +649,38 @@ mod tests {
         assert!(err.to_string().contains("my songs.csv"), "{err}");
         let kept = std::fs::read_to_string(dir.path().join("imports/my songs.csv")).unwrap();
         assert_eq!(kept, csv);
+    }
+
+    /// An upload names files on the server's disk: they are linked (and so played to
+    /// the page) only when the server listens on loopback.
+    #[test]
+    fn uploaded_sheets_link_audio_only_on_loopback() {
+        let outside = tempfile::tempdir().unwrap();
+        let wav = outside.path().join("private.wav");
+        moodtune_server::fake::write_wav_tone(&wav, 440.0, 0.2).unwrap();
+        let sheet = format!(
+            "title,artist,emotion,audio\nTone,Me,happy,{}\nQuiet,Me,sad,{}\n",
+            wav.display(),
+            outside.path().join("missing.wav").display()
+        );
+        for link in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let b = backend(dir.path()).with_upload_audio_links(link);
+            let s = b.import("sheet.csv", sheet.as_bytes()).unwrap();
+            assert_eq!(s.imported, 2, "{s:?}");
+            let lib = b.lib();
+            let tone = lib.find("Tone").unwrap();
+            let told_missing = s.messages.iter().any(|m| m.contains("not found"));
+            let told_ignored = s.messages.iter().filter(|m| m.contains("not read")).count();
+            if link {
+                assert_eq!(tone.audio_path, Some(wav.canonicalize().unwrap()));
+                assert!(told_missing && told_ignored == 0, "{s:?}");
+            } else {
+                assert_eq!(tone.audio_path, None);
+                // No word on which files exist; one note that the column was not read.
+                assert!(!told_missing && told_ignored == 1, "{s:?}");
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ const state = (window.moodtune = {
   camera: 'starting', // starting | on | off | unavailable
   framesSent: 0,
   framesAnswered: 0,
+  photoBytesSent: 0, // size of the last photo as sent (scaled down from the file)
   faces: 0,
   mood: null, // smoothed emotion key from the server
   playlistEmotion: null,
@@ -159,6 +160,23 @@ function sendFrame() {
   );
 }
 
+// Phone photos are often larger than the server's 2 MiB frame limit. The photo is sent
+// as drawn on the page instead: at most this many pixels on its long side (faces stay
+// far above the model's 48 px) and turned as the page shows it, so boxes line up.
+const PHOTO_MAX_SIDE = 1600;
+
+function photoForUpload(img, file) {
+  const w = img.naturalWidth;
+  const h = img.naturalHeight;
+  if (!w || !h) return Promise.resolve(file); // not decodable here: the server says why
+  const scale = Math.min(1, PHOTO_MAX_SIDE / Math.max(w, h));
+  const c = document.createElement('canvas');
+  c.width = Math.max(1, Math.round(w * scale));
+  c.height = Math.max(1, Math.round(h * scale));
+  c.getContext('2d').drawImage(img, 0, 0, c.width, c.height);
+  return new Promise((resolve) => c.toBlob((b) => resolve(b || file), 'image/jpeg', 0.92));
+}
+
 async function analysePhoto(file) {
   if (state.camera === 'on' || state.camera === 'starting') stopCamera('Showing your photo.');
   const img = $('photo');
@@ -167,7 +185,9 @@ async function analysePhoto(file) {
   $('video').hidden = true;
   await img.decode().catch(() => {});
   try {
-    const r = await api('/api/analyze', { method: 'POST', body: file });
+    const body = await photoForUpload(img, file);
+    state.photoBytesSent = body.size;
+    const r = await api('/api/analyze', { method: 'POST', body });
     showAnalysis(r, img, false);
     note('camera-note', r.faces.length ? '' : `No face found in ${file.name}.`);
   } catch (err) {
@@ -290,11 +310,15 @@ function play(song) {
     el('strong', { textContent: song.title }),
     ` — ${song.artist}`
   );
+  const audio = $('audio');
   if (!song.has_audio) {
+    // Silence the song before it: the page must not show one song and play another.
+    audio.pause();
+    audio.removeAttribute('src');
+    audio.load();
     note('player-note', `${song.title} has no audio file in the library.`);
     return;
   }
-  const audio = $('audio');
   audio.src = `/api/audio/${song.id}`;
   audio.play().then(
     () => note('player-note', ''),

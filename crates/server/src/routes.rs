@@ -124,6 +124,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// A path segment parsed into `T`, rejected as a JSON 400 (axum's own `Path` answers
+/// a bad segment, such as invalid UTF-8, in plain text).
+struct ApiPath<T>(T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(t)| ApiPath(t))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
 /// The raw body within the route's size limit; too large is a JSON 413.
 struct RawBody(Bytes);
 
@@ -555,7 +572,7 @@ async fn all_picks(State(st): St) -> ApiResult<Json<BTreeMap<&'static str, Vec<S
     Ok(Json(all))
 }
 
-async fn picks(State(st): St, Path(emotion): Path<String>) -> ApiResult<Json<Vec<Song>>> {
+async fn picks(State(st): St, ApiPath(emotion): ApiPath<String>) -> ApiResult<Json<Vec<Song>>> {
     let emotion = parse_emotion(&emotion)?;
     let b = st.backend.clone();
     Ok(Json(blocking(move || b.picks(emotion)).await?))
@@ -568,7 +585,7 @@ struct PicksBody {
 
 async fn set_picks(
     State(st): St,
-    Path(emotion): Path<String>,
+    ApiPath(emotion): ApiPath<String>,
     ApiJson(body): ApiJson<PicksBody>,
 ) -> ApiResult<Json<Vec<Song>>> {
     let emotion = parse_emotion(&emotion)?;
@@ -613,7 +630,7 @@ async fn import(
     Ok(Json(blocking(move || b.import(&name, &body)).await?))
 }
 
-async fn audio(State(st): St, Path(id): Path<String>, req: Request) -> ApiResult<Response> {
+async fn audio(State(st): St, ApiPath(id): ApiPath<String>, req: Request) -> ApiResult<Response> {
     let id: SongId = id
         .parse()
         .map_err(|_| ApiError::bad_request(format!("invalid song id {id:?}: expected a number")))?;

@@ -565,6 +565,9 @@ async fn audio_is_served_by_song_id_with_ranges() {
         ("/api/audio/999", StatusCode::NOT_FOUND),
         ("/api/audio/..%2F..%2Fetc%2Fpasswd", StatusCode::BAD_REQUEST),
         ("/api/audio/-1", StatusCode::NOT_FOUND),
+        // Not UTF-8: axum's own Path would answer in plain text.
+        ("/api/audio/%FF", StatusCode::BAD_REQUEST),
+        ("/api/picks/%FF", StatusCode::BAD_REQUEST),
     ] {
         let (status, v) = get(&app, uri).await;
         assert_eq!(status, code, "{uri}");

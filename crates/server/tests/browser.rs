@@ -33,6 +33,29 @@ fn face_frame(face_level: u8) -> Vec<u8> {
     px
 }
 
+/// A 1800x1350 colour photo of noise, which PNG cannot shrink (about 7 MB), with a dark
+/// middle where the fake backend looks for the face.
+fn phone_photo(face_level: u8) -> image::RgbImage {
+    let (w, h) = (1800u32, 1350u32);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    image::RgbImage::from_fn(w, h, |x, y| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let [r, g, b, ..] = seed.to_le_bytes();
+        let middle = x.abs_diff(w / 2) <= w * 3 / 10 && y.abs_diff(h / 2) <= h * 3 / 10;
+        if middle {
+            image::Rgb([
+                face_level + r % 16,
+                face_level + g % 16,
+                face_level + b % 16,
+            ])
+        } else {
+            image::Rgb([r, g, b])
+        }
+    })
+}
+
 const REPORT: &str = r#"(() => {
   const a = document.getElementById('audio');
   const c = document.getElementById('overlay');
@@ -110,12 +133,13 @@ fn camera_mood_playlist_and_audio_in_chromium() {
     );
     assert_eq!(report["state"]["errors"], 0, "{report:#}");
 
-    // No camera wanted: a dark photo replaces it and the mood follows the photo.
+    // No camera wanted: a dark photo replaces it and the mood follows the photo. It is
+    // phone-sized, past the server's frame limit, so the page must send a smaller copy.
     let photo = tmp.path().join("photo.png");
-    image::GrayImage::from_raw(W, H, face_frame(20))
-        .unwrap()
-        .save(&photo)
-        .unwrap();
+    phone_photo(20).save(&photo).unwrap();
+    let photo_bytes = std::fs::metadata(&photo).unwrap().len();
+    let frame_limit = ServerConfig::default().frame_limit as u64;
+    assert!(photo_bytes > frame_limit, "{photo_bytes} bytes");
     let doc = browser.call("DOM.getDocument", serde_json::json!({}));
     let input = browser.call(
         "DOM.querySelector",
@@ -132,6 +156,8 @@ fn camera_mood_playlist_and_audio_in_chromium() {
     );
     browser.screenshot(&shots.join("server-photo.png"));
     assert!(ok, "photo upload did not set the mood: {report:#}");
+    let sent = report["state"]["photoBytesSent"].as_u64().unwrap();
+    assert!(sent > 0 && sent < frame_limit, "{report:#}");
     assert!(report["bars"]["sad"].as_i64().unwrap() > 50, "{report:#}");
     assert!(report["drawnPixels"].as_i64().unwrap() > 100);
     assert_eq!(report["state"]["errors"], 0, "{report:#}");
