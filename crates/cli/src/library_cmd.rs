@@ -443,11 +443,7 @@ fn print_song(s: &Song) {
         say!("  album     {a}");
     }
     if let Some(d) = s.duration_s {
-        say!(
-            "  duration  {}:{:02}",
-            (d / 60.0) as u64,
-            (d % 60.0).round() as u64
-        );
+        say!("  duration  {}", minutes_seconds(d));
     }
     if let Some(l) = &s.language {
         say!("  language  {l}");
@@ -537,6 +533,12 @@ fn classify(lib: &mut Library, model: Option<&Path>) -> Result<ClassifySummary> 
     })
 }
 
+/// `m:ss`, rounded to the second first: 239.6 s is 4:00, not 3:60.
+fn minutes_seconds(seconds: f64) -> String {
+    let total = seconds.max(0.0).round() as u64;
+    format!("{}:{:02}", total / 60, total % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,6 +556,14 @@ mod tests {
         run(Cli::try_parse_from(full)
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .cmd)
+    }
+
+    #[test]
+    fn durations_round_before_they_split() {
+        assert_eq!(minutes_seconds(239.6), "4:00");
+        assert_eq!(minutes_seconds(225.0), "3:45");
+        assert_eq!(minutes_seconds(59.4), "0:59");
+        assert_eq!(minutes_seconds(3723.0), "62:03");
     }
 
     #[test]

@@ -31,8 +31,9 @@ pub struct RecognizeArgs {
     pub model: Option<PathBuf>,
     /// Smallest face to look for, in pixels of the photo (smaller is slower). By
     /// default photos are scanned at up to 1600 px, which finds faces from 40 px in
-    /// photos up to that size and proportionally larger ones in bigger photos.
-    #[arg(long, value_name = "PX")]
+    /// photos up to that size and proportionally larger ones in bigger photos. At
+    /// least 20, the detector's smallest window.
+    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(20..))]
     pub min_face: Option<u32>,
 }
 
@@ -133,7 +134,7 @@ fn recognize(args: &RecognizeArgs) -> anyhow::Result<Outcome> {
         Arc::new(load_classifier(args.model.as_deref())?);
     let mut cfg = SeetaConfig::photo();
     if let Some(px) = args.min_face {
-        cfg.min_face = px.max(20);
+        cfg.min_face = px;
     }
     let pipeline = FacePipeline::new(Arc::new(SeetaDetector::new(cfg)), classifier);
 
@@ -272,6 +273,20 @@ fn print_table(path: &Path, (w, h): (u32, u32), faces: &[FaceResult], annotated:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_min_face_below_the_detector_window_is_refused_not_raised() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: RecognizeArgs,
+        }
+        use clap::Parser;
+        let parse = |px: &str| Cli::try_parse_from(["recognize", "a.jpg", "--min-face", px]);
+        let err = parse("10").err().expect("10 px is refused").to_string();
+        assert!(err.contains("20"), "{err}");
+        assert_eq!(parse("24").unwrap().args.min_face, Some(24));
+    }
 
     fn args(images: Vec<PathBuf>, annotate: Option<PathBuf>) -> RecognizeArgs {
         RecognizeArgs {

@@ -92,7 +92,11 @@ impl Evaluation {
 
 /// Stratified fold index of each example: each emotion's examples are shuffled with
 /// `seed` and dealt round-robin to the folds.
+///
+/// # Panics
+/// If `folds` is 0 (`cross_validate` checks its argument before calling this).
 pub fn stratified_folds(labels: &[Emotion], folds: usize, seed: u64) -> Vec<usize> {
+    assert!(folds > 0, "stratified_folds needs at least one fold");
     let mut fold_of = vec![0usize; labels.len()];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut next = 0usize;

@@ -2,8 +2,8 @@
 //!
 //! One set of four tables per language, each a UTF-8 file of TAB-separated lines,
 //! `#` starting a comment:
-//! - `{lang}_emotion.tsv`: `word  emotion  weight` (emotion is a key such as `happy`;
-//!   a word may appear on several lines with different emotions),
+//! - `{lang}_emotion.tsv`: `word  emotion  [weight]` (emotion is a key such as `happy`;
+//!   weight in (0, 1], default 1; a word may appear on several lines),
 //! - `{lang}_valence.tsv`: `word  valence` with valence in -1..1,
 //! - `{lang}_degree.tsv`: `word  multiplier` (degree adverbs: "very" 1.5, "slightly" 0.6),
 //! - `{lang}_negation.tsv`: `word` (negators such as "not", 不).
@@ -218,6 +218,11 @@ pub(crate) fn parse_table(
                 } else {
                     1.0
                 };
+                // A word weighs at most as much as a plain emotion word: a huge weight
+                // would swamp every feature (and overflow once standardised).
+                if !(w > 0.0 && w <= 1.0) {
+                    return Err(err(format!("weight {w} must be above 0 and at most 1")));
+                }
                 let entry = words.entry(word).or_default();
                 entry.emotions[e.index()] = entry.emotions[e.index()].max(w);
             }
@@ -359,6 +364,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("-2 must be above 0"), "{e}");
+        for weight in ["1e38", "-1", "0"] {
+            let e = parse_table(
+                &format!("love\thappy\t{weight}\n"),
+                "e.tsv",
+                Language::English,
+                Table::Emotion,
+                &mut m,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("e.tsv") && e.contains("line 1") && e.contains("at most 1"),
+                "{e}"
+            );
+        }
         let e = parse_table(
             "very\t1e30\n",
             "d.tsv",

@@ -18,7 +18,16 @@ pub struct RandomFourier {
 }
 
 impl RandomFourier {
+    /// A map from `input_dim` to `output_dim` features.
+    ///
+    /// # Panics
+    /// If either dimension is 0: there is nothing to map, and `transform` could not
+    /// tell rows apart.
     pub fn new(input_dim: usize, output_dim: usize, gamma: f32, seed: u64) -> RandomFourier {
+        assert!(
+            input_dim > 0 && output_dim > 0,
+            "RandomFourier needs non-zero dimensions, got {input_dim} -> {output_dim}"
+        );
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let std = (2.0 * gamma as f64).sqrt();
         let projection = (0..input_dim * output_dim)
