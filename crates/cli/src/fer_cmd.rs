@@ -27,7 +27,7 @@ pub enum FerCommand {
     Report(ReportArgs),
     /// Fit temperature scaling on half of PublicTest, report calibration on the other half.
     Calibrate(CalibrateArgs),
-    /// Combine trained models of one architecture into an ensemble file (then calibrate it).
+    /// Combine trained models into an ensemble file (then calibrate it).
     Ensemble(EnsembleArgs),
     /// Make a calibrated ensemble two-stage: some members first, the rest only for faces
     /// they are unsure of; picks the confidence threshold on PublicTest.
@@ -78,7 +78,8 @@ pub struct CascadeArgs {
 
 #[derive(clap::Args)]
 pub struct EnsembleArgs {
-    /// Model files to combine (two or more; same architecture and preprocessing).
+    /// Model files to combine (two or more; architectures may differ, input size, crop and
+    /// preprocessing must match).
     #[arg(long = "model", required = true, num_args = 1..)]
     models: Vec<PathBuf>,
     /// The ensemble file to write.
@@ -947,7 +948,7 @@ fn cascade(a: CascadeArgs) -> Result<()> {
     let fit = moodtune_fer::cascade::fit(
         &ds.labels,
         &logits,
-        clf.tta.views(),
+        clf.views_per_member(),
         &stages,
         &member_cost,
         ensemble_t,

@@ -32,8 +32,8 @@ pub struct RecognizeArgs {
     /// Smallest face to look for, in pixels of the photo (smaller is slower). By
     /// default photos are scanned at up to 1600 px, which finds faces from 40 px in
     /// photos up to that size and proportionally larger ones in bigger photos. At
-    /// least 20, the detector's smallest window.
-    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(20..))]
+    /// least 40, the detector's window: a photo is never enlarged.
+    #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(40..))]
     pub min_face: Option<u32>,
 }
 
@@ -283,9 +283,9 @@ mod tests {
         }
         use clap::Parser;
         let parse = |px: &str| Cli::try_parse_from(["recognize", "a.jpg", "--min-face", px]);
-        let err = parse("10").err().expect("10 px is refused").to_string();
-        assert!(err.contains("20"), "{err}");
-        assert_eq!(parse("24").unwrap().args.min_face, Some(24));
+        let err = parse("20").err().expect("20 px is refused").to_string();
+        assert!(err.contains("40"), "{err}");
+        assert_eq!(parse("48").unwrap().args.min_face, Some(48));
     }
 
     fn args(images: Vec<PathBuf>, annotate: Option<PathBuf>) -> RecognizeArgs {

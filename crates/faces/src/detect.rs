@@ -171,7 +171,8 @@ impl SeetaDetector {
     /// rustface's reader indexes and allocates by sizes read from the file and panics on
     /// some malformed ones, so its panics are caught and reported as invalid data.
     pub fn from_file(path: &std::path::Path, config: SeetaConfig) -> std::io::Result<Self> {
-        let bytes = std::fs::read(path)?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         if bytes.len() > MAX_SEETA_MODEL_BYTES {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
@@ -303,6 +304,11 @@ mod tests {
                 .unwrap_or_else(|| panic!("{name} loaded"));
             assert!(e.to_string().contains(name), "{e}");
         }
+        let missing = dir.path().join("missing.bin");
+        let e = SeetaDetector::from_file(&missing, SeetaConfig::photo())
+            .err()
+            .expect("a missing file is an error");
+        assert!(e.to_string().contains("missing.bin"), "{e}");
         let good = dir.path().join("good.bin");
         std::fs::write(&good, SEETA_MODEL).unwrap();
         assert!(SeetaDetector::from_file(&good, SeetaConfig::photo()).is_ok());

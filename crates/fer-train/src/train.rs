@@ -95,7 +95,7 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
             },
         )
     };
-    let train = load(Usage::Training)?;
+    let mut train = load(Usage::Training)?;
     let mut val = load(Usage::PublicTest)?;
     if cfg.max_eval > 0 && val.len() > cfg.max_eval {
         val = val.sample(cfg.max_eval, 0);
@@ -113,7 +113,12 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
         t0.elapsed().as_secs_f64()
     );
 
+    // A cached teacher labels the raw faces through its own stored preprocessing; the
+    // student then trains on what its stored preprocessing will show it in use.
     let teacher = Teacher::load(&cfg, &train)?;
+    let pipeline = moodtune_fer::Pipeline::parse(&cfg.preprocess)?;
+    train.preprocess(&pipeline);
+    val.preprocess(&pipeline);
 
     tch::manual_seed(cfg.seed as i64);
     let vs = VarStore::new(Device::Cpu);

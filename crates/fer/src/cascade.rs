@@ -61,6 +61,12 @@ pub fn fit(
 ) -> Result<Fit> {
     let members = member_cost.len();
     check_stages(stages, members)?;
+    if let Some(face) = logits.iter().find(|f| f.len() != members * views) {
+        bail!(
+            "a face has {} passes of logits, expected {members} members x {views} views",
+            face.len()
+        );
+    }
     let n = labels.len().max(1) as f64;
     let correct = |p: &[f32; Emotion::COUNT], label: Emotion| argmax(p) == label.index();
 

@@ -126,7 +126,18 @@ impl Classifier {
     /// Networks evaluated per face: ensemble members x test-time views (the most a
     /// cascade runs).
     pub fn passes_per_face(&self) -> usize {
-        self.nets.len() * self.tta.views()
+        self.nets.len() * self.views_per_member()
+    }
+
+    /// Views each member sees per face, as [`Classifier::views`] makes them: ten-crop
+    /// needs room to move, so a network whose crop is its whole input (`paper`) gets
+    /// only the centre and its mirror.
+    pub fn views_per_member(&self) -> usize {
+        let m = self.meta();
+        match self.tta {
+            Tta::TenCrop if m.input_size == m.crop => Tta::Flip.views(),
+            tta => tta.views(),
+        }
     }
 
     pub fn with_tta(mut self, tta: Tta) -> Self {
@@ -360,6 +371,18 @@ mod tests {
         // Probabilities are the mean over the views and sum to one.
         let p = slim().with_tta(Tta::TenCrop).probabilities(&face);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+
+        // The count a cascade fit slices by is the count `views` makes, also where
+        // ten-crop has no room to move (`paper`: the crop is the whole input).
+        for arch in ["slimvgg", "paper"] {
+            for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
+                let bytes = random_safetensors(&Arch::by_name(arch).unwrap(), 3);
+                let clf = Classifier::from_bytes(&bytes, arch).unwrap().with_tta(tta);
+                let views = clf.views(&face).len();
+                assert_eq!(views, clf.views_per_member(), "{arch} {tta:?}");
+                assert_eq!(clf.passes_per_face(), clf.views_per_member());
+            }
+        }
     }
 
     /// Model files of slimvgg with random weights, one per seed, named by the seed.

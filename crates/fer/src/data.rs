@@ -70,6 +70,30 @@ impl Dataset {
         &self.images[i * PIXELS..(i + 1) * PIXELS]
     }
 
+    /// Replays `pipeline` on every face, as [`crate::Classifier`] does before it resizes
+    /// to the network's input: a model trained with stored preprocessing must have seen
+    /// it in training too. A step that changes the size is resized back to `SIDE`.
+    pub fn preprocess(&mut self, pipeline: &crate::Pipeline) {
+        if pipeline.0.is_empty() {
+            return;
+        }
+        use rayon::prelude::*;
+        self.images.par_chunks_mut(PIXELS).for_each(|face| {
+            let img = image::GrayImage::from_raw(SIDE as u32, SIDE as u32, face.to_vec())
+                .expect("a face holds SIDE x SIDE pixels");
+            let mut out = pipeline.apply(&img);
+            if out.dimensions() != (SIDE as u32, SIDE as u32) {
+                out = image::imageops::resize(
+                    &out,
+                    SIDE as u32,
+                    SIDE as u32,
+                    image::imageops::FilterType::Triangle,
+                );
+            }
+            face.copy_from_slice(out.as_raw());
+        });
+    }
+
     /// Count of each label, in FER2013 id order.
     pub fn label_counts(&self) -> [usize; Emotion::COUNT] {
         let mut c = [0; Emotion::COUNT];
@@ -326,14 +350,35 @@ fn load_folder(root: &Path, opts: &LoadOptions) -> Result<Dataset> {
     Ok(ds)
 }
 
+/// The largest image a face folder may hold: face crops are small, and one huge file
+/// must not take the machine's memory.
+const MAX_FACE_FILE_SIDE: u32 = 4096;
+
 fn read_face(path: &Path) -> Result<Vec<u8>> {
-    let img = image::ImageReader::open(path)
+    use image::ImageDecoder;
+    let mut reader = image::ImageReader::open(path)
         .with_context(|| format!("cannot open {}", path.display()))?
         .with_guessed_format()
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .decode()
-        .with_context(|| format!("{}: not a readable image", path.display()))?
-        .to_luma8();
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_FACE_FILE_SIDE);
+    limits.max_image_height = Some(MAX_FACE_FILE_SIDE);
+    limits.max_alloc = Some(256 << 20);
+    reader.limits(limits);
+    let unreadable = || {
+        format!(
+            "{}: not a readable image (or larger than {MAX_FACE_FILE_SIDE} px a side)",
+            path.display()
+        )
+    };
+    let mut decoder = reader.into_decoder().with_context(unreadable)?;
+    // A phone photo stored sideways with an EXIF turn is a sideways face otherwise.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).with_context(unreadable)?;
+    img.apply_orientation(orientation);
+    let img = img.to_luma8();
     let img = if img.dimensions() == (SIDE as u32, SIDE as u32) {
         img
     } else {
@@ -361,6 +406,38 @@ mod tests {
         let p = dir.join(name);
         std::fs::write(&p, body).unwrap();
         p
+    }
+
+    #[test]
+    fn preprocessing_replays_the_pipeline_on_every_face_and_keeps_the_size() {
+        // Two faces: a dark-to-light ramp, then its mirror image.
+        let ramp: Vec<u8> = (0..PIXELS).map(|i| (40 + (i % SIDE)) as u8).collect();
+        let mirror: Vec<u8> = (0..PIXELS).map(|i| (87 - (i % SIDE)) as u8).collect();
+        let mut ds = Dataset {
+            images: [ramp.clone(), mirror.clone()].concat(),
+            labels: vec![Emotion::Happy, Emotion::Sad],
+            skipped: vec![],
+        };
+        let pipeline = crate::Pipeline::parse("equalize,resize24").unwrap();
+        ds.preprocess(&pipeline);
+        assert_eq!(ds.images.len(), 2 * PIXELS);
+        let by_hand = |px: Vec<u8>| {
+            let img = image::GrayImage::from_raw(SIDE as u32, SIDE as u32, px).unwrap();
+            let small = pipeline.apply(&img);
+            assert_eq!(small.dimensions(), (24, 24));
+            image::imageops::resize(&small, 48, 48, image::imageops::FilterType::Triangle)
+                .into_raw()
+        };
+        assert_eq!(ds.image(0), by_hand(ramp).as_slice());
+        assert_eq!(ds.image(1), by_hand(mirror).as_slice());
+        // Equalized: the ramp (40..87) now spans nearly the whole range (the resizes
+        // soften its ends).
+        let (lo, hi) = (ds.image(0).iter().min(), ds.image(0).iter().max());
+        assert!(lo < Some(&15) && hi > Some(&240), "{lo:?}..{hi:?}");
+        // No steps: nothing changes.
+        let before = ds.images.clone();
+        ds.preprocess(&crate::Pipeline::parse("").unwrap());
+        assert_eq!(ds.images, before);
     }
 
     #[test]
@@ -498,6 +575,14 @@ mod tests {
         assert_eq!(ds.labels, vec![Emotion::Happy, Emotion::Sad]);
         assert_eq!(ds.image(0)[100], 200);
         assert_eq!(ds.image(1)[0], 50);
+
+        // An image far larger than any face crop is refused by name, not decoded.
+        let huge = d.path().join("Training").join("Sad").join("huge.png");
+        image::GrayImage::new(MAX_FACE_FILE_SIDE + 1, 1)
+            .save(&huge)
+            .unwrap();
+        let err = format!("{:#}", Dataset::load(d.path(), &opts).unwrap_err());
+        assert!(err.contains("huge.png") && err.contains("4096"), "{err}");
     }
 
     #[test]

@@ -594,6 +594,15 @@ pub fn max_pool2(x: &Tensor) -> Tensor {
 
 pub fn softmax(logits: &[f32]) -> Vec<f32> {
     let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if m.is_infinite() {
+        // Logits that overflowed: the limit of softmax, the largest share everything
+        // (`inf - inf` would make every probability NaN).
+        let top = logits.iter().filter(|&&v| v == m).count() as f32;
+        return logits
+            .iter()
+            .map(|&v| if v == m { 1.0 / top } else { 0.0 })
+            .collect();
+    }
     let e: Vec<f32> = logits.iter().map(|v| (v - m).exp()).collect();
     let s: f32 = e.iter().sum();
     e.iter().map(|v| v / s).collect()
@@ -798,5 +807,9 @@ mod tests {
         assert_eq!(l.forward(&[3.0, 1.0]), vec![2.5]);
         let s = softmax(&[0.0, (2f32).ln()]);
         assert!((s[0] - 1.0 / 3.0).abs() < 1e-6 && (s[1] - 2.0 / 3.0).abs() < 1e-6);
+        // Overflowed logits still give probabilities, not NaN.
+        let inf = f32::INFINITY;
+        assert_eq!(softmax(&[inf, 1.0, inf]), vec![0.5, 0.0, 0.5]);
+        assert_eq!(softmax(&[-inf, -inf]), vec![0.5, 0.5]);
     }
 }

@@ -88,6 +88,10 @@ fn equalize(img: &GrayImage) -> GrayImage {
         cdf[i] = acc;
     }
     let cdf_min = cdf.iter().copied().find(|&c| c > 0).unwrap_or(0);
+    // One grey level only: nothing to spread (the formula would turn it black).
+    if cdf_min == total {
+        return img.clone();
+    }
     let denom = total.saturating_sub(cdf_min).max(1) as f32;
     let lut: Vec<u8> = cdf
         .iter()
@@ -165,6 +169,9 @@ mod tests {
         // Two grey levels, half the pixels each: equalization maps them to 0 and 255.
         let out = Step::Equalize.apply(&img(2, 2, &[100, 100, 101, 101]));
         assert_eq!(out.as_raw(), &vec![0, 0, 255, 255]);
+        // A single level has nothing to spread and keeps its grey.
+        let flat = Step::Equalize.apply(&img(2, 2, &[90; 4]));
+        assert_eq!(flat.as_raw(), &vec![90; 4]);
     }
 
     #[test]

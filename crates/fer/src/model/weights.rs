@@ -499,6 +499,11 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
                         &bn("running_var")?,
                         1e-5,
                     );
+                    // Finite parts can still fold to infinity (a huge scale over a zero
+                    // variance), which would turn every prediction into NaN.
+                    if conv.weight.iter().chain(&conv.bias).any(|v| !v.is_finite()) {
+                        bail!("{origin}: layer {name}'s batch norm folds into infinite weights");
+                    }
                     conv
                 } else {
                     Conv2d {
@@ -961,6 +966,38 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(err.contains("half") && err.contains("truncated"), "{err}");
+    }
+
+    /// Finite values can still fold into infinite weights: a huge batch-norm scale over
+    /// a zero variance. Such a file is refused, not run into NaN probabilities.
+    #[test]
+    fn batch_norm_that_folds_to_infinity_is_refused() {
+        let arch = Arch::by_name("slimvgg").unwrap();
+        let mut bytes = random_safetensors(&arch, 1);
+        let (n, _) = SafeTensors::read_metadata(&bytes).unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        let scale = header
+            .as_object()
+            .unwrap()
+            .keys()
+            .find(|k| k.ends_with(".bn.weight"))
+            .unwrap()
+            .clone();
+        let layer = scale.trim_end_matches(".bn.weight").to_string();
+        for (tensor, value) in [(scale, 1e38f32), (format!("{layer}.bn.running_var"), 0.0)] {
+            let at = |i: usize| header[&tensor]["data_offsets"][i].as_u64().unwrap() as usize;
+            for x in bytes[8 + n + at(0)..8 + n + at(1)].chunks_mut(4) {
+                x.copy_from_slice(&value.to_le_bytes());
+            }
+        }
+        let err = load_members(&bytes, "w.safetensors")
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("w.safetensors") && err.contains(&layer) && err.contains("infinite"),
+            "{err}"
+        );
     }
 
     /// A weight file is input: metadata and values that would give NaN probabilities,
