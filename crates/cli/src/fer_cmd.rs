@@ -306,6 +306,22 @@ fn train(a: TrainArgs) -> Result<()> {
     if !(0.0..=1.0).contains(&cfg.distill) {
         bail!("--distill must be between 0 and 1, not {}", cfg.distill);
     }
+    // Caught here with the flag's name, not as a libtorch panic or an empty run.
+    if cfg.epochs == 0 || cfg.batch == 0 || cfg.threads == 0 {
+        bail!("--epochs, --batch and --threads must be at least 1");
+    }
+    if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
+        bail!("--lr must be a positive number, not {}", cfg.lr);
+    }
+    if !(0.0..1.0).contains(&cfg.label_smoothing) {
+        bail!(
+            "--label-smoothing must be in [0, 1), not {}",
+            cfg.label_smoothing
+        );
+    }
+    if !(cfg.weight_decay >= 0.0 && cfg.weight_decay.is_finite()) {
+        bail!("--weight-decay must be 0 or more, not {}", cfg.weight_decay);
+    }
     moodtune_fer_train::train(&cfg)
 }
 

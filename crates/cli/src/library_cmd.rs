@@ -192,7 +192,9 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             let s = lib.find(&song)?;
             let emotion = if clear { None } else { emotion };
             lib.set_manual_emotion(s.id, emotion)?;
-            let now = lib.find(&s.id.to_string())?;
+            let now = lib
+                .song(s.id)?
+                .with_context(|| format!("song {} vanished while it was labelled", s.id))?;
             say!("{}: {}", now.title, describe_emotion(&now));
             Ok(ExitCode::SUCCESS)
         }

@@ -265,7 +265,7 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
             );
         } else {
             println!(
-                "tip: your typical {} songs have no tags, so there is nothing to match; add some: moodtune library tag SONG --add TAG",
+                "tip: your typical {} songs leave no tags to match (they have none, or skips outweigh them); add tags: moodtune library tag SONG --add TAG",
                 e.key()
             );
         }

@@ -33,6 +33,12 @@ pub struct ServeArgs {
     /// Expression model file [default: the shipped model].
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
+    /// Let song lists uploaded from the page link the audio files their audio column
+    /// names on this computer. Off by default: whoever can reach the server (another
+    /// user of this machine, a proxy) could otherwise have any audio file here played
+    /// back to them. `moodtune library import` always links them.
+    #[arg(long)]
+    link_uploaded_audio: bool,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -63,7 +69,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let loopback = args.addr.ip().is_loopback();
     let backend = RealBackend::new(lib, Arc::new(classifier), model, data_dir)
-        .with_upload_audio_links(loopback);
+        .with_upload_audio_links(args.link_uploaded_audio);
 
     if !loopback {
         eprintln!(
@@ -124,9 +130,9 @@ pub struct RealBackend {
     photo: FacePipeline,
     model: String,
     data_dir: PathBuf,
-    /// Whether an uploaded sheet's audio column links songs to files here. Only when
-    /// the server listens on loopback: a sender elsewhere could otherwise have any
-    /// audio file on this machine played back to it, or probe which files exist.
+    /// Whether an uploaded sheet's audio column links songs to files here (`serve
+    /// --link-uploaded-audio`). Off by default: a sender could otherwise have any audio
+    /// file on this machine played back to it, or probe which files exist.
     upload_audio_links: bool,
 }
 
@@ -652,9 +658,9 @@ mod tests {
     }
 
     /// An upload names files on the server's disk: they are linked (and so played to
-    /// the page) only when the server listens on loopback.
+    /// the page) only when the server was started with `--link-uploaded-audio`.
     #[test]
-    fn uploaded_sheets_link_audio_only_on_loopback() {
+    fn uploaded_sheets_link_audio_only_when_asked() {
         let outside = tempfile::tempdir().unwrap();
         let wav = outside.path().join("private.wav");
         moodtune_server::fake::write_wav_tone(&wav, 440.0, 0.2).unwrap();
@@ -739,6 +745,7 @@ mod tests {
             addr,
             open: false,
             model: None,
+            link_uploaded_audio: false,
         })
         .unwrap_err();
         let msg = format!("{err:#}");

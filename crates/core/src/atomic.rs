@@ -1,5 +1,7 @@
 //! Writing a file so that a crash, a full disk or a failed encoder leaves the old file or
-//! the new one, never half of one. Every file moodtune writes goes through here.
+//! the new one, never half of one. Exports, models, figures and run files all go
+//! through here (the server's upload keeps its own, since it also restores the last good
+//! copy when an import fails).
 
 use std::fs::{File, Permissions};
 use std::io::{self, BufWriter, Write};
@@ -8,8 +10,8 @@ use std::path::Path;
 /// Writes `path` through `write`: into a temp file in the same folder, synced, then
 /// renamed over `path`. If `write` fails, `path` is untouched and the temp file removed.
 ///
-/// The replaced file keeps its permissions; a new file gets the usual 0644 on Unix
-/// (temp files are created owner-only, which would hide an export from other users).
+/// The replaced file keeps its permissions; a new file gets those of any new file (0666
+/// less the umask on Unix), not the owner-only mode temp files are created with.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<&mut File>) -> io::Result<()>,
@@ -18,21 +20,19 @@ pub fn write_atomically(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".moodtune-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".moodtune-").suffix(".tmp");
+    if let Some(mode) = new_file_permissions() {
+        builder.permissions(mode);
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
     {
         let mut out = BufWriter::new(tmp.as_file_mut());
         write(&mut out)?;
         out.flush()?;
     }
-    let permissions = match std::fs::metadata(path) {
-        Ok(old) => Some(old.permissions()),
-        Err(_) => new_file_permissions(),
-    };
-    if let Some(p) = permissions {
-        tmp.as_file().set_permissions(p)?;
+    if let Ok(old) = std::fs::metadata(path) {
+        tmp.as_file().set_permissions(old.permissions())?;
     }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -44,10 +44,11 @@ pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_atomically(path, |out| out.write_all(bytes))
 }
 
+/// The mode a file is created with (the kernel then takes the umask away).
 #[cfg(unix)]
 fn new_file_permissions() -> Option<Permissions> {
     use std::os::unix::fs::PermissionsExt;
-    Some(Permissions::from_mode(0o644))
+    Some(Permissions::from_mode(0o666))
 }
 
 #[cfg(not(unix))]
@@ -102,13 +103,16 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn new_files_are_readable_by_others_and_old_modes_are_kept() {
+    fn new_files_get_the_usual_mode_and_old_modes_are_kept() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // What any new file gets here (0666 less the umask), not a temp file's 0600.
+        let plain = dir.path().join("plain");
+        File::create(&plain).unwrap();
         let fresh = dir.path().join("fresh.xlsx");
         write_bytes_atomically(&fresh, b"x").unwrap();
-        assert_eq!(mode(&fresh), 0o644);
+        assert_eq!(mode(&fresh), mode(&plain));
         let private = dir.path().join("private.xlsx");
         write_bytes_atomically(&private, b"x").unwrap();
         std::fs::set_permissions(&private, Permissions::from_mode(0o600)).unwrap();

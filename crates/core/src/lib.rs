@@ -2,7 +2,7 @@
 //!
 //! Label ids follow FER2013 (0 Angry ... 6 Neutral), so a model's output index, a
 //! library's emotion column and a recommendation all mean the same thing. It also holds
-//! [`write_atomically`], the one way moodtune writes a file.
+//! [`write_atomically`], how moodtune writes its output files.
 
 mod atomic;
 

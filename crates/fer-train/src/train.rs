@@ -61,8 +61,11 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
     let config_path = requested.run_dir.join("config.json");
     let ckpt_path = requested.run_dir.join(CHECKPOINT);
     // A run directory with a checkpoint is resumed with the settings it was started with.
+    let metrics_path = requested.run_dir.join("metrics.jsonl");
     let cfg: TrainConfig = if ckpt_path.exists() && config_path.exists() {
-        let stored: TrainConfig = serde_json::from_slice(&std::fs::read(&config_path)?)
+        let text = std::fs::read(&config_path)
+            .with_context(|| format!("cannot read {}", config_path.display()))?;
+        let stored: TrainConfig = serde_json::from_slice(&text)
             .with_context(|| format!("{}: unreadable", config_path.display()))?;
         eprintln!(
             "resuming {} (settings from its config.json)",
@@ -78,6 +81,11 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
         stored
     } else {
         write_atomic(&config_path, &serde_json::to_vec_pretty(requested)?)?;
+        // A run killed before its first checkpoint may have logged its first epoch:
+        // a fresh start must not append a second one after it.
+        if !ckpt_path.exists() {
+            truncate_metrics(&metrics_path, 0)?;
+        }
         requested.clone()
     };
     crate::malloc::keep_freed_memory();
@@ -159,13 +167,20 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
         let (epoch, b) = load_checkpoint(&ckpt_path, &vs, &mut optim, ema.as_mut())?;
         start_epoch = epoch;
         best = b;
-        truncate_metrics(&cfg.run_dir.join("metrics.jsonl"), epoch)?;
+        truncate_metrics(&metrics_path, epoch)?;
         eprintln!(
             "resumed after epoch {epoch} (best PublicTest {:.2}%)",
             best * 100.0
         );
     }
 
+    if cfg.batch == 0 || cfg.batch > train.len() {
+        bail!(
+            "batch {} does not fit {} training faces",
+            cfg.batch,
+            train.len()
+        );
+    }
     let per_epoch = {
         let full = train.len() / cfg.batch;
         if cfg.max_batches > 0 {
@@ -298,11 +313,12 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
                 ],
             )?;
         }
-        let mut f = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(cfg.run_dir.join("metrics.jsonl"))?;
-        writeln!(f, "{}", serde_json::to_string(&m)?)?;
+            .open(&metrics_path)
+            .and_then(|mut f| writeln!(f, "{}", serde_json::to_string(&m)?))
+            .with_context(|| format!("cannot append to {}", metrics_path.display()))?;
         save_checkpoint(&ckpt_path, &vs, &optim, ema.as_ref(), epoch + 1, best)?;
     }
     if last_epoch < cfg.epochs {

@@ -314,10 +314,10 @@ enum Field {
 }
 
 /// Maps a header cell to the field it names, in English or Chinese, and whether it names
-/// it only weakly (`track` is a title in some lists and a track number in others).
+/// it only weakly: `track` is a title in some lists and a track number in others, `key`
+/// a stable id or (in DJ sheets) a musical key, `label` an emotion or a record label.
 /// Case, spaces, `_`/`-` and a trailing unit in brackets ("时长(秒)", "Duration (s)")
-/// are ignored. `key` and `label` are not read: in DJ and label-copy sheets they hold a
-/// musical key and a record label, which would merge songs or fail every row.
+/// are ignored.
 fn field_for_header(header: &str) -> Option<(Field, bool)> {
     let mut h = header.trim().to_lowercase();
     for open in ['(', '（', '['] {
@@ -331,8 +331,11 @@ fn field_for_header(header: &str) -> Option<(Field, bool)> {
         .chars()
         .filter(|c| !c.is_whitespace() && !matches!(c, '_' | '-' | '.' | ':' | '：'))
         .collect();
-    if h == "track" {
-        return Some((Field::Title, true));
+    match h.as_str() {
+        "track" => return Some((Field::Title, true)),
+        "key" => return Some((Field::Id, true)),
+        "label" => return Some((Field::Emotion, true)),
+        _ => {}
     }
     let f = match h.as_str() {
         "moodtuneid" => Field::LibraryId,
@@ -363,6 +366,8 @@ fn field_for_header(header: &str) -> Option<(Field, bool)> {
 /// Column positions of each field in one table.
 struct Columns {
     fields: Vec<(usize, Field)>,
+    /// Fields read from a weak header (see [`field_for_header`]).
+    weak: Vec<Field>,
 }
 
 impl Columns {
@@ -381,15 +386,58 @@ impl Columns {
                 }
             }
         }
+        let mut weak_fields = Vec::new();
         for (i, f) in weak {
             if !fields.iter().any(|(_, g)| *g == f) {
                 fields.push((i, f));
+                weak_fields.push(f);
             }
         }
         fields
             .iter()
             .any(|(_, f)| *f == Field::Title)
-            .then_some(Columns { fields })
+            .then_some(Columns {
+                fields,
+                weak: weak_fields,
+            })
+    }
+
+    /// Stops reading a weak column whose values do not fit its field, and says why: a
+    /// `label` of record labels is not an emotion (every row would fail), a `key` of
+    /// musical keys repeats and would merge different songs as one.
+    fn drop_misfits(&mut self, header: &[String], body: &[(usize, Vec<String>)]) -> Vec<String> {
+        let mut notes = Vec::new();
+        for field in self.weak.clone() {
+            let Some(&(col, _)) = self.fields.iter().find(|(_, f)| *f == field) else {
+                continue;
+            };
+            let values: Vec<&str> = body
+                .iter()
+                .filter_map(|(_, cells)| cells.get(col))
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+                .collect();
+            let misfit = match field {
+                Field::Emotion => values
+                    .iter()
+                    .find(|v| v.parse::<Emotion>().is_err())
+                    .map(|v| format!("{v:?} is not an emotion")),
+                Field::Id => {
+                    let mut seen = std::collections::HashSet::new();
+                    values
+                        .iter()
+                        .find(|v| !seen.insert(**v))
+                        .map(|v| format!("{v:?} appears twice, so it is no id"))
+                }
+                _ => None,
+            };
+            if let Some(why) = misfit {
+                self.fields.retain(|(_, f)| *f != field);
+                let name = header.get(col).map_or("", |h| h.trim());
+                notes.push(format!("column {name:?} is not read: {why}"));
+            }
+        }
+        notes
     }
 
     fn has(&self, f: Field) -> bool {
@@ -568,41 +616,51 @@ fn table_items(
     audio_base: Option<&Path>,
     source: &str,
 ) -> Option<Vec<Item>> {
-    let mut cols: Option<Columns> = None;
-    let mut items = Vec::new();
-    let mut audio_ignored = false;
-    for (n, cells) in rows {
-        match &cols {
-            None => {
-                if n > 10 {
-                    return None;
-                }
-                cols = Columns::from_header(&cells);
-            }
-            Some(c) => {
-                if let Some(mut item) =
-                    row_to_item(c, &cells, format!("{loc_prefix}:{n}"), audio_base, source)
-                {
-                    // Said once per table, at the first row that names a file.
-                    let names_audio = || {
-                        c.fields
-                            .iter()
-                            .find(|(_, f)| *f == Field::Audio)
-                            .and_then(|(i, _)| cells.get(*i))
-                            .is_some_and(|v| !v.trim().is_empty())
-                    };
-                    if audio_base.is_none() && !audio_ignored && names_audio() {
-                        audio_ignored = true;
-                        item.warnings.push(
-                            "the audio column is not read for a file sent from the page; import it with `moodtune library import` to link the audio files".into(),
-                        );
-                    }
-                    items.push(item);
-                }
-            }
+    let mut rows = rows.into_iter();
+    let mut found = None;
+    for (n, cells) in rows.by_ref() {
+        if n > 10 {
+            return None;
+        }
+        if let Some(cols) = Columns::from_header(&cells) {
+            found = Some((cols, cells));
+            break;
         }
     }
-    cols.map(|_| items)
+    let (mut cols, header) = found?;
+    let body: Vec<(usize, Vec<String>)> = rows.collect();
+    // Notes about the whole table ride on its first song.
+    let mut notes = cols.drop_misfits(&header, &body);
+    let mut audio_ignored = false;
+    let mut items = Vec::new();
+    for (n, cells) in &body {
+        let Some(mut item) = row_to_item(
+            &cols,
+            cells,
+            format!("{loc_prefix}:{n}"),
+            audio_base,
+            source,
+        ) else {
+            continue;
+        };
+        // Said once per table, at the first row that names a file.
+        let names_audio = || {
+            cols.fields
+                .iter()
+                .find(|(_, f)| *f == Field::Audio)
+                .and_then(|(i, _)| cells.get(*i))
+                .is_some_and(|v| !v.trim().is_empty())
+        };
+        if audio_base.is_none() && !audio_ignored && names_audio() {
+            audio_ignored = true;
+            notes.push(
+                "the audio column is not read for a file sent from the page (unless the server runs with --link-uploaded-audio); import it with `moodtune library import` to link the audio files".into(),
+            );
+        }
+        item.warnings.append(&mut notes);
+        items.push(item);
+    }
+    Some(items)
 }
 
 fn cell_text(cell: &Data) -> String {
@@ -1428,7 +1486,9 @@ mod tests {
             assert_eq!(field_for_header(h), Some((f, false)), "{h}");
         }
         assert_eq!(field_for_header("Track"), Some((Title, true)));
-        for other in ["comment", "", "Key", "Label"] {
+        assert_eq!(field_for_header("Key"), Some((Id, true)));
+        assert_eq!(field_for_header("Label"), Some((Emotion, true)));
+        for other in ["comment", ""] {
             assert_eq!(field_for_header(other), None, "{other}");
         }
     }
@@ -1441,8 +1501,8 @@ mod tests {
         };
         use Field::*;
         assert_eq!(
-            header(&["Track", "Title", "Artist", "Key", "Label"]),
-            Some(vec![(1, Title), (2, Artist)])
+            header(&["Track", "Title", "Artist", "Key", "Label", "Mood"]),
+            Some(vec![(1, Title), (2, Artist), (5, Emotion), (3, Id)])
         );
         assert_eq!(
             header(&["Artist", "Track"]),

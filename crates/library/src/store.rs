@@ -580,7 +580,7 @@ impl Library {
 
     /// Finds one song by id (`12` or `#12`), or by title (case-insensitive, exact; then
     /// unique substring). A number that is both an id and a song's exact title (the
-    /// song "1979") is ambiguous; `#1979` always means the id.
+    /// song "1979") is ambiguous; `#1979` means the id whenever that id exists.
     pub fn find(&self, id_or_title: &str) -> Result<Song> {
         let q = id_or_title.trim();
         if q.is_empty() {
@@ -590,9 +590,10 @@ impl Library {
         }
         if let Some(n) = q.strip_prefix('#') {
             if let Ok(id) = n.trim().parse::<SongId>() {
-                return self
-                    .song(id)?
-                    .ok_or_else(|| Error::SongNotFound(format!("with id {id}")));
+                if let Some(song) = self.song(id)? {
+                    return Ok(song);
+                }
+                // No such id: perhaps a title such as "#1".
             }
         }
         let by_id = match q.parse::<SongId>() {
@@ -1098,17 +1099,35 @@ fn find_existing(
             Ok((r.get::<_, SongId>(0)?, r.get::<_, Option<String>>(1)?))
         })
         .map_err(raw)?;
+    let Some(new_audio) = &song.audio_path else {
+        // No file to tell songs apart by: the first song of that name.
+        return candidates
+            .map(|c| c.map(|(id, _)| id))
+            .next()
+            .transpose()
+            .map_err(raw);
+    };
+    // Of the songs whose file is gone (or that never had one), the one whose old path
+    // ends most like the new one: after a move, "second album/Track 01.wav" must find
+    // the song that was "second album/Track 01.wav" before, not the first album's.
+    let mut best: Option<(usize, SongId)> = None;
     for candidate in candidates {
         let (id, stored_audio) = candidate.map_err(raw)?;
-        let other_file = match (&song.audio_path, stored_audio) {
-            (Some(_), Some(stored)) => Path::new(&stored).exists(),
-            _ => false,
+        let likeness = match stored_audio {
+            None => 0,
+            Some(stored) if Path::new(&stored).exists() => continue,
+            Some(stored) => Path::new(&stored)
+                .components()
+                .rev()
+                .zip(new_audio.components().rev())
+                .take_while(|(a, b)| a == b)
+                .count(),
         };
-        if !other_file {
-            return Ok(Some(id));
+        if best.is_none_or(|(most, _)| likeness > most) {
+            best = Some((likeness, id));
         }
     }
-    Ok(None)
+    Ok(best.map(|(_, id)| id))
 }
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
@@ -1451,6 +1470,9 @@ mod tests {
         assert_eq!(lib.find("#1").unwrap().title, "Intro");
         assert_eq!(lib.find("# 1").unwrap().title, "Intro");
         assert!(matches!(lib.find("#999"), Err(Error::SongNotFound(_))));
+        // A title that looks like "#id" is still found when no song has that id.
+        let hash_title = lib.add_song(&NewSong::new("#41", "Dee")).unwrap();
+        assert_eq!(lib.find("#41").unwrap().id, hash_title);
     }
 
     #[test]

@@ -657,33 +657,74 @@ fn files_with_the_same_name_in_two_folders_stay_two_songs() {
         std::fs::create_dir_all(music.join(album)).unwrap();
         write_wav(&music.join(album).join("Track 01.wav"), 0.3);
     }
+    // The second album first, so that the lowest id is not the first album's song.
     let mut lib = Library::open_in_memory().unwrap();
-    let r = lib.import_path(&music).unwrap();
-    assert_eq!((r.added, r.updated), (2, 0), "{r}");
+    for album in ["second album", "first album"] {
+        let r = lib.import_path(&music.join(album)).unwrap();
+        assert_eq!((r.added, r.updated), (1, 0), "{r}");
+    }
     let again = lib.import_path(&music).unwrap();
     assert_eq!(
         (again.added, again.updated, again.unchanged),
         (0, 0, 2),
         "{again}"
     );
+    let album_of = |lib: &Library| -> Vec<(i64, String)> {
+        lib.songs()
+            .unwrap()
+            .into_iter()
+            .map(|s| {
+                let path = s.audio_path.unwrap();
+                let folder = path.parent().unwrap().file_name().unwrap();
+                (s.id, folder.to_string_lossy().into_owned())
+            })
+            .collect()
+    };
+    let before = album_of(&lib);
 
     let moved = dir.path().join("moved");
     std::fs::rename(&music, &moved).unwrap();
     let r = lib.import_path(&moved).unwrap();
     assert_eq!((r.added, r.updated), (0, 2), "{r}");
-    let mut paths: Vec<PathBuf> = lib
-        .songs()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.audio_path.unwrap())
-        .collect();
-    paths.sort();
+    // Each song follows its own file.
+    assert_eq!(album_of(&lib), before);
     let canonical = moved.canonicalize().unwrap();
-    assert_eq!(
-        paths,
-        vec![
-            canonical.join("first album").join("Track 01.wav"),
-            canonical.join("second album").join("Track 01.wav"),
-        ]
+    for song in lib.songs().unwrap() {
+        assert!(song.audio_path.unwrap().starts_with(&canonical));
+    }
+}
+
+/// `key` and `label` name an id and an emotion in some lists, and a musical key and a
+/// record label in DJ sheets: they are read only when their values fit.
+#[test]
+fn key_and_label_columns_are_read_only_when_they_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let dj = dir.path().join("dj.csv");
+    std::fs::write(
+        &dj,
+        "Title,Artist,Key,Label\nNight Drive,Ava,Am,Columbia\nSunrise,Bo,Am,Sony\n",
+    )
+    .unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let r = lib.import_path(&dj).unwrap();
+    // Both songs, not one merged by the shared key, and no row failed on "Columbia".
+    assert_eq!((r.added, r.skipped.len()), (2, 0), "{r}");
+    let notes: Vec<String> = r.warnings.iter().map(|w| w.reason.clone()).collect();
+    let notes = notes.join("\n");
+    assert!(
+        notes.contains("\"Key\" is not read") && notes.contains("appears twice"),
+        "{notes}"
     );
+    assert!(
+        notes.contains("\"Label\" is not read") && notes.contains("\"Columbia\""),
+        "{notes}"
+    );
+    assert_eq!(lib.find("Sunrise").unwrap().manual_emotion, None);
+
+    let mine = dir.path().join("mine.csv");
+    std::fs::write(&mine, "title,key,label\nRain,r1,sad\nSun,s1,happy\n").unwrap();
+    let r = lib.import_path(&mine).unwrap();
+    assert_eq!((r.added, r.warnings.len()), (2, 0), "{r}");
+    assert_eq!(lib.find("Rain").unwrap().manual_emotion, Some(Emotion::Sad));
+    assert_eq!(lib.find("Sun").unwrap().source_key, "id:s1");
 }

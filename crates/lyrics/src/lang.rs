@@ -93,8 +93,9 @@ fn detect(text: &str) -> Language {
     // A hundred words are plenty to tell; long lyrics need not be scanned to the end.
     for w in unicode_segmentation::UnicodeSegmentation::unicode_words(text).take(100) {
         words += 1;
-        // Markers are short ASCII words: compare without allocating.
-        if w.len() <= 6
+        // Markers are short words: compare without allocating (a typographic apostrophe
+        // is 3 bytes, so "don’t" is 7).
+        if w.len() <= 8
             && ENGLISH_MARKERS.iter().any(|m| {
                 m.eq_ignore_ascii_case(w)
                     || (w.contains('\u{2019}')
@@ -131,6 +132,11 @@ mod tests {
         );
         assert_eq!(detect_language(""), Language::Other);
         assert_eq!(detect_language("  123 !!! ... "), Language::Other);
+        // The one marker has a typographic apostrophe (7 bytes).
+        assert_eq!(
+            detect_language("don\u{2019}t stop believing hold tight streetlight people livin"),
+            Language::English
+        );
     }
 
     #[test]

@@ -221,7 +221,10 @@ pub(crate) fn parse_table(
                 // A word weighs at most as much as a plain emotion word: a huge weight
                 // would swamp every feature (and overflow once standardised).
                 if !(w > 0.0 && w <= 1.0) {
-                    return Err(err(format!("weight {w} must be above 0 and at most 1")));
+                    let cell = cols.get(2).map_or("", |c| c.trim());
+                    return Err(err(format!(
+                        "weight {cell:?} must be above 0 and at most 1"
+                    )));
                 }
                 let entry = words.entry(word).or_default();
                 entry.emotions[e.index()] = entry.emotions[e.index()].max(w);

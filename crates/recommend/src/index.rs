@@ -620,17 +620,19 @@ impl Index {
             text.push_str(&format!("lift step {step}/{steps} ({e}): "));
         }
         if cold {
-            // Picks without tags give a profile with nothing to match, which is not the
-            // same advice as having no picks at all.
-            if summary.picks.is_empty() {
-                text.push_str(&format!(
-                    "no typical {e} songs picked yet, so ranked by label: "
-                ));
+            // An empty profile has three causes, each with its own remedy.
+            let why = if summary.picks.is_empty() {
+                format!("no typical {e} songs picked yet")
+            } else if profile
+                .picks
+                .iter()
+                .all(|&p| self.song_tags(p as usize).is_empty())
+            {
+                format!("your typical {e} songs have no tags to match")
             } else {
-                text.push_str(&format!(
-                    "your typical {e} songs have no tags to match, so ranked by label: "
-                ));
-            }
+                format!("your skips outweigh the tags of your typical {e} songs")
+            };
+            text.push_str(&format!("{why}, so ranked by label: "));
             if manual {
                 text.push_str(&format!("you labelled it {e}"));
             } else {

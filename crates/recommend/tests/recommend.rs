@@ -297,6 +297,23 @@ fn picks_without_tags_are_not_reported_as_no_picks() {
         "{why}"
     );
     assert!(!why.contains("picked yet"), "{why}");
+
+    // Tagged picks whose tags skips cancel: the third cause, told as such.
+    let index = Index::build(vec![
+        song(1, "pick", "p", Happy, &["Piano"]),
+        song(2, "skipped", "a", Happy, &["Piano"]),
+        song(3, "other", "b", Happy, &["Guitar"]),
+    ])
+    .unwrap();
+    taste.add_feedback(2, FeedbackKind::Skip);
+    taste.add_feedback(2, FeedbackKind::Skip);
+    let recs = index.recommend(&Request::new(Happy).limit(5), &taste, &Session::new());
+    assert!(!recs.is_empty() && recs.iter().all(|r| r.cold_start));
+    let why = &recs[0].explanation;
+    assert!(
+        why.contains("your skips outweigh the tags of your typical happy songs"),
+        "{why}"
+    );
 }
 
 /// Happy library with one pick (Piano, Calm). Before feedback: X (Piano) = 1/sqrt2 =

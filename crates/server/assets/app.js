@@ -33,6 +33,8 @@ let stream = null;
 let frameTimer = null;
 let inFlight = false;
 let audioFailures = 0;
+let frameLimit = 2 << 20; // bytes per frame or photo; the server's figure from /api/info
+let photoUrl = null; // object URL of the photo shown, revoked when the next one comes
 
 async function api(path, options = {}) {
   const res = await fetch(path, options);
@@ -160,27 +162,38 @@ function sendFrame() {
   );
 }
 
-// Phone photos are often larger than the server's 2 MiB frame limit. The photo is sent
-// as drawn on the page instead: at most this many pixels on its long side (faces stay
-// far above the model's 48 px) and turned as the page shows it, so boxes line up.
-const PHOTO_MAX_SIDE = 1600;
+// Phone photos are often larger than the server's frame limit. The photo is sent as
+// drawn on the page instead: at most this many pixels on its long side (faces stay far
+// above the model's 48 px), turned as the page shows it so boxes line up, and smaller
+// again in the rare case the JPEG is still over the limit.
+const PHOTO_SIDES = [1600, 1200, 800];
 
-function photoForUpload(img, file) {
+async function photoForUpload(img, file) {
   const w = img.naturalWidth;
   const h = img.naturalHeight;
-  if (!w || !h) return Promise.resolve(file); // not decodable here: the server says why
-  const scale = Math.min(1, PHOTO_MAX_SIDE / Math.max(w, h));
-  const c = document.createElement('canvas');
-  c.width = Math.max(1, Math.round(w * scale));
-  c.height = Math.max(1, Math.round(h * scale));
-  c.getContext('2d').drawImage(img, 0, 0, c.width, c.height);
-  return new Promise((resolve) => c.toBlob((b) => resolve(b || file), 'image/jpeg', 0.92));
+  if (!w || !h) return file; // not decodable here: the server says why
+  let blob = file;
+  for (const side of PHOTO_SIDES) {
+    const scale = Math.min(1, side / Math.max(w, h));
+    const c = document.createElement('canvas');
+    c.width = Math.max(1, Math.round(w * scale));
+    c.height = Math.max(1, Math.round(h * scale));
+    const ctx = c.getContext('2d');
+    ctx.fillStyle = '#fff'; // a transparent background would turn black in JPEG
+    ctx.fillRect(0, 0, c.width, c.height);
+    ctx.drawImage(img, 0, 0, c.width, c.height);
+    blob = (await new Promise((resolve) => c.toBlob(resolve, 'image/jpeg', 0.92))) || file;
+    if (blob.size <= frameLimit) break;
+  }
+  return blob;
 }
 
 async function analysePhoto(file) {
   if (state.camera === 'on' || state.camera === 'starting') stopCamera('Showing your photo.');
   const img = $('photo');
-  img.src = URL.createObjectURL(file);
+  if (photoUrl) URL.revokeObjectURL(photoUrl);
+  photoUrl = URL.createObjectURL(file);
+  img.src = photoUrl;
   img.hidden = false;
   $('video').hidden = true;
   await img.decode().catch(() => {});
@@ -317,6 +330,9 @@ function play(song) {
     audio.removeAttribute('src');
     audio.load();
     note('player-note', `${song.title} has no audio file in the library.`);
+    // Move on as its end would have, but not through a whole list of silent songs.
+    audioFailures += 1;
+    if (audioFailures < 3) setTimeout(() => current === song && playNext(), 3000);
     return;
   }
   audio.src = `/api/audio/${song.id}`;
@@ -480,6 +496,7 @@ async function importFile(file) {
 async function loadInfo() {
   const r = await api('/api/info');
   emotions = r.emotions;
+  if (r.limits && r.limits.frame_bytes) frameLimit = r.limits.frame_bytes;
   $('info').textContent = `${r.songs} songs · ${r.library} · model: ${r.model}`;
   return r;
 }
