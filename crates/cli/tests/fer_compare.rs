@@ -94,6 +94,13 @@ fn compare_writes_the_table_into_the_results_file() {
     let doc = std::fs::read_to_string(&results).unwrap();
     assert!(doc.starts_with("# Results\n\nhand-written notes\n"));
     assert!(doc.contains("| LBP + linear SVM |") && doc.contains("| 53.5% |"));
+    // The note names the command that made the table, with the choices that shaped it.
+    let command = format!(
+        "`moodtune fer compare --data {} --methods hog,lbp --kernels linear`",
+        data.display()
+    );
+    assert!(doc.contains(&command), "{doc}");
+    assert!(doc.contains("CNN rows are the shipped model"), "{doc}");
     // A second run replaces the generated section instead of adding another.
     let out = moodtune(&args);
     assert!(out.status.success());

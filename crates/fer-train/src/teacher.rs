@@ -154,8 +154,8 @@ pub(crate) fn soft_cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
 
 /// The teacher's probabilities at `temperature` for every (unaugmented) training face (`len x 7`,
 /// row-major), computed once by the pure-Rust engine and kept in the run directory, so a
-/// resumed run reuses exactly the same targets. A cache made for another teacher or
-/// temperature is recomputed.
+/// resumed run reuses exactly the same targets. A cache made for another teacher file (by
+/// path, size and modification time) or temperature is recomputed.
 pub(crate) fn cached_targets(
     teacher: &Path,
     temperature: f64,
@@ -163,8 +163,18 @@ pub(crate) fn cached_targets(
     run_dir: &Path,
 ) -> Result<Vec<f32>> {
     let cache = run_dir.join("teacher.safetensors");
+    // The file's size and time too: a teacher rebuilt in place is another teacher.
+    let meta = std::fs::metadata(teacher)
+        .with_context(|| format!("reading teacher {}", teacher.display()))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
     let key = HashMap::from([
         ("teacher".to_string(), teacher.display().to_string()),
+        ("teacher_bytes".to_string(), meta.len().to_string()),
+        ("teacher_modified_ns".to_string(), modified.to_string()),
         ("temperature".to_string(), temperature.to_string()),
     ]);
     if let Ok(bytes) = std::fs::read(&cache) {

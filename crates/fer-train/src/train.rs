@@ -875,6 +875,38 @@ mod tests {
         let bytes = std::fs::read(&cache).unwrap();
         let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
         assert_eq!(header.metadata().as_ref().unwrap()["temperature"], "1");
+        // A teacher rebuilt in place (here: another network under the same name) is not
+        // mistaken for the cached one.
+        std::fs::copy(
+            teacher_run.join("best.safetensors"),
+            cfg.teacher.as_ref().unwrap(),
+        )
+        .unwrap();
+        let file = std::fs::File::options()
+            .append(true)
+            .open(cfg.teacher.as_ref().unwrap())
+            .unwrap();
+        file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+            .unwrap();
+        drop(file);
+        crate::teacher::cached_targets(
+            cfg.teacher.as_ref().unwrap(),
+            1.0,
+            &split(&data, Usage::Training),
+            &student,
+        )
+        .unwrap();
+        let bytes = std::fs::read(&cache).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let modified = &header.metadata().as_ref().unwrap()["teacher_modified_ns"];
+        let now = std::fs::metadata(cfg.teacher.as_ref().unwrap())
+            .unwrap()
+            .modified()
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        assert_eq!(modified, &now.to_string());
         // A teacher that does not exist is named in the error.
         let mut bad = config(&data, &dir.path().join("bad"), 1);
         bad.teacher = Some(dir.path().join("missing.safetensors"));
