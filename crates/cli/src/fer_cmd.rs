@@ -263,11 +263,11 @@ fn data_path(given: Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-fn train(a: TrainArgs) -> Result<()> {
-    Arch::by_name(&a.arch)?;
-    let cfg = TrainConfig {
+/// The settings `a` asks for; `data` is resolved by the caller.
+fn config_of(a: TrainArgs, data: PathBuf) -> Result<TrainConfig> {
+    Ok(TrainConfig {
         arch: a.arch,
-        data: data_path(a.data)?,
+        data,
         run_dir: a.run_dir,
         epochs: a.epochs,
         batch: a.batch,
@@ -290,7 +290,33 @@ fn train(a: TrainArgs) -> Result<()> {
         ema: a.ema,
         bf16: a.bf16,
         affine: a.affine,
+    })
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    Arch::by_name(&a.arch)?;
+    // A run directory that resumes brings its own settings: the data need not be given
+    // again, and flags left at their defaults ask for nothing (only typed ones that
+    // differ are reported as ignored).
+    let stored = TrainConfig::resumable(&a.run_dir)?;
+    let data = match (&a.data, &stored) {
+        (Some(d), _) => d.clone(),
+        (None, Some(run)) => run.data.clone(),
+        (None, None) => data_path(None)?,
     };
+    let mut cfg = config_of(a, data)?;
+    if let Some(run) = &stored {
+        #[derive(clap::Parser)]
+        struct Untyped {
+            #[command(flatten)]
+            args: TrainArgs,
+        }
+        use clap::Parser;
+        let untyped = Untyped::try_parse_from(["train"])?.args;
+        let mut defaults = config_of(untyped, PathBuf::from(DEFAULT_DATA))?;
+        defaults.run_dir = cfg.run_dir.clone();
+        cfg = cfg.keeping_run_settings(&defaults, run);
+    }
     if !(0.0..1.0).contains(&cfg.ema) {
         bail!(
             "--ema must be a decay in [0, 1), e.g. 0.999, not {}",

@@ -23,6 +23,11 @@ pub enum Schedule {
     Step,
 }
 
+/// A run directory's settings, written when the run starts.
+pub const CONFIG_FILE: &str = "config.json";
+/// A run directory's last epoch: weights, optimizer state and progress.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub arch: String,
@@ -113,6 +118,44 @@ impl TrainConfig {
         }
     }
 
+    /// The configuration a run directory resumes with: its `config.json`, when it also
+    /// holds a checkpoint (else a new run starts there).
+    pub fn resumable(run_dir: &std::path::Path) -> anyhow::Result<Option<TrainConfig>> {
+        use anyhow::Context;
+        let config = run_dir.join(CONFIG_FILE);
+        if !(run_dir.join(CHECKPOINT_FILE).exists() && config.exists()) {
+            return Ok(None);
+        }
+        let text =
+            std::fs::read(&config).with_context(|| format!("cannot read {}", config.display()))?;
+        let stored = serde_json::from_slice(&text)
+            .with_context(|| format!("{}: unreadable", config.display()))?;
+        Ok(Some(stored))
+    }
+
+    /// This request with every setting left at its default (`defaults`) replaced by the
+    /// stored run's: resuming with only `--run-dir` asks for nothing, so nothing is
+    /// reported ignored, while a setting typed differently still is.
+    pub fn keeping_run_settings(
+        &self,
+        defaults: &TrainConfig,
+        stored: &TrainConfig,
+    ) -> TrainConfig {
+        let as_map = |c: &TrainConfig| match serde_json::to_value(c) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        let (mut asked, defaults, stored) = (as_map(self), as_map(defaults), as_map(stored));
+        for (name, value) in asked.iter_mut() {
+            if defaults.get(name) == Some(value) {
+                if let Some(run) = stored.get(name) {
+                    *value = run.clone();
+                }
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(asked)).unwrap_or_else(|_| self.clone())
+    }
+
     /// The settings in which `requested` differs from this (stored) configuration, as
     /// `name requested (run: stored)`: what a resumed run ignores, so the user is told
     /// instead of finding out from the results. The run directory itself is not a setting.
@@ -199,6 +242,41 @@ mod tests {
                 "epochs 56 (run: 10)",
                 "schedule \"constant\" (run: \"one-cycle\")"
             ]
+        );
+    }
+
+    #[test]
+    fn resuming_with_default_flags_asks_for_nothing() {
+        let mut run = cfg(Schedule::OneCycle);
+        run.epochs = 56;
+        run.lr = 0.05;
+        let defaults = cfg(Schedule::OneCycle);
+        let mut asked = defaults.clone();
+        asked.seed = 9; // the one flag typed
+        let merged = asked.keeping_run_settings(&defaults, &run);
+        assert_eq!((merged.epochs, merged.lr), (56, 0.05));
+        assert_eq!(run.ignored_on_resume(&merged), vec!["seed 9 (run: 1)"]);
+    }
+
+    #[test]
+    fn a_run_directory_resumes_only_with_a_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(TrainConfig::resumable(dir.path()).unwrap().is_none());
+        let run = cfg(Schedule::OneCycle);
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            serde_json::to_vec(&run).unwrap(),
+        )
+        .unwrap();
+        assert!(TrainConfig::resumable(dir.path()).unwrap().is_none());
+        std::fs::write(dir.path().join(CHECKPOINT_FILE), b"").unwrap();
+        let stored = TrainConfig::resumable(dir.path()).unwrap().unwrap();
+        assert_eq!(stored.epochs, run.epochs);
+        std::fs::write(dir.path().join(CONFIG_FILE), b"{").unwrap();
+        let err = format!("{:#}", TrainConfig::resumable(dir.path()).unwrap_err());
+        assert!(
+            err.contains("config.json") && err.contains("unreadable"),
+            "{err}"
         );
     }
 }

@@ -2,7 +2,7 @@
 //! keeping the best PublicTest model as an inference-ready safetensors file.
 
 use crate::augment::{fill_batch, MEAN, STD};
-use crate::config::TrainConfig;
+use crate::config::{TrainConfig, CHECKPOINT_FILE as CHECKPOINT, CONFIG_FILE};
 use crate::ema::Ema;
 use crate::net::{channels_last, params_channels_last, TorchNet};
 use crate::optim::Optim;
@@ -43,8 +43,6 @@ struct EpochMetrics {
     ema_val_acc: Option<f64>,
 }
 
-const CHECKPOINT: &str = "checkpoint.safetensors";
-
 pub fn run(requested: &TrainConfig) -> Result<()> {
     run_until(requested, None)
 }
@@ -58,15 +56,11 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
             requested.run_dir.display()
         )
     })?;
-    let config_path = requested.run_dir.join("config.json");
+    let config_path = requested.run_dir.join(CONFIG_FILE);
     let ckpt_path = requested.run_dir.join(CHECKPOINT);
     // A run directory with a checkpoint is resumed with the settings it was started with.
     let metrics_path = requested.run_dir.join("metrics.jsonl");
-    let cfg: TrainConfig = if ckpt_path.exists() && config_path.exists() {
-        let text = std::fs::read(&config_path)
-            .with_context(|| format!("cannot read {}", config_path.display()))?;
-        let stored: TrainConfig = serde_json::from_slice(&text)
-            .with_context(|| format!("{}: unreadable", config_path.display()))?;
+    let cfg: TrainConfig = if let Some(stored) = TrainConfig::resumable(&requested.run_dir)? {
         eprintln!(
             "resuming {} (settings from its config.json)",
             requested.run_dir.display()
