@@ -20,19 +20,25 @@ pub fn write_atomically(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    // The mode is settled before any byte is written: a private file's replacement is
+    // never readable by others, not even while it is being written.
+    let old_mode = std::fs::metadata(path).ok().map(|m| m.permissions());
     let mut builder = tempfile::Builder::new();
     builder.prefix(".moodtune-").suffix(".tmp");
-    if let Some(mode) = new_file_permissions() {
-        builder.permissions(mode);
+    if old_mode.is_none() {
+        if let Some(mode) = new_file_permissions() {
+            builder.permissions(mode);
+        }
     }
+    // A replacement starts owner-only (the temp file default) and takes the old mode.
     let mut tmp = builder.tempfile_in(dir)?;
+    if let Some(mode) = old_mode {
+        tmp.as_file().set_permissions(mode)?;
+    }
     {
         let mut out = BufWriter::new(tmp.as_file_mut());
         write(&mut out)?;
         out.flush()?;
-    }
-    if let Ok(old) = std::fs::metadata(path) {
-        tmp.as_file().set_permissions(old.permissions())?;
     }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

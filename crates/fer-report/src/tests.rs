@@ -137,12 +137,15 @@ fn curves_have_both_lines() {
     assert!(count_color(&img, VAL) > 200, "validation line missing");
     // Only the figure itself is left in the folder: the temp file was renamed.
     assert_eq!(dir_entries(d.path()), vec!["curves.png"]);
-    // Readable by others, like any file written in place (not the temp file's 0600).
+    // The mode of any new file here (0666 less the umask), not the temp file's 0600.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o644);
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode();
+        let plain = d.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        assert_eq!(mode(&p) & 0o777, mode(&plain) & 0o777);
+        std::fs::remove_file(&plain).unwrap();
     }
 }
 

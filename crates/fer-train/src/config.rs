@@ -147,7 +147,8 @@ impl TrainConfig {
         };
         let (mut asked, defaults, stored) = (as_map(self), as_map(defaults), as_map(stored));
         for (name, value) in asked.iter_mut() {
-            if defaults.get(name) == Some(value) {
+            // The run directory is where the run is now, whatever it was called before.
+            if name != "run_dir" && defaults.get(name) == Some(value) {
                 if let Some(run) = stored.get(name) {
                     *value = run.clone();
                 }
@@ -253,8 +254,11 @@ mod tests {
         let defaults = cfg(Schedule::OneCycle);
         let mut asked = defaults.clone();
         asked.seed = 9; // the one flag typed
+        run.run_dir = "moved/from/here".into();
         let merged = asked.keeping_run_settings(&defaults, &run);
         assert_eq!((merged.epochs, merged.lr), (56, 0.05));
+        assert_eq!(merged.run_dir, asked.run_dir);
+        run.run_dir = asked.run_dir.clone();
         assert_eq!(run.ignored_on_resume(&merged), vec!["seed 9 (run: 1)"]);
     }
 

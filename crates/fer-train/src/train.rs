@@ -72,7 +72,11 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
                 ignored.join(", ")
             );
         }
-        stored
+        // A moved or copied run directory goes on where it is now.
+        TrainConfig {
+            run_dir: requested.run_dir.clone(),
+            ..stored
+        }
     } else {
         write_atomic(&config_path, &serde_json::to_vec_pretty(requested)?)?;
         // A run killed before its first checkpoint may have logged its first epoch:

@@ -363,6 +363,33 @@ fn field_for_header(header: &str) -> Option<(Field, bool)> {
     Some((f, false))
 }
 
+/// A musical key as DJ software writes it: `Am`, `F#`, `Bb minor`, `C maj`, or Camelot
+/// `8A` / `12B`. A short list may hold no key twice, but such a column is still no id.
+fn is_musical_key(value: &str) -> bool {
+    let v = value.trim();
+    if let Some(num) = v.strip_suffix(['A', 'B', 'a', 'b']) {
+        if num.parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) {
+            return true;
+        }
+    }
+    let mut chars = v.chars();
+    if !chars
+        .next()
+        .is_some_and(|c| matches!(c.to_ascii_uppercase(), 'A'..='G'))
+    {
+        return false;
+    }
+    let rest = chars.as_str();
+    let rest = rest
+        .strip_prefix(['#', 'b', '♯', '♭'])
+        .unwrap_or(rest)
+        .trim();
+    matches!(
+        rest.to_ascii_lowercase().as_str(),
+        "" | "m" | "min" | "minor" | "maj" | "major"
+    )
+}
+
 /// Column positions of each field in one table.
 struct Columns {
     fields: Vec<(usize, Field)>,
@@ -424,10 +451,14 @@ impl Columns {
                     .map(|v| format!("{v:?} is not an emotion")),
                 Field::Id => {
                     let mut seen = std::collections::HashSet::new();
-                    values
-                        .iter()
-                        .find(|v| !seen.insert(**v))
-                        .map(|v| format!("{v:?} appears twice, so it is no id"))
+                    let repeat = values.iter().find(|v| !seen.insert(**v));
+                    match repeat {
+                        Some(v) => Some(format!("{v:?} appears twice, so it is no id")),
+                        None => values
+                            .iter()
+                            .find(|v| is_musical_key(v))
+                            .map(|v| format!("{v:?} is a musical key, not an id")),
+                    }
                 }
                 _ => None,
             };
@@ -1490,6 +1521,16 @@ mod tests {
         assert_eq!(field_for_header("Label"), Some((Emotion, true)));
         for other in ["comment", ""] {
             assert_eq!(field_for_header(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn musical_keys_are_told_from_ids() {
+        for key in ["Am", "F#", "Bb minor", "c maj", "E", "8A", "12b", "G♯m"] {
+            assert!(is_musical_key(key), "{key}");
+        }
+        for id in ["a1", "17", "13A", "song-3", "Amber", "H", ""] {
+            assert!(!is_musical_key(id), "{id}");
         }
     }
 

@@ -593,7 +593,24 @@ impl Library {
                 if let Some(song) = self.song(id)? {
                     return Ok(song);
                 }
-                // No such id: perhaps a title such as "#1".
+                // No such id: a title such as "#1", but only exactly, so that removing
+                // an id twice cannot hit "Hit #12" the second time.
+                let wanted = normalize(q);
+                let mut exact = self
+                    .songs()?
+                    .into_iter()
+                    .filter(|s| normalize(&s.title) == wanted);
+                return match (exact.next(), exact.next()) {
+                    (Some(song), None) => Ok(song),
+                    (None, _) => Err(Error::SongNotFound(format!("with id {id} or titled {q:?}"))),
+                    (Some(a), Some(b)) => Err(Error::Ambiguous(
+                        q.to_string(),
+                        format!(
+                            "{}: {} - {}; {}: {} - {}",
+                            a.id, a.artist, a.title, b.id, b.artist, b.title
+                        ),
+                    )),
+                };
             }
         }
         let by_id = match q.parse::<SongId>() {
@@ -1473,6 +1490,9 @@ mod tests {
         // A title that looks like "#id" is still found when no song has that id.
         let hash_title = lib.add_song(&NewSong::new("#41", "Dee")).unwrap();
         assert_eq!(lib.find("#41").unwrap().id, hash_title);
+        // ... but only exactly: "#12" of a gone song is not "Hit #12".
+        lib.add_song(&NewSong::new("Hit #12", "Eve")).unwrap();
+        assert!(matches!(lib.find("#12"), Err(Error::SongNotFound(_))));
     }
 
     #[test]

@@ -454,7 +454,10 @@ async function loadLibrary() {
               textContent: 'Play',
               disabled: !s.has_audio,
               ariaLabel: `Play ${s.title}`,
-              onclick: () => play({ ...s, score: 0, reason: 'picked from the library' }),
+              onclick: () => {
+                audioFailures = 0;
+                play({ ...s, score: 0, reason: 'picked from the library' });
+              },
             }),
           ]),
         ])
@@ -555,15 +558,20 @@ async function init() {
     if (!current) return;
     audioFailures += 1;
     note('player-note', `Cannot play ${current.title}: the file is missing or in a format this browser cannot play.`);
-    // Move on, but not forever if every file fails.
-    if (audioFailures < 3) setTimeout(playNext, 1500);
+    // Move on, but not forever if every file fails, and not past a song the user
+    // picked meanwhile.
+    const failed = current;
+    if (audioFailures < 3) setTimeout(() => current === failed && playNext(), 1500);
   });
   audio.addEventListener('playing', () => (audioFailures = 0));
+  // A user's own step restarts the count of songs skipped for lack of a playable file.
   $('next').onclick = async () => {
+    audioFailures = 0;
     await sendFeedback('played');
     playNext();
   };
   $('skip').onclick = async () => {
+    audioFailures = 0;
     await sendFeedback('skip');
     playNext();
   };
