@@ -456,8 +456,12 @@ impl Backend for RealBackend {
         } else {
             None
         };
-        tmp.persist(&path)
-            .map_err(|e| internal(format!("cannot save {}: {e}", path.display())))?;
+        if let Err(e) = tmp.persist(&path) {
+            if let Some(previous) = &previous {
+                let _ = std::fs::rename(previous, &path);
+            }
+            return Err(internal(format!("cannot save {}: {e}", path.display())));
+        }
 
         let shown = path.display().to_string();
         let batch = if self.upload_audio_links {

@@ -93,6 +93,8 @@ pub fn parse_line(line: &str) -> Result<Option<EpochRecord>> {
 pub fn read_metrics(path: &Path) -> Result<Vec<EpochRecord>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read metrics file {}", path.display()))?;
+    // A file saved again by Notepad or PowerShell starts with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let rec = parse_line(line).with_context(|| {
@@ -115,12 +117,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_records_ignoring_extra_fields_and_blank_lines() {
+    fn reads_records_ignoring_extra_fields_blank_lines_and_a_bom() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("metrics.jsonl");
         std::fs::write(
             &p,
             concat!(
+                "\u{feff}",
                 r#"{"epoch": 1, "train_loss": 1.8, "train_acc": 0.25, "val_loss": 1.7, "val_acc": 0.3, "lr": 0.001, "seconds": 12.5}"#,
                 "\n\n",
                 r#"{"epoch":2,"train_loss":1.5,"train_acc":0.4,"val_loss":1.45,"val_acc":0.42,"images_per_s":900}"#,

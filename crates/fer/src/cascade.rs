@@ -61,6 +61,13 @@ pub fn fit(
 ) -> Result<Fit> {
     let members = member_cost.len();
     check_stages(stages, members)?;
+    if labels.len() != logits.len() {
+        bail!(
+            "{} labels for {} faces of logits",
+            labels.len(),
+            logits.len()
+        );
+    }
     if let Some(face) = logits.iter().find(|f| f.len() != members * views) {
         bail!(
             "a face has {} passes of logits, expected {members} members x {views} views",

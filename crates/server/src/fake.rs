@@ -76,6 +76,16 @@ impl FakeBackend {
         }
     }
 
+    /// The same library without `emotion`'s songs: a mood with nothing to play.
+    pub fn without_songs_of(self, emotion: Emotion) -> Self {
+        self.state
+            .lock()
+            .expect("fake state")
+            .songs
+            .retain(|s| s.song.emotion != Some(emotion));
+        self
+    }
+
     /// Writes a WAV tone of `seconds` for every song into `dir` (each song its own pitch)
     /// and makes those the songs' audio files.
     pub fn with_audio(self, dir: &Path, seconds: f32) -> std::io::Result<Self> {

@@ -455,33 +455,34 @@ async fn playlist(State(st): St, ApiQuery(q): ApiQuery<PlaylistQuery>) -> ApiRes
     if let Some(s) = &q.session {
         check_session(s)?;
     }
+    // Read only: a GET creates no session (see `Sessions::existing`).
     let exclude = match &q.session {
         Some(s) => st
             .sessions
             .lock()
             .expect("sessions lock")
-            .get(s)
-            .heard
-            .clone(),
+            .existing(s)
+            .map(|session| session.heard.clone())
+            .unwrap_or_default(),
         None => Default::default(),
     };
     let b = st.backend.clone();
     let ex = exclude.clone();
     let mut songs = blocking(move || b.playlist(emotion, strategy, &ex, limit)).await?;
-    // Everything has been heard: start the round again rather than go silent.
+    // Everything of this mood has been heard: start the round again rather than go
+    // silent. A mood with no songs at all is not that, and keeps the tab's history.
     let mut restarted = false;
     if songs.is_empty() && !exclude.is_empty() {
-        if let Some(s) = &q.session {
-            st.sessions
-                .lock()
-                .expect("sessions lock")
-                .get(s)
-                .heard
-                .clear();
-        }
         let b = st.backend.clone();
         songs = blocking(move || b.playlist(emotion, strategy, &Default::default(), limit)).await?;
-        restarted = true;
+        if !songs.is_empty() {
+            if let Some(s) = &q.session {
+                if let Some(session) = st.sessions.lock().expect("sessions lock").existing(s) {
+                    session.heard.clear();
+                }
+            }
+            restarted = true;
+        }
     }
     Ok(Json(json!({
         "emotion": emotion.key(),

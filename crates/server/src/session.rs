@@ -160,6 +160,12 @@ impl Sessions {
         s
     }
 
+    /// A session that exists, without creating one: for GET requests, which any web
+    /// page can make the browser send, so they must not evict real sessions.
+    pub fn existing(&mut self, id: &str) -> Option<&mut Session> {
+        self.map.get_mut(id)
+    }
+
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()

@@ -333,6 +333,52 @@ async fn playlist_does_not_repeat_within_a_session() {
         .all(|s| s["emotion"] == "happy"));
 }
 
+/// A session's history survives a mood with nothing to play, and playlist GETs (which
+/// any web page can make a browser send) neither create sessions nor evict real ones.
+#[tokio::test]
+async fn a_songless_mood_and_foreign_gets_keep_the_sessions_history() {
+    let config = ServerConfig {
+        max_sessions: 2,
+        ..Default::default()
+    };
+    let app = router(
+        Arc::new(FakeBackend::new(5).without_songs_of(moodtune_core::Emotion::Disgust)),
+        config,
+    );
+    let ids = |v: &Value| -> Vec<i64> {
+        v["songs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_i64().unwrap())
+            .collect()
+    };
+    let (_, v) = get(&app, "/api/playlist?emotion=sad&session=p&limit=5").await;
+    let heard = ids(&v)[0];
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        "/api/feedback",
+        json_body(json!({"session": "p", "song_id": heard, "emotion": "sad", "action": "played"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, v) = get(&app, "/api/playlist?emotion=disgust&session=p").await;
+    assert!(ids(&v).is_empty());
+    assert_eq!(v["restarted"], false);
+    for other in ["x1", "x2", "x3"] {
+        get(
+            &app,
+            &format!("/api/playlist?emotion=happy&session={other}"),
+        )
+        .await;
+    }
+    let (_, v) = get(&app, "/api/playlist?emotion=sad&session=p&limit=10").await;
+    assert_eq!(ids(&v).len(), 4, "{v}");
+    assert!(!ids(&v).contains(&heard));
+}
+
 #[tokio::test]
 async fn playlist_rejects_bad_parameters() {
     let app = app();
