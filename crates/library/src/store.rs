@@ -588,29 +588,15 @@ impl Library {
                 "no song given: name one by title or id".into(),
             ));
         }
+        // `#12` of an id that is gone may still be a title such as "#1", but only
+        // exactly, so that removing an id twice cannot hit "Hit #12" the second time.
+        let mut missing_id = None;
         if let Some(n) = q.strip_prefix('#') {
             if let Ok(id) = n.trim().parse::<SongId>() {
                 if let Some(song) = self.song(id)? {
                     return Ok(song);
                 }
-                // No such id: a title such as "#1", but only exactly, so that removing
-                // an id twice cannot hit "Hit #12" the second time.
-                let wanted = normalize(q);
-                let mut exact = self
-                    .songs()?
-                    .into_iter()
-                    .filter(|s| normalize(&s.title) == wanted);
-                return match (exact.next(), exact.next()) {
-                    (Some(song), None) => Ok(song),
-                    (None, _) => Err(Error::SongNotFound(format!("with id {id} or titled {q:?}"))),
-                    (Some(a), Some(b)) => Err(Error::Ambiguous(
-                        q.to_string(),
-                        format!(
-                            "{}: {} - {}; {}: {} - {}",
-                            a.id, a.artist, a.title, b.id, b.artist, b.title
-                        ),
-                    )),
-                };
+                missing_id = Some(id);
             }
         }
         let by_id = match q.parse::<SongId>() {
@@ -628,14 +614,17 @@ impl Library {
             Some(song) => std::iter::once(song)
                 .chain(exact.into_iter().filter(|s| s.id != song.id))
                 .collect(),
-            None if exact.is_empty() => all
+            None if exact.is_empty() && missing_id.is_none() => all
                 .iter()
                 .filter(|s| normalize(&s.title).contains(&wanted))
                 .collect(),
             None => exact,
         };
         match candidates.as_slice() {
-            [] => Err(Error::SongNotFound(format!("{q:?}"))),
+            [] => Err(Error::SongNotFound(match missing_id {
+                Some(id) => format!("with id {id} or titled {q:?}"),
+                None => format!("{q:?}"),
+            })),
             [one] => Ok((*one).clone()),
             many => Err(Error::Ambiguous(
                 q.to_string(),
