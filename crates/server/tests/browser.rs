@@ -33,7 +33,7 @@ fn face_frame(face_level: u8) -> Vec<u8> {
     px
 }
 
-/// A 1800x1350 colour photo of noise, which PNG cannot shrink (about 7 MB), with a dark
+/// A 1800x1350 colour photo of noise, which PNG cannot shrink below the frame limit, with a dark
 /// middle where the fake backend looks for the face.
 fn phone_photo(face_level: u8) -> image::RgbImage {
     let (w, h) = (1800u32, 1350u32);
