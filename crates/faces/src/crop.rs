@@ -17,6 +17,14 @@ pub fn fer_crop(gray: &GrayImage, bbox: &FaceBox, scale: f32, max_side: u32) -> 
     let side = ((bbox.width.max(bbox.height) as f32 * scale).round() as u32).max(1);
     let x0 = (cx - side as f32 / 2.0).round() as i64;
     let y0 = (cy - side as f32 / 2.0).round() as i64;
+    let shrink = side > max_side && max_side > 0;
+    let inside = x0 >= 0 && y0 >= 0 && x0 + side as i64 <= w as i64 && y0 + side as i64 <= h as i64;
+    if shrink && inside {
+        // Shrink straight from a view: a face filling a 20000-px photo would otherwise be
+        // copied at full resolution (hundreds of MB) only to be thrown away.
+        let view = image::imageops::crop_imm(gray, x0 as u32, y0 as u32, side, side);
+        return image::imageops::resize(&*view, max_side, max_side, FilterType::Triangle);
+    }
     let src = gray.as_raw();
     let mut out = GrayImage::new(side, side);
     for (dy, row) in out.chunks_exact_mut(side as usize).enumerate() {
@@ -27,7 +35,7 @@ pub fn fer_crop(gray: &GrayImage, bbox: &FaceBox, scale: f32, max_side: u32) -> 
             *px = src_row[sx];
         }
     }
-    if side > max_side && max_side > 0 {
+    if shrink {
         image::imageops::resize(&out, max_side, max_side, FilterType::Triangle)
     } else {
         out
@@ -125,6 +133,14 @@ mod tests {
         };
         let c = fer_crop(&img, &b, 1.2, 144);
         assert_eq!(c.dimensions(), (144, 144));
+        // The crop lies inside the image, so it is shrunk from a view: same pixels as
+        // shrinking a copied crop.
+        let copied = image::imageops::crop_imm(&img, 50, 50, 600, 600).to_image();
+        let expected = image::imageops::resize(&copied, 144, 144, FilterType::Triangle);
+        assert_eq!(c, expected);
+        // Over the edge, the padded copy is shrunk instead.
+        let edge = FaceBox { x: 0, y: 0, ..b };
+        assert_eq!(fer_crop(&img, &edge, 1.2, 144).dimensions(), (144, 144));
     }
 
     #[test]
