@@ -229,9 +229,10 @@ pub struct ReportArgs {
     out: PathBuf,
 }
 
-pub fn run(cmd: FerCommand) -> Result<ExitCode> {
+/// `matches`: the whole command line's, to tell typed flags from defaults.
+pub fn run(cmd: FerCommand, matches: &clap::ArgMatches) -> Result<ExitCode> {
     match cmd {
-        FerCommand::Train(a) => train(a),
+        FerCommand::Train(a) => train(a, &typed_train_settings(matches)),
         FerCommand::Eval(a) => eval(a),
         FerCommand::Info(a) => info(a),
         FerCommand::Bench(a) => bench(a),
@@ -242,6 +243,28 @@ pub fn run(cmd: FerCommand) -> Result<ExitCode> {
         FerCommand::Compare(a) => crate::fer_compare::compare(a),
     }
     .map(|()| ExitCode::SUCCESS)
+}
+
+/// The `fer train` settings given on the command line (not left at their defaults), by
+/// their names in [`TrainConfig`].
+fn typed_train_settings(root: &clap::ArgMatches) -> Vec<String> {
+    let Some(train) = root
+        .subcommand_matches("fer")
+        .and_then(|fer| fer.subcommand_matches("train"))
+    else {
+        return Vec::new();
+    };
+    // The matches also hold the derive's group named after the struct: only flags count.
+    let flags = <TrainArgs as clap::Args>::augment_args(clap::Command::new("train"));
+    flags
+        .get_arguments()
+        .map(|arg| arg.get_id().as_str())
+        .filter(|id| train.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| match id {
+            "no_augment" => "augment".to_string(),
+            name => name.to_string(),
+        })
+        .collect()
 }
 
 fn default_run_dir() -> PathBuf {
@@ -293,7 +316,8 @@ fn config_of(a: TrainArgs, data: PathBuf) -> Result<TrainConfig> {
     })
 }
 
-fn train(a: TrainArgs) -> Result<()> {
+/// `typed`: the settings given on the command line, by their names in [`TrainConfig`].
+fn train(a: TrainArgs, typed: &[String]) -> Result<()> {
     Arch::by_name(&a.arch)?;
     // A run directory that resumes brings its own settings: the data need not be given
     // again, and flags left at their defaults ask for nothing (only typed ones that
@@ -306,16 +330,7 @@ fn train(a: TrainArgs) -> Result<()> {
     };
     let mut cfg = config_of(a, data)?;
     if let Some(run) = &stored {
-        #[derive(clap::Parser)]
-        struct Untyped {
-            #[command(flatten)]
-            args: TrainArgs,
-        }
-        use clap::Parser;
-        let untyped = Untyped::try_parse_from(["train"])?.args;
-        let mut defaults = config_of(untyped, PathBuf::from(DEFAULT_DATA))?;
-        defaults.run_dir = cfg.run_dir.clone();
-        cfg = cfg.keeping_run_settings(&defaults, run);
+        cfg = cfg.keeping_run_settings(typed, run);
     }
     if !(0.0..1.0).contains(&cfg.ema) {
         bail!(
@@ -1101,6 +1116,26 @@ fn dataset_view_logits(clf: &Classifier, ds: &Dataset) -> Vec<Vec<Vec<f32>>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn typed_train_flags_are_told_from_defaults() {
+        use clap::CommandFactory;
+        let typed = |args: &[&str]| {
+            let line = ["moodtune", "fer", "train"].iter().chain(args);
+            let matches = crate::Cli::command().try_get_matches_from(line).unwrap();
+            let mut names = super::typed_train_settings(&matches);
+            names.sort();
+            names
+        };
+        assert_eq!(typed(&["--run-dir", "r"]), ["run_dir"]);
+        // 14 is the default number of epochs: typed, it still counts as asked for.
+        assert_eq!(
+            typed(&["--epochs", "14", "--no-augment"]),
+            ["augment", "epochs"]
+        );
+        let other = crate::Cli::command().try_get_matches_from(["moodtune", "fer", "info"]);
+        assert!(super::typed_train_settings(&other.unwrap()).is_empty());
+    }
+
     #[test]
     fn cpu_summary_names_the_cpu_and_the_cores_this_process_may_use() {
         let summary = super::cpu_summary();

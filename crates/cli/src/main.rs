@@ -1,7 +1,7 @@
 //! `moodtune`: a thin command-line layer over the moodtune crates. Each subcommand
 //! lives in its own module and only parses arguments, calls a library and prints.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod fer_cmd;
 mod fer_compare;
@@ -41,7 +41,10 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    // The matches are kept beside the parsed command: `fer train` tells typed flags from
+    // defaults with them.
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if !matches!(cli.command, Command::Serve(_)) {
         quiet_on_closed_stdout();
     }
@@ -51,7 +54,7 @@ fn main() -> std::process::ExitCode {
         Command::Recommend(a) => recommend_cmd::run(a),
         Command::Profile(c) => recommend_cmd::run_profile(c),
         Command::Library(c) => library_cmd::run(c),
-        Command::Fer(c) => fer_cmd::run(c),
+        Command::Fer(c) => fer_cmd::run(c, &matches),
     };
     match result {
         Ok(code) => code,

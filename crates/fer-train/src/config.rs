@@ -133,22 +133,19 @@ impl TrainConfig {
         Ok(Some(stored))
     }
 
-    /// This request with every setting left at its default (`defaults`) replaced by the
-    /// stored run's: resuming with only `--run-dir` asks for nothing, so nothing is
-    /// reported ignored, while a setting typed differently still is.
-    pub fn keeping_run_settings(
-        &self,
-        defaults: &TrainConfig,
-        stored: &TrainConfig,
-    ) -> TrainConfig {
+    /// This request with every setting not typed on the command line (`typed` holds the
+    /// typed settings' names) replaced by the stored run's: resuming with only
+    /// `--run-dir` asks for nothing, so nothing is reported ignored, while a typed
+    /// setting that differs from the run's is, even when it equals the default.
+    pub fn keeping_run_settings(&self, typed: &[String], stored: &TrainConfig) -> TrainConfig {
         let as_map = |c: &TrainConfig| match serde_json::to_value(c) {
             Ok(serde_json::Value::Object(map)) => map,
             _ => serde_json::Map::new(),
         };
-        let (mut asked, defaults, stored) = (as_map(self), as_map(defaults), as_map(stored));
+        let (mut asked, stored) = (as_map(self), as_map(stored));
         for (name, value) in asked.iter_mut() {
             // The run directory is where the run is now, whatever it was called before.
-            if name != "run_dir" && defaults.get(name) == Some(value) {
+            if name != "run_dir" && !typed.iter().any(|t| t == name) {
                 if let Some(run) = stored.get(name) {
                     *value = run.clone();
                 }
@@ -251,15 +248,19 @@ mod tests {
         let mut run = cfg(Schedule::OneCycle);
         run.epochs = 56;
         run.lr = 0.05;
-        let defaults = cfg(Schedule::OneCycle);
-        let mut asked = defaults.clone();
-        asked.seed = 9; // the one flag typed
+        let mut asked = cfg(Schedule::OneCycle);
+        asked.seed = 9;
         run.run_dir = "moved/from/here".into();
-        let merged = asked.keeping_run_settings(&defaults, &run);
+        let typed = vec!["seed".to_string()];
+        let merged = asked.keeping_run_settings(&typed, &run);
         assert_eq!((merged.epochs, merged.lr), (56, 0.05));
         assert_eq!(merged.run_dir, asked.run_dir);
         run.run_dir = asked.run_dir.clone();
         assert_eq!(run.ignored_on_resume(&merged), vec!["seed 9 (run: 1)"]);
+        // A typed value equal to the default still asks for it.
+        let typed = vec!["epochs".to_string()];
+        let merged = asked.keeping_run_settings(&typed, &run);
+        assert_eq!(run.ignored_on_resume(&merged), vec!["epochs 10 (run: 56)"]);
     }
 
     #[test]
