@@ -585,7 +585,34 @@ mod tests {
             Err(BackendError::BadInput(_))
         ));
 
-        b.feedback(first, Emotion::Happy, Feedback::Like).unwrap();
+        // A like is stored with the mood it was given in and reaches the next playlist:
+        // Sad has no picks, so its list is cold until the like gives it a profile.
+        let sad_before = b
+            .playlist(Emotion::Sad, Strategy::Match, &HashSet::new(), 50)
+            .unwrap();
+        assert!(sad_before
+            .iter()
+            .all(|r| r.reason.contains("no typical sad songs")));
+        let liked = sad_before.last().unwrap().song.id;
+        b.feedback(liked, Emotion::Sad, Feedback::Like).unwrap();
+        let stored = b.lib().feedback().unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(
+            (stored[0].song_id, stored[0].kind, stored[0].emotion),
+            (liked, FeedbackKind::Like, Some(Emotion::Sad))
+        );
+        let sad_after = b
+            .playlist(Emotion::Sad, Strategy::Match, &HashSet::new(), 50)
+            .unwrap();
+        assert!(sad_after
+            .iter()
+            .all(|r| r.reason.contains("liked sad songs")));
+        let best = sad_after.iter().map(|r| r.score).fold(f32::MIN, f32::max);
+        let liked_score = sad_after.iter().find(|r| r.song.id == liked).unwrap().score;
+        assert_eq!(
+            liked_score, best,
+            "a liked song is as close as any to its own tags"
+        );
         assert!(matches!(
             b.feedback(99_999, Emotion::Happy, Feedback::Skip),
             Err(BackendError::NotFound(_))
