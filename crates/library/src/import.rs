@@ -1417,6 +1417,8 @@ mod tests {
         assert_eq!((report.added, report.updated, report.unchanged), (2, 1, 1));
     }
 
+    const CRASH_MARKER: &str = "crashing in the middle of the import";
+
     /// Run by `a_crash_mid_import_leaves_the_library_as_it_was` in a child process,
     /// which it kills (abort) in the middle of writing the import.
     #[test]
@@ -1431,6 +1433,8 @@ mod tests {
         let mut lib = Library::open(&db).unwrap();
         let _ = lib.import_inner(Path::new(&csv), &mut |_| {}, &mut |i| {
             if i == 2 {
+                // The parent checks this line: the crash came mid-write, not earlier.
+                println!("{CRASH_MARKER}");
                 std::process::abort();
             }
             Ok(())
@@ -1453,7 +1457,7 @@ mod tests {
         )
         .unwrap();
 
-        let status = std::process::Command::new(std::env::current_exe().unwrap())
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
                 "import::tests::crash_child",
@@ -1462,11 +1466,19 @@ mod tests {
             ])
             .env("MOODTUNE_CRASH_DB", &db)
             .env("MOODTUNE_CRASH_CSV", &csv)
-            .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .status()
+            .output()
             .unwrap();
-        assert!(!status.success(), "the child was meant to crash");
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        assert!(
+            stdout.contains(CRASH_MARKER),
+            "the child must crash inside the import's writes: {stdout}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(child.status.signal(), Some(6), "killed by SIGABRT");
+        }
 
         let lib = Library::open(&db).unwrap();
         assert_eq!(lib.songs().unwrap(), before);
