@@ -424,6 +424,13 @@ mod tests {
             &TuneOptions::default(),
             &mut |_| {},
         );
-        assert!(err.is_err());
+        let message = err
+            .err()
+            .expect("7 faces cannot train a baseline")
+            .to_string();
+        assert!(
+            message.contains("7 training faces are too few"),
+            "{message}"
+        );
     }
 }

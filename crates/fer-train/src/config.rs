@@ -216,7 +216,11 @@ mod tests {
         assert!((c.lr_at(10, 100) - 0.1).abs() < 1e-12);
         // Cosine from step 10 to 100: 0.1 * (1 + cos(pi * 22/90)) / 2 at step 32 (a linear
         // decay would give 0.0756), and half the peak half-way.
-        assert!((c.lr_at(32, 100) - 0.0860).abs() < 1e-4, "{}", c.lr_at(32, 100));
+        assert!(
+            (c.lr_at(32, 100) - 0.0860).abs() < 1e-4,
+            "{}",
+            c.lr_at(32, 100)
+        );
         assert!((c.lr_at(55, 100) - 0.05).abs() < 1e-12);
         assert!(c.lr_at(100, 100).abs() < 1e-12);
         let s = cfg(Schedule::Step);
