@@ -582,10 +582,13 @@ mod tests {
              Hum,Cy,Instrumental,\n",
         )
         .unwrap();
-        run_args(&["import", csv.to_str().unwrap(), "--db", db_s]).unwrap();
+        let first = dir.path().join("first.csv");
+        std::fs::write(&first, "title,artist\nHum,Cy\n").unwrap();
+        run_args(&["import", first.to_str().unwrap(), "--db", db_s]).unwrap();
         // A missing file fails the command but imports the good one.
         let code = run_args(&["import", "nope.csv", csv.to_str().unwrap(), "--db", db_s]).unwrap();
         assert_eq!(code, ExitCode::FAILURE);
+        assert!(Library::open(&db).unwrap().find("Sunny Road").is_ok());
 
         run_args(&["label", "grey rain", "happy", "--db", db_s]).unwrap();
         run_args(&[

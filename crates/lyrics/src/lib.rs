@@ -106,7 +106,9 @@ pub fn bench(songs: usize) -> BenchResult {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn bench_classifies_every_song() {
+    fn bench_times_full_length_songs() {
+        // A smoke test of the benchmark's set-up; what the predictions are is tested
+        // against the corpus in the classifier's own tests.
         let r = super::bench(40);
         assert_eq!(r.songs, 40);
         assert!(r.seconds > 0.0 && r.songs_per_second > 0.0);

@@ -1011,6 +1011,23 @@ mod tests {
         let a = Analyzer::default();
         let m = EmotionModel::embedded();
         assert_eq!(m.method(), Method::Hierarchical);
+        // SPEC 2c: positive against negative first (Neutral beside them), then each
+        // group split again until single emotions remain.
+        use Emotion::*;
+        let root = &m.nodes[0];
+        assert_eq!(
+            root.groups,
+            vec![
+                vec![Happy, Surprise],
+                vec![Angry, Disgust, Fear, Sad],
+                vec![Neutral]
+            ]
+        );
+        for node in &m.nodes {
+            for (group, child) in node.groups.iter().zip(&node.children) {
+                assert_eq!(child.is_none(), group.len() == 1, "{node:?}");
+            }
+        }
         assert_eq!(m.train_info().seed, DEFAULT_SEED);
         // Retraining with the fixed seed on the committed corpus reproduces it exactly;
         // if this fails, rerun `cargo run -p moodtune-lyrics --example train_default`.
