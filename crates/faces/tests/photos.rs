@@ -24,6 +24,34 @@ fn contains(b: &FaceBox, x: f32, y: f32) -> bool {
         && y <= (b.y + b.height) as f32
 }
 
+/// The committed 200x200 cut of the astronaut photo around her head (tests/fixtures, see
+/// its README): detection is tested on a real face even where the photos were never
+/// fetched.
+#[test]
+fn the_committed_face_is_found_where_it_is() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/astronaut-face.png");
+    let (p, clf) = pipeline(SeetaConfig::photo());
+    let faces = p.analyze(&load_image(&path).unwrap());
+    assert_eq!(faces.len(), 1, "{faces:?}");
+    // Between the eyes at (222, 115) in the photo, cut at (122, 15).
+    assert!(
+        contains(&faces[0].bbox, 100.0, 100.0),
+        "{:?}",
+        faces[0].bbox
+    );
+    assert!(
+        (70..=160).contains(&faces[0].bbox.width),
+        "{:?}",
+        faces[0].bbox
+    );
+    assert_eq!(
+        clf.crops.lock().unwrap().len(),
+        1,
+        "its crop reached the model"
+    );
+}
+
 #[test]
 fn astronaut_has_one_face_where_it_is() {
     let Some(path) = photo("astronaut.png") else {
