@@ -1085,20 +1085,44 @@ fn read_spreadsheet_unguarded(path: &Path, audio: AudioLinks) -> Result<Vec<Item
     Ok(items)
 }
 
-/// Text of a file in UTF-8 (with or without BOM), UTF-16 with BOM, or else GB18030,
-/// which is what Excel on a Chinese Windows writes.
-pub(crate) fn decode_text(bytes: &[u8]) -> String {
+/// Text of a file in UTF-8 (with or without BOM) or UTF-16 with BOM; any other bytes are
+/// decoded in the encoding they most look like (GBK from Excel on a Chinese Windows,
+/// Windows-1252 from a Western one, Shift_JIS, ...), with a note saying so, so a user
+/// whose accents came out wrong knows why.
+pub(crate) fn decode_text(bytes: &[u8]) -> (String, Option<String>) {
     if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
         let (text, _) = enc.decode_without_bom_handling(&bytes[bom_len..]);
-        return text.into_owned();
+        return (text.into_owned(), None);
     }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_string(),
-        Err(_) => encoding_rs::GB18030
-            .decode_without_bom_handling(bytes)
-            .0
-            .into_owned(),
+    let first_bad = match std::str::from_utf8(bytes) {
+        Ok(s) => return (s.to_string(), None),
+        Err(e) => e.valid_up_to(),
+    };
+    let line = 1 + bytes[..first_bad].iter().filter(|&&b| b == b'\n').count();
+    let byte = bytes[first_bad];
+    // A UTF-8 file with a few stray bytes (one row pasted from elsewhere) stays UTF-8:
+    // decoding all of it in another encoding would garble every other row.
+    let (mut multibyte, mut stray) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        multibyte += chunk.valid().chars().filter(|c| c.len_utf8() > 1).count();
+        stray += chunk.invalid().len();
     }
+    if multibyte >= 2 * stray {
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let note = format!(
+            "not valid UTF-8 from line {line} (byte 0x{byte:02X}): {stray} byte(s) that are not UTF-8 were replaced by \u{FFFD}; save the file as UTF-8 to keep them"
+        );
+        return (text, Some(note));
+    }
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    detector.feed(bytes, true);
+    let enc = detector.guess(None, chardetng::Utf8Detection::Deny);
+    let (text, _) = enc.decode_without_bom_handling(bytes);
+    let note = format!(
+        "not UTF-8 (byte 0x{byte:02X} on line {line}): read as {}, the encoding its bytes look like; if names look wrong, save the file as UTF-8 and import it again",
+        enc.name()
+    );
+    (text.into_owned(), Some(note))
 }
 
 /// The delimiter used most in the header line: `,`, `;` or tab.
@@ -1122,7 +1146,7 @@ fn unguard_formula(cell: &str) -> String {
 
 fn read_csv(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let text = decode_text(&bytes);
+    let (text, encoding_note) = decode_text(&bytes);
     let delimiter = if ext_of(path) == "tsv" {
         b'\t'
     } else {
@@ -1156,8 +1180,15 @@ fn read_csv(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
     let mut items = table_items(rows.into_iter(), &loc, base.as_deref(), &source_of(path))
         .ok_or_else(|| Error::Import {
             path: path.to_path_buf(),
-            message: HEADER_HINT.to_string(),
+            message: match &encoding_note {
+                Some(note) => format!("{HEADER_HINT} (the file is {note})"),
+                None => HEADER_HINT.to_string(),
+            },
         })?;
+    // A note about the whole file rides on its first song, like the table's notes.
+    if let (Some(note), Some(first)) = (encoding_note, items.first_mut()) {
+        first.warnings.insert(0, note);
+    }
     items.extend(bad);
     Ok(items)
 }
@@ -1227,7 +1258,7 @@ fn sidecar_lyrics(audio: &Path) -> Option<String> {
     ["lrc", "txt", "LRC", "TXT"].iter().find_map(|ext| {
         let p = audio.with_extension(ext);
         let bytes = std::fs::read(p).ok()?;
-        let text = strip_lrc(&decode_text(&bytes));
+        let text = strip_lrc(&decode_text(&bytes).0);
         (!text.trim().is_empty()).then_some(text)
     })
 }
@@ -1586,14 +1617,67 @@ mod tests {
 
     #[test]
     fn decodes_bom_and_gb18030() {
-        assert_eq!(decode_text("\u{feff}歌名,歌手".as_bytes()), "歌名,歌手");
-        let (gbk, _, _) = encoding_rs::GB18030.encode("歌名,歌手");
-        assert_eq!(decode_text(&gbk), "歌名,歌手");
+        assert_eq!(decode_text("\u{feff}歌名,歌手".as_bytes()).0, "歌名,歌手");
+        let (gbk, _, _) = encoding_rs::GB18030.encode("title,artist\n晴天,周杰伦\n七里香,周杰伦\n");
+        let (text, note) = decode_text(&gbk);
+        assert_eq!(text, "title,artist\n晴天,周杰伦\n七里香,周杰伦\n");
+        assert!(note.unwrap().contains("read as GBK"));
         let mut utf16 = vec![0xFF, 0xFE];
         for u in "title".encode_utf16() {
             utf16.extend(u.to_le_bytes());
         }
-        assert_eq!(decode_text(&utf16), "title");
+        assert_eq!(decode_text(&utf16), ("title".to_string(), None));
+    }
+
+    #[test]
+    fn western_files_are_not_read_as_chinese() {
+        // Excel on a Western Windows saves CSV in Windows-1252.
+        let (latin, _, _) = encoding_rs::WINDOWS_1252
+            .encode("title,artist\nCafé Müller,Zoë Straße\nDon’t Stop,Mötley Crüe\n");
+        let (text, note) = decode_text(&latin);
+        assert_eq!(
+            text,
+            "title,artist\nCafé Müller,Zoë Straße\nDon’t Stop,Mötley Crüe\n"
+        );
+        let note = note.unwrap();
+        assert!(
+            note.contains("windows-1252") && note.contains("line 2"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn an_import_says_which_encoding_it_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("latin.csv");
+        let (latin, _, _) = encoding_rs::WINDOWS_1252.encode("title,artist\nCafé Müller,Zoë\n");
+        std::fs::write(&csv, &latin).unwrap();
+        let mut lib = Library::open_in_memory().unwrap();
+        let report = lib.import_path(&csv).unwrap();
+        assert_eq!(lib.find("Café Müller").unwrap().artist, "Zoë");
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.reason.contains("read as windows-1252")),
+            "{:?}",
+            report.warnings
+        );
+    }
+
+    #[test]
+    fn a_stray_byte_in_a_utf8_file_garbles_only_itself() {
+        let mut bytes = "title,artist\n晴天,周杰伦\nHalo,Beyoncé\nCaf"
+            .as_bytes()
+            .to_vec();
+        bytes.extend([0xE9, b',', b'x', b'\n']);
+        let (text, note) = decode_text(&bytes);
+        assert_eq!(
+            text,
+            "title,artist\n晴天,周杰伦\nHalo,Beyoncé\nCaf\u{FFFD},x\n"
+        );
+        let note = note.unwrap();
+        assert!(note.contains("line 4") && note.contains("0xE9"), "{note}");
     }
 
     #[test]
