@@ -1144,8 +1144,38 @@ fn unguard_formula(cell: &str) -> String {
     }
 }
 
+/// Largest CSV read: a million songs with lyrics fit in far less, and the whole text is
+/// held in memory.
+const MAX_CSV_BYTES: u64 = 256 << 20;
+
+/// A regular file's bytes, up to `limit`: a FIFO or a device (a link to /dev/zero) would
+/// block or fill the memory.
+fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let refuse = |message: String| Error::Import {
+        path: path.to_path_buf(),
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file".into()));
+    }
+    let too_big = || refuse(format!("larger than {} MiB", limit >> 20));
+    if meta.len() > limit {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
 fn read_csv(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_regular_file(path, MAX_CSV_BYTES)?;
     let (text, encoding_note) = decode_text(&bytes);
     let delimiter = if ext_of(path) == "tsv" {
         b'\t'
@@ -1253,11 +1283,14 @@ fn read_folder(
     Ok(items)
 }
 
+const MAX_LYRICS_FILE_BYTES: u64 = 4 << 20;
+
 /// Lyrics from `song.lrc` or `song.txt` beside `song.mp3`.
 fn sidecar_lyrics(audio: &Path) -> Option<String> {
     ["lrc", "txt", "LRC", "TXT"].iter().find_map(|ext| {
         let p = audio.with_extension(ext);
-        let bytes = std::fs::read(p).ok()?;
+        // Lyrics are a few KB; a sidecar that is no regular file or huge is passed over.
+        let bytes = read_regular_file(&p, MAX_LYRICS_FILE_BYTES).ok()?;
         let text = strip_lrc(&decode_text(&bytes).0);
         (!text.trim().is_empty()).then_some(text)
     })
@@ -1662,6 +1695,30 @@ mod tests {
                 .any(|w| w.reason.contains("read as windows-1252")),
             "{:?}",
             report.warnings
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_csv_that_is_no_regular_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let zero = dir.path().join("zero.csv");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let err = Library::open_in_memory()
+            .unwrap()
+            .import_path(&zero)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("zero.csv") && err.contains("not a regular file"),
+            "{err}"
+        );
+        let big = dir.path().join("big.csv");
+        std::fs::write(&big, vec![b'a'; 2 << 20]).unwrap();
+        let err = read_regular_file(&big, 1 << 20).unwrap_err().to_string();
+        assert!(
+            err.contains("big.csv") && err.contains("larger than 1 MiB"),
+            "{err}"
         );
     }
 
