@@ -57,6 +57,7 @@ pub enum LibraryCommand {
         /// Only songs with no label and no prediction.
         #[arg(long, conflicts_with = "emotion")]
         unlabelled: bool,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -64,7 +65,9 @@ pub enum LibraryCommand {
     },
     /// Show everything about one song (by id or title).
     Show {
+        /// The song: its id as #ID, or (part of) its title.
         song: String,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -72,6 +75,7 @@ pub enum LibraryCommand {
     },
     /// Add or remove tags of a song.
     Tag {
+        /// The song: its id as #ID, or (part of) its title.
         song: String,
         /// Tags to add (repeat, or separate with commas).
         #[arg(long, short, value_name = "TAG")]
@@ -84,6 +88,7 @@ pub enum LibraryCommand {
     },
     /// Set your own emotion label for a song; it always wins over predictions.
     Label {
+        /// The song: its id as #ID, or (part of) its title.
         song: String,
         /// angry, disgust, fear, happy, sad, surprise, neutral (or 0-6, or a Chinese name).
         #[arg(required_unless_present = "clear")]
@@ -96,6 +101,7 @@ pub enum LibraryCommand {
     },
     /// Remove a song from the library (its audio file is left alone).
     Remove {
+        /// The song: its id as #ID, or (part of) its title.
         song: String,
         #[command(flatten)]
         db: DbArg,
@@ -114,6 +120,7 @@ pub enum LibraryCommand {
         /// A lyrics model saved by the lyrics trainer (default: the built-in model).
         #[arg(long, value_name = "MODEL.json")]
         model: Option<PathBuf>,
+        /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -129,17 +136,43 @@ pub enum LibraryCommand {
     },
 }
 
-fn open_library(db: &DbArg) -> Result<Library> {
-    let path = match &db.db {
-        Some(p) => p.clone(),
+/// Whether a command may create the library it is pointed at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// Import and demo: a new library starts there.
+    Create,
+    /// Every other command: a missing file is an error, so a mistyped `--db` does not
+    /// quietly show (and leave behind) an empty library.
+    Refuse,
+}
+
+/// The library at `db`, or at the default location.
+pub(crate) fn open_library_at(db: Option<&Path>, missing: Missing) -> Result<Library> {
+    let path = match db {
+        Some(p) => p.to_path_buf(),
         None => Library::default_path().context("finding the default library location")?,
     };
+    if missing == Missing::Refuse && !path.exists() {
+        bail!(
+            "no song library at {0}: import songs first (`moodtune library import FILE --db {0}`), \
+             install the demo (`moodtune library demo --db {0}`), or check the path",
+            path.display()
+        );
+    }
     Library::open(&path).with_context(|| format!("opening the song library {}", path.display()))
+}
+
+fn open_library(db: &DbArg) -> Result<Library> {
+    open_library_at(db.db.as_deref(), Missing::Refuse)
 }
 
 pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
     match cmd {
-        LibraryCommand::Import { paths, json, db } => import(&mut open_library(&db)?, &paths, json),
+        LibraryCommand::Import { paths, json, db } => import(
+            &mut open_library_at(db.db.as_deref(), Missing::Create)?,
+            &paths,
+            json,
+        ),
         LibraryCommand::List {
             emotion,
             search,
@@ -223,10 +256,11 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
                 );
                 if summary.overridden_by_manual > 0 {
                     say!(
-                        "{} of them keep your manual label, which wins over the prediction",
+                        "{} of them disagree with your manual label, which wins over the prediction",
                         summary.overridden_by_manual
                     );
                 }
+                say!("songs per emotion library now (manual labels included):");
                 for (e, n) in &summary.per_emotion {
                     say!("  {:<9} {n}", e.key());
                 }
@@ -234,7 +268,7 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LibraryCommand::Demo { audio_dir, db } => {
-            let mut lib = open_library(&db)?;
+            let mut lib = open_library_at(db.db.as_deref(), Missing::Create)?;
             let dir = audio_dir.unwrap_or_else(|| demo_dir(lib.path()));
             let r = demo::install_into(&mut lib, &dir)
                 .with_context(|| format!("installing the demo library into {}", dir.display()))?;
@@ -558,6 +592,26 @@ mod tests {
         run(Cli::try_parse_from(full)
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .cmd)
+    }
+
+    #[test]
+    fn only_import_and_demo_create_a_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let typo = dir.path().join("typo/lib.sqlite");
+        let db = typo.to_str().unwrap();
+        for args in [
+            vec!["list", "--db", db],
+            vec!["show", "#1", "--db", db],
+            vec!["export", "out.csv", "--db", db],
+        ] {
+            let err = run_args(&args).unwrap_err().to_string();
+            assert!(err.contains("no song library at") && err.contains(db), "{err}");
+        }
+        assert!(!dir.path().join("typo").exists(), "nothing left behind");
+        let csv = dir.path().join("songs.csv");
+        std::fs::write(&csv, "title,artist\nHum,Cy\n").unwrap();
+        run_args(&["import", csv.to_str().unwrap(), "--db", db]).unwrap();
+        assert_eq!(run_args(&["list", "--db", db]).unwrap(), ExitCode::SUCCESS);
     }
 
     #[test]

@@ -26,6 +26,9 @@ enum Command {
     /// Run the local web app: live webcam mood and a playable playlist.
     Serve(serve_cmd::ServeArgs),
     /// Find every face in photos and recognise its expression.
+    ///
+    /// Exit status: 0 a face in every image, 3 some image without a face, 1 a file that
+    /// could not be read or written (the others are still done), 2 a bad command line.
     Recognize(recognize_cmd::RecognizeArgs),
     /// Recommend songs for an emotion or for the face in a photo.
     Recommend(recommend_cmd::RecommendArgs),
@@ -59,9 +62,55 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes, as anyhow's `{:#}` prints them, but without a cause whose
+/// text an outer message already quotes: library errors name their cause in their own
+/// message, so "No such file or directory" would otherwise print twice.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        // An error that quotes its source in its own message, as thiserror's do.
+        #[derive(Debug)]
+        struct Quoting(std::io::Error);
+        impl std::fmt::Display for Quoting {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "x.jpg: cannot read file: {}", self.0)
+            }
+        }
+        impl std::error::Error for Quoting {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = anyhow::Error::new(Quoting(io)).context("reading the photo");
+        assert_eq!(
+            super::error_text(&e),
+            "reading the photo: x.jpg: cannot read file: No such file"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(super::error_text(&plain), "outer: inner");
     }
 }
 

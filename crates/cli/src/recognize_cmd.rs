@@ -1,7 +1,8 @@
 //! `moodtune recognize`: every face in photos and its expression.
 //!
-//! Exit codes: 0 every image had a face, 2 some image had no face (but none failed),
-//! 1 some file could not be read or written (the others are still processed).
+//! Exit codes: 0 every image had a face, 3 some image had no face (but none failed),
+//! 1 some file could not be read or written (the others are still processed); 2 stays
+//! clap's, for a bad command line.
 
 use anyhow::Context;
 use moodtune_core::{Emotion, ExpressionClassifier};
@@ -29,10 +30,11 @@ pub struct RecognizeArgs {
     /// Expression model file to use instead of the shipped one.
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// Smallest face to look for, in pixels of the photo (smaller is slower). By
-    /// default photos are scanned at up to 1600 px, which finds faces from 40 px in
-    /// photos up to that size and proportionally larger ones in bigger photos. At
-    /// least 40, the detector's window: a photo is never enlarged.
+    /// Smallest face to report, in pixels of the photo: smaller ones are left out, and
+    /// the photo is scanned finely enough to find faces of this size (smaller is
+    /// slower). By default photos are scanned at up to 1600 px, which finds faces from
+    /// 40 px in photos up to that size and proportionally larger ones in bigger photos.
+    /// At least 40, the detector's window: a photo is never enlarged.
     #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(40..))]
     pub min_face: Option<u32>,
 }
@@ -104,7 +106,7 @@ impl From<&FaceResult> for FaceJson {
 enum Outcome {
     /// Some file could not be read or written: exit code 1.
     Failed,
-    /// Every file was read but some had no face: exit code 2.
+    /// Every file was read but some had no face: exit code 3 (2 is a bad command line).
     NoFace,
     /// Every image had at least one face: exit code 0.
     Ok,
@@ -113,7 +115,7 @@ enum Outcome {
 pub fn run(args: RecognizeArgs) -> anyhow::Result<ExitCode> {
     Ok(match recognize(&args)? {
         Outcome::Failed => ExitCode::from(1),
-        Outcome::NoFace => ExitCode::from(2),
+        Outcome::NoFace => ExitCode::from(3),
         Outcome::Ok => ExitCode::SUCCESS,
     })
 }
@@ -160,7 +162,10 @@ fn recognize(args: &RecognizeArgs) -> anyhow::Result<Outcome> {
             Ok(img) => {
                 report.width = Some(img.width());
                 report.height = Some(img.height());
-                let faces = pipeline.analyze(&img);
+                let mut faces = pipeline.analyze(&img);
+                if let Some(px) = args.min_face {
+                    faces.retain(|f| f.bbox.width.max(f.bbox.height) >= px);
+                }
                 if faces.is_empty() {
                     faceless = true;
                     eprintln!("{}: no face found", path.display());
@@ -321,7 +326,7 @@ mod tests {
     }
 
     #[test]
-    fn an_image_without_faces_is_exit_code_2() {
+    fn an_image_without_faces_is_exit_code_3() {
         let dir = tempfile::tempdir().unwrap();
         let blank = dir.path().join("blank.png");
         image::GrayImage::from_pixel(200, 150, image::Luma([90]))
@@ -342,6 +347,18 @@ mod tests {
             format!("{e:#}").contains("/nonexistent/model.safetensors"),
             "{e:#}"
         );
+    }
+
+    #[test]
+    fn faces_under_min_face_are_left_out() {
+        let photo = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../faces/tests/fixtures/astronaut-face.png");
+        // Her face box is about 100 px wide in the 200 px cut.
+        let mut a = args(vec![photo], None);
+        a.min_face = Some(60);
+        assert_eq!(recognize(&a).unwrap(), Outcome::Ok);
+        a.min_face = Some(150);
+        assert_eq!(recognize(&a).unwrap(), Outcome::NoFace);
     }
 
     #[test]

@@ -66,11 +66,13 @@ pub enum ProfileCommand {
     Pick {
         #[arg(long, value_name = "PATH", help = DB_HELP)]
         db: Option<PathBuf>,
+        /// The emotion whose typical songs these are.
         #[arg(long, short, value_name = "EMOTION")]
         emotion: Emotion,
         /// Keep the existing picks and add these.
         #[arg(long)]
         add: bool,
+        /// The songs: each an id as #ID, or (part of) a title.
         #[arg(required = true, value_name = "SONG")]
         songs: Vec<String>,
     },
@@ -78,8 +80,10 @@ pub enum ProfileCommand {
     Show {
         #[arg(long, value_name = "PATH", help = DB_HELP)]
         db: Option<PathBuf>,
+        /// Only this emotion's profile (default: all seven).
         #[arg(long, short, value_name = "EMOTION")]
         emotion: Option<Emotion>,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -87,17 +91,14 @@ pub enum ProfileCommand {
     Clear {
         #[arg(long, value_name = "PATH", help = DB_HELP)]
         db: Option<PathBuf>,
+        /// The emotion whose typical songs these are.
         #[arg(long, short, value_name = "EMOTION")]
         emotion: Emotion,
     },
 }
 
 fn open_library(db: Option<&Path>) -> Result<Library> {
-    let path = match db {
-        Some(p) => p.to_path_buf(),
-        None => Library::default_path().context("finding the default library location")?,
-    };
-    Library::open(&path).with_context(|| format!("opening the song library {}", path.display()))
+    crate::library_cmd::open_library_at(db, crate::library_cmd::Missing::Refuse)
 }
 
 /// The recommender's view of a library song.
@@ -334,11 +335,13 @@ fn pick(db: Option<&Path>, emotion: Emotion, add: bool, songs: &[String]) -> Res
     println!("typical {} songs ({}):", emotion.key(), ids.len());
     for id in &ids {
         if let Some(song) = lib.song(*id)? {
-            let label = song.emotion().map_or("unlabelled", Emotion::key);
-            let warn = if song.emotion() == Some(emotion) {
-                String::new()
-            } else {
-                format!("  (note: labelled {label}, not {})", emotion.key())
+            // A pick outside the emotion's library shapes the taste but is never played
+            // for that emotion: say why.
+            let e = emotion.key();
+            let warn = match song.emotion() {
+                Some(label) if label == emotion => String::new(),
+                Some(label) => format!("  (note: labelled {}, not {e})", label.key()),
+                None => format!("  (note: not labelled yet, so not in the {e} library)"),
             };
             println!("  {id}: {} - {}{warn}", song.artist, song.title);
         }
@@ -402,10 +405,13 @@ fn show(db: Option<&Path>, emotion: Option<Emotion>, json: bool) -> Result<ExitC
             );
         }
         for &id in &p.picks {
-            let note = if p.off_library_picks.contains(&id) {
-                "  (labelled another emotion)"
+            let note = if !p.off_library_picks.contains(&id) {
+                String::new()
             } else {
-                ""
+                match lib.song(id)?.and_then(|s| s.emotion()) {
+                    Some(label) => format!("  (labelled {})", label.key()),
+                    None => "  (not labelled yet)".to_string(),
+                }
             };
             println!("  pick {id}: {}{note}", title(id));
         }

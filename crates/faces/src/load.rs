@@ -33,10 +33,12 @@ impl DecodeLimits {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{}: cannot read file: {source}", .path.display())]
+    // Not named `source`: the message already says it, and a source would print twice
+    // in anyhow's `{:#}` chain.
+    #[error("{}: cannot read file: {error}", .path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}: file is empty", .path.display())]
     Empty { path: PathBuf },
@@ -64,9 +66,9 @@ impl LoadError {
 /// Loads an image file with EXIF orientation applied (so a portrait phone photo is
 /// upright) and decompression-bomb limits enforced.
 pub fn load_image(path: &Path) -> Result<DynamicImage, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+    let bytes = std::fs::read(path).map_err(|error| LoadError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     load_image_bytes(&bytes, path)
 }
@@ -102,9 +104,9 @@ fn decode<R: BufRead + Seek>(
     let path = || label.to_path_buf();
     let mut reader = ImageReader::new(reader)
         .with_guessed_format()
-        .map_err(|source| LoadError::Io {
+        .map_err(|error| LoadError::Io {
             path: path(),
-            source,
+            error,
         })?;
     if reader.format().is_none() {
         return Err(LoadError::UnknownFormat { path: path() });
