@@ -86,6 +86,17 @@ fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
+/// Rust ignores SIGPIPE, so `println!` panics when the reader has gone (`moodtune fer info |
+/// head`). The printing commands take the signal's default instead and end quietly, as Unix
+/// tools do. Not `serve`: a browser closing its connection must not end the server.
+fn quiet_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called at start-up, before any thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -111,16 +122,5 @@ mod tests {
         );
         let plain = anyhow::anyhow!("inner").context("outer");
         assert_eq!(super::error_text(&plain), "outer: inner");
-    }
-}
-
-/// Rust ignores SIGPIPE, so `println!` panics when the reader has gone (`moodtune fer info |
-/// head`). The printing commands take the signal's default instead and end quietly, as Unix
-/// tools do. Not `serve`: a browser closing its connection must not end the server.
-fn quiet_on_closed_stdout() {
-    #[cfg(unix)]
-    // SAFETY: called at start-up, before any thread exists; SIG_DFL is a valid handler.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
