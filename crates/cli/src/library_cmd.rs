@@ -325,6 +325,20 @@ fn import(lib: &mut Library, paths: &[PathBuf], json: bool) -> Result<ExitCode> 
                 if !json {
                     say!("{}: {report}", path.display());
                 }
+                // A source that gave no song at all is a failure for scripts too: a
+                // folder without audio, a sheet whose every row was skipped.
+                if report.added + report.updated + report.unchanged == 0 {
+                    let what = if path.is_dir() && report.skipped.is_empty() {
+                        format!(
+                            "no audio files ({}) found under it",
+                            moodtune_library::AUDIO_EXTENSIONS.join(", ")
+                        )
+                    } else {
+                        "no song in it could be imported".to_string()
+                    };
+                    eprintln!("error: {}: {what}", path.display());
+                    failed = true;
+                }
                 reports.push(serde_json::json!({ "path": path, "report": report }));
             }
             Err(e) => {
@@ -605,7 +619,10 @@ mod tests {
             vec!["export", "out.csv", "--db", db],
         ] {
             let err = run_args(&args).unwrap_err().to_string();
-            assert!(err.contains("no song library at") && err.contains(db), "{err}");
+            assert!(
+                err.contains("no song library at") && err.contains(db),
+                "{err}"
+            );
         }
         assert!(!dir.path().join("typo").exists(), "nothing left behind");
         let csv = dir.path().join("songs.csv");

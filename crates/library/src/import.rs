@@ -1174,8 +1174,27 @@ fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Why `bytes` cannot be a CSV song list, when that is plain from the bytes alone.
+fn not_csv_text(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Some("the file is empty")
+    } else if bytes.starts_with(b"PK\x03\x04") {
+        Some("a zipped spreadsheet (xlsx, xlsm, xlsb or ods), not CSV text: give it its real extension")
+    } else if encoding_rs::Encoding::for_bom(bytes).is_none() && bytes.contains(&0) {
+        Some("binary data, not CSV text (or UTF-16 without a byte-order mark: save it as UTF-8)")
+    } else {
+        None
+    }
+}
+
 fn read_csv(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
     let bytes = read_regular_file(path, MAX_CSV_BYTES)?;
+    if let Some(why) = not_csv_text(&bytes) {
+        return Err(Error::Import {
+            path: path.to_path_buf(),
+            message: why.to_string(),
+        });
+    }
     let (text, encoding_note) = decode_text(&bytes);
     let delimiter = if ext_of(path) == "tsv" {
         b'\t'
@@ -1696,6 +1715,29 @@ mod tests {
             "{:?}",
             report.warnings
         );
+    }
+
+    #[test]
+    fn files_that_are_no_csv_text_say_what_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut utf16_without_bom = Vec::new();
+        for u in "title,artist\n".encode_utf16() {
+            utf16_without_bom.extend(u.to_le_bytes());
+        }
+        for (bytes, why) in [
+            (b" \n".to_vec(), "empty"),
+            (b"PK\x03\x04rest of a zip".to_vec(), "zipped spreadsheet"),
+            (utf16_without_bom, "UTF-16 without a byte-order mark"),
+        ] {
+            let csv = dir.path().join("songs.csv");
+            std::fs::write(&csv, &bytes).unwrap();
+            let err = Library::open_in_memory()
+                .unwrap()
+                .import_path(&csv)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("songs.csv") && err.contains(why), "{err}");
+        }
     }
 
     #[cfg(unix)]
