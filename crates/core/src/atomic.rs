@@ -31,7 +31,18 @@ pub fn write_atomically(
         }
     }
     // A replacement starts owner-only (the temp file default) and takes the old mode.
-    let mut tmp = builder.tempfile_in(dir)?;
+    // tempfile's errors name the random temp file; the user knows the folder.
+    let mut tmp = builder.tempfile_in(dir).map_err(|e| {
+        let why = if dir.is_dir() {
+            io::Error::from(e.kind()).to_string()
+        } else {
+            "no such folder".to_string()
+        };
+        io::Error::new(
+            e.kind(),
+            format!("cannot write in {}: {why}", dir.display()),
+        )
+    })?;
     if let Some(mode) = old_mode {
         tmp.as_file().set_permissions(mode)?;
     }
@@ -72,6 +83,15 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.starts_with(".moodtune-"))
             .collect()
+    }
+
+    #[test]
+    fn a_missing_folder_is_named_not_the_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nodir/out.csv");
+        let err = write_bytes_atomically(&path, b"x").unwrap_err().to_string();
+        assert!(err.contains("nodir: no such folder"), "{err}");
+        assert!(!err.contains(".moodtune-"), "{err}");
     }
 
     #[test]
