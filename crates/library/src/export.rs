@@ -142,10 +142,15 @@ fn xlsx_bytes(songs: &[Song]) -> std::result::Result<Vec<u8>, String> {
             let c = c as u16;
             let chars = v.chars().count();
             if chars > XLSX_CELL_CHARS {
+                // The title may be the oversized cell itself: quote its start only.
+                let mut title: String = s.title.chars().take(60).collect();
+                if title.len() < s.title.len() {
+                    title.push('…');
+                }
                 return Err(format!(
-                    "song {} \"{}\": its {column} has {chars} characters, more than the \
+                    "song {} \"{title}\": its {column} has {chars} characters, more than the \
                      {XLSX_CELL_CHARS} an xlsx cell holds; export to .csv to keep it whole",
-                    s.id, s.title
+                    s.id
                 ));
             }
             match (*column, s.duration_s) {

@@ -444,6 +444,12 @@ fn lyrics_too_long_for_xlsx_are_a_clear_error_and_csv_keeps_them() {
         other.find("Epic").unwrap().lyrics.as_deref(),
         Some(epic.trim())
     );
+    // An oversized title is quoted by its start only, not 40000 characters of error.
+    let mut lib = Library::open_in_memory().unwrap();
+    lib.add_song(&moodtune_library::NewSong::new("x".repeat(40_000), "Ava"))
+        .unwrap();
+    let err = lib.export(&xlsx).unwrap_err().to_string();
+    assert!(err.contains("title has 40000") && err.len() < 400, "{err}");
 }
 
 #[test]
