@@ -86,7 +86,8 @@ pub enum LibraryCommand {
         #[command(flatten)]
         db: DbArg,
     },
-    /// Set your own emotion label for a song; it always wins over predictions.
+    /// Set your own emotion label for a song (it always wins over predictions), or remove
+    /// it with --clear.
     Label {
         /// The song: its id as #ID, or (part of) its title.
         song: String,
@@ -211,7 +212,11 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             let mut lib = open_library(&db)?;
             let s = lib.find(&song)?;
             let split = |v: &[String]| v.iter().flat_map(|t| split_tags(t)).collect::<Vec<_>>();
-            let tags = lib.edit_tags(s.id, &split(&add), &split(&remove))?;
+            let remove = split(&remove);
+            for tag in absent_tags(&s.tags, &remove) {
+                eprintln!("note: {} has no tag {tag:?} to remove", s.title);
+            }
+            let tags = lib.edit_tags(s.id, &split(&add), &remove)?;
             say!("{}: {}", s.title, display_tags(&tags));
             Ok(ExitCode::SUCCESS)
         }
@@ -282,6 +287,16 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The tags of `remove` that the song does not have (matched as the store matches them:
+/// trimmed, ignoring case), so that a typo in `--remove` is not silently a no-op.
+fn absent_tags<'a>(current: &[String], remove: &'a [String]) -> Vec<&'a str> {
+    remove
+        .iter()
+        .map(|t| t.trim())
+        .filter(|t| !current.iter().any(|c| c.eq_ignore_ascii_case(t)))
+        .collect()
 }
 
 fn demo_dir(db: &Path) -> PathBuf {
@@ -717,6 +732,14 @@ mod tests {
         assert!(run_args(&["label", "Hum", "bored", "--db", db_s]).is_err());
         run_args(&["remove", "Hum", "--db", db_s]).unwrap();
         assert_eq!(Library::open(&db).unwrap().len().unwrap(), 2);
+    }
+
+    #[test]
+    fn removing_a_tag_the_song_lacks_is_reported() {
+        let current = vec!["Cheerful".to_string(), "Fast".to_string()];
+        let remove = vec!["cheerful".to_string(), " Slow ".to_string()];
+        assert_eq!(absent_tags(&current, &remove), vec!["Slow"]);
+        assert!(absent_tags(&current, &[]).is_empty());
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// Address to listen on. Only loopback addresses keep the app private to this computer.
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:7878")]
     addr: SocketAddr,
+    /// Port to listen on, on loopback: shorthand for --addr 127.0.0.1:PORT.
+    #[arg(long, value_name = "PORT", conflicts_with = "addr")]
+    port: Option<u16>,
     /// Open the page in the default web browser.
     #[arg(long)]
     open: bool,
@@ -41,7 +44,17 @@ pub struct ServeArgs {
     link_uploaded_audio: bool,
 }
 
+impl ServeArgs {
+    fn listen_addr(&self) -> SocketAddr {
+        match self.port {
+            Some(port) => SocketAddr::from(([127, 0, 0, 1], port)),
+            None => self.addr,
+        }
+    }
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let addr = args.listen_addr();
     let db = match &args.db {
         Some(p) => p.clone(),
         None => Library::default_path().context("finding the default library location")?,
@@ -67,7 +80,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(p) => p.display().to_string(),
         None => "shipped FER model".to_string(),
     };
-    let loopback = args.addr.ip().is_loopback();
+    let loopback = addr.ip().is_loopback();
     let backend = RealBackend::new(lib, Arc::new(classifier), model, data_dir)
         .with_upload_audio_links(args.link_uploaded_audio);
 
@@ -75,7 +88,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "warning: listening on {}, not on loopback: anyone who can reach this address can \
              use the app, see your library and send it images. Use only on a network you trust.",
-            args.addr
+            addr
         );
     }
     let config = moodtune_server::ServerConfig {
@@ -83,7 +96,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let open = args.open;
-    moodtune_server::run_blocking(Arc::new(backend), args.addr, config, |addr| {
+    moodtune_server::run_blocking(Arc::new(backend), addr, config, |addr| {
         let url = if addr.ip().is_unspecified() {
             format!("http://127.0.0.1:{}/", addr.port())
         } else {
@@ -526,6 +539,26 @@ impl Backend for RealBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct ServeCli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn port_is_shorthand_for_a_loopback_address() {
+        let parse = |args: &[&str]| {
+            ServeCli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+        };
+        let addr = |args: &[&str]| parse(args).unwrap().serve.listen_addr().to_string();
+        assert_eq!(addr(&[]), "127.0.0.1:7878");
+        assert_eq!(addr(&["--port", "9000"]), "127.0.0.1:9000");
+        assert_eq!(addr(&["--addr", "0.0.0.0:80"]), "0.0.0.0:80");
+        assert!(parse(&["--port", "9000", "--addr", "127.0.0.1:1"]).is_err());
+        assert!(parse(&["--port", "70000"]).is_err());
+    }
 
     /// Always the same probabilities: the tests here are about the wiring, not the model.
     struct Fixed;
@@ -774,6 +807,7 @@ mod tests {
         let err = run(ServeArgs {
             db: Some(db.clone()),
             addr,
+            port: None,
             open: false,
             model: None,
             link_uploaded_audio: false,

@@ -233,7 +233,7 @@ impl Library {
     ) -> Result<ImportReport> {
         let path = self.path().to_path_buf();
         // The same song twice in one import is almost always a copy-paste slip: keep the first.
-        let mut seen: HashMap<(String, String), String> = HashMap::new();
+        let mut seen: HashMap<(String, String), (String, String)> = HashMap::new();
         self.write(|tx| {
             let mut written = 0;
             for item in items {
@@ -254,14 +254,24 @@ impl Library {
                     }
                 };
                 let key = (song.source.clone(), song.source_key.clone());
-                if let Some(first) = seen.get(&key) {
+                if let Some((first, first_title)) = seen.get(&key) {
+                    // Rows keyed by the file's own id column may be different songs that
+                    // share an id by mistake: say so rather than call them the same song.
+                    let reason = match song.source_key.strip_prefix("id:") {
+                        Some(id) if match_key(first_title, "") != match_key(&song.title, "") => {
+                            format!(
+                                "its id {id:?} is also the id of {first} ({first_title:?}): ids must be unique in a file"
+                            )
+                        }
+                        _ => format!("same song as {first}"),
+                    };
                     report.skipped.push(ImportIssue {
                         location: item.location,
-                        reason: format!("same song as {first}"),
+                        reason,
                     });
                     continue;
                 }
-                seen.insert(key, item.location.clone());
+                seen.insert(key, (item.location.clone(), song.title.clone()));
                 let (id, what) = match upsert_song(tx, &song) {
                     Ok(r) => r,
                     // A record the store rejects is that row's problem, not the import's.
@@ -1315,6 +1325,21 @@ fn sidecar_lyrics(audio: &Path) -> Option<String> {
     })
 }
 
+/// Why an audio file could not be read, in words: the reader's own I/O errors (e.g. "Invalid
+/// argument (os error 22)" from seeking past the end of a cut-short file) say nothing about
+/// the file to its owner.
+fn describe_audio_error(e: &lofty::error::LoftyError) -> String {
+    use std::io::ErrorKind as Io;
+    match e.kind() {
+        lofty::error::ErrorKind::Io(io)
+            if !matches!(io.kind(), Io::PermissionDenied | Io::NotFound) =>
+        {
+            format!("unreadable audio: the file is cut short or damaged ({e})")
+        }
+        _ => format!("unreadable audio: {e}"),
+    }
+}
+
 /// Reads one audio file's tags, duration and lyrics.
 fn read_audio(path: &Path) -> Item {
     let location = path.display().to_string();
@@ -1324,7 +1349,7 @@ fn read_audio(path: &Path) -> Item {
             .canonicalize()
             .map_err(|e| format!("cannot open: {e}"))?;
         let tagged = contain_parser_panic(
-            || lofty::read_from_path(&canonical).map_err(|e| format!("unreadable audio: {e}")),
+            || lofty::read_from_path(&canonical).map_err(|e| describe_audio_error(&e)),
             |detail| format!("malformed audio file (the reader failed: {detail})"),
         )?;
         let tag = tagged.primary_tag().or_else(|| tagged.first_tag());

@@ -41,6 +41,40 @@ fn titles(lib: &Library) -> Vec<String> {
 }
 
 #[test]
+fn a_shared_id_is_named_as_such_and_a_repeated_row_as_the_same_song() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("ids.csv");
+    std::fs::write(
+        &csv,
+        "id,title,artist
+7,Alpha,Ava
+7,Beta,Bo
+7,alpha,Ava
+8,Gamma,Cy
+",
+    )
+    .unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let report = lib.import_path(&csv).unwrap();
+    assert_eq!(report.added, 2, "{report}");
+    let loc = |line: usize| format!("{}:{line}", csv.display());
+    let reasons: Vec<(String, String)> = report
+        .skipped
+        .iter()
+        .map(|i| (i.location.clone(), i.reason.clone()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{report}");
+    assert_eq!(reasons[0].0, loc(3));
+    assert!(
+        reasons[0].1.contains("\"7\"") && reasons[0].1.contains("must be unique"),
+        "{}",
+        reasons[0].1
+    );
+    assert_eq!(reasons[1], (loc(4), format!("same song as {}", loc(2))));
+    assert_eq!(titles(&lib), vec!["Alpha", "Gamma"]);
+}
+
+#[test]
 fn csv_with_chinese_headers_imports_and_reports_bad_rows() {
     let dir = tempfile::tempdir().unwrap();
     write_wav(&dir.path().join("sun.wav"), 0.5);
@@ -418,6 +452,21 @@ fn music_folder_reads_tags_lyrics_and_skips_bad_files() {
     let single = lib.import_path(&plain).unwrap();
     assert_eq!(single.song_ids, vec![untitled.id]);
     assert_eq!(lib.len().unwrap(), 2);
+}
+
+#[test]
+fn a_cut_short_audio_file_is_skipped_with_a_reason_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.wav");
+    write_wav(&cut, 0.5);
+    let bytes = std::fs::read(&cut).unwrap();
+    std::fs::write(&cut, &bytes[..30]).unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let report = lib.import_path(dir.path()).unwrap();
+    assert_eq!(report.added, 0, "{report}");
+    assert_eq!(report.skipped.len(), 1, "{report}");
+    let reason = &report.skipped[0].reason;
+    assert!(reason.starts_with("unreadable audio"), "{reason}");
 }
 
 /// xlsx cells hold at most 32,767 characters: an export with longer lyrics names the
