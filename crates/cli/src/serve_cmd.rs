@@ -1,6 +1,7 @@
 //! `moodtune serve`: the web app of moodtune-server over the real model, face detector,
 //! song library and recommender.
 
+use crate::library_cmd::{open_library_at, Missing};
 use anyhow::Context;
 use moodtune_core::{Emotion, ExpressionClassifier};
 use moodtune_faces::{
@@ -55,12 +56,8 @@ impl ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let addr = args.listen_addr();
-    let db = match &args.db {
-        Some(p) => p.clone(),
-        None => Library::default_path().context("finding the default library location")?,
-    };
-    let mut lib =
-        Library::open(&db).with_context(|| format!("opening the song library {}", db.display()))?;
+    let mut lib = open_library_at(args.db.as_deref(), Missing::Create)?;
+    let db = lib.path().to_path_buf();
     let data_dir = db
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

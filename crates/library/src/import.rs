@@ -6,7 +6,9 @@
 
 use crate::error::{Error, Result};
 use crate::lrc::strip_lrc;
-use crate::store::{match_key, raw, upsert_song, with_path, Library, NewSong, SongId, Upsert};
+use crate::store::{
+    match_key, normalize, raw, upsert_song, with_path, Library, NewSong, SongId, Upsert,
+};
 use calamine::{Data, Reader};
 use lofty::file::{AudioFile, TaggedFileExt};
 use lofty::tag::{Accessor, ItemKey};
@@ -258,7 +260,7 @@ impl Library {
                     // Rows keyed by the file's own id column may be different songs that
                     // share an id by mistake: say so rather than call them the same song.
                     let reason = match song.source_key.strip_prefix("id:") {
-                        Some(id) if match_key(first_title, "") != match_key(&song.title, "") => {
+                        Some(id) if normalize(first_title) != normalize(&song.title) => {
                             format!(
                                 "its id {id:?} is also the id of {first} ({first_title:?}): ids must be unique in a file"
                             )
