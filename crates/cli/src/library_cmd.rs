@@ -2,8 +2,10 @@
 
 use anyhow::{bail, Context, Result};
 use moodtune_core::Emotion;
+use moodtune_app::enrich;
+use moodtune_app::open::{demo_dir, open_library_at, Missing};
 use moodtune_library::{demo, split_tags, Library, PredictedEmotion, Song};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// `println!` that ends the program quietly when stdout is closed (`... | head`)
@@ -137,32 +139,6 @@ pub enum LibraryCommand {
     },
 }
 
-/// Whether a command may create the library it is pointed at.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Missing {
-    /// Import and demo: a new library starts there.
-    Create,
-    /// Every other command: a missing file is an error, so a mistyped `--db` does not
-    /// quietly show (and leave behind) an empty library.
-    Refuse,
-}
-
-/// The library at `db`, or at the default location.
-pub(crate) fn open_library_at(db: Option<&Path>, missing: Missing) -> Result<Library> {
-    let path = match db {
-        Some(p) => p.to_path_buf(),
-        None => Library::default_path().context("finding the default library location")?,
-    };
-    if missing == Missing::Refuse && !path.exists() {
-        bail!(
-            "no song library at {0}: import songs first (`moodtune library import FILE --db {0}`), \
-             install the demo (`moodtune library demo --db {0}`), or check the path",
-            path.display()
-        );
-    }
-    Library::open(&path).with_context(|| format!("opening the song library {}", path.display()))
-}
-
 fn open_library(db: &DbArg) -> Result<Library> {
     open_library_at(db.db.as_deref(), Missing::Refuse)
 }
@@ -251,24 +227,14 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
         }
         LibraryCommand::Classify { model, json, db } => {
             let mut lib = open_library(&db)?;
-            let summary = classify(&mut lib, model.as_deref())?;
+            let opts = enrich::Options {
+                lyrics_model: model,
+            };
+            let summary = enrich::classify(&mut lib, &opts)?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
-                say!(
-                    "classified {} songs with lyrics model {} ({} without lyrics left as they were)",
-                    summary.classified, summary.model_version, summary.without_lyrics
-                );
-                if summary.overridden_by_manual > 0 {
-                    say!(
-                        "{} of them disagree with your manual label, which wins over the prediction",
-                        summary.overridden_by_manual
-                    );
-                }
-                say!("songs per emotion library now (manual labels included):");
-                for (e, n) in &summary.per_emotion {
-                    say!("  {:<9} {n}", e.key());
-                }
+                print_classify_summary(&summary);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -277,6 +243,8 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             let dir = audio_dir.unwrap_or_else(|| demo_dir(lib.path()));
             let r = demo::install_into(&mut lib, &dir)
                 .with_context(|| format!("installing the demo library into {}", dir.display()))?;
+            enrich::classify(&mut lib, &enrich::Options::default())
+                .context("classifying the demo songs")?;
             say!(
                 "demo library: {} songs added, {} already present, {} audio files written to {}",
                 r.added,
@@ -297,13 +265,6 @@ fn absent_tags<'a>(current: &[String], remove: &'a [String]) -> Vec<&'a str> {
         .map(|t| t.trim())
         .filter(|t| !current.iter().any(|c| c.eq_ignore_ascii_case(t)))
         .collect()
-}
-
-fn demo_dir(db: &Path) -> PathBuf {
-    db.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join("demo-songs")
 }
 
 fn import(lib: &mut Library, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
@@ -364,8 +325,14 @@ fn import(lib: &mut Library, paths: &[PathBuf], json: bool) -> Result<ExitCode> 
             }
         }
     }
+    // Every song gets a mood: what came in is classified before the command ends.
+    let summary = enrich::classify(lib, &enrich::Options::default())
+        .context("classifying the imported songs")?;
     if json {
-        say!("{}", serde_json::to_string_pretty(&reports)?);
+        let out = serde_json::json!({ "imports": reports, "classified": summary });
+        say!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print_classify_summary(&summary);
     }
     Ok(if failed {
         ExitCode::FAILURE
@@ -536,66 +503,29 @@ fn print_song(s: &Song) {
     }
 }
 
-#[derive(Debug, serde::Serialize)]
-struct ClassifySummary {
-    model_version: String,
-    classified: usize,
-    without_lyrics: usize,
-    /// Songs whose manual label differs from (and wins over) the new prediction.
-    overridden_by_manual: usize,
-    /// Songs per emotion library after classification (manual labels included).
-    per_emotion: Vec<(Emotion, usize)>,
-}
-
-fn classify(lib: &mut Library, model: Option<&Path>) -> Result<ClassifySummary> {
-    let model = match model {
-        Some(p) => moodtune_lyrics::EmotionModel::load(p)
-            .with_context(|| format!("loading lyrics model {}", p.display()))?,
-        None => moodtune_lyrics::EmotionModel::embedded(),
-    };
-    let analyzer = moodtune_lyrics::Analyzer::default();
-    let songs = lib.songs()?;
-    let (with, without): (Vec<&Song>, Vec<&Song>) = songs
-        .iter()
-        .partition(|s| s.lyrics.as_deref().is_some_and(|l| !l.trim().is_empty()));
-    let texts: Vec<&str> = with
-        .iter()
-        .map(|s| s.lyrics.as_deref().unwrap_or(""))
-        .collect();
-    let predictions = model.predict_batch(&analyzer, &texts);
-    let version = model.version().to_string();
-    let mut overridden = 0;
-    let items: Vec<_> = with
-        .iter()
-        .zip(predictions)
-        .map(|(s, p)| {
-            if s.manual_emotion.is_some_and(|m| m != p.emotion) {
-                overridden += 1;
-            }
-            (
-                s.id,
-                Some(PredictedEmotion {
-                    emotion: p.emotion,
-                    confidence: p.confidence,
-                    model_version: version.clone(),
-                    drivers: p.drivers,
-                }),
-            )
-        })
-        .collect();
-    lib.set_predictions(&items)?;
-    let after = lib.songs()?;
-    let per_emotion = Emotion::ALL
-        .iter()
-        .map(|&e| (e, after.iter().filter(|s| s.emotion() == Some(e)).count()))
-        .collect();
-    Ok(ClassifySummary {
-        model_version: version,
-        classified: items.len(),
-        without_lyrics: without.len(),
-        overridden_by_manual: overridden,
-        per_emotion,
-    })
+fn print_classify_summary(summary: &enrich::ClassifySummary) {
+    say!(
+        "classified {} songs with lyrics model {} ({} without lyrics left as they were)",
+        summary.classified,
+        summary.model_version,
+        summary.without_lyrics
+    );
+    if summary.overridden_by_manual > 0 {
+        say!(
+            "{} of them disagree with your manual label, which wins over the prediction",
+            summary.overridden_by_manual
+        );
+    }
+    say!("songs per emotion library now (manual labels included):");
+    for (e, n) in &summary.per_emotion {
+        say!("  {:<9} {n}", e.key());
+    }
+    if summary.unlabelled > 0 {
+        say!(
+            "{} songs have no emotion library yet (`moodtune library list --unlabelled`)",
+            summary.unlabelled
+        );
+    }
 }
 
 /// `m:ss`, rounded to the second first: 239.6 s is 4:00, not 3:60.

@@ -4,12 +4,8 @@
 //! 1 some file could not be read or written (the others are still processed); 2 stays
 //! clap's, for a bad command line.
 
-use anyhow::Context;
 use moodtune_core::{Emotion, ExpressionClassifier};
-use moodtune_faces::{
-    annotate, load_image, save_image, FaceFlag, FacePipeline, FaceResult, SeetaConfig,
-    SeetaDetector,
-};
+use moodtune_faces::{annotate, load_image, save_image, FaceFlag, FaceResult};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -120,25 +116,10 @@ pub fn run(args: RecognizeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The expression model a command was pointed at with `--model`, or the shipped one;
-/// errors name the file.
-pub fn load_classifier(
-    model: Option<&std::path::Path>,
-) -> anyhow::Result<moodtune_fer::Classifier> {
-    moodtune_fer::Classifier::shipped_or(model).with_context(|| match model {
-        Some(p) => format!("cannot load expression model {}", p.display()),
-        None => "cannot load the shipped expression model".to_string(),
-    })
-}
-
 fn recognize(args: &RecognizeArgs) -> anyhow::Result<Outcome> {
     let classifier: Arc<dyn ExpressionClassifier> =
-        Arc::new(load_classifier(args.model.as_deref())?);
-    let mut cfg = SeetaConfig::photo();
-    if let Some(px) = args.min_face {
-        cfg.min_face = px;
-    }
-    let pipeline = FacePipeline::new(Arc::new(SeetaDetector::new(cfg)), classifier);
+        Arc::new(moodtune_app::detect::load_classifier(args.model.as_deref())?);
+    let pipeline = moodtune_app::detect::photo_pipeline(args.min_face, classifier);
 
     let n = args.images.len();
     let mut reports = Vec::with_capacity(n);

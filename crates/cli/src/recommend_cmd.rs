@@ -5,11 +5,10 @@
 
 use anyhow::{bail, Context, Result};
 use moodtune_core::Emotion;
-use moodtune_library::{Library, Song};
-use moodtune_recommend::{
-    Candidate, FeedbackKind, Index, ProfileSummary, Recommendation, Request, Session, Strategy,
-    Taste, DEFAULT_LIMIT, DEFAULT_PICKS,
-};
+use moodtune_app::open::{open_library_at, Missing};
+use moodtune_app::playlist::{Entry, PlaylistRequest, Recommender};
+use moodtune_library::Library;
+use moodtune_recommend::{ProfileSummary, Session, Strategy, DEFAULT_LIMIT, DEFAULT_PICKS};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -98,75 +97,12 @@ pub enum ProfileCommand {
 }
 
 fn open_library(db: Option<&Path>) -> Result<Library> {
-    crate::library_cmd::open_library_at(db, crate::library_cmd::Missing::Refuse)
+    open_library_at(db, Missing::Refuse)
 }
 
-/// The recommender's view of a library song.
-pub(crate) fn candidate(song: Song) -> Candidate {
-    let emotion = song.emotion();
-    let manual = song.manual_emotion.is_some();
-    let (confidence, drivers) = match song.predicted {
-        // A prediction's words only explain the label if the label is the prediction.
-        Some(p) if !manual => (p.confidence, p.drivers),
-        _ => (if manual { 1.0 } else { 0.0 }, Vec::new()),
-    };
-    Candidate {
-        id: song.id,
-        title: song.title,
-        artist: song.artist,
-        tags: song.tags,
-        emotion,
-        confidence,
-        manual,
-        drivers,
-    }
-}
-
-/// Everything the recommender needs from the library, loaded once.
-fn load(lib: &Library) -> Result<(Index, Taste)> {
-    let songs = lib.songs().context("reading the songs")?;
-    let index =
-        Index::build(songs.into_iter().map(candidate).collect()).context("indexing the songs")?;
-    let mut taste = Taste::default();
-    for (emotion, ids) in lib.all_picks().context("reading the picks")? {
-        taste.set_picks(emotion, ids);
-    }
-    for f in lib.feedback().context("reading the feedback")? {
-        let kind = match f.kind {
-            moodtune_library::FeedbackKind::Like => FeedbackKind::Like,
-            moodtune_library::FeedbackKind::Skip => FeedbackKind::Skip,
-        };
-        taste.add_feedback(f.song_id, kind);
-    }
-    Ok((index, taste))
-}
-
-/// The mood of the largest face in a photo.
-fn mood_from_photo(photo: &Path, model: Option<&Path>) -> Result<(Emotion, f32)> {
-    use moodtune_faces::{load_image, FacePipeline, SeetaConfig, SeetaDetector};
-    use std::sync::Arc;
-    // LoadError names the file itself.
-    let img = load_image(photo).context("reading the photo")?;
-    let classifier = crate::recognize_cmd::load_classifier(model)?;
-    let pipeline = FacePipeline::new(
-        Arc::new(SeetaDetector::new(SeetaConfig::photo())),
-        Arc::new(classifier),
-    );
-    let faces = pipeline.analyze(&img);
-    // Largest first; prefer a face the pipeline did not flag as small or blurry.
-    let face = faces
-        .iter()
-        .find(|f| f.reliable())
-        .or(faces.first())
-        .with_context(|| format!("no face found in {}", photo.display()))?;
-    if !face.reliable() {
-        eprintln!(
-            "note: the face in {} is {:?}; its expression may be misread",
-            photo.display(),
-            face.flags
-        );
-    }
-    Ok((face.emotion, face.confidence))
+/// Everything the recommender needs from the library, read once.
+fn load(lib: &Library) -> Result<Recommender> {
+    Recommender::load(lib).context("reading the library for the recommender")
 }
 
 #[derive(Serialize)]
@@ -175,7 +111,9 @@ struct JsonOut<'a> {
     /// Set when the emotion came from a photo.
     photo_confidence: Option<f32>,
     strategy: Strategy,
-    songs: &'a [Recommendation],
+    songs: &'a [Entry],
+    /// Songs of the library with no emotion library yet.
+    unlabelled: usize,
 }
 
 pub fn run(args: RecommendArgs) -> Result<ExitCode> {
@@ -189,8 +127,12 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
     // Read the photo before touching the library, so a bad photo changes nothing.
     let (emotion, photo_confidence) = match (&args.photo, args.emotion) {
         (Some(photo), _) => {
-            let (e, c) = mood_from_photo(photo, args.model.as_deref())?;
-            (Some(e), Some(c))
+            let classifier = moodtune_app::detect::load_classifier(args.model.as_deref())?;
+            let mood = moodtune_app::mood::mood_from_photo(photo, std::sync::Arc::new(classifier))?;
+            if let Some(note) = mood.caution(photo) {
+                eprintln!("note: {note}");
+            }
+            (Some(mood.emotion), Some(mood.confidence))
         }
         (None, e) => (e, None),
     };
@@ -212,7 +154,7 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
     }
     if !given.is_empty() {
         let ids: Vec<_> = given.iter().map(|(song, kind)| (song.id, *kind)).collect();
-        lib.add_feedback_all(&ids, emotion, now_unix())
+        lib.add_feedback_all(&ids, emotion, moodtune_core::now_unix())
             .context("recording the feedback")?;
         if !args.json {
             for (song, kind) in &given {
@@ -224,19 +166,21 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
 
-    let (index, taste) = load(&lib)?;
-    let request = Request::new(emotion)
-        .strategy(args.strategy)
-        .limit(args.limit)
-        .separate_artists(!args.same_artist_ok);
-    let recs = index.recommend(&request, &taste, &Session::new());
+    let rec = load(&lib)?;
+    let (index, taste) = (rec.index(), rec.taste());
+    let mut request = PlaylistRequest::new(emotion);
+    request.strategy = args.strategy;
+    request.limit = args.limit;
+    request.separate_artists = !args.same_artist_ok;
+    let list = rec.playlist(&request, &Session::new());
 
     if args.json {
         let out = JsonOut {
             emotion,
             photo_confidence,
             strategy: args.strategy,
-            songs: &recs,
+            songs: &list.entries,
+            unlabelled: list.unlabelled,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
@@ -249,14 +193,29 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
         println!("the library is empty: import songs with `moodtune library import PATH` or install the demo with `moodtune library demo`");
         return Ok(ExitCode::SUCCESS);
     }
-    if recs.is_empty() {
+    if list.unlabelled > 0 {
+        println!(
+            "note: {} songs have no emotion library yet and are never recommended (`moodtune library list --unlabelled`)",
+            list.unlabelled
+        );
+    }
+    if list.entries.is_empty() {
         println!(
             "no songs to recommend: the {} library has {} songs and your picks are excluded; label or classify more songs (`moodtune library classify`)",
             emotion.key(),
-            index.library_len(emotion)
+            list.library_len
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if list.filled() > 0 {
+        println!(
+            "note: the {} library has {} songs; {} more come from the nearest moods",
+            emotion.key(),
+            list.library_len,
+            list.filled()
+        );
+    }
+    let recs: Vec<_> = list.entries.iter().map(|e| &e.rec).collect();
     if let Some(cold) = recs.iter().find(|r| r.cold_start) {
         let e = cold.emotion;
         if index.profile(e, &taste).picks.is_empty() {
@@ -288,12 +247,6 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
         println!("     {}", r.explanation);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 pub fn run_profile(cmd: ProfileCommand) -> Result<ExitCode> {
@@ -361,7 +314,8 @@ struct ProfileJson {
 
 fn show(db: Option<&Path>, emotion: Option<Emotion>, json: bool) -> Result<ExitCode> {
     let lib = open_library(db)?;
-    let (index, taste) = load(&lib)?;
+    let rec = load(&lib)?;
+    let (index, taste) = (rec.index(), rec.taste());
     let emotions: Vec<Emotion> = match emotion {
         Some(e) => vec![e],
         None => Emotion::ALL.to_vec(),
@@ -499,7 +453,8 @@ mod tests {
         let songs: Vec<String> = ["Back wave", "rise", "LANTERNS"].map(String::from).to_vec();
         pick(Some(&db.0), Emotion::Happy, false, &songs).unwrap();
         let lib = Library::open(&db.0).unwrap();
-        let (index, taste) = load(&lib).unwrap();
+        let rec = load(&lib).unwrap();
+        let (index, taste) = (rec.index(), rec.taste());
         let recs = index.recommend(
             &Request::new(Emotion::Happy).limit(3),
             &taste,
@@ -567,7 +522,8 @@ mod tests {
         let lib = Library::open(&db.0).unwrap();
         let fb = lib.feedback().unwrap();
         assert_eq!(fb.len(), 2);
-        let (index, taste) = load(&lib).unwrap();
+        let rec = load(&lib).unwrap();
+        let (index, taste) = (rec.index(), rec.taste());
         assert_eq!(taste.feedback().len(), 2);
         // No picks: the Happy profile is Cheerful 1 (like) - 0.5 (skip) = 0.5, so songs
         // with Cheerful rank first; Light is demoted below the other Cheerful-only song.
@@ -611,14 +567,14 @@ mod tests {
             drivers: vec!["sunshine".into()],
         };
         lib.set_prediction(id, Some(&p)).unwrap();
-        let c = candidate(lib.song(id).unwrap().unwrap());
+        let c = moodtune_app::playlist::candidate(lib.song(id).unwrap().unwrap());
         assert_eq!(
             (c.emotion, c.confidence, c.manual),
             (Some(Emotion::Happy), 0.75, false)
         );
         assert_eq!(c.drivers, vec!["sunshine"]);
         lib.set_manual_emotion(id, Some(Emotion::Sad)).unwrap();
-        let c = candidate(lib.song(id).unwrap().unwrap());
+        let c = moodtune_app::playlist::candidate(lib.song(id).unwrap().unwrap());
         assert_eq!(
             (c.emotion, c.confidence, c.manual),
             (Some(Emotion::Sad), 1.0, true)

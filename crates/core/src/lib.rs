@@ -5,8 +5,15 @@
 //! [`write_atomically`], how moodtune writes its output files.
 
 mod atomic;
+mod circumplex;
+mod face_box;
+pub mod mood;
+mod time;
 
 pub use atomic::{write_atomically, write_bytes_atomically};
+pub use face_box::FaceBox;
+pub use mood::{top_emotion, Mood, MoodSmoother};
+pub use time::now_unix;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;

@@ -5,7 +5,6 @@
 //! - [`FacePipeline`] detects, crops each face the way FER2013 frames faces, flags
 //!   small or blurry ones, and asks any [`moodtune_core::ExpressionClassifier`].
 //! - [`FaceTracker`] follows the main face of a video cheaply between full scans.
-//! - [`MoodSmoother`] turns per-frame results of a video into a steady mood.
 //! - [`load_image`] reads untrusted image files safely; [`annotate`] draws results.
 
 pub mod annotate;
@@ -13,13 +12,11 @@ pub mod crop;
 pub mod detect;
 pub mod load;
 pub mod pipeline;
-pub mod smooth;
 pub mod track;
 
 pub use annotate::{annotate, save_image};
 pub use crop::{fer_crop, sharpness};
 pub use detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
 pub use load::{load_image, load_image_bytes, load_image_bytes_within, DecodeLimits, LoadError};
-pub use pipeline::{top_emotion, FaceFlag, FacePipeline, FaceResult, PipelineConfig};
-pub use smooth::{MoodSmoother, SmoothedMood, SmootherConfig};
+pub use pipeline::{FaceFlag, FacePipeline, FaceResult, PipelineConfig};
 pub use track::FaceTracker;

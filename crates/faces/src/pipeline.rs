@@ -73,17 +73,6 @@ impl FaceResult {
     }
 }
 
-/// Index of the largest probability (first one on ties).
-pub fn top_emotion(p: &[f32; Emotion::COUNT]) -> (Emotion, f32) {
-    let mut best = 0;
-    for i in 1..Emotion::COUNT {
-        if p[i] > p[best] {
-            best = i;
-        }
-    }
-    (Emotion::ALL[best], p[best])
-}
-
 /// Detector plus expression classifier. Cheap to clone and share between threads.
 #[derive(Clone)]
 pub struct FacePipeline {
@@ -163,7 +152,7 @@ impl FacePipeline {
                 if sharp < self.config.blur_threshold {
                     flags.push(FaceFlag::Blurry);
                 }
-                let (emotion, confidence) = top_emotion(&probabilities);
+                let (emotion, confidence) = moodtune_core::top_emotion(&probabilities);
                 FaceResult {
                     bbox: d.bbox,
                     detector_score: d.score,
@@ -235,12 +224,5 @@ mod tests {
         );
         let got: Vec<(u32, f32)> = out.iter().map(|d| (d.bbox.x, d.score)).collect();
         assert_eq!(got, vec![(205, 9.0), (400, 4.0), (0, 3.0)]);
-    }
-
-    #[test]
-    fn top_emotion_picks_max() {
-        let mut p = [0.1f32; 7];
-        p[5] = 0.4;
-        assert_eq!(top_emotion(&p), (Emotion::Surprise, 0.4));
     }
 }

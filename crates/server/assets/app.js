@@ -231,9 +231,13 @@ function showAnalysis(r, media, mirrored) {
     const h = f.box.height * s;
     const x = mirrored ? c.width - (f.box.x * s + w) : f.box.x * s;
     const y = f.box.y * s;
-    ctx.strokeStyle = '#ffd400';
+    // The face that sets the mood is solid yellow; others, and flagged faces, are dimmer.
+    ctx.strokeStyle = f.main ? '#ffd400' : 'rgba(255,255,255,0.6)';
+    ctx.setLineDash(f.flags && f.flags.length ? [6, 4] : []);
     ctx.strokeRect(x, y, w, h);
-    const label = `${emotionName(f.emotion)} ${Math.round(f.probabilities[f.emotion] * 100)}%`;
+    ctx.setLineDash([]);
+    const flags = f.flags && f.flags.length ? ` (${f.flags.join(', ')})` : '';
+    const label = `${emotionName(f.emotion)} ${Math.round(f.probabilities[f.emotion] * 100)}%${flags}`;
     const tw = ctx.measureText(label).width + 8;
     ctx.fillStyle = 'rgba(0,0,0,0.7)';
     ctx.fillRect(x, Math.max(0, y - 22), tw, 22);
@@ -279,8 +283,14 @@ async function loadPlaylist(emotion) {
     queue = r.songs.filter((s) => !current || s.id !== current.id);
     renderPlaylist();
     $('playlist-emotion').textContent = `for ${emotionName(emotion)} (${strategy === 'lift' ? 'lift' : 'match'})`;
+    const filled = r.songs.filter((s) => s.filled).length;
     if (!queue.length) note('player-note', `No songs for ${emotionName(emotion)} in the library yet.`);
-    else if (!current) playNext();
+    else {
+      if (filled) {
+        note('player-note', `Few ${emotionName(emotion)} songs in the library: ${filled} come from nearby moods (marked ≈).`);
+      }
+      if (!current) playNext();
+    }
   } catch (err) {
     fail('playlist', err);
     note('player-note', `Could not load the playlist: ${err.message}`);
@@ -293,7 +303,7 @@ function renderPlaylist() {
   ol.replaceChildren(
     ...queue.map((s) =>
       el('li', {}, [
-        el('span', { className: 'title', textContent: s.title }),
+        el('span', { className: 'title', textContent: (s.filled ? '≈ ' : '') + s.title }),
         el('span', { className: 'muted', textContent: ` — ${s.artist}` }),
         el('span', { className: 'score', textContent: ` ${s.score.toFixed(2)}` }),
         el('div', { className: 'reason small muted', textContent: s.reason }),

@@ -14,20 +14,7 @@ use std::path::PathBuf;
 /// A song's id in the library.
 pub type SongId = i64;
 
-/// A face's bounding box in the pixels of the analysed image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FaceBox {
-    pub x: u32,
-    pub y: u32,
-    pub width: u32,
-    pub height: u32,
-}
-
-impl FaceBox {
-    pub fn area(&self) -> u64 {
-        u64::from(self.width) * u64::from(self.height)
-    }
-}
+pub use moodtune_core::FaceBox;
 
 /// One detected face with the probabilities of the seven emotions in
 /// [`Emotion::ALL`] order.
@@ -35,12 +22,14 @@ impl FaceBox {
 pub struct FaceResult {
     pub bbox: FaceBox,
     pub probs: [f32; Emotion::COUNT],
+    /// Why the expression may be misread ("small", "blurry"); empty for a clear face.
+    pub flags: Vec<String>,
 }
 
 impl FaceResult {
     /// The most probable emotion (the first one on ties).
     pub fn top(&self) -> Emotion {
-        top_emotion(&self.probs)
+        moodtune_core::top_emotion(&self.probs).0
     }
 }
 
@@ -51,6 +40,9 @@ pub struct Analysis {
     pub width: u32,
     pub height: u32,
     pub faces: Vec<FaceResult>,
+    /// Index in `faces` of the face whose expression sets the mood; the backend decides
+    /// (the person nearest the camera, preferring a face clear enough to read).
+    pub main_face: Option<usize>,
 }
 
 pub use moodtune_core::Strategy;
@@ -75,6 +67,9 @@ pub struct Recommendation {
     pub song: Song,
     pub score: f32,
     pub reason: String,
+    /// The mood's own library was too thin, so the song comes from a nearby mood.
+    #[serde(default)]
+    pub filled: bool,
 }
 
 /// One page of a library listing or search.
@@ -186,15 +181,4 @@ pub trait Backend: Send + Sync + 'static {
     /// Unknown ids are `NotFound`. Only paths the library owns may come back: the server
     /// never serves a path a client named.
     fn audio_path(&self, song: SongId) -> BackendResult<Option<PathBuf>>;
-}
-
-/// Index of the largest probability; the first one on ties, so results are stable.
-pub fn top_emotion(probs: &[f32; Emotion::COUNT]) -> Emotion {
-    let mut best = 0;
-    for i in 1..Emotion::COUNT {
-        if probs[i] > probs[best] {
-            best = i;
-        }
-    }
-    Emotion::ALL[best]
 }

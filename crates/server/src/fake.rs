@@ -166,6 +166,7 @@ impl Backend for FakeBackend {
                 width: w,
                 height: h,
                 faces: vec![],
+                main_face: None,
             });
         }
         let bbox = FaceBox {
@@ -189,7 +190,12 @@ impl Backend for FakeBackend {
         Ok(Analysis {
             width: w,
             height: h,
-            faces: vec![FaceResult { bbox, probs }],
+            faces: vec![FaceResult {
+                bbox,
+                probs,
+                flags: Vec::new(),
+            }],
+            main_face: Some(0),
         })
     }
 
@@ -231,6 +237,7 @@ impl Backend for FakeBackend {
                         "{} library; shares {shared} tag(s) with your typical songs",
                         target.name()
                     ),
+                    filled: false,
                 }
             })
             .collect();

@@ -14,12 +14,13 @@
 
 mod assets;
 pub mod backend;
+#[cfg(feature = "fake")]
 pub mod fake;
 mod routes;
 pub mod session;
 
 pub use backend::{
-    top_emotion, Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult,
+    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult,
     Feedback, ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
 };
 pub use routes::audio_mime;

@@ -394,8 +394,8 @@ async fn analyze(
     })
     .await?;
 
-    // The mood follows the largest face, the person nearest the camera.
-    let main_face = analysis.faces.iter().max_by_key(|f| f.bbox.area());
+    // The backend chose the face that sets the mood.
+    let main_face = analysis.main_face.and_then(|i| analysis.faces.get(i));
     let mood: Option<Mood> = match (&q.session, main_face) {
         (Some(s), Some(f)) => Some(
             st.sessions
@@ -419,11 +419,14 @@ async fn analyze(
     let faces: Vec<Value> = analysis
         .faces
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(i, f)| {
             json!({
                 "box": f.bbox,
                 "emotion": f.top().key(),
                 "probabilities": probs_json(&f.probs),
+                "flags": f.flags,
+                "main": analysis.main_face == Some(i),
             })
         })
         .collect();

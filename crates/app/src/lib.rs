@@ -1,0 +1,28 @@
+//! moodtune's application layer: the glue that wires the library crates into the app.
+//!
+//! The `moodtune` binary and the web server are thin adapters over this crate: they parse
+//! arguments or HTTP, call it, and print or serialise what it returns. Each module
+//! answers one question of the app:
+//!
+//! - [`open`]: where the song library lives, and a fresh library's demo songs.
+//! - [`detect`]: which face detector and expression model a scene gets (the factory).
+//! - [`mood`]: from an image to a mood (one rule for the main face).
+//! - [`playlist`]: from a mood to a playlist (the recommender kept in step with the library).
+//! - [`enrich`]: import, then give every new or changed song its emotion library.
+//! - [`web`]: the web app's operations as one shareable object.
+//!
+//! Only this crate sees both the face side (faces, fer) and the library side (library,
+//! lyrics, recommend); `crates/app/tests/architecture.rs` checks that from `cargo metadata`.
+
+pub mod detect;
+pub mod enrich;
+mod error;
+pub mod mood;
+pub mod open;
+pub mod playlist;
+mod upload;
+pub mod web;
+
+pub use upload::safe_file_name;
+
+pub use error::{Error, Result};
