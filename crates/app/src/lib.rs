@@ -10,6 +10,7 @@
 //! - [`playlist`]: from a mood to a playlist (the recommender kept in step with the library).
 //! - [`enrich`]: import, then give every new or changed song its emotion library.
 //! - [`web`]: the web app's operations as one shareable object.
+//! - [`fer_tools`]: evaluation and benchmark helpers of the `fer` commands.
 //!
 //! Only this crate sees both the face side (faces, fer) and the library side (library,
 //! lyrics, recommend); `crates/app/tests/architecture.rs` checks that from `cargo metadata`.
@@ -17,6 +18,7 @@
 pub mod detect;
 pub mod enrich;
 mod error;
+pub mod fer_tools;
 pub mod mood;
 pub mod open;
 pub mod playlist;

@@ -105,7 +105,10 @@ mod tests {
         // The blurry face is larger, but a clear one is read instead; of equal sizes the first.
         assert_eq!(main_face(&faces), Some(2));
         // Only flagged faces: the largest of them.
-        let flagged = [face(30, vec![FaceFlag::Small]), face(50, vec![FaceFlag::Blurry])];
+        let flagged = [
+            face(30, vec![FaceFlag::Small]),
+            face(50, vec![FaceFlag::Blurry]),
+        ];
         assert_eq!(main_face(&flagged), Some(1));
     }
 }

@@ -80,7 +80,10 @@ pub struct Playlist {
 impl Playlist {
     /// Entries borrowed from neighbouring moods.
     pub fn filled(&self) -> usize {
-        self.entries.iter().filter(|e| e.filled_for.is_some()).count()
+        self.entries
+            .iter()
+            .filter(|e| e.filled_for.is_some())
+            .count()
     }
 }
 

@@ -9,10 +9,21 @@ use std::collections::{BTreeMap, BTreeSet};
 fn workspace_graph() -> BTreeMap<String, BTreeSet<String>> {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path", manifest])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+            manifest,
+        ])
         .output()
         .expect("running cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
     let packages = meta["packages"].as_array().unwrap();
     let names: BTreeSet<String> = packages
@@ -47,10 +58,18 @@ fn the_layers_depend_only_downwards() {
 
     // The server knows no domain crate: HTTP and wire types over moodtune-core only.
     let server: Vec<_> = graph["moodtune-server"].iter().collect();
-    assert_eq!(server, ["moodtune-core"], "moodtune-server depends on {server:?}");
+    assert_eq!(
+        server,
+        ["moodtune-core"],
+        "moodtune-server depends on {server:?}"
+    );
 
     // moodtune-core is the shared vocabulary: it depends on no other crate of ours.
-    assert!(graph["moodtune-core"].is_empty(), "{:?}", graph["moodtune-core"]);
+    assert!(
+        graph["moodtune-core"].is_empty(),
+        "{:?}",
+        graph["moodtune-core"]
+    );
 
     for (krate, deps) in &graph {
         // Only the application layer sees both the faces and the song library.
@@ -64,7 +83,10 @@ fn the_layers_depend_only_downwards() {
         }
         // Nothing below the adapters depends on them.
         if !UPPER.contains(&krate.as_str()) {
-            let up: Vec<_> = deps.iter().filter(|d| UPPER.contains(&d.as_str())).collect();
+            let up: Vec<_> = deps
+                .iter()
+                .filter(|d| UPPER.contains(&d.as_str()))
+                .collect();
             assert!(up.is_empty(), "{krate} depends on {up:?}, a layer above it");
         }
     }

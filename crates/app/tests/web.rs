@@ -26,11 +26,24 @@ fn app(dir: &Path) -> WebApp {
 }
 
 /// (id, title, library, reason) of a playlist.
-fn playlist(a: &WebApp, e: Emotion, exclude: &HashSet<i64>, n: usize) -> Vec<(i64, String, Emotion, String, f32)> {
+fn playlist(
+    a: &WebApp,
+    e: Emotion,
+    exclude: &HashSet<i64>,
+    n: usize,
+) -> Vec<(i64, String, Emotion, String, f32)> {
     let (list, _) = a.playlist(e, Strategy::Match, exclude, n).unwrap();
     list.entries
         .into_iter()
-        .map(|e| (e.rec.id, e.rec.title, e.rec.emotion, e.rec.explanation, e.rec.score))
+        .map(|e| {
+            (
+                e.rec.id,
+                e.rec.title,
+                e.rec.emotion,
+                e.rec.explanation,
+                e.rec.score,
+            )
+        })
         .collect()
 }
 
@@ -43,7 +56,9 @@ fn playlist_picks_feedback_and_audio_over_the_demo_library() {
 
     let list = playlist(&a, Emotion::Happy, &none, 5);
     assert!(!list.is_empty());
-    assert!(list.iter().all(|r| r.2 == Emotion::Happy && !r.3.is_empty()));
+    assert!(list
+        .iter()
+        .all(|r| r.2 == Emotion::Happy && !r.3.is_empty()));
     let first = list[0].0;
     let again = playlist(&a, Emotion::Happy, &[first].into(), 5);
     assert!(again.iter().all(|r| r.0 != first));
@@ -56,7 +71,9 @@ fn playlist_picks_feedback_and_audio_over_the_demo_library() {
     assert_eq!(picked[0].id, first);
     assert_eq!(a.picks(Emotion::Happy).unwrap().len(), 1);
     // A pick is never recommended: the taste was updated in place.
-    assert!(playlist(&a, Emotion::Happy, &none, 50).iter().all(|r| r.0 != first));
+    assert!(playlist(&a, Emotion::Happy, &none, 50)
+        .iter()
+        .all(|r| r.0 != first));
     assert!(matches!(
         a.set_picks(Emotion::Happy, &[first, 99_999]),
         Err(Error::BadInput(_))
@@ -65,7 +82,9 @@ fn playlist_picks_feedback_and_audio_over_the_demo_library() {
     // A like is stored with the mood it was given in and reaches the next playlist: Sad
     // has no picks, so its list is cold until the like gives it a profile.
     let sad_before = playlist(&a, Emotion::Sad, &none, 50);
-    assert!(sad_before.iter().all(|r| r.3.contains("no typical sad songs")));
+    assert!(sad_before
+        .iter()
+        .all(|r| r.3.contains("no typical sad songs")));
     let liked = sad_before.last().unwrap().0;
     a.feedback(liked, Emotion::Sad, FeedbackKind::Like).unwrap();
     let stored = a.library().feedback().unwrap();
@@ -78,7 +97,10 @@ fn playlist_picks_feedback_and_audio_over_the_demo_library() {
     assert!(sad_after.iter().all(|r| r.3.contains("liked sad songs")));
     let best = sad_after.iter().map(|r| r.4).fold(f32::MIN, f32::max);
     let liked_score = sad_after.iter().find(|r| r.0 == liked).unwrap().4;
-    assert_eq!(liked_score, best, "a liked song is as close as any to its own tags");
+    assert_eq!(
+        liked_score, best,
+        "a liked song is as close as any to its own tags"
+    );
     assert!(matches!(
         a.feedback(99_999, Emotion::Happy, FeedbackKind::Skip),
         Err(Error::NotFound(_))
@@ -93,7 +115,10 @@ fn playlist_picks_feedback_and_audio_over_the_demo_library() {
 fn analyze_rejects_garbage_and_finds_no_face_in_a_blank_frame() {
     let dir = tempfile::tempdir().unwrap();
     let a = app(dir.path());
-    assert!(matches!(a.analyze(b"definitely not a jpeg"), Err(Error::BadInput(_))));
+    assert!(matches!(
+        a.analyze(b"definitely not a jpeg"),
+        Err(Error::BadInput(_))
+    ));
     let mut png = Vec::new();
     image::GrayImage::from_pixel(64, 48, image::Luma([120u8]))
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
@@ -107,8 +132,11 @@ fn analyze_rejects_garbage_and_finds_no_face_in_a_blank_frame() {
 fn import_replaces_the_demo_songs_and_reports_bad_files() {
     let dir = tempfile::tempdir().unwrap();
     let a = app(dir.path());
-    let csv = "title,artist,emotion,tags\nMy Song,Me,happy,Keyboard;Cheerful\nOther,You,sad,Piano\n";
-    let s = a.import_upload("../../evil/my songs.csv", csv.as_bytes()).unwrap();
+    let csv =
+        "title,artist,emotion,tags\nMy Song,Me,happy,Keyboard;Cheerful\nOther,You,sad,Piano\n";
+    let s = a
+        .import_upload("../../evil/my songs.csv", csv.as_bytes())
+        .unwrap();
     assert_eq!(s.imported, 2, "{s:?}");
     assert!(s.messages.iter().any(|m| m.contains("demo")), "{s:?}");
     assert_eq!(a.song_count().unwrap(), 2);
@@ -117,15 +145,25 @@ fn import_replaces_the_demo_songs_and_reports_bad_files() {
     assert!(!dir.path().join("evil").exists());
     let list = playlist(&a, Emotion::Happy, &HashSet::new(), 5);
     assert_eq!(list[0].1, "My Song");
-    assert!(list.iter().skip(1).all(|r| r.3.contains("thin")), "{list:?}");
+    assert!(
+        list.iter().skip(1).all(|r| r.3.contains("thin")),
+        "{list:?}"
+    );
 
-    let err = a.import_upload("broken.xlsx", b"PK\x03\x04 not really a zip").unwrap_err();
+    let err = a
+        .import_upload("broken.xlsx", b"PK\x03\x04 not really a zip")
+        .unwrap_err();
     assert!(matches!(err, Error::BadInput(_)), "{err:?}");
     assert!(err.to_string().contains("broken.xlsx"), "{err}");
-    assert!(!err.to_string().contains(&dir.path().display().to_string()), "{err}");
+    assert!(
+        !err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
     let err = a.import_upload("notes.txt", b"hello").unwrap_err();
     assert!(matches!(err, Error::BadInput(_)), "{err:?}");
-    let err = a.import_upload("page.html", b"<script></script>").unwrap_err();
+    let err = a
+        .import_upload("page.html", b"<script></script>")
+        .unwrap_err();
     assert!(err.to_string().contains("not a song list"), "{err}");
     assert_eq!(a.song_count().unwrap(), 2, "failed imports change nothing");
     // Nothing that failed is left in the imports folder.
@@ -241,7 +279,9 @@ fn an_upload_merged_into_demo_songs_keeps_them_as_the_users_own() {
         "moodtune_id,title,artist,tags\n{},{},{},Mine\nNew Song,Me,Calm\n",
         edited.id, edited.title, edited.artist
     );
-    let s = a.import_upload("edited export.csv", sheet.as_bytes()).unwrap();
+    let s = a
+        .import_upload("edited export.csv", sheet.as_bytes())
+        .unwrap();
     assert_eq!(s.imported, 2, "{s:?}");
     let removed = format!("removed the {} demo songs", demo_songs - 1);
     assert!(s.messages.contains(&removed), "{s:?}");
@@ -249,7 +289,11 @@ fn an_upload_merged_into_demo_songs_keeps_them_as_the_users_own() {
     assert_eq!(lib.len().unwrap(), 2);
     let kept = lib.song(edited.id).unwrap().unwrap();
     assert!(kept.has_tag("Mine"), "{kept:?}");
-    assert!(kept.source.ends_with("edited export.csv"), "{}", kept.source);
+    assert!(
+        kept.source.ends_with("edited export.csv"),
+        "{}",
+        kept.source
+    );
 }
 
 #[test]

@@ -1,9 +1,9 @@
 //! `moodtune library ...`: import, inspect, label, classify and export the song library.
 
 use anyhow::{bail, Context, Result};
-use moodtune_core::Emotion;
 use moodtune_app::enrich;
 use moodtune_app::open::{demo_dir, open_library_at, Missing};
+use moodtune_core::Emotion;
 use moodtune_library::{demo, split_tags, Library, PredictedEmotion, Song};
 use std::path::PathBuf;
 use std::process::ExitCode;

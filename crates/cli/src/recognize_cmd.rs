@@ -117,8 +117,9 @@ pub fn run(args: RecognizeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn recognize(args: &RecognizeArgs) -> anyhow::Result<Outcome> {
-    let classifier: Arc<dyn ExpressionClassifier> =
-        Arc::new(moodtune_app::detect::load_classifier(args.model.as_deref())?);
+    let classifier: Arc<dyn ExpressionClassifier> = Arc::new(
+        moodtune_app::detect::load_classifier(args.model.as_deref())?,
+    );
     let pipeline = moodtune_app::detect::photo_pipeline(args.min_face, classifier);
 
     let n = args.images.len();

@@ -4,9 +4,9 @@
 //! the recommender's own types and prints the result.
 
 use anyhow::{bail, Context, Result};
-use moodtune_core::Emotion;
 use moodtune_app::open::{open_library_at, Missing};
 use moodtune_app::playlist::{Entry, PlaylistRequest, Recommender};
+use moodtune_core::Emotion;
 use moodtune_library::Library;
 use moodtune_recommend::{ProfileSummary, Session, Strategy, DEFAULT_LIMIT, DEFAULT_PICKS};
 use serde::Serialize;

@@ -9,8 +9,7 @@ use moodtune_core::Emotion;
 use moodtune_library::FeedbackKind;
 use moodtune_server::{
     Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceResult, Feedback,
-    ImportSummary,
-    Recommendation, Song, SongId, SongPage, Strategy,
+    ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -48,7 +48,10 @@ mod tests {
     fn positions_follow_the_circumplex() {
         for e in Emotion::ALL {
             let (v, a) = e.circumplex();
-            assert!((-1.0..=1.0).contains(&v) && (-1.0..=1.0).contains(&a), "{e}");
+            assert!(
+                (-1.0..=1.0).contains(&v) && (-1.0..=1.0).contains(&a),
+                "{e}"
+            );
             assert_eq!(Emotion::nearest_to(v, a)[0], e, "{e} is nearest itself");
         }
         // Sadness is the calm negative one, anger the excited negative one.

@@ -13,10 +13,10 @@ mod time;
 pub use atomic::{write_atomically, write_bytes_atomically};
 pub use face_box::FaceBox;
 pub use mood::{top_emotion, Mood, MoodSmoother};
-pub use time::now_unix;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+pub use time::now_unix;
 
 /// One of the seven expression classes of FER2013, also used as the seven emotion
 /// libraries songs are sorted into.

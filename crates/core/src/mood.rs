@@ -108,7 +108,6 @@ impl MoodSmoother {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,8 +20,8 @@ mod routes;
 pub mod session;
 
 pub use backend::{
-    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult,
-    Feedback, ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
+    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult, Feedback,
+    ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
 };
 pub use routes::audio_mime;
 pub use session::{Mood, MoodSmoother};
