@@ -1,251 +1,10 @@
-//! The demo library: 21 short songs (3 per emotion) that this module composes and
-//! synthesizes itself, so a fresh install can recommend and play something with no
-//! music of the user's own. Titles, artists, tags and lyrics are the project's own.
-//!
-//! Each emotion has a musical style: happy is major, fast and bright; sad minor and
-//! slow with decaying piano tones; angry low, loud power chords on a distorted saw
-//! with pounding drums; fear a trembling low cluster with sparse high dissonances;
-//! disgust a detuned, wobbling locrian buzz; surprise whole-tone leaps and sudden
-//! accents; neutral a soft pentatonic pad. Audio is 22.05 kHz mono 16-bit WAV.
+//! The demo songs' synthesiser: each emotion's musical style, a seeded composition
+//! per song, and additive synthesis of its notes and drums into 16-bit samples.
 
-use crate::error::{Error, Result};
-use crate::export::write_atomically;
-use crate::store::{upsert_song, Library, NewSong};
+use super::{DemoSong, SAMPLE_RATE};
 use moodtune_core::Emotion;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
-use std::path::{Path, PathBuf};
-
-pub const SAMPLE_RATE: u32 = 22_050;
-/// The `source` of demo songs in the library.
-pub const SOURCE: &str = "moodtune-demo";
-
-/// One demo song's metadata.
-#[derive(Debug, Clone, Copy)]
-pub struct DemoSong {
-    /// File name stem and key within [`SOURCE`].
-    pub slug: &'static str,
-    pub title: &'static str,
-    pub artist: &'static str,
-    pub emotion: Emotion,
-    pub tags: &'static [&'static str],
-    pub lyrics: &'static str,
-    pub language: &'static str,
-    /// Length in seconds (20-30).
-    pub seconds: f32,
-}
-
-macro_rules! song {
-    ($slug:literal, $title:literal, $artist:literal, $emo:ident, [$($tag:literal),*], $lang:literal, $secs:literal, $lyrics:literal) => {
-        DemoSong {
-            slug: $slug,
-            title: $title,
-            artist: $artist,
-            emotion: Emotion::$emo,
-            tags: &[$($tag),*],
-            lyrics: $lyrics,
-            language: $lang,
-            seconds: $secs,
-        }
-    };
-}
-
-/// The demo songs. Lyrics are original to this project.
-pub const SONGS: &[DemoSong] = &[
-    song!("happy-sunlight-on-the-stairs", "Sunlight on the Stairs", "Mira Vale", Happy,
-        ["Cheerful", "Bright", "Fast", "Piano"], "en", 24.0,
-        "Sunlight on the stairs and coffee on the sill\nwe laugh about the rain that never came\nopen every window, let the morning spill\ntoday I dance and sing your happy name"),
-    song!("happy-kite-day", "Kite Day", "Paper Lanterns", Happy,
-        ["Cheerful", "Electronic", "Fast", "Playful"], "en", 22.0,
-        "Red kite over the river, string in my hand\nwe run until the meadow runs out of land\njoy as wide as the wind is wide\nsmile and shout, there's nothing here to hide"),
-    song!("happy-sunny-steps", "晴天小步", "小岛乐队", Happy,
-        ["Cheerful", "Keyboard", "Bright"], "zh", 26.0,
-        "阳光洒在小路上\n我们一起开心地唱\n风儿轻轻吹过脸庞\n今天的快乐像花一样开放"),
-    song!("sad-letters-never-sent", "Letters I Never Sent", "The Quiet Hours", Sad,
-        ["Melancholy", "Piano", "Slow"], "en", 28.0,
-        "I keep the letters I never sent\nfolded in a drawer of grey\nevery lonely word is what I meant\nplease don't go, I wanted you to stay"),
-    song!("sad-empty-platform", "Empty Platform", "Low Tide Radio", Sad,
-        ["Melancholy", "Strings", "Slow"], "en", 27.0,
-        "The last train took the light away\nI count the benches, cold and wet\ntears I swore I wouldn't cry today\nthe empty platform holds my regret"),
-    song!("sad-rainy-night", "雨夜", "小岛乐队", Sad,
-        ["Melancholy", "Piano", "Slow", "Calm"], "zh", 29.0,
-        "窗外的雨下了一整夜\n想你的心慢慢破碎\n孤单的灯照着眼泪\n再也回不去的从前"),
-    song!("angry-break-the-glass", "Break the Glass", "Static Orchard", Angry,
-        ["Wild", "Heavy", "Fast", "Electronic"], "en", 22.0,
-        "You lied to me again and I am done\nburn the bridge and break the glass\nfurious, I won't be the one\nwho stays and swallows all your trash"),
-    song!("angry-red-line", "Red Line", "Juniper & Coal", Angry,
-        ["Heavy", "Dark", "Fast"], "en", 21.0,
-        "Red line, I'm shaking with rage\nslam the door and tear the page\nhate is roaring in my head\nscream until the fury's fed"),
-    song!("angry-no-more-lies", "别再骗我", "Iron Sparrow", Angry,
-        ["Wild", "Heavy", "Dark"], "zh", 23.0,
-        "愤怒的火在心里燃烧\n你的谎言我受够了\n砸碎所有虚伪的面具\n我不会再沉默"),
-    song!("fear-footsteps-in-the-attic", "Footsteps in the Attic", "Hollow Pines", Fear,
-        ["Dark", "Strings", "Slow"], "en", 26.0,
-        "Something's moving up above\nfootsteps where no one should be\nI hold my breath, afraid to move\nthe shadows reach for me"),
-    song!("fear-deep-water", "Deep Water", "Low Tide Radio", Fear,
-        ["Dark", "Dreamy", "Slow", "Electronic"], "en", 25.0,
-        "Cold water closing overhead\nI'm scared, I cannot find the shore\na trembling voice inside my head\nsays terror waits behind the door"),
-    song!("fear-dark-forest", "黑暗森林", "Hollow Pines", Fear,
-        ["Dark", "Strings"], "zh", 27.0,
-        "黑暗的森林没有尽头\n我害怕地一步一步走\n身后传来奇怪的声音\n恐惧紧紧抓住我的心"),
-    song!("disgust-rotten-apple", "Rotten Apple", "Juniper & Coal", Disgust,
-        ["Dark", "Electronic"], "en", 23.0,
-        "Bite the apple, taste the rot\nsticky sweet and crawling through\neverything you say you're not\nmakes me sick to look at you"),
-    song!("disgust-grease-and-glitter", "Grease and Glitter", "Static Orchard", Disgust,
-        ["Wild", "Electronic", "Playful"], "en", 22.0,
-        "Grease and glitter on the floor\nsmiles as fake as plastic flowers\nI can't stand it anymore\nthis filthy party lasts for hours"),
-    song!("disgust-sour-milk", "Sour Milk", "Iron Sparrow", Disgust,
-        ["Dark", "Keyboard", "Slow"], "en", 24.0,
-        "Sour milk and mouldy bread\na stench that lingers in the hall\nthe gross and ugly things you said\ndisgusting, I can't take it all"),
-    song!("surprise-out-of-the-blue", "Out of the Blue", "Mira Vale", Surprise,
-        ["Bright", "Fast", "Electronic"], "en", 22.0,
-        "Out of the blue you knocked on my door\nwow, I never saw it coming at all\na sudden spark, a stranger before\nnow confetti is falling down the hall"),
-    song!("surprise-jack-in-the-box", "Jack in the Box", "Paper Lanterns", Surprise,
-        ["Playful", "Keyboard", "Fast", "Cheerful"], "en", 21.0,
-        "Turn the handle round and round\npop, a face jumps into view\nwhat a shock and what a sound\namazed by something new"),
-    song!("surprise-party", "惊喜派对", "小岛乐队", Surprise,
-        ["Playful", "Bright", "Piano"], "zh", 24.0,
-        "灯突然亮了大家一起喊\n没想到你们都在这里\n意外的礼物惊喜的拥抱\n我不敢相信这一刻"),
-    song!("neutral-window-seat", "Window Seat", "The Quiet Hours", Neutral,
-        ["Calm", "Piano", "Slow"], "en", 26.0,
-        "Fields go by the window seat\na cup of tea, the morning news\nthe clock keeps time with steady feet\nnothing much to win or lose"),
-    song!("neutral-sunday-errands", "Sunday Errands", "Mira Vale", Neutral,
-        ["Calm", "Keyboard", "Dreamy"], "en", 25.0,
-        "Milk and bread and batteries\na walk around the block at three\nan ordinary afternoon\nthe radio plays an easy tune"),
-    song!("neutral-afternoon", "午后", "Hollow Pines", Neutral,
-        ["Calm", "Strings", "Dreamy"], "zh", 28.0,
-        "午后的阳光照在桌上\n一本书和一杯茶\n时间慢慢地走\n平平常常的一天"),
-];
-
-/// What [`install`] / [`install_into`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DemoReport {
-    pub added: usize,
-    pub already_present: usize,
-    /// WAV files synthesized (missing ones are made again even if the songs exist).
-    pub files_written: usize,
-    pub audio_dir: PathBuf,
-}
-
-/// Installs the demo library in a data folder: `dir/library.sqlite` and the audio in
-/// `dir/demo-songs/`. Safe to call on every start: what is present is left alone.
-pub fn install(dir: &Path) -> Result<DemoReport> {
-    let mut lib = Library::open(dir.join("library.sqlite"))?;
-    install_into(&mut lib, &dir.join("demo-songs"))
-}
-
-/// Adds the demo songs to `lib`, writing their audio into `audio_dir`. Songs already
-/// in the library (by their demo key) are skipped, keeping any edits the user made.
-pub fn install_into(lib: &mut Library, audio_dir: &Path) -> Result<DemoReport> {
-    std::fs::create_dir_all(audio_dir).map_err(|e| Error::io(audio_dir, e))?;
-    let missing: Vec<&DemoSong> = SONGS
-        .iter()
-        .filter(|s| !wav_path(audio_dir, s).is_file())
-        .collect();
-    missing
-        .par_iter()
-        .map(|s| {
-            let mut bytes = wav_bytes(&render(s));
-            add_riff_info(&mut bytes, s);
-            write_atomically(&wav_path(audio_dir, s), &bytes)
-        })
-        .collect::<Result<Vec<()>>>()?;
-    let audio_dir_abs = audio_dir
-        .canonicalize()
-        .map_err(|e| Error::io(audio_dir, e))?;
-    let mut report = DemoReport {
-        files_written: missing.len(),
-        audio_dir: audio_dir_abs.clone(),
-        ..DemoReport::default()
-    };
-    let path = lib.path().to_path_buf();
-    lib.write(|tx| {
-        for s in SONGS {
-            let present: bool = tx
-                .query_row(
-                    "SELECT EXISTS(SELECT 1 FROM songs WHERE source = ?1 AND source_key = ?2)",
-                    rusqlite::params![SOURCE, s.slug],
-                    |r| r.get(0),
-                )
-                .map_err(crate::store::raw)?;
-            if present {
-                report.already_present += 1;
-                continue;
-            }
-            let mut song = NewSong::new(s.title, s.artist)
-                .tags(s.tags.iter().copied())
-                .emotion(s.emotion)
-                .lyrics(s.lyrics)
-                .audio(wav_path(&audio_dir_abs, s));
-            song.album = Some("moodtune demo".into());
-            song.language = Some(s.language.into());
-            song.duration_s = Some(s.seconds as f64);
-            song.source = SOURCE.into();
-            song.source_key = s.slug.into();
-            upsert_song(tx, &song)?;
-            report.added += 1;
-        }
-        Ok(())
-    })
-    .map_err(|e| crate::store::with_path(e, &path))?;
-    Ok(report)
-}
-
-fn wav_path(dir: &Path, s: &DemoSong) -> PathBuf {
-    dir.join(format!("{}.wav", s.slug))
-}
-
-/// A 16-bit mono WAV file of `samples` at [`SAMPLE_RATE`].
-pub fn wav_bytes(samples: &[i16]) -> Vec<u8> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: SAMPLE_RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut buf = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
-    {
-        // Writing to memory cannot fail short of allocation failure.
-        let mut w = hound::WavWriter::new(&mut buf, spec).expect("wav header");
-        let mut w16 = w.get_i16_writer(samples.len() as u32);
-        for &s in samples {
-            w16.write_sample(s);
-        }
-        w16.flush().expect("wav samples");
-        w.finalize().expect("wav finalize");
-    }
-    buf.into_inner()
-}
-
-/// Appends a RIFF `LIST/INFO` chunk (title, artist, album, genre = tags) so the files
-/// describe themselves when imported elsewhere as a music folder.
-fn add_riff_info(wav: &mut Vec<u8>, s: &DemoSong) {
-    let tags = s.tags.join("; ");
-    let mut info = b"INFO".to_vec();
-    for (id, text) in [
-        (b"INAM", s.title),
-        (b"IART", s.artist),
-        (b"IPRD", "moodtune demo"),
-        (b"IGNR", tags.as_str()),
-    ] {
-        let mut data = text.as_bytes().to_vec();
-        data.push(0);
-        info.extend_from_slice(id);
-        info.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        info.extend_from_slice(&data);
-        if data.len() % 2 == 1 {
-            info.push(0);
-        }
-    }
-    wav.extend_from_slice(b"LIST");
-    wav.extend_from_slice(&(info.len() as u32).to_le_bytes());
-    wav.extend_from_slice(&info);
-    let riff_size = (wav.len() - 8) as u32;
-    wav[4..8].copy_from_slice(&riff_size.to_le_bytes());
-}
-
-// ----- synthesis -----------------------------------------------------------------
 
 const TABLE_BITS: u32 = 12;
 const TABLE_LEN: usize = 1 << TABLE_BITS;
@@ -968,6 +727,7 @@ fn master(out: &mut [f32]) -> Vec<i16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo::SONGS;
 
     fn song(slug: &str) -> &'static DemoSong {
         SONGS.iter().find(|s| s.slug == slug).unwrap()
@@ -977,30 +737,6 @@ mod tests {
     fn zcr(s: &[i16]) -> f32 {
         let z = s.windows(2).filter(|w| (w[0] >= 0) != (w[1] >= 0)).count();
         z as f32 / (s.len() as f32 / SAMPLE_RATE as f32)
-    }
-
-    #[test]
-    fn catalogue_is_complete_and_consistent() {
-        assert_eq!(SONGS.len(), 21);
-        for e in Emotion::ALL {
-            let of: Vec<&DemoSong> = SONGS.iter().filter(|s| s.emotion == e).collect();
-            assert_eq!(of.len(), 3, "{e}");
-            let mut artists: Vec<&str> = of.iter().map(|s| s.artist).collect();
-            artists.dedup();
-            assert!(artists.len() >= 2, "{e} needs several artists");
-        }
-        let mut slugs: Vec<&str> = SONGS.iter().map(|s| s.slug).collect();
-        slugs.sort();
-        slugs.dedup();
-        assert_eq!(slugs.len(), SONGS.len());
-        for s in SONGS {
-            assert!((20.0..=30.0).contains(&s.seconds), "{}", s.slug);
-            assert!(
-                !s.tags.is_empty() && s.lyrics.lines().count() >= 4,
-                "{}",
-                s.slug
-            );
-        }
     }
 
     #[test]
@@ -1087,17 +823,5 @@ mod tests {
                 zcr(&r)
             );
         }
-    }
-
-    #[test]
-    fn wav_bytes_are_a_valid_wav() {
-        let samples: Vec<i16> = (0..1000).map(|i| (i * 13 % 2000) as i16 - 1000).collect();
-        let bytes = wav_bytes(&samples);
-        let r = hound::WavReader::new(std::io::Cursor::new(bytes)).unwrap();
-        assert_eq!(r.spec().sample_rate, SAMPLE_RATE);
-        assert_eq!(r.spec().channels, 1);
-        assert_eq!(r.spec().bits_per_sample, 16);
-        let back: Vec<i16> = r.into_samples().map(|s| s.unwrap()).collect();
-        assert_eq!(back, samples);
     }
 }
