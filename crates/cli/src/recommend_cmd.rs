@@ -388,6 +388,7 @@ fn show(db: Option<&Path>, emotion: Option<Emotion>, json: bool) -> Result<ExitC
 #[cfg(test)]
 mod tests {
     use super::*;
+    use moodtune_recommend::Request;
     use moodtune_library::{NewSong, PredictedEmotion};
 
     /// A library file in the temp dir, removed (with SQLite's side files) on drop.
