@@ -58,26 +58,78 @@ pub(crate) fn is_filler(word: &str) -> bool {
     }
 }
 
-fn detect(text: &str) -> Language {
-    let (mut han, mut kana, mut latin, mut other) = (0usize, 0usize, 0usize, 0usize);
-    for c in text.chars() {
-        if is_han(c) {
-            han += 1;
-        } else if is_kana(c) {
-            kana += 1;
-        } else if c.is_ascii_alphabetic() {
-            latin += 1;
-        } else if c.is_alphabetic() {
-            // Accented Latin letters count towards Latin script, other scripts not.
-            if matches!(c as u32, 0x00C0..=0x024F) {
-                latin += 1;
-            } else {
-                other += 1;
+/// Letters of a text counted by script.
+#[derive(Debug, Default)]
+struct Letters {
+    han: usize,
+    kana: usize,
+    /// Part of `other`: counted apart only to name Korean.
+    hangul: usize,
+    latin: usize,
+    other: usize,
+}
+
+impl Letters {
+    fn count(text: &str) -> Letters {
+        let mut n = Letters::default();
+        for c in text.chars() {
+            if is_han(c) {
+                n.han += 1;
+            } else if is_kana(c) {
+                n.kana += 1;
+            } else if c.is_ascii_alphabetic() {
+                n.latin += 1;
+            } else if c.is_alphabetic() {
+                // Accented Latin letters count towards Latin script, other scripts not.
+                if matches!(c as u32, 0x00C0..=0x024F) {
+                    n.latin += 1;
+                } else {
+                    n.other += 1;
+                    if matches!(c as u32, 0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F) {
+                        n.hangul += 1;
+                    }
+                }
             }
         }
+        n
     }
-    if kana * 5 > han.max(1) {
-        // Japanese mixes kana into its Han characters; Chinese never does.
+
+    /// Japanese mixes kana into its Han characters; Chinese never does.
+    fn is_japanese(&self) -> bool {
+        self.kana * 5 > self.han.max(1)
+    }
+}
+
+/// The ISO 639-1 code a song library stores for `text`: `zh` and `en` as
+/// [`detect_language`] decides, `ja` for kana, `ko` for mostly Hangul text, and `None`
+/// for anything else (a French song, an instrumental) rather than a wrong guess.
+pub fn language_code(text: &str) -> Option<&'static str> {
+    let letters = Letters::count(text);
+    match detect_counted(text, &letters) {
+        Language::Chinese => Some("zh"),
+        Language::English => Some("en"),
+        Language::Other if letters.is_japanese() => Some("ja"),
+        // A Hangul syllable is a few Latin letters' worth.
+        Language::Other
+            if letters.hangul > 0
+                && letters.hangul * 2 >= letters.other
+                && letters.hangul * 3 >= letters.latin =>
+        {
+            Some("ko")
+        }
+        Language::Other => None,
+    }
+}
+
+fn detect(text: &str) -> Language {
+    detect_counted(text, &Letters::count(text))
+}
+
+fn detect_counted(text: &str, letters: &Letters) -> Language {
+    let &Letters {
+        han, latin, other, ..
+    } = letters;
+    if letters.is_japanese() {
         return Language::Other;
     }
     // A Chinese word is 1-2 characters, an English one about 5 letters.
@@ -137,6 +189,22 @@ mod tests {
             detect_language("don\u{2019}t stop believing hold tight streetlight people livin"),
             Language::English
         );
+    }
+
+    #[test]
+    fn language_codes_name_only_what_is_known() {
+        assert_eq!(language_code("我们一起看日出"), Some("zh"));
+        assert_eq!(language_code("walking in the rain again"), Some("en"));
+        assert_eq!(language_code("さくら さくら"), Some("ja"));
+        assert_eq!(language_code("夜は静かに眠っている"), Some("ja"));
+        assert_eq!(language_code("사랑해요 오늘 밤"), Some("ko"));
+        // French is not English: no code rather than "en".
+        assert_eq!(
+            language_code("la nuit tombe sur la ville et je marche seul dans les rues"),
+            None
+        );
+        assert_eq!(language_code("123 !!"), None);
+        assert_eq!(language_code(""), None);
     }
 
     #[test]

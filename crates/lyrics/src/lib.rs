@@ -4,7 +4,8 @@
 //!
 //! # Public API
 //!
-//! - [`detect_language`] -> [`Language`] (`Chinese`, `English`, `Other`).
+//! - [`detect_language`] -> [`Language`] (`Chinese`, `English`, `Other`);
+//!   [`language_code`], the same decision as the code a song library stores.
 //! - [`Analyzer::default`] (embedded lexicons) / [`Analyzer::from_dir`] (user lexicon
 //!   files, same format, see data/lexicons/README.md); [`Analyzer::features`] ->
 //!   [`Features`]: per-emotion values and positive/negative totals normalised by length,
@@ -46,7 +47,7 @@ pub use eval::{
     cross_validate, cross_validate_with, evaluate, report_markdown, stratified_folds, Evaluation,
     MethodReport,
 };
-pub use lang::{detect_language, Language};
+pub use lang::{detect_language, language_code, Language};
 pub use lexicon::LexiconError;
 pub use model::{
     lexicon_rule, EmotionModel, Method, ModelError, Prediction, TrainInfo, TrainOptions, DEFAULT_C,

@@ -260,7 +260,7 @@ fn row_to_item(
             song.language = song
                 .lyrics
                 .as_deref()
-                .and_then(guess_language)
+                .and_then(moodtune_lyrics::language_code)
                 .map(String::from);
         }
         song.source = source.to_string();
@@ -296,33 +296,6 @@ fn parse_duration(s: &str) -> Option<f64> {
         total = total * 60.0 + v;
     }
     Some(total)
-}
-
-/// A rough language guess from the script of the lyrics: kana means Japanese, hangul
-/// Korean, Han characters Chinese, mostly Latin letters English.
-pub(crate) fn guess_language(text: &str) -> Option<&'static str> {
-    let (mut han, mut kana, mut hangul, mut latin) = (0usize, 0usize, 0usize, 0usize);
-    for c in text.chars() {
-        match c as u32 {
-            0x3040..=0x30FF => kana += 1,
-            0xAC00..=0xD7AF => hangul += 1,
-            0x4E00..=0x9FFF | 0x3400..=0x4DBF => han += 1,
-            _ if c.is_ascii_alphabetic() => latin += 1,
-            _ => {}
-        }
-    }
-    if kana > 0 && kana * 10 >= han {
-        Some("ja")
-    } else if hangul > han && hangul > 0 {
-        Some("ko")
-    } else if han > 0 && han * 4 >= latin / 3 {
-        // A Han character carries about as much as a short English word.
-        Some("zh")
-    } else if latin > 0 {
-        Some("en")
-    } else {
-        None
-    }
 }
 
 /// Finds the header among the first rows, then turns the rows below it into items.
@@ -459,12 +432,24 @@ mod tests {
         assert_eq!(parse_duration("-3"), None);
     }
 
+    /// Lyrics' language comes from moodtune-lyrics' detector: French lyrics are no
+    /// longer stored as "en".
     #[test]
-    fn guesses_language_from_script() {
-        assert_eq!(guess_language("我们一起看日出"), Some("zh"));
-        assert_eq!(guess_language("walking in the rain again"), Some("en"));
-        assert_eq!(guess_language("さくら さくら"), Some("ja"));
-        assert_eq!(guess_language("사랑해요"), Some("ko"));
-        assert_eq!(guess_language("123 !!"), None);
+    fn a_rows_language_is_detected_from_its_lyrics() {
+        let cols = Columns::from_header(&["title".into(), "lyrics".into()]).unwrap();
+        let language = |lyrics: &str| {
+            let cells = ["Song".to_string(), lyrics.to_string()];
+            let item = row_to_item(&cols, &cells, "t:2".into(), None, "t").unwrap();
+            item.record.unwrap().language
+        };
+        assert_eq!(language("我们一起看日出").as_deref(), Some("zh"));
+        assert_eq!(language("walking in the rain again").as_deref(), Some("en"));
+        assert_eq!(language("さくら さくら").as_deref(), Some("ja"));
+        assert_eq!(language("사랑해요").as_deref(), Some("ko"));
+        assert_eq!(
+            language("la nuit tombe sur la ville et je marche seul dans les rues"),
+            None
+        );
+        assert_eq!(language("123 !!"), None);
     }
 }

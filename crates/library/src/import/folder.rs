@@ -1,7 +1,6 @@
 //! Music folders: audio files' tags and durations via lofty, lyrics from tags or
 //! `.lrc`/`.txt` sidecars.
 
-use super::columns::guess_language;
 use super::csv::{decode_text, read_regular_file};
 use super::spreadsheet::contain_parser_panic;
 use super::{
@@ -153,7 +152,7 @@ pub(super) fn read_audio(path: &Path) -> Item {
             song.language = song
                 .lyrics
                 .as_deref()
-                .and_then(guess_language)
+                .and_then(moodtune_lyrics::language_code)
                 .map(String::from);
         }
         let d = tagged.properties().duration().as_secs_f64();
