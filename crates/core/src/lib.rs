@@ -7,11 +7,13 @@
 mod atomic;
 mod circumplex;
 mod face_box;
+mod feedback;
 pub mod mood;
 mod time;
 
 pub use atomic::{write_atomically, write_bytes_atomically};
 pub use face_box::FaceBox;
+pub use feedback::{FeedbackKind, UnknownFeedback};
 pub use mood::{top_emotion, Mood, MoodSmoother};
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -112,13 +112,8 @@ pub struct Candidate {
     pub drivers: Vec<String>,
 }
 
-/// What the user said about a song.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FeedbackKind {
-    Like,
-    Skip,
-}
+/// What the user said about a song: the library's and the web page's type too.
+pub use moodtune_core::FeedbackKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Feedback {

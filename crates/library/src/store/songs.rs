@@ -1,8 +1,9 @@
 //! Songs: adding, merging and deleting them, reading and searching, tags and emotion
 //! labels (manual and predicted).
 
-use super::{now_unix, raw, with_path, Library, NewSong, PredictedEmotion, Song, SongId};
+use super::{raw, with_path, Library, NewSong, PredictedEmotion, Song, SongId};
 use crate::error::{Error, Result};
+use moodtune_core::now_unix;
 use moodtune_core::Emotion;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;

@@ -1,41 +1,14 @@
 //! The user's taste: typical songs per emotion ("picks") and like/skip feedback.
 
 use super::songs::{emotion_from_db, ensure_song};
-use super::{now_unix, raw, with_path, Library, SongId};
-use crate::error::{Error, Result};
+use super::{raw, with_path, Library, SongId};
+use crate::error::Result;
+use moodtune_core::now_unix;
 use moodtune_core::Emotion;
+pub use moodtune_core::FeedbackKind;
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FeedbackKind {
-    Like,
-    Skip,
-}
-
-impl FeedbackKind {
-    pub fn key(self) -> &'static str {
-        match self {
-            FeedbackKind::Like => "like",
-            FeedbackKind::Skip => "skip",
-        }
-    }
-}
-
-impl std::str::FromStr for FeedbackKind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<FeedbackKind> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "like" => Ok(FeedbackKind::Like),
-            "skip" => Ok(FeedbackKind::Skip),
-            _ => Err(Error::Invalid(format!(
-                "unknown feedback {s:?}: expected like or skip"
-            ))),
-        }
-    }
-}
 
 /// One like or skip, with the emotion the user was in when known.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,7 +105,7 @@ impl Library {
                     "INSERT INTO feedback (song_id, kind, emotion, at_unix) VALUES (?1, ?2, ?3, ?4)",
                     params![
                         song_id,
-                        kind.key(),
+                        kind.as_str(),
                         emotion.map(|e| e.index() as i64),
                         at_unix
                     ],
