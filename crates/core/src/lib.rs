@@ -8,6 +8,7 @@ mod atomic;
 mod circumplex;
 mod face_box;
 mod feedback;
+pub mod metrics;
 pub mod mood;
 mod time;
 

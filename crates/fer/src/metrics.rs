@@ -1,6 +1,8 @@
 //! Evaluation figures: accuracy, per-class precision/recall/F1, the confusion matrix and
-//! expected calibration error, printable as a table and serialisable as JSON.
+//! expected calibration error, printable as a table and serialisable as JSON. The
+//! class scores come from [`moodtune_core::metrics`], as the lyrics evaluation's do.
 
+use moodtune_core::metrics::{self, MacroAverage};
 use moodtune_core::Emotion;
 use serde::Serialize;
 
@@ -61,46 +63,22 @@ impl Evaluation {
             .filter(|&b| bin_n[b] > 0)
             .map(|b| (bin_acc[b] - bin_conf[b]).abs() / n as f64)
             .sum();
-        let correct: usize = (0..K).map(|i| confusion[i][i]).sum();
+        let scores = metrics::per_class(&confusion);
         let per_class: Vec<ClassFigures> = Emotion::ALL
             .iter()
-            .map(|&e| {
-                let i = e.index();
-                let tp = confusion[i][i] as f64;
-                let support: usize = confusion[i].iter().sum();
-                let predicted: usize = (0..K).map(|r| confusion[r][i]).sum();
-                let precision = if predicted > 0 {
-                    tp / predicted as f64
-                } else {
-                    0.0
-                };
-                let recall = if support > 0 {
-                    tp / support as f64
-                } else {
-                    0.0
-                };
-                let f1 = if precision + recall > 0.0 {
-                    2.0 * precision * recall / (precision + recall)
-                } else {
-                    0.0
-                };
-                ClassFigures {
-                    emotion: e,
-                    support,
-                    precision,
-                    recall,
-                    f1,
-                }
+            .zip(scores)
+            .map(|(&emotion, s)| ClassFigures {
+                emotion,
+                support: s.support,
+                precision: s.precision,
+                recall: s.recall,
+                f1: s.f1,
             })
             .collect();
         Evaluation {
             samples: n,
-            accuracy: if n > 0 {
-                correct as f64 / n as f64
-            } else {
-                0.0
-            },
-            macro_f1: per_class.iter().map(|c| c.f1).sum::<f64>() / K as f64,
+            accuracy: metrics::accuracy(&confusion),
+            macro_f1: metrics::macro_f1(&confusion, MacroAverage::AllClasses),
             ece,
             per_class,
             confusion,

@@ -4,6 +4,7 @@
 use crate::analyze::{Analyzer, Features};
 use crate::corpus::Example;
 use crate::model::{lexicon_rule, EmotionModel, Method, ModelError, TrainOptions};
+use moodtune_core::metrics::{self, MacroAverage};
 use moodtune_core::Emotion;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -30,45 +31,13 @@ impl MethodReport {
         for &(t, p) in pairs {
             confusion[t.index()][p.index()] += 1;
         }
-        let total = pairs.len().max(1) as f64;
-        let correct: u32 = (0..Emotion::COUNT).map(|i| confusion[i][i]).sum();
-        let mut f1 = [0.0; Emotion::COUNT];
-        let mut present = 0usize;
-        let mut f1_sum = 0.0;
-        for i in 0..Emotion::COUNT {
-            let tp = confusion[i][i] as f64;
-            let support: u32 = confusion[i].iter().sum();
-            let predicted: u32 = (0..Emotion::COUNT).map(|r| confusion[r][i]).sum();
-            let precision = if predicted > 0 {
-                tp / predicted as f64
-            } else {
-                0.0
-            };
-            let recall = if support > 0 {
-                tp / support as f64
-            } else {
-                0.0
-            };
-            f1[i] = if precision + recall > 0.0 {
-                2.0 * precision * recall / (precision + recall)
-            } else {
-                0.0
-            };
-            // Macro-F1 averages over the classes that occur in the truth.
-            if support > 0 {
-                present += 1;
-                f1_sum += f1[i];
-            }
-        }
+        let counts = confusion.map(|row| row.map(|c| c as usize));
         MethodReport {
             method,
-            accuracy: correct as f64 / total,
-            macro_f1: if present > 0 {
-                f1_sum / present as f64
-            } else {
-                0.0
-            },
-            f1,
+            accuracy: metrics::accuracy(&counts),
+            // Averaged over the classes that occur in the truth: a fold may lack one.
+            macro_f1: metrics::macro_f1(&counts, MacroAverage::ClassesInTruth),
+            f1: metrics::per_class(&counts).map(|s| s.f1),
             confusion,
         }
     }
