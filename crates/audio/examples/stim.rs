@@ -7,7 +7,7 @@ fn main() {
                 "cons",
                 Render {
                     seed,
-                    minor: seed % 2 == 0,
+                    minor: seed & 1 == 0,
                     ..Render::default()
                 },
             ),
@@ -15,7 +15,7 @@ fn main() {
                 "diss",
                 Render {
                     seed,
-                    minor: seed % 2 == 0,
+                    minor: seed & 1 == 0,
                     chords: Chords::Dissonant,
                     ..Render::default()
                 },
@@ -24,7 +24,7 @@ fn main() {
                 "dist",
                 Render {
                     seed,
-                    minor: seed % 2 == 0,
+                    minor: seed & 1 == 0,
                     distortion: 1.5,
                     ..Render::default()
                 },

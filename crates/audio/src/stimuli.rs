@@ -73,37 +73,54 @@ fn midi_hz(m: f32) -> f32 {
     440.0 * 2f32.powf((m - 69.0) / 12.0)
 }
 
-/// Add one harmonic note with a fast attack and exponential decay.
-#[allow(clippy::too_many_arguments)]
-fn note(out: &mut [f32], sr: f32, start: f32, dur: f32, hz: f32, amp: f32, slope: f32) {
+const TABLE: usize = 2048;
+
+/// One period of a harmonic tone with `k` partials falling as k^-slope, for each partial
+/// count up to 12 (fewer partials for higher notes keep them below Nyquist).
+struct Tables(Vec<Vec<f32>>);
+
+impl Tables {
+    fn new(slope: f32) -> Self {
+        Tables(
+            (1..=12usize)
+                .map(|max_k| {
+                    (0..TABLE)
+                        .map(|i| {
+                            let ph = 2.0 * std::f32::consts::PI * i as f32 / TABLE as f32;
+                            (1..=max_k)
+                                .map(|k| (k as f32 * ph).sin() / (k as f32).powf(slope))
+                                .sum()
+                        })
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Add one harmonic note with a fast attack and exponential decay (wavetable lookup,
+/// so the cost does not grow with the number of partials).
+fn note(out: &mut [f32], sr: f32, start: f32, dur: f32, hz: f32, amp: f32, t: &Tables) {
     let s0 = (start * sr) as usize;
     let n = ((dur * sr) as usize).min(out.len().saturating_sub(s0));
     let attack = (0.005 * sr) as usize;
-    let decay = 1.0 / (0.6 * dur * sr);
+    let env_step = (-1.0 / (0.6 * dur * sr)).exp();
     let max_k = ((0.45 * sr / hz) as usize).clamp(1, 12);
-    for k in 1..=max_k {
-        let a = amp / (k as f32).powf(slope);
-        if a < amp * 1e-2 {
-            break;
+    let table = &t.0[max_k - 1];
+    let inc = hz * TABLE as f32 / sr;
+    let (mut phase, mut env) = (0.0f32, amp);
+    for (i, o) in out[s0..s0 + n].iter_mut().enumerate() {
+        let ramp = if i < attack {
+            i as f32 / attack as f32
+        } else {
+            1.0
+        };
+        *o += table[phase as usize] * env * ramp;
+        phase += inc;
+        if phase >= TABLE as f32 {
+            phase -= TABLE as f32;
         }
-        // Rotating phasor: two multiply-adds per sample instead of a sine call.
-        let w = 2.0 * std::f32::consts::PI * hz * k as f32 / sr;
-        let (c, s) = (w.cos(), w.sin());
-        let (mut x, mut y) = (1.0f32, 0.0f32);
-        let mut env = 1.0f32;
-        let env_step = (-decay).exp();
-        for (i, o) in out[s0..s0 + n].iter_mut().enumerate() {
-            let ramp = if i < attack {
-                i as f32 / attack as f32
-            } else {
-                1.0
-            };
-            *o += a * y * env * ramp;
-            let nx = x * c - y * s;
-            y = x * s + y * c;
-            x = nx;
-            env *= env_step;
-        }
+        env *= env_step;
     }
 }
 
@@ -113,7 +130,7 @@ pub fn render(r: &Render) -> Vec<f32> {
     let mut out = vec![0f32; (r.seconds * sr) as usize];
     let scale = if r.minor { MINOR } else { MAJOR };
     let beat = 60.0 / r.bpm;
-    let slope = 2.6 - 1.9 * r.brightness.clamp(0.0, 1.0);
+    let tables = Tables::new(2.6 - 1.9 * r.brightness.clamp(0.0, 1.0));
     let tonic = r.tonic as i32;
     let pitch = |degree: i32| -> f32 {
         let oct = degree.div_euclid(7);
@@ -147,7 +164,7 @@ pub fn render(r: &Render) -> Vec<f32> {
             step * 1.1,
             midi_hz(pitch(deg) + 12.0),
             0.5,
-            slope,
+            &tables,
         );
     }
     // One chord per bar of four beats, plus the root an octave below.
@@ -164,7 +181,7 @@ pub fn render(r: &Render) -> Vec<f32> {
             }
         };
         for m in notes {
-            note(&mut out, sr, t, 4.0 * beat, midi_hz(m), 0.25, slope);
+            note(&mut out, sr, t, 4.0 * beat, midi_hz(m), 0.25, &tables);
         }
         note(
             &mut out,
@@ -173,7 +190,7 @@ pub fn render(r: &Render) -> Vec<f32> {
             4.0 * beat,
             midi_hz(pitch(root) - 12.0),
             0.35,
-            slope,
+            &tables,
         );
         bar += 1;
     }

@@ -16,15 +16,19 @@ fn base(seed: u64) -> Render {
     // Vary key, tempo and timbre across pairs so no single setting carries the result.
     Render {
         seed,
-        seconds: 10.0,
-        // Mostly low rates keep synthesis cheap; every fifth pair goes through the
-        // 44.1 kHz resampling path.
-        sample_rate: if seed % 5 == 0 { 44100 } else { 22050 },
+        seconds: 8.0,
+        // Mostly low rates keep synthesis cheap; every eighth pair goes through the
+        // 44.1 kHz decimation path and every fourth through 22.05 kHz.
+        sample_rate: match seed % 8 {
+            0 => 44100,
+            2 | 6 => 22050,
+            _ => 11025,
+        },
         tonic: 55 + (seed % 12) as u8,
         bpm: 80.0 + (seed % 7) as f32 * 10.0,
         brightness: 0.3 + (seed % 5) as f32 * 0.1,
         gain_db: -16.0 + (seed % 4) as f32 * 2.0,
-        minor: seed % 2 == 0,
+        minor: seed & 1 == 0,
         notes_per_beat: 2,
         ..Render::default()
     }

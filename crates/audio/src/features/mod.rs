@@ -57,7 +57,7 @@ pub struct Features {
     pub rolloff_hz: f32,
     /// Mean onset strength (positive log-mel flux, dB per band per frame).
     pub flux: f32,
-    /// Mean spectral flatness (0 tonal .. 1 noise).
+    /// Mean spectral flatness over mel bands (0 tonal .. 1 noise).
     pub flatness: f32,
     /// Mean and standard deviation of 13 MFCCs (timbre).
     pub mfcc_mean: [f32; N_MFCC],
@@ -105,7 +105,7 @@ impl Features {
             (self.centroid_hz.max(50.0) / 500.0).ln() / 0.35,
             (self.rolloff_hz.max(50.0) / 750.0).ln() / 0.35,
             (self.flux - 1.1) / 0.4,
-            (self.flatness - 0.008) / 0.01,
+            (self.flatness - 0.045) / 0.025,
             (self.key_strength - 0.75) / 0.12,
             self.major_margin / 0.15,
             (self.roughness - 0.08) / 0.04,
@@ -141,6 +141,7 @@ pub(crate) struct FrameAnalyzer {
     tonal_buf: Vec<Complex<f32>>,
     tonal_mag: Vec<f32>,
     tonal_frames: u64,
+    since_tonal: usize,
     t: &'static Tables,
     pending: Vec<f32>,
     start: usize,
@@ -184,6 +185,7 @@ impl FrameAnalyzer {
             tonal_buf: vec![Complex::default(); N_TONAL],
             tonal_mag: vec![0.0; N_TONAL / 2 + 1],
             tonal_frames: 0,
+            since_tonal: TONAL_EVERY - 1,
             t: spectral::tables(),
             pending: Vec::with_capacity(4 * N_FFT),
             start: 0,
@@ -287,7 +289,7 @@ impl FrameAnalyzer {
             *pw = q;
             *m = q.sqrt();
         }
-        let (centroid, rolloff, flatness) = spectral::shape(&self.power, &self.t.freq);
+        let (centroid, rolloff) = spectral::shape(&self.power, &self.t.freq);
         spectral::mel_bands(&self.power, self.t, &mut self.mel);
         let mut flux = 0.0;
         let mut log_mel = [0.0f32; N_MEL];
@@ -303,11 +305,15 @@ impl FrameAnalyzer {
             *l = d * std::f32::consts::LN_10 / 10.0;
         }
         let flux = flux / N_MEL as f32;
+        let flatness = spectral::mel_flatness(&self.mel, &log_mel);
         self.env.push(flux);
         let mut mfcc = [0.0f32; N_MFCC];
         spectral::mfcc(&log_mel, self.t, &mut mfcc);
-        let hop_index = self.level_db.len() - 1;
-        if hop_index % TONAL_EVERY == 0 && self.pending.len() - self.start >= N_TONAL {
+        // Hops since the last tonal frame (a counter: `%` trips clippy's MSRV-newer
+        // `is_multiple_of` suggestion).
+        self.since_tonal += 1;
+        if self.since_tonal >= TONAL_EVERY && self.pending.len() - self.start >= N_TONAL {
+            self.since_tonal = 0;
             self.tonal_frame();
         }
         self.active += 1;

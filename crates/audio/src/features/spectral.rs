@@ -89,20 +89,13 @@ fn build() -> Tables {
     }
 }
 
-/// Centroid (Hz), 85% rolloff (Hz) and flatness (0 = tonal, 1 = white noise) of a power
-/// spectrum.
-pub(crate) fn shape(power: &[f32], freq: &[f32]) -> (f32, f32, f32) {
+/// Centroid (Hz) and 85% rolloff (Hz) of a power spectrum.
+pub(crate) fn shape(power: &[f32], freq: &[f32]) -> (f32, f32) {
     let total: f32 = power.iter().sum();
     if total <= 1e-20 {
-        return (0.0, 0.0, 0.0);
+        return (0.0, 0.0);
     }
-    let mut centroid = 0.0;
-    let mut log_sum = 0.0;
-    for (p, f) in power.iter().zip(freq) {
-        centroid += p * f;
-        log_sum += (p + 1e-12).ln();
-    }
-    centroid /= total;
+    let centroid = power.iter().zip(freq).map(|(p, f)| p * f).sum::<f32>() / total;
     let target = 0.85 * total;
     let mut acc = 0.0;
     let mut rolloff = freq[freq.len() - 1];
@@ -113,9 +106,19 @@ pub(crate) fn shape(power: &[f32], freq: &[f32]) -> (f32, f32, f32) {
             break;
         }
     }
-    let n = power.len() as f32;
-    let flatness = ((log_sum / n).exp() / (total / n + 1e-12)).clamp(0.0, 1.0);
-    (centroid, rolloff, flatness)
+    (centroid, rolloff)
+}
+
+/// Flatness (geometric over arithmetic mean, 0 = tonal .. 1 = white noise) over the mel
+/// bands: 40 logarithms per frame instead of 513, with the same meaning on a
+/// perceptual frequency scale.
+pub(crate) fn mel_flatness(mel: &[f32; N_MEL], ln_mel: &[f32; N_MEL]) -> f32 {
+    let mean = mel.iter().sum::<f32>() / N_MEL as f32;
+    if mean <= 1e-20 {
+        return 0.0;
+    }
+    let geo = (ln_mel.iter().sum::<f32>() / N_MEL as f32).exp();
+    (geo / mean).clamp(0.0, 1.0)
 }
 
 /// Mel band powers of a power spectrum.
