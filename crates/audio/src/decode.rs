@@ -6,7 +6,10 @@ use crate::{Analysis, Analyzer, AudioError, Limits};
 use std::fs::File;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::codecs::audio::well_known::{
+    CODEC_ID_ALAC, CODEC_ID_FLAC, CODEC_ID_PCM_MULAW, CODEC_ID_PCM_S32LE,
+};
+use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
@@ -96,6 +99,14 @@ pub(crate) fn analyze_path(path: &Path, limits: &Limits) -> Result<Analysis, Aud
             reason: "the decoder panicked on this file".into(),
         }),
     }
+}
+
+/// Whether the container states the exact length (PCM in WAV/AIFF, FLAC, ALAC), as
+/// opposed to an estimate (an MP3 without a Xing header is sized from its first bitrate).
+fn exact_length(codec: AudioCodecId) -> bool {
+    codec == CODEC_ID_FLAC
+        || codec == CODEC_ID_ALAC
+        || (CODEC_ID_PCM_S32LE..=CODEC_ID_PCM_MULAW).contains(&codec)
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> AudioError {
@@ -265,9 +276,11 @@ fn stream(
     };
     // A header promising much more audio than the file holds means the file was cut
     // short (or the header is bogus): say so rather than analyse a fragment silently.
+    // Estimated lengths (lossy formats) only count when less than half arrived.
     if !stopped_early {
         if let Some(declared) = declared_frames {
-            if declared > 0 && (frames_out as f64) < 0.9 * declared as f64 - 4096.0 {
+            let need = if exact_length(params.codec) { 0.9 } else { 0.5 };
+            if declared > 0 && (frames_out as f64) < need * declared as f64 - 4096.0 {
                 return Err(corrupt(
                     path,
                     format!(
