@@ -2,7 +2,7 @@
 //! to, from the sound alone (most music has no lyrics).
 //!
 //! Pipeline (see `docs/AUDIO.md`): symphonia decodes packet by packet, channels are
-//! averaged to mono and resampled to 11025 Hz ([`decode`], `resample`), 1024-sample frames
+//! averaged to mono and resampled to 11025 Hz (`decode`, `resample`), 1024-sample frames
 //! every 256 samples are reduced to features online ([`features`]), and the summary is
 //! mapped to valence/arousal and an [`Emotion`] ([`mapping`]). Only the first
 //! [`Limits::max_seconds`] are analysed, so memory is bounded whatever the file length.
@@ -19,7 +19,7 @@
 //!
 //! Analysis of one file is single-threaded; run files in parallel (rayon) for a folder.
 
-pub mod decode;
+mod decode;
 mod error;
 pub mod features;
 pub mod mapping;
