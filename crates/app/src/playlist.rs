@@ -26,13 +26,6 @@ pub fn candidate(song: Song) -> Candidate {
     }
 }
 
-fn recommender_kind(k: moodtune_library::FeedbackKind) -> moodtune_recommend::FeedbackKind {
-    match k {
-        moodtune_library::FeedbackKind::Like => moodtune_recommend::FeedbackKind::Like,
-        moodtune_library::FeedbackKind::Skip => moodtune_recommend::FeedbackKind::Skip,
-    }
-}
-
 /// A mood library with fewer songs than this is topped up from the nearest moods.
 pub const THIN_LIBRARY: usize = 3;
 
@@ -109,7 +102,7 @@ impl Recommender {
             taste.set_picks(emotion, ids);
         }
         for f in lib.feedback()? {
-            taste.add_feedback(f.song_id, recommender_kind(f.kind));
+            taste.add_feedback(f.song_id, f.kind);
         }
         Ok(Recommender {
             index,
@@ -137,8 +130,8 @@ impl Recommender {
     }
 
     /// The user liked or skipped a song (already stored in the library).
-    pub fn add_feedback(&mut self, song: SongId, kind: moodtune_library::FeedbackKind) {
-        self.taste.add_feedback(song, recommender_kind(kind));
+    pub fn add_feedback(&mut self, song: SongId, kind: moodtune_core::FeedbackKind) {
+        self.taste.add_feedback(song, kind);
     }
 
     /// A playlist for the request, leaving out the songs `session` has played. When the

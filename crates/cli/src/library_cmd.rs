@@ -123,6 +123,9 @@ pub enum LibraryCommand {
         /// A lyrics model saved by the lyrics trainer (default: the built-in model).
         #[arg(long, value_name = "MODEL.json")]
         model: Option<PathBuf>,
+        /// Leave the audio files unanalysed (lyrics, tags and your labels only).
+        #[arg(long)]
+        no_audio: bool,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
@@ -225,12 +228,18 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             say!("exported {n} songs to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        LibraryCommand::Classify { model, json, db } => {
+        LibraryCommand::Classify {
+            model,
+            no_audio,
+            json,
+            db,
+        } => {
             let mut lib = open_library(&db)?;
             let opts = enrich::Options {
                 lyrics_model: model,
+                audio: !no_audio,
             };
-            let summary = enrich::classify(&mut lib, &opts)?;
+            let summary = classify_with_bar(&mut lib, &opts)?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
@@ -326,7 +335,7 @@ fn import(lib: &mut Library, paths: &[PathBuf], json: bool) -> Result<ExitCode> 
         }
     }
     // Every song gets a mood: what came in is classified before the command ends.
-    let summary = enrich::classify(lib, &enrich::Options::default())
+    let summary = classify_with_bar(lib, &enrich::Options::default())
         .context("classifying the imported songs")?;
     if json {
         let out = serde_json::json!({ "imports": reports, "classified": summary });
@@ -481,9 +490,21 @@ fn print_song(s: &Song) {
         say!("  language  {l}");
     }
     say!("  emotion   {}", describe_emotion(s));
-    if let Some(PredictedEmotion { drivers, .. }) = &s.predicted {
+    if let Some(PredictedEmotion {
+        drivers, sources, ..
+    }) = &s.predicted
+    {
         if !drivers.is_empty() {
             say!("  drivers   {}", drivers.join(", "));
+        }
+        for e in sources {
+            say!(
+                "  {:<9} {} {:.0}%: {}",
+                e.source.key(),
+                e.emotion.key(),
+                e.confidence * 100.0,
+                e.why
+            );
         }
     }
     say!("  tags      {}", display_tags(&s.tags));
@@ -503,27 +524,73 @@ fn print_song(s: &Song) {
     }
 }
 
-fn print_classify_summary(summary: &enrich::ClassifySummary) {
+/// Classifies the library with a progress bar over the audio files to analyse (on a
+/// terminal only): files, songs/s, times real time, time left.
+fn classify_with_bar(lib: &mut Library, opts: &enrich::Options) -> Result<enrich::ClassifySummary> {
+    let bar = indicatif::ProgressBar::hidden();
+    let mut started = false;
+    let summary = enrich::classify_with(lib, opts, &mut |p| {
+        if !started {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(p.total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "analysing audio {pos}/{len} [{bar:30}] {per_sec} {msg} ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            started = true;
+        }
+        bar.set_position(p.done as u64);
+        bar.set_message(format!("{:.0}x real time", p.x_real_time));
+    });
+    bar.finish_and_clear();
+    summary
+}
+
+fn print_classify_summary(s: &enrich::ClassifySummary) {
+    let a = &s.audio;
+    if a.analysed + a.failed > 0 {
+        say!(
+            "analysed {} audio files ({:.0}x real time), {} unchanged since their last analysis",
+            a.analysed,
+            a.x_real_time,
+            a.reused
+        );
+    }
+    if a.failed > 0 {
+        say!("{} audio files could not be analysed:", a.failed);
+        for e in &a.errors {
+            say!("  {e}");
+        }
+        if a.failed > a.errors.len() {
+            say!("  ... and {} more", a.failed - a.errors.len());
+        }
+    }
     say!(
-        "classified {} songs with lyrics model {} ({} without lyrics left as they were)",
-        summary.classified,
-        summary.model_version,
-        summary.without_lyrics
+        "classified {} songs ({}): {} by lyrics, {} by audio, {} by mood tags, {} by similar songs you labelled",
+        s.classified,
+        s.model_version,
+        s.with_lyrics,
+        s.with_audio,
+        s.with_mood_tags,
+        s.with_neighbours
     );
-    if summary.overridden_by_manual > 0 {
+    if s.overridden_by_manual > 0 {
         say!(
             "{} of them disagree with your manual label, which wins over the prediction",
-            summary.overridden_by_manual
+            s.overridden_by_manual
         );
     }
     say!("songs per emotion library now (manual labels included):");
-    for (e, n) in &summary.per_emotion {
+    for (e, n) in &s.per_emotion {
         say!("  {:<9} {n}", e.key());
     }
-    if summary.unlabelled > 0 {
+    if s.unlabelled > 0 {
         say!(
-            "{} songs have no emotion library yet (`moodtune library list --unlabelled`)",
-            summary.unlabelled
+            "{} songs have no emotion library yet: no lyrics, readable audio or mood tags (`moodtune library list --unlabelled`)",
+            s.unlabelled
         );
     }
 }

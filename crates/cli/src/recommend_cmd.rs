@@ -388,8 +388,8 @@ fn show(db: Option<&Path>, emotion: Option<Emotion>, json: bool) -> Result<ExitC
 #[cfg(test)]
 mod tests {
     use super::*;
-    use moodtune_recommend::Request;
     use moodtune_library::{NewSong, PredictedEmotion};
+    use moodtune_recommend::Request;
 
     /// A library file in the temp dir, removed (with SQLite's side files) on drop.
     struct TempDb(PathBuf);
@@ -566,6 +566,7 @@ mod tests {
             confidence: 0.75,
             model_version: "test".into(),
             drivers: vec!["sunshine".into()],
+            sources: vec![],
         };
         lib.set_prediction(id, Some(&p)).unwrap();
         let c = moodtune_app::playlist::candidate(lib.song(id).unwrap().unwrap());

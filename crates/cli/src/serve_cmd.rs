@@ -5,11 +5,10 @@ use anyhow::Context;
 use moodtune_app::open::{data_dir_of, install_demo_if_empty, open_library_at, Missing};
 use moodtune_app::web::WebApp;
 use moodtune_app::Error;
-use moodtune_core::Emotion;
-use moodtune_library::FeedbackKind;
+use moodtune_core::{Emotion, FeedbackKind};
 use moodtune_server::{
-    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceResult, Feedback,
-    ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
+    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceResult, ImportSummary,
+    Recommendation, Song, SongId, SongPage, Strategy,
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -226,11 +225,7 @@ impl Backend for Web {
         Ok(songs.into_iter().map(wire_song).collect())
     }
 
-    fn feedback(&self, song: SongId, emotion: Emotion, feedback: Feedback) -> BackendResult<()> {
-        let kind = match feedback {
-            Feedback::Like => FeedbackKind::Like,
-            Feedback::Skip => FeedbackKind::Skip,
-        };
+    fn feedback(&self, song: SongId, emotion: Emotion, kind: FeedbackKind) -> BackendResult<()> {
         self.0.feedback(song, emotion, kind).map_err(wire_error)
     }
 

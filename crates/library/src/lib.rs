@@ -31,5 +31,6 @@ pub use import::{
     ImportProgress, ImportReport, AUDIO_EXTENSIONS,
 };
 pub use store::{
-    Feedback, FeedbackKind, Library, NewSong, PredictedEmotion, Song, SongId, SCHEMA_VERSION,
+    AudioRecord, Evidence, EvidenceSource, Feedback, FeedbackKind, Library, NewSong,
+    PredictedEmotion, Song, SongId, SCHEMA_VERSION,
 };

@@ -523,6 +523,7 @@ fn export_round_trips_through_csv_and_xlsx() {
             confidence: 0.75,
             model_version: "test-1".into(),
             drivers: vec!["雨".into()],
+            sources: vec![],
         }),
     )
     .unwrap();

@@ -89,13 +89,7 @@ pub struct ImportSummary {
     pub messages: Vec<String>,
 }
 
-/// The user's reaction to a song.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Feedback {
-    Like,
-    Skip,
-}
+pub use moodtune_core::FeedbackKind;
 
 /// What the page shows in its header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,7 +166,8 @@ pub trait Backend: Send + Sync + 'static {
     fn set_picks(&self, emotion: Emotion, songs: &[SongId]) -> BackendResult<Vec<Song>>;
 
     /// Records a like or skip of `song` heard while the mood was `emotion`.
-    fn feedback(&self, song: SongId, emotion: Emotion, feedback: Feedback) -> BackendResult<()>;
+    fn feedback(&self, song: SongId, emotion: Emotion, feedback: FeedbackKind)
+        -> BackendResult<()>;
 
     /// Imports an uploaded spreadsheet or CSV; `filename` tells its format.
     fn import(&self, filename: &str, bytes: &[u8]) -> BackendResult<ImportSummary>;

@@ -22,7 +22,7 @@ struct FakeSong {
 struct State {
     songs: Vec<FakeSong>,
     picks: HashMap<Emotion, Vec<SongId>>,
-    feedback: Vec<(SongId, Emotion, Feedback)>,
+    feedback: Vec<(SongId, Emotion, FeedbackKind)>,
     library: String,
 }
 
@@ -122,7 +122,7 @@ impl FakeBackend {
     }
 
     /// The likes and skips received so far.
-    pub fn feedback_log(&self) -> Vec<(SongId, Emotion, Feedback)> {
+    pub fn feedback_log(&self) -> Vec<(SongId, Emotion, FeedbackKind)> {
         self.state.lock().expect("fake state").feedback.clone()
     }
 
@@ -299,7 +299,12 @@ impl Backend for FakeBackend {
         self.picks(emotion)
     }
 
-    fn feedback(&self, song: SongId, emotion: Emotion, feedback: Feedback) -> BackendResult<()> {
+    fn feedback(
+        &self,
+        song: SongId,
+        emotion: Emotion,
+        feedback: FeedbackKind,
+    ) -> BackendResult<()> {
         let mut st = self.state.lock().expect("fake state");
         Self::song(&st, song)?;
         st.feedback.push((song, emotion, feedback));

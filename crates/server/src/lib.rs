@@ -20,7 +20,7 @@ mod routes;
 pub mod session;
 
 pub use backend::{
-    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult, Feedback,
+    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult, FeedbackKind,
     ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
 };
 pub use routes::audio_mime;

@@ -518,8 +518,8 @@ async fn feedback(State(st): St, ApiJson(fb): ApiJson<FeedbackBody>) -> ApiResul
         check_session(s)?;
     }
     let kind = match fb.action {
-        FeedbackAction::Like => Some(Feedback::Like),
-        FeedbackAction::Skip => Some(Feedback::Skip),
+        FeedbackAction::Like => Some(FeedbackKind::Like),
+        FeedbackAction::Skip => Some(FeedbackKind::Skip),
         FeedbackAction::Played => None,
     };
     if let Some(kind) = kind {

@@ -416,7 +416,7 @@ async fn feedback_is_recorded_and_bad_json_is_a_clear_error() {
         vec![(
             3,
             moodtune_core::Emotion::Fear,
-            moodtune_server::Feedback::Like
+            moodtune_server::FeedbackKind::Like
         )]
     );
 

@@ -3,9 +3,12 @@
 //! [`songs`] holds the songs and their tags and labels, [`taste`] the user's picks and
 //! feedback.
 
+mod analysis;
 mod schema;
 mod songs;
 mod taste;
+
+pub use analysis::{AudioRecord, Evidence, EvidenceSource};
 
 pub use schema::SCHEMA_VERSION;
 pub(crate) use songs::{match_key, normalize, upsert_song, Upsert};
@@ -27,8 +30,13 @@ pub struct PredictedEmotion {
     pub confidence: f32,
     /// Version string of the model that made the prediction.
     pub model_version: String,
-    /// Words of the lyrics that drove the prediction, most important first.
+    /// Words that drove the prediction (lyric words, audio cues, mood tags), most
+    /// important first.
     pub drivers: Vec<String>,
+    /// What each source of evidence said; empty for predictions stored before sources
+    /// were kept.
+    #[serde(default)]
+    pub sources: Vec<Evidence>,
 }
 
 /// One song as stored.

@@ -11,7 +11,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Never edit a shipped
 /// entry: append a new one, so existing libraries upgrade in place.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE songs (
     id                   INTEGER PRIMARY KEY,
     title                TEXT NOT NULL,
@@ -63,7 +64,23 @@ CREATE TABLE feedback (
     at_unix INTEGER NOT NULL
 );
 CREATE INDEX feedback_song ON feedback (song_id);
-"#];
+"#,
+    r#"
+ALTER TABLE songs ADD COLUMN predicted_sources TEXT;
+
+CREATE TABLE audio_analysis (
+    song_id       INTEGER PRIMARY KEY REFERENCES songs (id) ON DELETE CASCADE,
+    audio_path    TEXT NOT NULL,
+    file_size     INTEGER NOT NULL,
+    file_mtime_ns INTEGER NOT NULL,
+    model_version TEXT NOT NULL,
+    analysis      TEXT,
+    error         TEXT,
+    analysed_at   INTEGER NOT NULL,
+    CHECK ((analysis IS NULL) != (error IS NULL))
+);
+"#,
+];
 
 /// How long a connection waits for another one's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

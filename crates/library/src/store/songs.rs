@@ -40,7 +40,7 @@ fn path_to_db(p: &Path) -> String {
 
 const SONG_COLUMNS: &str = "id, title, artist, album, duration_s, language, lyrics, audio_path, \
      source, source_key, manual_emotion, predicted_emotion, predicted_confidence, \
-     predicted_version, predicted_drivers, added_at, updated_at";
+     predicted_version, predicted_drivers, added_at, updated_at, predicted_sources";
 
 fn song_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Song> {
     let predicted_emotion = emotion_from_db(row.get(11)?);
@@ -52,6 +52,10 @@ fn song_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Song> {
                 confidence: row.get::<_, Option<f64>>(12)?.unwrap_or(0.0) as f32,
                 model_version: row.get::<_, Option<String>>(13)?.unwrap_or_default(),
                 drivers: drivers
+                    .and_then(|d| serde_json::from_str(&d).ok())
+                    .unwrap_or_default(),
+                sources: row
+                    .get::<_, Option<String>>(17)?
                     .and_then(|d| serde_json::from_str(&d).ok())
                     .unwrap_or_default(),
             })
@@ -342,17 +346,20 @@ impl Library {
     ) -> Result<()> {
         let now = now_unix();
         let drivers = predicted.map(|p| serde_json::to_string(&p.drivers).unwrap_or_default());
+        let sources = predicted.map(|p| serde_json::to_string(&p.sources).unwrap_or_default());
         self.update_one(
             id,
             "UPDATE songs SET predicted_emotion = ?2, predicted_confidence = ?3, \
-             predicted_version = ?4, predicted_drivers = ?5, updated_at = ?6 WHERE id = ?1",
+             predicted_version = ?4, predicted_drivers = ?5, updated_at = ?6, \
+             predicted_sources = ?7 WHERE id = ?1",
             params![
                 id,
                 predicted.map(|p| p.emotion.index() as i64),
                 predicted.map(|p| p.confidence as f64),
                 predicted.map(|p| p.model_version.clone()),
                 drivers,
-                now
+                now,
+                sources
             ],
         )
     }
@@ -365,7 +372,8 @@ impl Library {
             let mut stmt = tx
                 .prepare(
                     "UPDATE songs SET predicted_emotion = ?2, predicted_confidence = ?3, \
-                     predicted_version = ?4, predicted_drivers = ?5, updated_at = ?6 WHERE id = ?1",
+                     predicted_version = ?4, predicted_drivers = ?5, updated_at = ?6, \
+                     predicted_sources = ?7 WHERE id = ?1",
                 )
                 .map_err(raw)?;
             for (id, p) in items {
@@ -377,7 +385,9 @@ impl Library {
                         p.as_ref().map(|p| p.model_version.clone()),
                         p.as_ref()
                             .map(|p| serde_json::to_string(&p.drivers).unwrap_or_default()),
-                        now
+                        now,
+                        p.as_ref()
+                            .map(|p| serde_json::to_string(&p.sources).unwrap_or_default()),
                     ])
                     .map_err(raw)?;
                 if n == 0 {
@@ -738,6 +748,7 @@ mod tests {
             confidence: 0.8,
             model_version: "lyrics-v1".into(),
             drivers: vec!["sunshine".into(), "dance".into()],
+            sources: vec![],
         };
         lib.set_prediction(ids[0], Some(&pred)).unwrap();
         lib.set_prediction(ids[1], Some(&pred)).unwrap();
@@ -803,6 +814,7 @@ mod tests {
             confidence: 0.5,
             model_version: "v".into(),
             drivers: vec![],
+            sources: vec![],
         };
         lib.set_prediction(ids[0], Some(&pred)).unwrap();
         lib.add_song(&NewSong::new("S", "a").lyrics("old words"))
