@@ -43,11 +43,15 @@ pub fn demo_dir(db: &Path) -> PathBuf {
     data_dir_of(db).join("demo-songs")
 }
 
-/// Installs the demo songs (audio beside the database) and gives them their emotion
-/// libraries, as every import does.
-pub fn install_demo(lib: &mut Library) -> anyhow::Result<demo::DemoReport> {
-    let dir = demo_dir(lib.path());
-    let report = demo::install_into(lib, &dir).context("installing the demo library")?;
+/// Installs the demo songs (audio in `audio_dir`, by default beside the database) and
+/// gives them their emotion libraries, as every import does.
+pub fn install_demo(
+    lib: &mut Library,
+    audio_dir: Option<&Path>,
+) -> anyhow::Result<demo::DemoReport> {
+    let dir = audio_dir.map_or_else(|| demo_dir(lib.path()), Path::to_path_buf);
+    let report = demo::install_into(lib, &dir)
+        .with_context(|| format!("installing the demo library into {}", dir.display()))?;
     crate::enrich::classify(lib, &crate::enrich::Options::default())
         .context("classifying the demo songs")?;
     Ok(report)
@@ -56,7 +60,7 @@ pub fn install_demo(lib: &mut Library) -> anyhow::Result<demo::DemoReport> {
 /// Installs the demo songs when the library has none at all (the first run of `serve`).
 pub fn install_demo_if_empty(lib: &mut Library) -> anyhow::Result<Option<demo::DemoReport>> {
     if lib.is_empty().context("reading the library")? {
-        return install_demo(lib).map(Some);
+        return install_demo(lib, None).map(Some);
     }
     Ok(None)
 }

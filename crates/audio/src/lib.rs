@@ -12,8 +12,8 @@
 //!   [`AudioError`] naming the file; never panics (decoder panics are caught).
 //! - [`analyze_samples`]: mono samples at any rate (synthesised input, tests).
 //! - [`Analyzer`]: the streaming core (push mono chunks, then `finish`).
-//! - [`emotion_position`] and [`nearest_emotions`]: the circumplex, for filling thin
-//!   playlists from neighbouring moods.
+//! - Where each emotion sits in valence-arousal space is `Emotion::circumplex` in
+//!   moodtune-core: one table for this mapping and for filling thin playlists.
 //! - [`MODEL_VERSION`]: changes whenever features or mapping change; stored analyses with
 //!   another version should be recomputed.
 //!
@@ -28,7 +28,6 @@ pub mod stimuli;
 
 pub use error::AudioError;
 pub use features::{Features, Mode, FEATURE_VECTOR_LEN};
-pub use mapping::{emotion_position, nearest_emotions};
 pub use moodtune_core::Emotion;
 
 use features::{FrameAnalyzer, HOP, SR};

@@ -11,31 +11,6 @@
 use crate::features::{Features, Mode, CONSONANCE_CENTRE, CONSONANCE_SCALE};
 use moodtune_core::Emotion;
 
-/// Valence/arousal position of each emotion (Russell 1980 angles, radii set so the
-/// musical emotions sit where expressive performances of them land).
-pub fn emotion_position(e: Emotion) -> (f32, f32) {
-    match e {
-        Emotion::Angry => (-0.55, 0.80),
-        Emotion::Disgust => (-0.65, 0.20),
-        Emotion::Fear => (-0.70, 0.50),
-        Emotion::Happy => (0.75, 0.40),
-        Emotion::Sad => (-0.60, -0.55),
-        Emotion::Surprise => (0.35, 0.90),
-        Emotion::Neutral => (0.0, 0.0),
-    }
-}
-
-/// All seven emotions, nearest to (valence, arousal) first (ties in label order).
-pub fn nearest_emotions(valence: f32, arousal: f32) -> [Emotion; 7] {
-    let mut all = Emotion::ALL;
-    let d = |e: &Emotion| {
-        let (v, a) = emotion_position(*e);
-        (v - valence).powi(2) + (a - arousal).powi(2)
-    };
-    all.sort_by(|x, y| d(x).total_cmp(&d(y)));
-    all
-}
-
 /// Cues of roughly unit scale: positive means more of the named quality than typical
 /// music (fast, loud, dense, bright, changing, rough, major, irregular, sudden).
 #[derive(Debug, Clone, Copy)]
@@ -151,7 +126,7 @@ pub(crate) fn map(f: &Features, mode: Option<Mode>, analysed_s: f64) -> Mapped {
     const SIGMA2: f32 = 2.0 * 0.35 * 0.35;
     let mut scores = [0f32; 7];
     for (s, e) in scores.iter_mut().zip(Emotion::ALL) {
-        let (v, a) = emotion_position(e);
+        let (v, a) = e.circumplex();
         *s = -((v - valence).powi(2) + (a - arousal).powi(2)) / SIGMA2;
         *s += match e {
             Emotion::Angry => 0.8 * ((c.loud + c.rough) / 2.0).max(0.0),
@@ -199,18 +174,5 @@ pub(crate) fn map(f: &Features, mode: Option<Mode>, analysed_s: f64) -> Mapped {
         emotion: Emotion::ALL[best],
         confidence,
         drivers,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_starts_with_own_position() {
-        for e in Emotion::ALL {
-            let (v, a) = emotion_position(e);
-            assert_eq!(nearest_emotions(v, a)[0], e);
-        }
     }
 }

@@ -2,9 +2,9 @@
 
 use anyhow::{bail, Context, Result};
 use moodtune_app::enrich;
-use moodtune_app::open::{demo_dir, open_library_at, Missing};
+use moodtune_app::open::{open_library_at, Missing};
 use moodtune_core::Emotion;
-use moodtune_library::{demo, split_tags, Library, PredictedEmotion, Song};
+use moodtune_library::{split_tags, Library, PredictedEmotion, Song};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -249,11 +249,7 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
         }
         LibraryCommand::Demo { audio_dir, db } => {
             let mut lib = open_library_at(db.db.as_deref(), Missing::Create)?;
-            let dir = audio_dir.unwrap_or_else(|| demo_dir(lib.path()));
-            let r = demo::install_into(&mut lib, &dir)
-                .with_context(|| format!("installing the demo library into {}", dir.display()))?;
-            enrich::classify(&mut lib, &enrich::Options::default())
-                .context("classifying the demo songs")?;
+            let r = moodtune_app::open::install_demo(&mut lib, audio_dir.as_deref())?;
             say!(
                 "demo library: {} songs added, {} already present, {} audio files written to {}",
                 r.added,
@@ -596,7 +592,7 @@ fn print_classify_summary(s: &enrich::ClassifySummary) {
 }
 
 /// `m:ss`, rounded to the second first: 239.6 s is 4:00, not 3:60.
-fn minutes_seconds(seconds: f64) -> String {
+pub(crate) fn minutes_seconds(seconds: f64) -> String {
     let total = seconds.max(0.0).round() as u64;
     format!("{}:{:02}", total / 60, total % 60)
 }

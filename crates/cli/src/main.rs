@@ -3,6 +3,7 @@
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+mod analyze_cmd;
 mod fer_cmd;
 mod fer_compare;
 mod library_cmd;
@@ -35,6 +36,11 @@ enum Command {
     /// Manage the typical songs that define your taste for each emotion.
     #[command(subcommand)]
     Profile(recommend_cmd::ProfileCommand),
+    /// The mood of audio files: tempo, key, valence, arousal and emotion library.
+    ///
+    /// Exit status: 0 every file analysed, 1 some file could not be (the others are
+    /// still done), 2 a bad command line.
+    Analyze(analyze_cmd::AnalyzeArgs),
     /// Import, inspect, label, classify and export the song library.
     #[command(subcommand)]
     Library(library_cmd::LibraryCommand),
@@ -56,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Recognize(a) => recognize_cmd::run(a),
         Command::Recommend(a) => recommend_cmd::run(a),
         Command::Profile(c) => recommend_cmd::run_profile(c),
+        Command::Analyze(a) => analyze_cmd::run(a),
         Command::Library(c) => library_cmd::run(c),
         Command::Fer(c) => fer_cmd::run(c, &matches),
     };

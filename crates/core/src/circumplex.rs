@@ -9,13 +9,15 @@ impl Emotion {
     /// The emotion's (valence, arousal) point, each in [-1, 1].
     pub fn circumplex(self) -> (f32, f32) {
         match self {
-            Emotion::Happy => (0.8, 0.45),
-            Emotion::Surprise => (0.3, 0.85),
-            Emotion::Angry => (-0.6, 0.75),
-            Emotion::Fear => (-0.7, 0.5),
-            Emotion::Disgust => (-0.7, 0.15),
-            Emotion::Sad => (-0.65, -0.55),
-            Emotion::Neutral => (0.1, -0.35),
+            // Russell's (1980) angles, radii set so the musical emotions sit where
+            // expressive performances of them land (docs/AUDIO.md).
+            Emotion::Angry => (-0.55, 0.80),
+            Emotion::Disgust => (-0.65, 0.20),
+            Emotion::Fear => (-0.70, 0.50),
+            Emotion::Happy => (0.75, 0.40),
+            Emotion::Sad => (-0.60, -0.55),
+            Emotion::Surprise => (0.35, 0.90),
+            Emotion::Neutral => (0.0, 0.0),
         }
     }
 

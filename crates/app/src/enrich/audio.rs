@@ -146,3 +146,13 @@ pub fn analysis_of(rec: &AudioRecord) -> Option<moodtune_audio::Analysis> {
         .ok()
         .and_then(|json| serde_json::from_str(json).ok())
 }
+
+/// Analyses audio files outside the library, in parallel, answers in the given order.
+pub fn analyze_files(
+    paths: &[PathBuf],
+) -> Vec<Result<moodtune_audio::Analysis, moodtune_audio::AudioError>> {
+    paths
+        .par_iter()
+        .map(|p| moodtune_audio::analyze_file(p))
+        .collect()
+}
