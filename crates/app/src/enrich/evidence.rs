@@ -14,8 +14,8 @@ pub fn weight(source: EvidenceSource) -> f32 {
         // A mood word a person or a tagger chose names the mood outright.
         EvidenceSource::Tags => 1.0,
         EvidenceSource::Lyrics => 0.8,
-        // The user's own labels, carried to similar songs.
-        EvidenceSource::Neighbours => 0.8,
+        // The user's own word about songs like this one: their moods, not a model's.
+        EvidenceSource::Neighbours => 1.0,
         // Cues of tempo, mode and timbre predict perceived mood less surely than words.
         EvidenceSource::Audio => 0.7,
     }

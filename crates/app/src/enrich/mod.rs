@@ -120,7 +120,7 @@ pub fn classify_with(
             tags: s.tags.iter().map(|t| t.trim().to_lowercase()).collect(),
         })
         .collect();
-    spread::standardise(&mut profiles);
+    let typical = spread::standardise(&mut profiles);
     let anchors = anchors(lib, &songs)?;
     let titles: Vec<String> = songs.iter().map(|s| s.title.clone()).collect();
 
@@ -172,7 +172,7 @@ pub fn classify_with(
         }
         // A manual label is the user's own word about this song: it is an anchor for
         // others, not a neighbour's vote for itself.
-        if let Some(v) = spread::vote(i, &profiles, &anchors, &titles) {
+        if let Some(v) = spread::vote(i, &profiles, typical, &anchors, &titles) {
             summary.with_neighbours += 1;
             votes.push(v);
         }

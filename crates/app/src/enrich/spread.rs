@@ -30,14 +30,20 @@ pub const NEIGHBOURS: usize = 5;
 /// Below this similarity a labelled song is no neighbour.
 pub const MIN_SIMILARITY: f32 = 0.5;
 
-/// Similarity of two songs in [0, 1]: the mean of what both have (audio closeness as
-/// `1 / (1 + distance)` over standardised features, tag overlap as Jaccard).
-pub fn similarity(a: &Profile, b: &Profile) -> Option<f32> {
+fn audio_distance(x: &[f32], y: &[f32]) -> f32 {
+    let d2: f32 = x.iter().zip(y).map(|(p, q)| (p - q).powi(2)).sum();
+    (d2 / x.len().max(1) as f32).sqrt()
+}
+
+/// Similarity of two songs in [0, 1]: the mean of what both have. Audio closeness is
+/// `exp(-(d / typical)^2)` over standardised features, where `typical` is the library's
+/// median distance between two songs (so "close" means close for this library); tag
+/// overlap is Jaccard.
+pub fn similarity(a: &Profile, b: &Profile, typical: f32) -> Option<f32> {
     let mut parts = Vec::new();
     if let (Some(x), Some(y)) = (&a.audio, &b.audio) {
-        let d2: f32 = x.iter().zip(y).map(|(p, q)| (p - q).powi(2)).sum();
-        let d = (d2 / x.len().max(1) as f32).sqrt();
-        parts.push(1.0 / (1.0 + 2.0 * d));
+        let d = audio_distance(x, y) / typical.max(1e-6);
+        parts.push((-d * d).exp());
     }
     if !a.tags.is_empty() && !b.tags.is_empty() {
         let inter = a.tags.intersection(&b.tags).count() as f32;
@@ -51,11 +57,12 @@ pub fn similarity(a: &Profile, b: &Profile) -> Option<f32> {
 }
 
 /// Standardises each audio feature over the songs (zero mean, unit spread), so no one
-/// feature's scale decides the distance.
-pub fn standardise(profiles: &mut [Profile]) {
+/// feature's scale decides the distance, and returns the median distance between two
+/// songs' audio (1 when fewer than two songs have audio).
+pub fn standardise(profiles: &mut [Profile]) -> f32 {
     let vecs: Vec<&Vec<f32>> = profiles.iter().filter_map(|p| p.audio.as_ref()).collect();
     let Some(dim) = vecs.first().map(|v| v.len()) else {
-        return;
+        return 1.0;
     };
     let n = vecs.len() as f32;
     let mut mean = vec![0.0f32; dim];
@@ -81,15 +88,48 @@ pub fn standardise(profiles: &mut [Profile]) {
             }
         }
     }
+    typical_distance(profiles)
+}
+
+/// Most pairs measured for the median distance: a fixed stride through all pairs keeps
+/// a large library's cost bounded and the answer deterministic.
+const MAX_PAIRS: usize = 20_000;
+
+fn typical_distance(profiles: &[Profile]) -> f32 {
+    let vecs: Vec<&Vec<f32>> = profiles.iter().filter_map(|p| p.audio.as_ref()).collect();
+    let n = vecs.len();
+    if n < 2 {
+        return 1.0;
+    }
+    let pairs = n * (n - 1) / 2;
+    let stride = pairs.div_ceil(MAX_PAIRS).max(1);
+    let mut d = Vec::with_capacity(pairs.min(MAX_PAIRS));
+    let mut k = 0usize;
+    for i in 0..n {
+        for j in i + 1..n {
+            if k % stride == 0 {
+                d.push(audio_distance(vecs[i], vecs[j]));
+            }
+            k += 1;
+        }
+    }
+    d.sort_by(f32::total_cmp);
+    d[d.len() / 2].max(1e-6)
 }
 
 /// The neighbours' vote for song `i`, from the anchors of other songs.
-pub fn vote(i: usize, profiles: &[Profile], anchors: &[Anchor], titles: &[String]) -> Option<Vote> {
+pub fn vote(
+    i: usize,
+    profiles: &[Profile],
+    typical: f32,
+    anchors: &[Anchor],
+    titles: &[String],
+) -> Option<Vote> {
     let mut near: Vec<(f32, &Anchor)> = anchors
         .iter()
         .filter(|a| a.song != i)
         .filter_map(|a| {
-            let s = similarity(&profiles[i], &profiles[a.song])?;
+            let s = similarity(&profiles[i], &profiles[a.song], typical)?;
             (s >= MIN_SIMILARITY).then_some((s, a))
         })
         .collect();
@@ -100,9 +140,12 @@ pub fn vote(i: usize, profiles: &[Profile], anchors: &[Anchor], titles: &[String
     near.truncate(NEIGHBOURS);
     let mut scores = [0.0f32; Emotion::COUNT];
     let mut weight = 0.0;
+    // The closest count most: a fourth power lets one near twin outvote several
+    // songs that are merely alike.
     for (s, a) in &near {
-        scores[a.emotion.index()] += a.sign * s;
-        weight += s;
+        let w = s.powi(4);
+        scores[a.emotion.index()] += a.sign * w;
+        weight += w;
     }
     scores.iter_mut().for_each(|x| *x /= weight);
     let (best, _) = moodtune_core::top_emotion(&scores);
@@ -120,7 +163,8 @@ pub fn vote(i: usize, profiles: &[Profile], anchors: &[Anchor], titles: &[String
     Some(Vote {
         source: EvidenceSource::Neighbours,
         scores,
-        strength: near.iter().map(|(s, _)| *s).fold(0.0, f32::max),
+        // A near twin the user labelled is about as sure as evidence gets.
+        strength: (1.5 * near[0].0).min(1.0),
         why,
     })
 }
