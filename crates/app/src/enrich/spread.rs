@@ -193,12 +193,15 @@ mod tests {
             emotion: Emotion::Sad,
             sign: 1.0,
         }];
-        let v = vote(1, &profiles, &anchors, &titles).unwrap();
+        let v = vote(1, &profiles, 1.0, &anchors, &titles).unwrap();
         assert_eq!(v.top().0, Emotion::Sad);
         assert!(v.why.contains('a'), "{}", v.why);
-        assert!(vote(2, &profiles, &anchors, &titles).is_none(), "too far");
         assert!(
-            vote(0, &profiles, &anchors, &titles).is_none(),
+            vote(2, &profiles, 1.0, &anchors, &titles).is_none(),
+            "too far"
+        );
+        assert!(
+            vote(0, &profiles, 1.0, &anchors, &titles).is_none(),
             "not its own neighbour"
         );
     }
