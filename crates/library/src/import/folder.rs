@@ -140,10 +140,21 @@ pub(super) fn read_audio(path: &Path) -> Item {
                 .get_string(&ItemKey::Lyrics)
                 .map(strip_lrc)
                 .filter(|l| !l.trim().is_empty());
-            // A mood tag that names one of the seven emotions is taken as the label.
-            song.manual_emotion = t
+            // A mood tag that names one of the seven emotions is taken as the label; any
+            // other mood ("Melancholy", "Upbeat") becomes a tag, evidence for the
+            // classifier.
+            if let Some(mood) = t
                 .get_string(&ItemKey::Mood)
-                .and_then(|m| m.parse::<Emotion>().ok());
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+            {
+                match mood.parse::<Emotion>() {
+                    Ok(e) if !mood.chars().all(|c| c.is_ascii_digit()) => {
+                        song.manual_emotion = Some(e)
+                    }
+                    _ => song.tags.extend(split_tags(&mood)),
+                }
+            }
         }
         if song.lyrics.is_none() {
             song.lyrics = sidecar_lyrics(&canonical);
