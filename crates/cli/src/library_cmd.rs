@@ -495,7 +495,7 @@ fn print_song(s: &Song) {
         }
         for e in sources {
             say!(
-                "  {:<9} {} {:.0}%: {}",
+                "  evidence  {}: {} {:.0}% ({})",
                 e.source.key(),
                 e.emotion.key(),
                 e.confidence * 100.0,

@@ -8,7 +8,7 @@ use moodtune_app::Error;
 use moodtune_core::{Emotion, FeedbackKind};
 use moodtune_server::{
     Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceResult, ImportSummary,
-    Recommendation, Song, SongId, SongPage, Strategy,
+    HostAllowlist, Recommendation, Song, SongId, SongPage, Strategy,
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -25,6 +25,12 @@ pub struct ServeArgs {
     /// Address to listen on. Only loopback addresses keep the app private to this computer.
     #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:7878")]
     addr: SocketAddr,
+    /// Another host name (or address) the page may be reached by, beside localhost and
+    /// the --addr address, optionally with :PORT: a LAN name or address when listening
+    /// on 0.0.0.0, a reverse proxy's name. Repeatable. Requests naming any other host are
+    /// refused (403), so a web site cannot reach the app through DNS rebinding.
+    #[arg(long = "allow-host", value_name = "NAME", value_parser = parse_allowed_host)]
+    allow_host: Vec<String>,
     /// Port to listen on, on loopback: shorthand for --addr 127.0.0.1:PORT.
     #[arg(long, value_name = "PORT", conflicts_with = "addr")]
     port: Option<u16>,
@@ -42,7 +48,23 @@ pub struct ServeArgs {
     link_uploaded_audio: bool,
 }
 
+/// Checks an --allow-host value when the command line is read.
+fn parse_allowed_host(name: &str) -> Result<String, String> {
+    HostAllowlist::loopback().allow(name)?;
+    Ok(name.trim().to_string())
+}
+
 impl ServeArgs {
+    /// The names requests may use: loopback, the --allow-host ones (the server adds the
+    /// address it listens on).
+    fn allowed_hosts(&self) -> anyhow::Result<HostAllowlist> {
+        let mut hosts = HostAllowlist::loopback();
+        for name in &self.allow_host {
+            hosts.allow(name).map_err(anyhow::Error::msg)?;
+        }
+        Ok(hosts)
+    }
+
     fn listen_addr(&self) -> SocketAddr {
         match self.port {
             Some(port) => SocketAddr::from(([127, 0, 0, 1], port)),
@@ -53,6 +75,7 @@ impl ServeArgs {
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let addr = args.listen_addr();
+    let allowed_hosts = args.allowed_hosts()?;
     let mut lib = open_library_at(args.db.as_deref(), Missing::Create)?;
     let db = lib.path().to_path_buf();
     if let Some(report) = install_demo_if_empty(&mut lib)? {
@@ -64,7 +87,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let classifier = moodtune_app::detect::load_classifier(args.model.as_deref())?;
     let model = moodtune_app::detect::model_name(args.model.as_deref());
-    let loopback = addr.ip().is_loopback();
+    // `[::ffff:127.0.0.1]` is loopback too.
+    let loopback = moodtune_server::is_loopback_ip(addr.ip());
     let app = WebApp::new(lib, Arc::new(classifier), model, data_dir_of(&db))
         .with_upload_audio_links(args.link_uploaded_audio);
     let backend = Web(app);
@@ -75,9 +99,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
              use the app, see your library and send it images. Use only on a network you trust.",
             addr
         );
+        if addr.ip().is_unspecified() && args.allow_host.is_empty() {
+            eprintln!(
+                "note: only requests to localhost or {addr} are answered; give the name or \
+                 address other computers use with --allow-host NAME (e.g. --allow-host {})",
+                if addr.is_ipv4() { "192.168.1.20" } else { "[fd00::20]" }
+            );
+        }
     }
     let config = moodtune_server::ServerConfig {
-        loopback_hosts_only: loopback,
+        allowed_hosts,
         ..Default::default()
     };
     let open = args.open;
@@ -270,6 +301,32 @@ mod tests {
     }
 
     #[test]
+    fn allowed_hosts_are_checked_when_read_and_mapped_loopback_is_loopback() {
+        let parse = |args: &[&str]| {
+            ServeCli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+        };
+        let args = parse(&[
+            "--addr",
+            "0.0.0.0:7878",
+            "--allow-host",
+            "music.example.org",
+            "--allow-host",
+            "192.168.1.20:7878",
+        ])
+        .unwrap()
+        .serve;
+        let hosts = args.allowed_hosts().unwrap();
+        assert!(hosts.allows_host("music.example.org:7878"));
+        assert!(hosts.allows_host("192.168.1.20:7878"));
+        assert!(hosts.allows_host("localhost:7878"));
+        assert!(!hosts.allows_host("evil.example:7878"));
+        let err = parse(&["--allow-host", "http://x/"]).err().unwrap().to_string();
+        assert!(err.contains("not a host name"), "{err}");
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:7878".parse().unwrap();
+        assert!(moodtune_server::is_loopback_ip(mapped.ip()));
+    }
+
+    #[test]
     fn first_run_installs_the_demo_and_a_busy_port_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -278,6 +335,7 @@ mod tests {
         let err = run(ServeArgs {
             db: Some(db.clone()),
             addr,
+            allow_host: Vec::new(),
             port: None,
             open: false,
             model: None,

@@ -101,7 +101,9 @@ fn a_folder_without_lyrics_gets_every_song_a_mood_and_every_mood_a_playlist() {
             .as_ref()
             .unwrap_or_else(|| panic!("{} has no mood", s.title));
         assert!(
-            p.sources.iter().any(|e| e.why.starts_with("audio:")),
+            p.sources
+                .iter()
+                .any(|e| e.source == moodtune_library::EvidenceSource::Audio),
             "{p:?}"
         );
     }

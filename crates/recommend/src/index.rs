@@ -637,7 +637,7 @@ impl Index {
                 text.push_str(&format!("you labelled it {e}"));
             } else {
                 text.push_str(&format!(
-                    "lyrics classified {e} with confidence {:.2}",
+                    "classified {e} with confidence {:.2}",
                     self.confidence[pos]
                 ));
             }
@@ -659,7 +659,8 @@ impl Index {
         }
         if !drivers.is_empty() {
             let words: Vec<&str> = drivers.iter().take(6).map(String::as_str).collect();
-            text.push_str(&format!("; {e} lyric words: {}", words.join(", ")));
+            // Lyric words, audio cues or mood tags: whatever drove the prediction.
+            text.push_str(&format!("; {e} because: {}", words.join(", ")));
         }
         if skips > 0 {
             let times = if skips == 1 { "once" } else { "several times" };

@@ -540,7 +540,7 @@ fn cold_start_ranks_by_label_confidence_manual_first() {
     assert!(
         recs[1]
             .explanation
-            .contains("happy lyric words: sunshine, dance"),
+            .contains("happy because: sunshine, dance"),
         "{}",
         recs[1].explanation
     );

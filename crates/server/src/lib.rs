@@ -16,6 +16,7 @@ mod assets;
 pub mod backend;
 #[cfg(feature = "fake")]
 pub mod fake;
+mod hosts;
 mod routes;
 pub mod session;
 
@@ -23,6 +24,7 @@ pub use backend::{
     Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult, FeedbackKind,
     ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
 };
+pub use hosts::{is_loopback_ip, HostAllowlist};
 pub use routes::audio_mime;
 pub use session::{Mood, MoodSmoother};
 
@@ -45,9 +47,10 @@ pub struct ServerConfig {
     /// Frames analysed at the same time; more wait their turn, so a burst of clients
     /// queues instead of starving the machine.
     pub analyze_concurrency: usize,
-    /// Reject requests whose `Host` is not a loopback name (guards against DNS
-    /// rebinding from a web site). Turn off only when serving on another address.
-    pub loopback_hosts_only: bool,
+    /// The `Host` names answered (anything else is a 403: guards against DNS
+    /// rebinding from a web site) and the origins whose pages may change state.
+    /// Loopback names always; [`run_blocking`] adds the address it listens on.
+    pub allowed_hosts: HostAllowlist,
 }
 
 impl Default for ServerConfig {
@@ -60,7 +63,7 @@ impl Default for ServerConfig {
             analyze_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
-            loopback_hosts_only: true,
+            allowed_hosts: HostAllowlist::loopback(),
         }
     }
 }
@@ -82,11 +85,12 @@ pub async fn serve(
 }
 
 /// Binds `addr`, calls `on_ready` with the bound address (the port may have been 0), and
-/// serves until Ctrl-C. Blocks the calling thread; builds its own tokio runtime.
+/// serves until Ctrl-C. The bound address joins `config.allowed_hosts`. Blocks the
+/// calling thread; builds its own tokio runtime.
 pub fn run_blocking(
     backend: Arc<dyn Backend>,
     addr: SocketAddr,
-    config: ServerConfig,
+    mut config: ServerConfig,
     on_ready: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -96,7 +100,9 @@ pub fn run_blocking(
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
-        on_ready(listener.local_addr()?);
+        let bound = listener.local_addr()?;
+        config.allowed_hosts.add_bound(bound);
+        on_ready(bound);
         serve(listener, router(backend, config), async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -3,7 +3,7 @@
 use crate::assets;
 use crate::backend::*;
 use crate::session::{valid_session_id, Mood, MoodSmoother, Sessions};
-use crate::ServerConfig;
+use crate::{HostAllowlist, ServerConfig};
 use axum::body::{Body, Bytes};
 use axum::extract::{
     DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, Path, Query, Request, State,
@@ -235,20 +235,27 @@ fn probs_json(p: &[f32; Emotion::COUNT]) -> Value {
 /// Rejects foreign `Host` names (DNS rebinding) and requests other sites' pages make
 /// (cross-site request forgery), and adds protective headers.
 async fn guard(State(st): St, req: Request, next: Next) -> Response {
-    if let Some(why) = cross_site(&req) {
-        return ApiError::new(StatusCode::FORBIDDEN, why).into_response();
-    }
-    if st.config.loopback_hosts_only {
-        if let Some(host) = req.headers().get(header::HOST) {
-            let ok = host.to_str().map(is_loopback_host).unwrap_or(false);
-            if !ok {
-                return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "this moodtune server only answers to localhost / 127.0.0.1",
-                )
-                .into_response();
-            }
+    let allowed = &st.config.allowed_hosts;
+    // A request without a `Host` (HTTP/1.0) comes from no browser.
+    if let Some(host) = req.headers().get(header::HOST) {
+        if !host.to_str().is_ok_and(|h| allowed.allows_host(h)) {
+            let shown: String = String::from_utf8_lossy(host.as_bytes())
+                .chars()
+                .take(100)
+                .collect();
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "this moodtune server does not answer to the host name {shown:?}: it \
+                     answers to localhost, the address it listens on and the names given \
+                     with `moodtune serve --allow-host NAME`"
+                ),
+            )
+            .into_response();
         }
+    }
+    if let Some(why) = cross_site(&req, allowed) {
+        return ApiError::new(StatusCode::FORBIDDEN, why).into_response();
     }
     let mut res = next.run(req).await;
     let h = res.headers_mut();
@@ -273,7 +280,7 @@ async fn guard(State(st): St, req: Request, next: Next) -> Response {
 /// browser to send it (a form post or a no-cors `fetch` reaches a localhost server
 /// too). Browsers say where a request comes from in `Origin` and `Sec-Fetch-Site`;
 /// clients that send neither (curl, scripts) are not browsers acting for a page.
-fn cross_site(req: &Request) -> Option<String> {
+fn cross_site(req: &Request, allowed: &HostAllowlist) -> Option<String> {
     let method = req.method();
     if method == axum::http::Method::GET
         || method == axum::http::Method::HEAD
@@ -295,36 +302,13 @@ fn cross_site(req: &Request) -> Option<String> {
         }
     }
     if let Some(origin) = header_text(header::ORIGIN.as_str()) {
-        let host = header_text(header::HOST.as_str()).unwrap_or_default();
-        let own = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            .is_some_and(|o| !host.is_empty() && o.eq_ignore_ascii_case(host));
-        if !own {
+        if !allowed.allows_origin(origin, header_text(header::HOST.as_str())) {
             return Some(format!(
                 "cross-site request refused: a page from {origin} may not {method} to moodtune"
             ));
         }
     }
     None
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    // Strip the port; IPv6 literals keep their brackets.
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((ip, _)) => return ip == "::1",
-            None => return false,
-        }
-    } else {
-        host.rsplit_once(':').map_or(host, |(n, _)| n)
-    };
-    let name = name.to_ascii_lowercase();
-    name == "localhost"
-        || name.ends_with(".localhost")
-        || name
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 // `OriginalUri`: inside the nested /api router the path has lost its prefix.
@@ -688,31 +672,4 @@ pub fn audio_mime(path: &std::path::Path) -> Option<mime::Mime> {
         _ => return None,
     };
     mime.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback_host;
-
-    #[test]
-    fn loopback_hosts() {
-        for ok in [
-            "localhost",
-            "localhost:7878",
-            "127.0.0.1:7878",
-            "127.1.2.3",
-            "[::1]:7878",
-            "app.localhost:1",
-        ] {
-            assert!(is_loopback_host(ok), "{ok}");
-        }
-        for bad in [
-            "evil.example:7878",
-            "192.168.1.2:7878",
-            "[::2]:1",
-            "localhost.evil.com",
-        ] {
-            assert!(!is_loopback_host(bad), "{bad}");
-        }
-    }
 }

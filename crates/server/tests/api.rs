@@ -5,7 +5,7 @@ use axum::body::{to_bytes, Body};
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use moodtune_server::fake::FakeBackend;
-use moodtune_server::{router, ServerConfig};
+use moodtune_server::{router, HostAllowlist, ServerConfig};
 use serde_json::{json, Value};
 use std::io::Cursor;
 use std::sync::Arc;
@@ -689,17 +689,124 @@ async fn unknown_endpoints_methods_and_foreign_hosts() {
     );
     assert_eq!(send(&app, req("127.0.0.1:7878")).await.0, StatusCode::OK);
     assert_eq!(send(&app, req("localhost:7878")).await.0, StatusCode::OK);
-    let open = router(
-        Arc::new(FakeBackend::new(1)),
-        ServerConfig {
-            loopback_hosts_only: false,
-            ..ServerConfig::default()
-        },
-    );
-    assert_eq!(
-        send(&open, req("192.168.1.20:7878")).await.0,
-        StatusCode::OK
-    );
+}
+
+/// DNS rebinding: a web site whose name now resolves to this server must not read the
+/// library, whatever address the server listens on. Only loopback names, the address it
+/// listens on and names given with `--allow-host` are answered.
+#[tokio::test]
+async fn foreign_hosts_are_refused_on_every_address() {
+    let bound: std::net::SocketAddr = "192.168.1.20:7878".parse().unwrap();
+    let config = ServerConfig {
+        allowed_hosts: HostAllowlist::for_addr(bound)
+            .with("music.example.org")
+            .unwrap(),
+        ..ServerConfig::default()
+    };
+    let app = router(Arc::new(FakeBackend::new(1)), config);
+    let req = |method: Method, uri: &str, host: &str, origin: Option<&str>| {
+        let mut r = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::HOST, host);
+        if let Some(o) = origin {
+            r = r.header(header::ORIGIN, o);
+        }
+        r.body(if uri.starts_with("/api/feedback") {
+            Body::from(json!({"song_id": 1, "emotion": "happy", "action": "like"}).to_string())
+        } else {
+            Body::empty()
+        })
+        .unwrap()
+    };
+    for host in [
+        "evil.example:7878",
+        "evil.example",
+        "192.168.1.21:7878",
+        "192.168.1.20:9999",
+        "[::ffff:192.168.1.21]:7878",
+    ] {
+        for uri in ["/api/songs", "/api/info", "/"] {
+            let (status, _, body) = send(&app, req(Method::GET, uri, host, None)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{host} {uri}");
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            assert!(v["error"].as_str().unwrap().contains("--allow-host"), "{v}");
+        }
+    }
+    for host in [
+        "192.168.1.20:7878",
+        "192.168.1.20",
+        "music.example.org",
+        "MUSIC.example.org:443",
+        "localhost:7878",
+        "127.0.0.1:1234",
+        "[::1]:7878",
+        "[::ffff:127.0.0.1]:7878",
+    ] {
+        let (status, _, _) = send(&app, req(Method::GET, "/api/songs", host, None)).await;
+        assert_eq!(status, StatusCode::OK, "{host}");
+    }
+    // State changes: the Origin must be the server's own by the same list.
+    for (host, origin) in [
+        ("192.168.1.20:7878", "http://192.168.1.20:7878"),
+        ("music.example.org", "https://music.example.org"),
+        // A reverse proxy that sends its own address as Host.
+        ("127.0.0.1:7878", "https://music.example.org"),
+        ("[::ffff:127.0.0.1]:7878", "http://[::ffff:127.0.0.1]:7878"),
+    ] {
+        let (status, _, body) =
+            send(&app, req(Method::POST, "/api/feedback", host, Some(origin))).await;
+        assert_eq!(status, StatusCode::OK, "{host} {origin} {body:?}");
+    }
+    for (host, origin) in [
+        ("192.168.1.20:7878", "http://evil.example:7878"),
+        ("192.168.1.20:7878", "http://localhost:3000"),
+        ("evil.example:7878", "http://evil.example:7878"),
+    ] {
+        let (status, _, _) =
+            send(&app, req(Method::POST, "/api/feedback", host, Some(origin))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{host} {origin}");
+    }
+
+    // IPv4-mapped loopback is loopback for the default (loopback only) list as well.
+    let local = router(Arc::new(FakeBackend::new(1)), ServerConfig::default());
+    for (host, status) in [
+        ("[::ffff:127.0.0.1]:7878", StatusCode::OK),
+        ("[::ffff:7f00:1]", StatusCode::OK),
+        ("192.168.1.20:7878", StatusCode::FORBIDDEN),
+        ("music.example.org", StatusCode::FORBIDDEN),
+    ] {
+        let got = send(&local, req(Method::GET, "/api/info", host, None)).await.0;
+        assert_eq!(got, status, "{host}");
+    }
+}
+
+/// Over a real socket: a rebinding name is refused, the bound address answered.
+#[tokio::test]
+async fn a_real_socket_refuses_a_rebinding_host() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = ServerConfig {
+        allowed_hosts: HostAllowlist::for_addr(addr),
+        ..ServerConfig::default()
+    };
+    let app = router(Arc::new(FakeBackend::new(1)), config);
+    tokio::spawn(moodtune_server::serve(listener, app, std::future::pending()));
+    async fn status_for(addr: std::net::SocketAddr, host: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            format!("GET /api/songs HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out.lines().next().unwrap_or_default().to_string()
+    }
+    assert!(status_for(addr, "rebind.evil.example:80").await.contains("403"));
+    assert!(status_for(addr, &addr.to_string()).await.contains("200"));
 }
 
 /// A page of another site can make the browser post to localhost: such requests change

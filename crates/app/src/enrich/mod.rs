@@ -145,11 +145,7 @@ pub fn classify_with(
                 source: EvidenceSource::Lyrics,
                 scores: p.probabilities,
                 strength: 1.0,
-                why: if p.drivers.is_empty() {
-                    "lyrics".to_string()
-                } else {
-                    format!("lyrics: {}", p.drivers.join(", "))
-                },
+                why: p.drivers.join(", "),
             });
         }
         if let Some(a) = &analyses[i] {
@@ -159,7 +155,7 @@ pub fn classify_with(
                 scores: circumplex_scores(a.valence, a.arousal),
                 strength: a.confidence.clamp(0.2, 1.0),
                 why: format!(
-                    "audio: {} (valence {:+.2}, arousal {:+.2})",
+                    "{} (valence {:+.2}, arousal {:+.2})",
                     a.drivers.join(", "),
                     a.valence,
                     a.arousal
@@ -264,7 +260,7 @@ fn drivers_for(
         .iter()
         .find(|v| v.source == EvidenceSource::Tags && v.top().0 == emotion)
     {
-        out.push(v.why.clone());
+        out.extend(v.why.split(", ").map(String::from));
     }
     out
 }

@@ -125,7 +125,7 @@ pub fn vote(analyzer: &Analyzer, tags: &[String]) -> Option<Vote> {
         scores,
         // Several tags that agree are surer than one; disagreeing ones less sure.
         strength: (0.6 + 0.2 * words.len() as f32).min(1.0) * top,
-        why: format!("tags: {}", words.join(", ")),
+        why: words.join(", "),
     })
 }
 
