@@ -152,7 +152,7 @@ pub(super) fn read_audio(path: &Path) -> Item {
                     Ok(e) if !mood.chars().all(|c| c.is_ascii_digit()) => {
                         song.manual_emotion = Some(e)
                     }
-                    _ => song.tags.extend(split_tags(&mood)),
+                    _ => song.tags.extend(split_tags(mood)),
                 }
             }
         }
