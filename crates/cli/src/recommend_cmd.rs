@@ -218,7 +218,7 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
     let recs: Vec<_> = list.entries.iter().map(|e| &e.rec).collect();
     if let Some(cold) = recs.iter().find(|r| r.cold_start) {
         let e = cold.emotion;
-        if index.profile(e, &taste).picks.is_empty() {
+        if index.profile(e, taste).picks.is_empty() {
             println!(
                 "tip: pick typical songs to personalise: moodtune profile pick --emotion {} SONG...",
                 e.key()
@@ -329,7 +329,7 @@ fn show(db: Option<&Path>, emotion: Option<Emotion>, json: bool) -> Result<ExitC
         let out: Vec<ProfileJson> = emotions
             .iter()
             .map(|&e| {
-                let summary = index.profile(e, &taste);
+                let summary = index.profile(e, taste);
                 let pick_titles = summary.picks.iter().map(|&id| title(id)).collect();
                 ProfileJson {
                     summary,
@@ -341,7 +341,7 @@ fn show(db: Option<&Path>, emotion: Option<Emotion>, json: bool) -> Result<ExitC
         return Ok(ExitCode::SUCCESS);
     }
     for e in emotions {
-        let p = index.profile(e, &taste);
+        let p = index.profile(e, taste);
         let untouched = p.picks.is_empty() && p.missing_picks.is_empty() && p.likes + p.skips == 0;
         if untouched && emotion.is_none() {
             println!("{}: no picks or feedback yet", e.key());
@@ -458,7 +458,7 @@ mod tests {
         let (index, taste) = (rec.index(), rec.taste());
         let recs = index.recommend(
             &Request::new(Emotion::Happy).limit(3),
-            &taste,
+            taste,
             &Session::new(),
         );
         let got: Vec<(&str, String)> = recs
@@ -528,11 +528,11 @@ mod tests {
         assert_eq!(taste.feedback().len(), 2);
         // No picks: the Happy profile is Cheerful 1 (like) - 0.5 (skip) = 0.5, so songs
         // with Cheerful rank first; Light is demoted below the other Cheerful-only song.
-        let p = index.profile(Emotion::Happy, &taste);
+        let p = index.profile(Emotion::Happy, taste);
         assert_eq!(p.weights, vec![("Cheerful".to_string(), 0.5)]);
         let recs = index.recommend(
             &Request::new(Emotion::Happy).limit(20),
-            &taste,
+            taste,
             &Session::new(),
         );
         let pos = |t: &str| recs.iter().position(|r| r.title == t).unwrap();

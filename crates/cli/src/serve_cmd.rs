@@ -7,8 +7,8 @@ use moodtune_app::web::WebApp;
 use moodtune_app::Error;
 use moodtune_core::{Emotion, FeedbackKind};
 use moodtune_server::{
-    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceResult, ImportSummary,
-    HostAllowlist, Recommendation, Song, SongId, SongPage, Strategy,
+    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceResult, HostAllowlist,
+    ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -103,7 +103,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             eprintln!(
                 "note: only requests to localhost or {addr} are answered; give the name or \
                  address other computers use with --allow-host NAME (e.g. --allow-host {})",
-                if addr.is_ipv4() { "192.168.1.20" } else { "[fd00::20]" }
+                if addr.is_ipv4() {
+                    "192.168.1.20"
+                } else {
+                    "[fd00::20]"
+                }
             );
         }
     }
@@ -320,7 +324,10 @@ mod tests {
         assert!(hosts.allows_host("192.168.1.20:7878"));
         assert!(hosts.allows_host("localhost:7878"));
         assert!(!hosts.allows_host("evil.example:7878"));
-        let err = parse(&["--allow-host", "http://x/"]).err().unwrap().to_string();
+        let err = parse(&["--allow-host", "http://x/"])
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("not a host name"), "{err}");
         let mapped: SocketAddr = "[::ffff:127.0.0.1]:7878".parse().unwrap();
         assert!(moodtune_server::is_loopback_ip(mapped.ip()));

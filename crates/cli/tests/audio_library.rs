@@ -147,7 +147,7 @@ fn a_folder_without_lyrics_gets_every_song_a_mood_and_every_mood_a_playlist() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(
-        stdout.contains(&format!("analysed 1 audio files"))
+        stdout.contains("analysed 1 audio files")
             && stdout.contains(&format!("{} unchanged since", n - 1)),
         "{stdout}"
     );

@@ -104,13 +104,15 @@ fn typical_distance(profiles: &[Profile]) -> f32 {
     let pairs = n * (n - 1) / 2;
     let stride = pairs.div_ceil(MAX_PAIRS).max(1);
     let mut d = Vec::with_capacity(pairs.min(MAX_PAIRS));
-    let mut k = 0usize;
+    // Every `stride`-th pair in row order: `skip` counts down to the next one taken.
+    let mut skip = 0usize;
     for i in 0..n {
         for j in i + 1..n {
-            if k % stride == 0 {
+            if skip == 0 {
                 d.push(audio_distance(vecs[i], vecs[j]));
+                skip = stride;
             }
-            k += 1;
+            skip -= 1;
         }
     }
     d.sort_by(f32::total_cmp);
