@@ -269,12 +269,15 @@ fn long_file_stops_at_the_analysis_limit() {
     assert!((a.analysed_s - 60.0).abs() < 0.5, "{}", a.analysed_s);
 }
 
-/// Real recordings where present (Debian's hyperrogue-music); CI without them skips.
+/// Real recordings (Debian's hyperrogue-music, installed by scripts/setup-test-audio.sh).
 #[test]
 fn real_ogg_files_if_installed() {
     let dir = PathBuf::from("/usr/share/hyperrogue/music");
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("skipped: {} not installed", dir.display());
+        moodtune_testkit::missing(
+            &dir.display().to_string(),
+            "run scripts/setup-test-audio.sh",
+        );
         return;
     };
     let mut n = 0;

@@ -86,11 +86,11 @@ fn start_server(db: &std::path::Path) -> (Server, String) {
 #[test]
 fn serve_shows_mood_and_plays_a_demo_song_in_chromium() {
     let Some(chromium) = cdp::find_chromium() else {
-        eprintln!("SKIPPED: chromium not installed (run scripts/setup-browser.sh)");
+        moodtune_testkit::missing("chromium", "run scripts/setup-browser.sh");
         return;
     };
     let Some(photo) = face_photo() else {
-        eprintln!("SKIPPED: no face photo (run scripts/fetch-test-photos.sh)");
+        moodtune_testkit::missing("a face photo", "run scripts/fetch-test-photos.sh");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

@@ -414,7 +414,10 @@ fn real_data_figures() {
     let csv =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/fer2013/fer2013.csv.gz");
     if !csv.exists() {
-        eprintln!("skipping: {} not present", csv.display());
+        moodtune_testkit::missing(
+            &csv.display().to_string(),
+            "FER2013 lives in ../shared/data",
+        );
         return;
     }
     let dir = PathBuf::from(

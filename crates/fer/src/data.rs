@@ -607,7 +607,7 @@ mod tests {
         let p = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/data/fer2013/fer2013.csv.gz");
         if !p.exists() {
-            eprintln!("skipping: {} not present", p.display());
+            moodtune_testkit::missing(&p.display().to_string(), "FER2013 lives in ../shared/data");
             return;
         }
         let opts = LoadOptions {

@@ -136,7 +136,10 @@ fn shipped_model_scores_the_model_cards_publictest_accuracy() {
     let csv = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data/fer2013/fer2013.csv.gz");
     if !csv.exists() {
-        eprintln!("skipping: {} not present", csv.display());
+        moodtune_testkit::missing(
+            &csv.display().to_string(),
+            "FER2013 lives in ../shared/data",
+        );
         return;
     }
     let opts = moodtune_fer::LoadOptions {

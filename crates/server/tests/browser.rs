@@ -80,7 +80,7 @@ const REPORT: &str = r#"(() => {
 #[test]
 fn camera_mood_playlist_and_audio_in_chromium() {
     let Some(chromium) = cdp::find_chromium() else {
-        eprintln!("SKIPPED: chromium not installed (run scripts/setup-browser.sh)");
+        moodtune_testkit::missing("chromium", "run scripts/setup-browser.sh");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

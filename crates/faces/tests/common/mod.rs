@@ -16,16 +16,13 @@ pub fn photo_dir() -> PathBuf {
     }
 }
 
-/// A fetched photo, or `None` (with a note) when the script has not been run.
+/// A fetched photo, or `None` when the script has not been run (a failure in CI).
 pub fn photo(name: &str) -> Option<PathBuf> {
     let p = photo_dir().join(name);
     if p.is_file() {
         Some(p)
     } else {
-        eprintln!(
-            "note: {} missing; run scripts/fetch-test-photos.sh to enable this test",
-            p.display()
-        );
+        moodtune_testkit::missing(&p.display().to_string(), "run scripts/fetch-test-photos.sh");
         None
     }
 }

@@ -1,0 +1,35 @@
+//! What a test does when a resource it needs (a browser, the test photos, FER2013, a
+//! Debian music package) is missing.
+//!
+//! In CI (`CI` set, as `.ci/run` runs) a missing resource is a failure: [`missing`]
+//! panics with the reason, so a green run means every test ran. Locally it prints the
+//! reason, appends it to the file named by `MOODTUNE_SKIP_LOG` (scripts/test.sh prints
+//! "N tests skipped: ..." from it at the end) and returns, so the test can return early.
+
+use std::io::Write;
+
+/// Whether this run is CI's: `CI` set to anything but empty, `0` or `false`.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// Reports that the running test cannot run: `resource` is what is missing, `fix` how
+/// to get it. Panics in CI; elsewhere records the skip and returns.
+pub fn missing(resource: &str, fix: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let reason = format!("{test}: {resource} missing ({fix})");
+    if in_ci() {
+        panic!("{reason}; in CI every test must run");
+    }
+    eprintln!("SKIPPED {reason}");
+    if let Some(log) = std::env::var_os("MOODTUNE_SKIP_LOG") {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+        {
+            let _ = writeln!(f, "{reason}");
+        }
+    }
+}
