@@ -18,7 +18,7 @@ use safetensors::Dtype;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// A named tensor as f32 bytes: (name, (shape, little-endian data)).
@@ -43,6 +43,81 @@ struct EpochMetrics {
     ema_val_acc: Option<f64>,
 }
 
+/// The files of a run directory that the loop writes.
+struct RunFiles {
+    config: PathBuf,
+    checkpoint: PathBuf,
+    metrics: PathBuf,
+    best: PathBuf,
+}
+
+impl RunFiles {
+    fn in_dir(dir: &Path) -> RunFiles {
+        RunFiles {
+            config: dir.join(CONFIG_FILE),
+            checkpoint: dir.join(CHECKPOINT),
+            metrics: dir.join("metrics.jsonl"),
+            best: dir.join("best.safetensors"),
+        }
+    }
+}
+
+/// Which of a run's two networks: the trained weights or their moving average.
+#[derive(Clone, Copy)]
+enum Weights {
+    Live,
+    Averaged,
+}
+
+impl Weights {
+    /// The name best.safetensors records in its `weights` field.
+    fn name(self) -> &'static str {
+        match self {
+            Weights::Live => "live",
+            Weights::Averaged => "ema",
+        }
+    }
+}
+
+/// One epoch's training figures, before evaluation.
+struct TrainedEpoch {
+    seen: usize,
+    correct: i64,
+    loss_sum: f64,
+    /// The learning rate of the epoch's last step.
+    lr: f64,
+    seconds: f64,
+}
+
+/// One epoch after evaluation: its metrics line and, when it beat the best so far, the
+/// weights that did.
+struct EvaluatedEpoch {
+    metrics: EpochMetrics,
+    new_best: Option<Weights>,
+}
+
+/// Everything a run carries from epoch to epoch.
+struct Run {
+    cfg: TrainConfig,
+    files: RunFiles,
+    crop: usize,
+    /// Preprocessed as the student will see faces in use.
+    train: Dataset,
+    val: Dataset,
+    teacher: Option<Teacher>,
+    vs: VarStore,
+    net: TorchNet,
+    optim: Optim,
+    ema: Option<Ema>,
+    /// The best PublicTest accuracy so far (checkpointed, so a resume keeps competing
+    /// against it).
+    best: f64,
+    per_epoch: usize,
+    total_steps: usize,
+    /// Reused by every batch, so the run allocates its input buffer once.
+    batch_buf: Vec<f32>,
+}
+
 pub fn run(requested: &TrainConfig) -> Result<()> {
     run_until(requested, None)
 }
@@ -50,17 +125,32 @@ pub fn run(requested: &TrainConfig) -> Result<()> {
 /// [`run`], stopping after `stop_after` epochs as if the process had been killed there
 /// (what the resume test needs).
 fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
+    let cfg = settings(requested)?;
+    let (mut run, start_epoch) = Run::prepare(cfg)?;
+    let epochs = run.cfg.epochs;
+    let last_epoch = stop_after.map_or(epochs, |n| n.min(epochs));
+    for epoch in start_epoch..last_epoch {
+        let trained = run.train_epoch(epoch);
+        let evaluated = run.evaluate_epoch(epoch, trained);
+        run.checkpoint(&evaluated)?;
+    }
+    if last_epoch < epochs {
+        return Ok(());
+    }
+    run.export_final()
+}
+
+/// The settings the run in `requested.run_dir` trains with: those it was started with
+/// when it has a checkpoint to resume, else `requested`, written down for a later resume.
+fn settings(requested: &TrainConfig) -> Result<TrainConfig> {
     std::fs::create_dir_all(&requested.run_dir).with_context(|| {
         format!(
             "cannot create run directory {}",
             requested.run_dir.display()
         )
     })?;
-    let config_path = requested.run_dir.join(CONFIG_FILE);
-    let ckpt_path = requested.run_dir.join(CHECKPOINT);
-    // A run directory with a checkpoint is resumed with the settings it was started with.
-    let metrics_path = requested.run_dir.join("metrics.jsonl");
-    let cfg: TrainConfig = if let Some(stored) = TrainConfig::resumable(&requested.run_dir)? {
+    let files = RunFiles::in_dir(&requested.run_dir);
+    if let Some(stored) = TrainConfig::resumable(&requested.run_dir)? {
         eprintln!(
             "resuming {} (settings from its config.json)",
             requested.run_dir.display()
@@ -73,24 +163,22 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
             );
         }
         // A moved or copied run directory goes on where it is now.
-        TrainConfig {
+        return Ok(TrainConfig {
             run_dir: requested.run_dir.clone(),
             ..stored
-        }
-    } else {
-        write_atomic(&config_path, &serde_json::to_vec_pretty(requested)?)?;
-        // A run killed before its first checkpoint may have logged its first epoch:
-        // a fresh start must not append a second one after it.
-        if !ckpt_path.exists() {
-            truncate_metrics(&metrics_path, 0)?;
-        }
-        requested.clone()
-    };
-    crate::malloc::keep_freed_memory();
-    tch::set_num_threads(cfg.threads as i32);
-    let arch = Arch::by_name(&cfg.arch)?;
-    let crop = arch.input;
+        });
+    }
+    write_atomic(&files.config, &serde_json::to_vec_pretty(requested)?)?;
+    // A run killed before its first checkpoint may have logged its first epoch:
+    // a fresh start must not append a second one after it.
+    if !files.checkpoint.exists() {
+        truncate_metrics(&files.metrics, 0)?;
+    }
+    Ok(requested.clone())
+}
 
+/// The Training and PublicTest faces, preprocessed, and the teacher if the run has one.
+fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset, Option<Teacher>)> {
     let t0 = Instant::now();
     let load = |u: Usage| {
         Dataset::load(
@@ -121,14 +209,16 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
 
     // A cached teacher labels the raw faces through its own stored preprocessing; the
     // student then trains on what its stored preprocessing will show it in use.
-    let teacher = Teacher::load(&cfg, &train)?;
+    let teacher = Teacher::load(cfg, &train)?;
     let pipeline = moodtune_fer::Pipeline::parse(&cfg.preprocess)?;
     train.preprocess(&pipeline);
     val.preprocess(&pipeline);
+    Ok((train, val, teacher))
+}
 
-    tch::manual_seed(cfg.seed as i64);
-    let vs = VarStore::new(Device::Cpu);
-    let dropout = if arch.layers.iter().any(|l| {
+/// The dropout a network trains with: 0.3 for those with BatchNorm, none otherwise.
+fn dropout_for(arch: &Arch) -> f64 {
+    let batchnorm = arch.layers.iter().any(|l| {
         matches!(
             l,
             moodtune_fer::model::LayerSpec::Conv {
@@ -136,153 +226,220 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
                 ..
             }
         )
-    }) {
+    });
+    if batchnorm {
         0.3
     } else {
         0.0
-    };
-    let net = TorchNet::new(&vs.root(), &arch, dropout).with_bf16(cfg.bf16);
-    if cfg.bf16 && !native_bf16() {
-        eprintln!(
-            "note: this CPU has no AVX512-BF16: bfloat16 training runs emulated, slower than float32"
-        );
     }
-    params_channels_last(&vs);
-    let mut optim = Optim::new(cfg.optimizer, &vs);
+}
 
-    let mut ema = (cfg.ema > 0.0).then(|| Ema::new(&vs, &arch, dropout, cfg.ema));
+impl Run {
+    /// Loads the data and builds the network, its optimizer and average, restored from the
+    /// checkpoint when there is one; also returns the first epoch left to train.
+    fn prepare(cfg: TrainConfig) -> Result<(Run, usize)> {
+        let files = RunFiles::in_dir(&cfg.run_dir);
+        crate::malloc::keep_freed_memory();
+        tch::set_num_threads(cfg.threads as i32);
+        let arch = Arch::by_name(&cfg.arch)?;
+        let (train, val, teacher) = load_data(&cfg)?;
 
-    if let (Some(init), false) = (&cfg.init, ckpt_path.exists()) {
-        load_weights(init, &vs)?;
-        if let Some(ema) = ema.as_mut() {
-            ema.copy_live();
+        // Seeded before the first weight is drawn: the live network, then the average.
+        tch::manual_seed(cfg.seed as i64);
+        let vs = VarStore::new(Device::Cpu);
+        let dropout = dropout_for(&arch);
+        let net = TorchNet::new(&vs.root(), &arch, dropout).with_bf16(cfg.bf16);
+        if cfg.bf16 && !native_bf16() {
+            eprintln!(
+                "note: this CPU has no AVX512-BF16: bfloat16 training runs emulated, slower than float32"
+            );
         }
-        eprintln!("initialised from {}", init.display());
-    }
-    let mut start_epoch = 0;
-    let mut best = 0.0f64;
-    if ckpt_path.exists() {
-        let (epoch, b) = load_checkpoint(&ckpt_path, &vs, &mut optim, ema.as_mut())?;
-        start_epoch = epoch;
-        best = b;
-        truncate_metrics(&metrics_path, epoch)?;
-        eprintln!(
-            "resumed after epoch {epoch} (best PublicTest {:.2}%)",
-            best * 100.0
-        );
+        params_channels_last(&vs);
+        let mut optim = Optim::new(cfg.optimizer, &vs);
+        let mut ema = (cfg.ema > 0.0).then(|| Ema::new(&vs, &arch, dropout, cfg.ema));
+
+        // `--init` only seeds a new run: a resumed one has its own weights.
+        if let (Some(init), false) = (&cfg.init, files.checkpoint.exists()) {
+            load_weights(init, &vs)?;
+            if let Some(ema) = ema.as_mut() {
+                ema.copy_live();
+            }
+            eprintln!("initialised from {}", init.display());
+        }
+        let mut start_epoch = 0;
+        let mut best = 0.0f64;
+        if files.checkpoint.exists() {
+            let (epoch, b) = load_checkpoint(&files.checkpoint, &vs, &mut optim, ema.as_mut())?;
+            start_epoch = epoch;
+            best = b;
+            truncate_metrics(&files.metrics, epoch)?;
+            eprintln!(
+                "resumed after epoch {epoch} (best PublicTest {:.2}%)",
+                best * 100.0
+            );
+        }
+
+        if cfg.batch == 0 || cfg.batch > train.len() {
+            bail!(
+                "batch {} does not fit {} training faces",
+                cfg.batch,
+                train.len()
+            );
+        }
+        let per_epoch = {
+            let full = train.len() / cfg.batch;
+            if cfg.max_batches > 0 {
+                full.min(cfg.max_batches)
+            } else {
+                full
+            }
+        };
+        let total_steps = per_epoch * cfg.epochs;
+        let run = Run {
+            files,
+            crop: arch.input,
+            train,
+            val,
+            teacher,
+            vs,
+            net,
+            optim,
+            ema,
+            best,
+            per_epoch,
+            total_steps,
+            batch_buf: Vec::new(),
+            cfg,
+        };
+        Ok((run, start_epoch))
     }
 
-    if cfg.batch == 0 || cfg.batch > train.len() {
-        bail!(
-            "batch {} does not fit {} training faces",
-            cfg.batch,
-            train.len()
-        );
-    }
-    let per_epoch = {
-        let full = train.len() / cfg.batch;
-        if cfg.max_batches > 0 {
-            full.min(cfg.max_batches)
-        } else {
-            full
-        }
-    };
-    let total_steps = per_epoch * cfg.epochs;
-    let mut batch_buf = Vec::new();
-    let last_epoch = stop_after.map_or(cfg.epochs, |n| n.min(cfg.epochs));
-    for epoch in start_epoch..last_epoch {
+    /// One pass over a shuffled subset of the Training faces, updating the weights (and
+    /// their average) after every batch.
+    fn train_epoch(&mut self, epoch: usize) -> TrainedEpoch {
         // One generator per epoch: resuming at an epoch boundary replays the same stream.
-        let epoch_seed = cfg.seed.wrapping_mul(1000).wrapping_add(epoch as u64);
+        let epoch_seed = self.cfg.seed.wrapping_mul(1000).wrapping_add(epoch as u64);
         tch::manual_seed(epoch_seed as i64);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(epoch_seed);
-        let mut order: Vec<usize> = (0..train.len()).collect();
+        let mut order: Vec<usize> = (0..self.train.len()).collect();
         order.shuffle(&mut rng);
 
-        let bar = ProgressBar::new(per_epoch as u64);
+        let bar = ProgressBar::new(self.per_epoch as u64);
         bar.set_style(
             ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        bar.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
+        bar.set_prefix(format!("{}/{}", epoch + 1, self.cfg.epochs));
         let started = Instant::now();
-        let (mut seen, mut correct, mut loss_sum, mut lr) = (0usize, 0i64, 0f64, 0f64);
-        for b in 0..per_epoch {
-            let idx = &order[b * cfg.batch..(b + 1) * cfg.batch];
-            fill_batch(
-                &train,
-                idx,
-                crop,
-                if cfg.augment { Some(&mut rng) } else { None },
-                cfg.affine,
-                &mut batch_buf,
-            );
-            let x = channels_last(&Tensor::from_slice(&batch_buf).view([
-                idx.len() as i64,
-                1,
-                crop as i64,
-                crop as i64,
-            ]));
-            let y = Tensor::from_slice(
-                &idx.iter()
-                    .map(|&i| train.labels[i].index() as i64)
-                    .collect::<Vec<_>>(),
-            );
-            let logits = net.forward_t(&x, true);
-            let hard = logits.cross_entropy_loss::<Tensor>(
-                &y,
-                None,
-                Reduction::Mean,
-                -100,
-                cfg.label_smoothing,
-            );
-            let loss = match &teacher {
-                Some(teacher) => {
-                    let soft = teacher.targets(idx, &x);
-                    let t = cfg.distill_temperature;
-                    // The T^2 factor keeps the soft gradients' scale independent of T.
-                    hard * (1.0 - cfg.distill)
-                        + soft_cross_entropy(&(&logits / t), &soft) * (cfg.distill * t * t)
-                }
-                None => hard,
-            };
-            optim.zero_grad();
-            loss.backward();
-            lr = cfg.lr_at(epoch * per_epoch + b, total_steps);
-            optim.step(lr, cfg.weight_decay);
-            if let Some(ema) = ema.as_mut() {
-                ema.update();
-            }
-            seen += idx.len();
-            loss_sum += loss.double_value(&[]) * idx.len() as f64;
-            correct += logits
-                .argmax(1, false)
-                .eq_tensor(&y)
-                .sum(Kind::Int64)
-                .int64_value(&[]);
+        let mut done = TrainedEpoch {
+            seen: 0,
+            correct: 0,
+            loss_sum: 0.0,
+            lr: 0.0,
+            seconds: 0.0,
+        };
+        let batch = self.cfg.batch;
+        for b in 0..self.per_epoch {
+            let idx = &order[b * batch..(b + 1) * batch];
+            done.lr = self.cfg.lr_at(epoch * self.per_epoch + b, self.total_steps);
+            let (loss, correct) = self.train_batch(idx, done.lr, &mut rng);
+            done.seen += idx.len();
+            done.loss_sum += loss * idx.len() as f64;
+            done.correct += correct;
             bar.inc(1);
             if b % 10 == 0 {
                 bar.set_message(format!(
                     "loss {:.4} acc {:.2}% {:.0} img/s",
-                    loss_sum / seen as f64,
-                    correct as f64 * 100.0 / seen as f64,
-                    seen as f64 / started.elapsed().as_secs_f64()
+                    done.loss_sum / done.seen as f64,
+                    done.correct as f64 * 100.0 / done.seen as f64,
+                    done.seen as f64 / started.elapsed().as_secs_f64()
                 ));
             }
         }
         bar.finish_and_clear();
-        let seconds = started.elapsed().as_secs_f64();
-        let (val_loss, val_acc) = evaluate(&net, &val, crop);
-        let averaged = ema.as_ref().map(|e| evaluate(&e.net, &val, crop));
+        done.seconds = started.elapsed().as_secs_f64();
+        done
+    }
+
+    /// One optimizer step on the Training faces `idx`; returns the batch's mean loss and
+    /// how many faces it got right.
+    fn train_batch(
+        &mut self,
+        idx: &[usize],
+        lr: f64,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> (f64, i64) {
+        let (cfg, crop) = (&self.cfg, self.crop);
+        fill_batch(
+            &self.train,
+            idx,
+            crop,
+            if cfg.augment { Some(rng) } else { None },
+            cfg.affine,
+            &mut self.batch_buf,
+        );
+        let x = channels_last(&Tensor::from_slice(&self.batch_buf).view([
+            idx.len() as i64,
+            1,
+            crop as i64,
+            crop as i64,
+        ]));
+        let y = Tensor::from_slice(
+            &idx.iter()
+                .map(|&i| self.train.labels[i].index() as i64)
+                .collect::<Vec<_>>(),
+        );
+        let logits = self.net.forward_t(&x, true);
+        let hard = logits.cross_entropy_loss::<Tensor>(
+            &y,
+            None,
+            Reduction::Mean,
+            -100,
+            cfg.label_smoothing,
+        );
+        let loss = match &self.teacher {
+            Some(teacher) => {
+                let soft = teacher.targets(idx, &x);
+                let t = cfg.distill_temperature;
+                // The T^2 factor keeps the soft gradients' scale independent of T.
+                hard * (1.0 - cfg.distill)
+                    + soft_cross_entropy(&(&logits / t), &soft) * (cfg.distill * t * t)
+            }
+            None => hard,
+        };
+        self.optim.zero_grad();
+        loss.backward();
+        self.optim.step(lr, cfg.weight_decay);
+        if let Some(ema) = self.ema.as_mut() {
+            ema.update();
+        }
+        let loss = loss.double_value(&[]);
+        let correct = logits
+            .argmax(1, false)
+            .eq_tensor(&y)
+            .sum(Kind::Int64)
+            .int64_value(&[]);
+        (loss, correct)
+    }
+
+    /// Evaluates the live network, and the average if there is one, on PublicTest; prints
+    /// the epoch's line and records whether either beat the best so far.
+    fn evaluate_epoch(&mut self, epoch: usize, trained: TrainedEpoch) -> EvaluatedEpoch {
+        let (val_loss, val_acc) = evaluate(&self.net, &self.val, self.crop);
+        let averaged = self
+            .ema
+            .as_ref()
+            .map(|e| evaluate(&e.net, &self.val, self.crop));
         let m = EpochMetrics {
             epoch: epoch + 1,
-            train_loss: loss_sum / seen.max(1) as f64,
-            train_acc: correct as f64 / seen.max(1) as f64,
+            train_loss: trained.loss_sum / trained.seen.max(1) as f64,
+            train_acc: trained.correct as f64 / trained.seen.max(1) as f64,
             val_loss,
             val_acc,
-            lr,
-            seconds,
-            images_per_s: seen as f64 / seconds,
+            lr: trained.lr,
+            seconds: trained.seconds,
+            images_per_s: trained.seen as f64 / trained.seconds,
             ema_val_loss: averaged.map(|a| a.0),
             ema_val_acc: averaged.map(|a| a.1),
         };
@@ -291,52 +448,86 @@ fn run_until(requested: &TrainConfig, stop_after: Option<usize>) -> Result<()> {
         });
         eprintln!(
             "epoch {}/{}: train loss {:.4} acc {:.2}% | PublicTest loss {:.4} acc {:.2}%{ema_note} | {:.0} img/s, {:.0}s",
-            m.epoch, cfg.epochs, m.train_loss, m.train_acc * 100.0, val_loss, val_acc * 100.0, m.images_per_s, seconds
+            m.epoch, self.cfg.epochs, m.train_loss, m.train_acc * 100.0, val_loss, val_acc * 100.0, m.images_per_s, m.seconds
         );
-        // The better of the live and the averaged weights competes for best.safetensors.
-        let (epoch_acc, epoch_vs, which) = match (&ema, averaged) {
-            (Some(e), Some((_, a))) if a > val_acc => (a, &e.vs, "ema"),
-            _ => (val_acc, &vs, "live"),
+        // The better of the live and the averaged weights competes for best.safetensors
+        // (the live ones on a tie).
+        let (epoch_acc, weights) = match averaged {
+            Some((_, a)) if a > val_acc => (a, Weights::Averaged),
+            _ => (val_acc, Weights::Live),
         };
-        if epoch_acc > best {
-            best = epoch_acc;
+        let new_best = if epoch_acc > self.best {
+            self.best = epoch_acc;
+            Some(weights)
+        } else {
+            None
+        };
+        EvaluatedEpoch {
+            metrics: m,
+            new_best,
+        }
+    }
+
+    /// Writes an epoch's results: best.safetensors when it improved, its metrics line, then
+    /// the checkpoint. The checkpoint comes last, so a run killed in between redoes the
+    /// epoch and `truncate_metrics` drops the line it had logged.
+    fn checkpoint(&self, evaluated: &EvaluatedEpoch) -> Result<()> {
+        let m = &evaluated.metrics;
+        if let Some(weights) = evaluated.new_best {
             export(
-                epoch_vs,
-                &cfg,
-                &cfg.run_dir.join("best.safetensors"),
+                self.varstore(weights),
+                &self.cfg,
+                &self.files.best,
                 &[
-                    ("val_acc", epoch_acc.to_string()),
+                    ("val_acc", self.best.to_string()),
                     ("epoch", m.epoch.to_string()),
-                    ("weights", which.to_string()),
+                    ("weights", weights.name().to_string()),
                 ],
             )?;
         }
+        let metrics_path = &self.files.metrics;
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&metrics_path)
-            .and_then(|mut f| writeln!(f, "{}", serde_json::to_string(&m)?))
+            .open(metrics_path)
+            .and_then(|mut f| writeln!(f, "{}", serde_json::to_string(m)?))
             .with_context(|| format!("cannot append to {}", metrics_path.display()))?;
-        save_checkpoint(&ckpt_path, &vs, &optim, ema.as_ref(), epoch + 1, best)?;
+        save_checkpoint(
+            &self.files.checkpoint,
+            &self.vs,
+            &self.optim,
+            self.ema.as_ref(),
+            m.epoch,
+            self.best,
+        )
     }
-    if last_epoch < cfg.epochs {
-        return Ok(());
+
+    fn varstore(&self, weights: Weights) -> &VarStore {
+        match (weights, &self.ema) {
+            (Weights::Averaged, Some(ema)) => &ema.vs,
+            _ => &self.vs,
+        }
     }
-    export(&vs, &cfg, &cfg.run_dir.join("final.safetensors"), &[])?;
-    if let Some(ema) = &ema {
-        export(
-            &ema.vs,
-            &cfg,
-            &cfg.run_dir.join("final-ema.safetensors"),
-            &[("weights", "ema".to_string())],
-        )?;
+
+    /// After the last epoch: the final live weights, and the final average if any.
+    fn export_final(&self) -> Result<()> {
+        let dir = &self.cfg.run_dir;
+        export(&self.vs, &self.cfg, &dir.join("final.safetensors"), &[])?;
+        if let Some(ema) = &self.ema {
+            export(
+                &ema.vs,
+                &self.cfg,
+                &dir.join("final-ema.safetensors"),
+                &[("weights", "ema".to_string())],
+            )?;
+        }
+        eprintln!(
+            "done: best PublicTest {:.2}% -> {}",
+            self.best * 100.0,
+            self.files.best.display()
+        );
+        Ok(())
     }
-    eprintln!(
-        "done: best PublicTest {:.2}% -> {}",
-        best * 100.0,
-        cfg.run_dir.join("best.safetensors").display()
-    );
-    Ok(())
 }
 
 pub(crate) const CLASSES: usize = moodtune_core::Emotion::COUNT;
