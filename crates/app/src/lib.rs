@@ -8,9 +8,12 @@
 //! - [`detect`]: which face detector and expression model a scene gets (the factory).
 //! - [`mood`]: from an image to a mood (one rule for the main face).
 //! - [`playlist`]: from a mood to a playlist (the recommender kept in step with the library).
+//! - [`taste`]: typical songs and like/skip feedback, given by song names.
+//! - [`songs`]: which songs a listing shows; checks on tag edits.
 //! - [`enrich`]: import, then give every new or changed song its emotion library.
 //! - [`web`]: the web app's operations as one shareable object.
-//! - [`fer_tools`]: evaluation and benchmark helpers of the `fer` commands.
+//! - [`fer_tools`]: the `fer` commands' work: data and model files, evaluation,
+//!   calibration, cascades, benchmarks and training settings.
 //!
 //! Only this crate sees both the face side (faces, fer) and the library side (library,
 //! lyrics, recommend); `crates/app/tests/architecture.rs` checks that from `cargo metadata`.
@@ -22,6 +25,8 @@ pub mod fer_tools;
 pub mod mood;
 pub mod open;
 pub mod playlist;
+pub mod songs;
+pub mod taste;
 mod upload;
 pub mod web;
 

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use moodtune_core::{Emotion, ExpressionClassifier};
-use moodtune_faces::{load_image, FaceResult};
+use moodtune_faces::{annotate, load_image, save_image, FacePipeline, FaceResult, LoadError};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -68,6 +68,35 @@ pub fn mood_from_photo(
         confidence: face.confidence,
         face,
     })
+}
+
+/// The faces found in a photo.
+pub struct PhotoFaces {
+    pub image: image::DynamicImage,
+    pub faces: Vec<FaceResult>,
+}
+
+/// Every face of the photo at `path` with `pipeline`, leaving out faces smaller than
+/// `min_face` pixels on their long side (the detector may find some a little under it).
+pub fn photo_faces(
+    pipeline: &FacePipeline,
+    path: &Path,
+    min_face: Option<u32>,
+) -> Result<PhotoFaces, LoadError> {
+    let image = load_image(path)?;
+    let mut faces = pipeline.analyze(&image);
+    if let Some(px) = min_face {
+        faces.retain(|f| f.bbox.width.max(f.bbox.height) >= px);
+    }
+    Ok(PhotoFaces { image, faces })
+}
+
+impl PhotoFaces {
+    /// Writes a copy of the photo with the faces boxed and labelled to `out` (format by
+    /// extension).
+    pub fn save_annotated(&self, out: &Path) -> std::io::Result<()> {
+        save_image(&annotate(&self.image, &self.faces), out)
+    }
 }
 
 #[cfg(test)]

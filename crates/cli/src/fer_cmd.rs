@@ -1,21 +1,13 @@
 //! `moodtune fer ...`: train, evaluate, inspect, benchmark and plot expression models.
 
 use anyhow::{bail, Context, Result};
-use moodtune_app::fer_tools::{
-    bench_faces, cpu_summary, dataset_view_logits, median_ms, robustness, round_means_ms,
-    torch_reference,
-};
-use moodtune_core::Emotion;
-use moodtune_fer::data::{Dataset, LoadOptions, Usage};
-use moodtune_fer::model::{weights::random_safetensors, Arch, Tta};
+use moodtune_app::fer_tools::{bench, calibrate, cascade, data, eval, train};
+use moodtune_fer::data::Dataset;
+use moodtune_fer::model::{Arch, Tta};
 use moodtune_fer::{Classifier, Evaluation};
 use moodtune_fer_train::{Optimizer, Schedule, TrainConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
-
-/// Where FER2013 sits beside a checkout (as in CI), used when --data is not given.
-const DEFAULT_DATA: &str = "../shared/data/fer2013/fer2013.csv.gz";
 
 #[derive(clap::Subcommand)]
 pub enum FerCommand {
@@ -278,23 +270,11 @@ fn default_run_dir() -> PathBuf {
         .join(".cache/moodtune/runs/default")
 }
 
-fn data_path(given: Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(p) = given {
-        return Ok(p);
-    }
-    let p = PathBuf::from(DEFAULT_DATA);
-    if p.exists() {
-        Ok(p)
-    } else {
-        bail!("no FER2013 data: pass --data FILE (fer2013.csv, .csv.gz, or an image folder)")
-    }
-}
-
-/// The settings `a` asks for; `data` is resolved by the caller.
-fn config_of(a: TrainArgs, data: PathBuf) -> Result<TrainConfig> {
-    Ok(TrainConfig {
+/// The settings `a` asks for; the data (when not given) and the checks are the app's.
+fn config_of(a: TrainArgs) -> TrainConfig {
+    TrainConfig {
         arch: a.arch,
-        data,
+        data: a.data.unwrap_or_default(),
         run_dir: a.run_dir,
         epochs: a.epochs,
         batch: a.batch,
@@ -308,7 +288,7 @@ fn config_of(a: TrainArgs, data: PathBuf) -> Result<TrainConfig> {
         threads: a.threads,
         max_batches: a.max_batches,
         max_eval: a.max_eval,
-        preprocess: moodtune_fer::Pipeline::parse(&a.preprocess)?.to_text(),
+        preprocess: a.preprocess,
         init: a.init,
         distill: if a.teacher.is_some() { a.distill } else { 0.0 },
         distill_temperature: a.distill_temperature,
@@ -317,98 +297,35 @@ fn config_of(a: TrainArgs, data: PathBuf) -> Result<TrainConfig> {
         ema: a.ema,
         bf16: a.bf16,
         affine: a.affine,
-    })
+    }
 }
 
 /// `typed`: the settings given on the command line, by their names in [`TrainConfig`].
 fn train(a: TrainArgs, typed: &[String]) -> Result<()> {
-    Arch::by_name(&a.arch)?;
-    // A run directory that resumes brings its own settings: the data need not be given
-    // again, and flags left at their defaults ask for nothing (only typed ones that
-    // differ are reported as ignored).
-    let stored = TrainConfig::resumable(&a.run_dir)?;
-    let data = match (&a.data, &stored) {
-        (Some(d), _) => d.clone(),
-        (None, Some(run)) => run.data.clone(),
-        (None, None) => data_path(None)?,
-    };
-    let mut cfg = config_of(a, data)?;
-    if let Some(run) = &stored {
-        cfg = cfg.keeping_run_settings(typed, run);
-    }
-    if !(0.0..1.0).contains(&cfg.ema) {
-        bail!(
-            "--ema must be a decay in [0, 1), e.g. 0.999, not {}",
-            cfg.ema
-        );
-    }
-    if !(cfg.distill_temperature > 0.0 && cfg.distill_temperature.is_finite()) {
-        bail!(
-            "--distill-temperature must be a positive number, not {}",
-            cfg.distill_temperature
-        );
-    }
-    if !(0.0..=1.0).contains(&cfg.distill) {
-        bail!("--distill must be between 0 and 1, not {}", cfg.distill);
-    }
-    // Caught here with the flag's name, not as a libtorch panic or an empty run.
-    if cfg.epochs == 0 || cfg.batch == 0 || cfg.threads == 0 {
-        bail!("--epochs, --batch and --threads must be at least 1");
-    }
-    if !(cfg.lr > 0.0 && cfg.lr.is_finite()) {
-        bail!("--lr must be a positive number, not {}", cfg.lr);
-    }
-    if !(0.0..1.0).contains(&cfg.label_smoothing) {
-        bail!(
-            "--label-smoothing must be in [0, 1), not {}",
-            cfg.label_smoothing
-        );
-    }
-    if !(cfg.weight_decay >= 0.0 && cfg.weight_decay.is_finite()) {
-        bail!("--weight-decay must be 0 or more, not {}", cfg.weight_decay);
-    }
+    let data_given = a.data.is_some();
+    let cfg = train::settle(config_of(a), data_given, typed)?;
     moodtune_fer_train::train(&cfg)
-}
-
-/// Writes `bytes` to `path` atomically (`moodtune_core::write_bytes_atomically`),
-/// creating its folder first.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    moodtune_core::write_bytes_atomically(path, bytes)
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub(crate) fn load_split(data: Option<PathBuf>, usage: &str) -> Result<Dataset> {
     load_split_with(data, usage, false)
 }
 
+/// [`data::load_split`], reporting skipped rows and the load on stderr.
 fn load_split_with(data: Option<PathBuf>, usage: &str, skip_bad_rows: bool) -> Result<Dataset> {
-    let path = data_path(data)?;
-    let usage: Usage = usage.parse()?;
-    let t = Instant::now();
-    let ds = Dataset::load(
-        &path,
-        &LoadOptions {
-            usages: vec![usage],
-            skip_bad_rows,
-        },
-    )?;
-    for reason in &ds.skipped {
+    let split = data::load_split(data, usage, skip_bad_rows)?;
+    for reason in &split.dataset.skipped {
         eprintln!("skipped {reason}");
     }
-    if ds.is_empty() {
-        bail!("{}: no {} rows", path.display(), usage.name());
-    }
+    split.ensure_rows()?;
     eprintln!(
         "loaded {} {} faces from {} in {:.1}s",
-        ds.len(),
-        usage.name(),
-        path.display(),
-        t.elapsed().as_secs_f64()
+        split.dataset.len(),
+        split.usage.name(),
+        split.path.display(),
+        split.seconds
     );
-    Ok(ds)
+    Ok(split.dataset)
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
@@ -417,25 +334,19 @@ fn eval(a: EvalArgs) -> Result<()> {
         clf = clf.with_tta(t);
     }
     let ds = load_split_with(a.data, &a.usage, a.skip_bad_rows)?;
-    let t = Instant::now();
-    let predictions = clf.predict_dataset_with_passes(&ds);
-    let secs = t.elapsed().as_secs_f64();
-    let probs: Vec<_> = predictions.iter().map(|p| p.probs).collect();
-    let mean_passes =
-        predictions.iter().map(|p| p.passes).sum::<usize>() as f64 / ds.len().max(1) as f64;
-    let ev = Evaluation::new(&ds.labels, &probs);
-    let robustness = if a.robustness {
-        Some(robustness(&clf, &ds))
-    } else {
-        None
-    };
+    let eval::EvalReport {
+        evaluation: ev,
+        ms_per_face,
+        mean_passes,
+        robustness,
+    } = eval::evaluate(&clf, &ds, a.robustness);
     if a.json {
         let out = serde_json::json!({
             "model": a.model.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "shipped".into()),
             "usage": a.usage,
             "tta": clf.tta,
             "evaluation": ev,
-            "ms_per_face": secs * 1000.0 / ds.len() as f64,
+            "ms_per_face": ms_per_face,
             "mean_passes_per_face": mean_passes,
             "robustness": robustness,
         });
@@ -453,7 +364,7 @@ fn eval(a: EvalArgs) -> Result<()> {
         print!("{}", ev.table());
         println!(
             "\n{:.2} ms per face ({} faces, {} threads)",
-            secs * 1000.0 / ds.len() as f64,
+            ms_per_face,
             ds.len(),
             rayon::current_num_threads()
         );
@@ -543,7 +454,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         .num_threads(a.threads)
         .build()?;
     // Figures differ from one CPU to the next (AVX-512 or not): say which one made them.
-    println!("CPU: {}", cpu_summary());
+    println!("CPU: {}", bench::cpu_summary());
     if let Some(path) = &a.model {
         return model_latency(&pool, a.seconds, Some(path));
     }
@@ -561,36 +472,9 @@ fn bench(a: BenchArgs) -> Result<()> {
         "ratio"
     );
     for name in &archs {
-        let arch = Arch::by_name(name)?;
-        let clf = Classifier::from_bytes(&random_safetensors(&arch, 1), name)?.with_tta(Tta::None);
-        let (face, ds) = bench_faces();
-        let b1 = median_ms(
-            || {
-                std::hint::black_box(clf.probabilities(&face));
-            },
-            a.seconds / 2.0,
-        );
-        let b64 = pool.install(|| {
-            median_ms(
-                || {
-                    std::hint::black_box(clf.predict_dataset(&ds));
-                },
-                a.seconds / 2.0,
-            )
-        });
-        let train = if moodtune_fer_train::engine_available() {
-            Some(moodtune_fer_train::bench_training(
-                name, 64, a.seconds, a.threads, a.bf16,
-            )?)
-        } else {
-            None
-        };
-        let reference = if a.no_reference {
-            None
-        } else {
-            torch_reference(name, a.seconds, a.threads, a.bf16)
-        };
-        let r = |k: &str| reference.as_ref().and_then(|v| v[k].as_f64());
+        let speed = bench::arch_speed(name, a.seconds, &pool, a.bf16, !a.no_reference)?;
+        let (train, b1, b64) = (speed.train_images_per_s, speed.batch1_ms, speed.batch64_ms);
+        let r = |k: &str| speed.reference.as_ref().and_then(|v| v[k].as_f64());
         let fmt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
         let ratio =
             |ours: Option<f64>, theirs: Option<f64>, higher_better: bool| match (ours, theirs) {
@@ -629,57 +513,31 @@ fn model_latency(pool: &rayon::ThreadPool, seconds: f64, model: Option<&Path>) -
         pool.current_num_threads()
     );
     // A cascade's cost depends on the face: measure on real ones when FER2013 is at hand.
-    let (faces, ds) = match load_split(None, "PublicTest") {
-        Ok(public) => {
-            let sample = public.sample(256, 0);
-            println!(
-                "(batch-1: the median of rounds, each the mean over the same {} PublicTest faces)",
-                sample.len()
-            );
-            let faces = (0..sample.len())
-                .map(|i| moodtune_fer::classifier::fer_image(sample.image(i)))
-                .collect();
-            (
-                faces,
-                sample.subset(&(0..64.min(sample.len())).collect::<Vec<_>>()),
-            )
-        }
-        Err(_) => {
-            println!("(a synthetic face: no FER2013 data at the default path)");
-            let (face, ds) = bench_faces();
-            (vec![face], ds)
-        }
-    };
+    let public = load_split(None, "PublicTest").ok();
+    let (faces, batch) = bench::latency_faces(public.as_ref());
+    if public.is_some() {
+        println!(
+            "(batch-1: the median of rounds, each the mean over the same {} PublicTest faces)",
+            faces.len()
+        );
+    } else {
+        println!("(a synthetic face: no FER2013 data at the default path)");
+    }
     println!(
         "{:<10} {:>8} {:>12} {:>17} {:>16}",
         "tta", "passes", "batch-1 ms", "(rounds: range)", "batch-64 faces/s"
     );
     for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
-        let clf = Classifier::shipped_or(model)?.with_tta(tta);
-        let (mut passes, mut runs) = (0usize, 0usize);
-        let (b1, b64) = pool.install(|| {
-            let b1 = round_means_ms(&faces, seconds / 2.0, |face| {
-                passes += std::hint::black_box(clf.predict(face)).passes;
-                runs += 1;
-            });
-            let b64 = median_ms(
-                || {
-                    std::hint::black_box(clf.predict_dataset(&ds));
-                },
-                seconds / 2.0,
-            );
-            (b1, b64)
-        });
-        // A cascade's mean over the faces; a plain model's is its fixed count.
-        let mean_passes = passes as f64 / runs as f64;
+        let l = bench::tta_latency(model, tta, pool, seconds, &faces, &batch)?;
+        let b1 = &l.batch1_rounds_ms;
         let range = format!("({}: {:.2}-{:.2})", b1.len(), b1[0], b1[b1.len() - 1]);
         println!(
             "{:<10} {:>8} {:>12.2} {:>17} {:>16.0}",
             tta.key(),
-            format!("{mean_passes:.2}").trim_end_matches(".00"),
+            format!("{:.2}", l.mean_passes).trim_end_matches(".00"),
             b1[b1.len() / 2],
             range,
-            ds.len() as f64 * 1000.0 / b64
+            l.batch64_faces_per_s
         );
     }
     Ok(())
@@ -707,27 +565,12 @@ fn report(a: ReportArgs) -> Result<()> {
 }
 
 fn ensemble(a: EnsembleArgs) -> Result<()> {
-    let files = a
-        .models
-        .iter()
-        .map(|p| {
-            let bytes =
-                std::fs::read(p).with_context(|| format!("cannot read model {}", p.display()))?;
-            Ok((bytes, p.display().to_string()))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    use moodtune_fer::model::weights::{ensemble_safetensors, Precision};
-    let precision = if a.half {
-        Precision::Half
-    } else {
-        Precision::Full
-    };
-    let bytes = ensemble_safetensors(&files, precision)?;
-    write_atomic(&a.out, &bytes)?;
+    let bytes = data::ensemble_bytes(&a.models, a.half)?;
+    data::write_atomic(&a.out, &bytes)?;
     println!(
         "wrote {} ({} networks, {:.1} MB); calibrate it next: moodtune fer calibrate --model {} --write {}",
         a.out.display(),
-        files.len(),
+        a.models.len(),
         bytes.len() as f64 / 1e6,
         a.out.display(),
         a.out.display()
@@ -736,54 +579,37 @@ fn ensemble(a: EnsembleArgs) -> Result<()> {
 }
 
 fn calibrate(a: CalibrateArgs) -> Result<()> {
-    use moodtune_fer::metrics::{fit_temperature, nll, views_to_probs};
     let mut clf = Classifier::shipped_or(a.model.as_deref())?;
     if let Some(tta) = a.tta {
         clf = clf.with_tta(tta);
     }
     let ds = load_split(a.data, "PublicTest")?;
-    let views = view_logits_with_bar(&clf, &ds);
-    // Fit on even rows, judge on odd rows: the reported ECE is not measured on the fit data.
-    let split = |parity: usize| -> (Vec<Emotion>, Vec<Vec<Vec<f32>>>) {
-        (0..ds.len())
-            .filter(|i| i % 2 == parity)
-            .map(|i| (ds.labels[i], views[i].clone()))
-            .unzip()
-    };
-    let (fit_labels, fit_views) = split(0);
-    let (held_labels, held_views) = split(1);
-    let t = fit_temperature(&fit_labels, &fit_views);
-    // (evaluation, NLL) of the held-out half at temperature `tt`.
-    let judge = |tt: f32| {
-        let probs: Vec<_> = held_views.iter().map(|v| views_to_probs(v, tt)).collect();
-        (
-            Evaluation::new(&held_labels, &probs),
-            nll(&held_labels, &probs),
-        )
-    };
-    let ((before, nll_before), (after, nll_after)) = (judge(1.0), judge(t));
+    let bar = progress_bar(&ds);
+    let c = calibrate::calibrate(&clf, &ds, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let t = c.temperature;
     println!(
         "test-time augmentation {}; temperature fitted on {} PublicTest faces: T = {t:.2}",
         clf.tta.key(),
-        fit_labels.len()
+        c.fit_faces
     );
     // NLL is what the fit minimises; ECE (15 bins) is noisier on ~1,800 faces and can
     // move the other way by a few thousandths.
     println!(
-        "held-out {} faces: NLL {nll_before:.4} -> {nll_after:.4}, ECE {:.4} -> {:.4} (accuracy {:.2}%)",
-        held_labels.len(),
-        before.ece,
-        after.ece,
-        after.accuracy * 100.0
+        "held-out {} faces: NLL {:.4} -> {:.4}, ECE {:.4} -> {:.4} (accuracy {:.2}%)",
+        c.held_faces,
+        c.nll_before,
+        c.nll_after,
+        c.ece_before,
+        c.ece_after,
+        c.accuracy * 100.0
     );
     if let Some(out) = a.write {
-        let (bytes, origin) = model_bytes(a.model.as_deref())?;
         let set = [
             ("temperature", format!("{t:.2}")),
             ("tta", clf.tta.key().to_string()),
         ];
-        let updated = moodtune_fer::model::weights::with_metadata(&bytes, &origin, &set)?;
-        write_atomic(&out, &updated)?;
+        data::write_atomic(&out, &data::with_metadata(a.model.as_deref(), &set)?)?;
         println!("wrote {}", out.display());
         if let Some(c) = &clf.cascade {
             // Its thresholds were chosen against the ensemble as it was calibrated then.
@@ -799,21 +625,6 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
     Ok(())
 }
 
-/// A model file's bytes and name for errors; the shipped model's (compiled in) when no
-/// file is named, so commands that write a changed copy leave the binary unchanged.
-fn model_bytes(model: Option<&Path>) -> Result<(Vec<u8>, String)> {
-    Ok(match model {
-        Some(p) => (
-            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
-            p.display().to_string(),
-        ),
-        None => (
-            Classifier::shipped_bytes().to_vec(),
-            "shipped model".to_string(),
-        ),
-    })
-}
-
 fn cascade(a: CascadeArgs) -> Result<()> {
     use moodtune_fer::classifier::{cascade_summary, member_list};
     let name = a
@@ -822,39 +633,13 @@ fn cascade(a: CascadeArgs) -> Result<()> {
         .map_or("the shipped model".to_string(), |p| p.display().to_string());
     let clf = Classifier::shipped_or(a.model.as_deref())?.with_cascade(None);
     let members = clf.nets.len();
-    if members < 2 {
-        bail!("{name} is a single network: a cascade needs an ensemble (`fer ensemble`)");
-    }
-    let dedup = |mut v: Vec<usize>| {
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let mut stages = vec![dedup(a.first.clone())];
-    if !a.then.is_empty() {
-        stages.push(dedup(a.then.clone()));
-    }
-    moodtune_fer::cascade::check_stages(&stages, members)
-        .map_err(|e| anyhow::anyhow!("--first/--then for {name}: {e}"))?;
-    if !(0.0..=100.0).contains(&a.max_drop) {
-        bail!(
-            "--max-drop is in percentage points, 0-100, not {}",
-            a.max_drop
-        );
-    }
+    let stages = cascade::stages(&clf, &name, &a.first, &a.then, a.max_drop)?;
     let ds = load_split(a.data, "PublicTest")?;
-    let logits = view_logits_with_bar(&clf, &ds);
+    let bar = progress_bar(&ds);
+    let fit = cascade::fit(&clf, &ds, &stages, a.max_drop, &|| bar.inc(1));
+    bar.finish_and_clear();
+    let fit = fit?;
     let ensemble_t = clf.meta().temperature;
-    let member_cost: Vec<f64> = clf.nets.iter().map(|n| n.arch.cost().1 as f64).collect();
-    let fit = moodtune_fer::cascade::fit(
-        &ds.labels,
-        &logits,
-        clf.views_per_member(),
-        &stages,
-        &member_cost,
-        ensemble_t,
-        a.max_drop / 100.0,
-    )?;
     let described: Vec<String> = stages
         .iter()
         .zip(&fit.temperatures)
@@ -872,41 +657,13 @@ fn cascade(a: CascadeArgs) -> Result<()> {
         fit.ensemble_accuracy * 100.0,
         clf.passes_per_face()
     );
-    let chosen = fit
-        .cascade
-        .as_ref()
-        .map(|c| c.stages.iter().map(|s| s.threshold).collect::<Vec<f32>>());
-    let floor = fit.ensemble_accuracy - a.max_drop / 100.0 - 1e-12;
     let joined = |v: Vec<String>| v.join(" / ");
     println!(
         "{:>11} {:>15} {:>12} {:>9} {:>9}",
         "threshold", "answered by", "mean passes", "cost", "accuracy"
     );
-    // One row per first-stage threshold (every 0.05, and the chosen one); with two
-    // stages, the cheapest second threshold within the allowed drop (or the most
-    // accurate).
-    for group in fit
-        .outcomes
-        .chunk_by(|a, b| a.thresholds[0] == b.thresholds[0])
-    {
-        let first = group[0].thresholds[0];
-        let is_chosen = chosen.as_ref().is_some_and(|c| (c[0] - first).abs() < 1e-6);
-        if !is_chosen && (first * 100.0).round() as i64 % 5 != 0 {
-            continue;
-        }
-        let row = match chosen.as_ref().filter(|_| is_chosen) {
-            Some(c) => group.iter().find(|o| &o.thresholds == c),
-            None => group
-                .iter()
-                .filter(|o| o.accuracy >= floor)
-                .min_by(|a, b| a.relative_cost.total_cmp(&b.relative_cost))
-                .or_else(|| {
-                    group
-                        .iter()
-                        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy))
-                }),
-        };
-        let Some(o) = row else { continue };
+    for row in cascade::rows(&fit, a.max_drop) {
+        let o = row.outcome;
         println!(
             "{:>11} {:>15} {:>12.2} {:>8.1}% {:>8.2}%{}",
             joined(o.thresholds.iter().map(|t| format!("{t:.2}")).collect()),
@@ -919,33 +676,28 @@ fn cascade(a: CascadeArgs) -> Result<()> {
             o.mean_passes,
             o.relative_cost * 100.0,
             o.accuracy * 100.0,
-            if is_chosen { "  <- chosen" } else { "" }
+            if row.chosen { "  <- chosen" } else { "" }
         );
     }
     println!("(cost: multiply-accumulates per face against the whole ensemble's)");
-    let Some(cascade) = fit.cascade else {
+    let Some(chosen) = fit.cascade else {
         bail!(
             "no thresholds up to 0.99 keep the ensemble's accuracy within {} points: a stage is too often sure and wrong (try other --first/--then members or a larger --max-drop)",
             a.max_drop
         );
     };
-    println!("chosen: {}", cascade_summary(&cascade));
+    println!("chosen: {}", cascade_summary(&chosen));
     if let Some(out) = a.write {
-        let (bytes, origin) = model_bytes(a.model.as_deref())?;
-        let updated =
-            moodtune_fer::model::weights::with_metadata(&bytes, &origin, &cascade.to_metadata())?;
-        write_atomic(&out, &updated)?;
+        let updated = data::with_metadata(a.model.as_deref(), &chosen.to_metadata())?;
+        data::write_atomic(&out, &updated)?;
         println!("wrote {}", out.display());
     }
     Ok(())
 }
 
-/// [`dataset_view_logits`] with a progress bar.
-fn view_logits_with_bar(clf: &Classifier, ds: &Dataset) -> Vec<Vec<Vec<f32>>> {
-    let bar = indicatif::ProgressBar::new(ds.len() as u64);
-    let logits = dataset_view_logits(clf, ds, &|| bar.inc(1));
-    bar.finish_and_clear();
-    logits
+/// A bar over the faces of `ds`, for the minute or more an ensemble's logits take.
+fn progress_bar(ds: &Dataset) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(ds.len() as u64)
 }
 
 #[cfg(test)]

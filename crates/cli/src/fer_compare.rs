@@ -1,9 +1,10 @@
 //! `moodtune fer compare`: the classic baselines and the CNNs side by side, written into
 //! docs/RESULTS.md.
 
-use crate::fer_cmd::{load_split, write_atomic};
+use crate::fer_cmd::load_split;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use moodtune_app::fer_tools::data::write_atomic;
 use moodtune_fer::data::Dataset;
 use moodtune_fer::Classifier;
 use moodtune_fer_baselines::compare::{self, Row, SAMPLE_SEED, SAMPLE_SIZE};

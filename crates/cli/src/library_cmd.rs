@@ -1,8 +1,8 @@
 //! `moodtune library ...`: import, inspect, label, classify and export the song library.
 
 use anyhow::{bail, Context, Result};
-use moodtune_app::enrich;
 use moodtune_app::open::{open_library_at, Missing};
+use moodtune_app::{enrich, songs};
 use moodtune_core::Emotion;
 use moodtune_library::{split_tags, Library, PredictedEmotion, Song};
 use std::path::PathBuf;
@@ -161,7 +161,12 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             db,
         } => {
             let lib = open_library(&db)?;
-            let songs = list(&lib, emotion, search.as_deref(), unlabelled)?;
+            let filter = songs::Filter {
+                emotion,
+                search: search.as_deref(),
+                unlabelled,
+            };
+            let songs = songs::list(&lib, &filter)?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&songs)?);
             } else {
@@ -192,7 +197,7 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             let s = lib.find(&song)?;
             let split = |v: &[String]| v.iter().flat_map(|t| split_tags(t)).collect::<Vec<_>>();
             let remove = split(&remove);
-            for tag in absent_tags(&s.tags, &remove) {
+            for tag in songs::absent_tags(&s.tags, &remove) {
                 eprintln!("note: {} has no tag {tag:?} to remove", s.title);
             }
             let tags = lib.edit_tags(s.id, &split(&add), &remove)?;
@@ -260,16 +265,6 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// The tags of `remove` that the song does not have (matched as the store matches them:
-/// trimmed, ignoring case), so that a typo in `--remove` is not silently a no-op.
-fn absent_tags<'a>(current: &[String], remove: &'a [String]) -> Vec<&'a str> {
-    remove
-        .iter()
-        .map(|t| t.trim())
-        .filter(|t| !current.iter().any(|c| c.eq_ignore_ascii_case(t)))
-        .collect()
 }
 
 fn import(lib: &mut Library, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
@@ -344,27 +339,6 @@ fn import(lib: &mut Library, paths: &[PathBuf], json: bool) -> Result<ExitCode> 
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn list(
-    lib: &Library,
-    emotion: Option<Emotion>,
-    search: Option<&str>,
-    unlabelled: bool,
-) -> Result<Vec<Song>> {
-    let mut songs = match (emotion, search) {
-        (_, Some(text)) => lib.search(text)?,
-        (Some(e), None) => lib.songs_in(e)?,
-        (None, None) if unlabelled => lib.unlabelled()?,
-        (None, None) => lib.songs()?,
-    };
-    if let Some(e) = emotion {
-        songs.retain(|s| s.emotion() == Some(e));
-    }
-    if unlabelled {
-        songs.retain(|s| s.emotion().is_none());
-    }
-    Ok(songs)
 }
 
 fn display_tags(tags: &[String]) -> String {
@@ -701,11 +675,19 @@ mod tests {
             None,
             "no lyrics, no label"
         );
-        let happy = list(&lib, Some(Emotion::Happy), None, false).unwrap();
+        let list = |emotion, search, unlabelled| {
+            let filter = songs::Filter {
+                emotion,
+                search,
+                unlabelled,
+            };
+            songs::list(&lib, &filter)
+        };
+        let happy = list(Some(Emotion::Happy), None, false).unwrap();
         assert_eq!(happy.len(), 2);
-        assert_eq!(list(&lib, None, None, true).unwrap().len(), 1);
+        assert_eq!(list(None, None, true).unwrap().len(), 1);
         assert_eq!(
-            list(&lib, Some(Emotion::Happy), Some("rain"), false)
+            list(Some(Emotion::Happy), Some("rain"), false)
                 .unwrap()
                 .len(),
             1
@@ -725,14 +707,6 @@ mod tests {
         assert!(run_args(&["label", "Hum", "bored", "--db", db_s]).is_err());
         run_args(&["remove", "Hum", "--db", db_s]).unwrap();
         assert_eq!(Library::open(&db).unwrap().len().unwrap(), 2);
-    }
-
-    #[test]
-    fn removing_a_tag_the_song_lacks_is_reported() {
-        let current = vec!["Cheerful".to_string(), "Fast".to_string()];
-        let remove = vec!["cheerful".to_string(), " Slow ".to_string()];
-        assert_eq!(absent_tags(&current, &remove), vec!["Slow"]);
-        assert!(absent_tags(&current, &[]).is_empty());
     }
 
     #[test]

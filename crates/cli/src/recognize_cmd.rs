@@ -5,7 +5,7 @@
 //! clap's, for a bad command line.
 
 use moodtune_core::{Emotion, ExpressionClassifier};
-use moodtune_faces::{annotate, load_image, save_image, FaceFlag, FaceResult};
+use moodtune_faces::{FaceFlag, FaceResult};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -135,26 +135,23 @@ fn recognize(args: &RecognizeArgs) -> anyhow::Result<Outcome> {
             annotated: None,
             error: None,
         };
-        match load_image(path) {
+        match moodtune_app::mood::photo_faces(&pipeline, path, args.min_face) {
             Err(e) => {
                 failed = true;
                 eprintln!("error: {e}");
                 report.error = Some(e.to_string());
             }
-            Ok(img) => {
-                report.width = Some(img.width());
-                report.height = Some(img.height());
-                let mut faces = pipeline.analyze(&img);
-                if let Some(px) = args.min_face {
-                    faces.retain(|f| f.bbox.width.max(f.bbox.height) >= px);
-                }
-                if faces.is_empty() {
+            Ok(photo) => {
+                let (w, h) = (photo.image.width(), photo.image.height());
+                report.width = Some(w);
+                report.height = Some(h);
+                if photo.faces.is_empty() {
                     faceless = true;
                     eprintln!("{}: no face found", path.display());
                 }
                 if let Some(out) = &args.annotate {
                     let out = numbered(out, i, n);
-                    match save_image(&annotate(&img, &faces), &out) {
+                    match photo.save_annotated(&out) {
                         Ok(()) => report.annotated = Some(out.display().to_string()),
                         Err(e) => {
                             failed = true;
@@ -164,14 +161,9 @@ fn recognize(args: &RecognizeArgs) -> anyhow::Result<Outcome> {
                         }
                     }
                 }
-                report.faces = faces.iter().map(FaceJson::from).collect();
+                report.faces = photo.faces.iter().map(FaceJson::from).collect();
                 if !args.json {
-                    print_table(
-                        path,
-                        (img.width(), img.height()),
-                        &faces,
-                        report.annotated.as_deref(),
-                    );
+                    print_table(path, (w, h), &photo.faces, report.annotated.as_deref());
                 }
             }
         }

@@ -6,6 +6,7 @@
 use anyhow::{bail, Context, Result};
 use moodtune_app::open::{open_library_at, Missing};
 use moodtune_app::playlist::{Entry, PlaylistRequest, Recommender};
+use moodtune_app::taste;
 use moodtune_core::Emotion;
 use moodtune_library::Library;
 use moodtune_recommend::{ProfileSummary, Session, Strategy, DEFAULT_LIMIT, DEFAULT_PICKS};
@@ -137,29 +138,10 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
         (None, e) => (e, None),
     };
     let mut lib = open_library(args.db.as_deref())?;
-    // Every name is found before anything is written, and all of it is one transaction:
-    // a typo in the last --like must not leave the first ones recorded (and recorded
-    // twice once the command is run again).
-    let mut given = Vec::new();
-    for (songs, kind) in [
-        (&args.like, moodtune_library::FeedbackKind::Like),
-        (&args.skip, moodtune_library::FeedbackKind::Skip),
-    ] {
-        for s in songs {
-            let song = lib
-                .find(s)
-                .with_context(|| format!("finding the song {s:?}"))?;
-            given.push((song, kind));
-        }
-    }
-    if !given.is_empty() {
-        let ids: Vec<_> = given.iter().map(|(song, kind)| (song.id, *kind)).collect();
-        lib.add_feedback_all(&ids, emotion, moodtune_core::now_unix())
-            .context("recording the feedback")?;
-        if !args.json {
-            for (song, kind) in &given {
-                println!("recorded {}: {} - {}", kind.key(), song.artist, song.title);
-            }
+    let given = taste::record_feedback(&mut lib, &args.like, &args.skip, emotion)?;
+    if !args.json {
+        for (song, kind) in &given {
+            println!("recorded {}: {} - {}", kind.key(), song.artist, song.title);
         }
     }
     let Some(emotion) = emotion else {
@@ -270,21 +252,7 @@ pub fn run_profile(cmd: ProfileCommand) -> Result<ExitCode> {
 
 fn pick(db: Option<&Path>, emotion: Emotion, add: bool, songs: &[String]) -> Result<ExitCode> {
     let mut lib = open_library(db)?;
-    // Resolve every song first, so one bad name changes nothing.
-    let mut found = Vec::new();
-    for s in songs {
-        found.push(
-            lib.find(s)
-                .with_context(|| format!("finding the song {s:?}"))?,
-        );
-    }
-    let mut ids = if add { lib.picks(emotion)? } else { Vec::new() };
-    for song in &found {
-        if !ids.contains(&song.id) {
-            ids.push(song.id);
-        }
-    }
-    lib.set_picks(emotion, &ids).context("saving the picks")?;
+    let ids = taste::set_picks(&mut lib, emotion, add, songs)?;
     println!("typical {} songs ({}):", emotion.key(), ids.len());
     for id in &ids {
         if let Some(song) = lib.song(*id)? {
@@ -388,8 +356,7 @@ fn show(db: Option<&Path>, emotion: Option<Emotion>, json: bool) -> Result<ExitC
 #[cfg(test)]
 mod tests {
     use super::*;
-    use moodtune_library::{NewSong, PredictedEmotion};
-    use moodtune_recommend::Request;
+    use moodtune_library::NewSong;
 
     /// A library file in the temp dir, removed (with SQLite's side files) on drop.
     struct TempDb(PathBuf);
@@ -448,58 +415,15 @@ mod tests {
     }
 
     #[test]
-    fn picks_by_title_reproduce_the_spec_ranking() {
-        let db = TempDb::new("spec");
+    fn feedback_alone_is_recorded_and_clear_removes_the_picks() {
+        let db = TempDb::new("feedback");
         drop(spec_library(&db));
-        let songs: Vec<String> = ["Back wave", "rise", "LANTERNS"].map(String::from).to_vec();
-        pick(Some(&db.0), Emotion::Happy, false, &songs).unwrap();
-        let lib = Library::open(&db.0).unwrap();
-        let rec = load(&lib).unwrap();
-        let (index, taste) = (rec.index(), rec.taste());
-        let recs = index.recommend(
-            &Request::new(Emotion::Happy).limit(3),
-            taste,
-            &Session::new(),
-        );
-        let got: Vec<(&str, String)> = recs
-            .iter()
-            .map(|r| (r.title.as_str(), format!("{:.3}", r.score)))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("Brass", "0.972".into()),
-                ("PDD", "0.816".into()),
-                ("All in", "0.625".into())
-            ]
-        );
-        // Manual labels: no lyric words, and the explanation names the shared tags.
-        assert!(recs[0].manual_label && recs[0].drivers.is_empty());
-        assert!(recs[0].explanation.contains("Keyboard"));
-    }
-
-    #[test]
-    fn an_unknown_song_changes_no_picks() {
-        let db = TempDb::new("unknown");
-        drop(spec_library(&db));
+        let mut a = args(&db);
+        a.like = vec!["Temptation".into()];
+        a.skip = vec!["Light".into()];
+        run(a).unwrap();
+        assert_eq!(Library::open(&db.0).unwrap().feedback().unwrap().len(), 2);
         pick(Some(&db.0), Emotion::Happy, false, &["Rise".to_string()]).unwrap();
-        let err = pick(
-            Some(&db.0),
-            Emotion::Happy,
-            false,
-            &["Brass".to_string(), "No Such Song".to_string()],
-        )
-        .unwrap_err();
-        assert!(format!("{err:#}").contains("No Such Song"), "{err:#}");
-        let lib = Library::open(&db.0).unwrap();
-        let rise = lib.find("Rise").unwrap().id;
-        assert_eq!(lib.picks(Emotion::Happy).unwrap(), vec![rise]);
-        // --add keeps the earlier picks.
-        drop(lib);
-        pick(Some(&db.0), Emotion::Happy, true, &["Brass".to_string()]).unwrap();
-        let lib = Library::open(&db.0).unwrap();
-        assert_eq!(lib.picks(Emotion::Happy).unwrap().len(), 2);
-        drop(lib);
         run_profile(ProfileCommand::Clear {
             db: Some(db.0.clone()),
             emotion: Emotion::Happy,
@@ -510,78 +434,6 @@ mod tests {
             .picks(Emotion::Happy)
             .unwrap()
             .is_empty());
-    }
-
-    #[test]
-    fn like_and_skip_are_stored_and_reach_the_recommender() {
-        let db = TempDb::new("feedback");
-        drop(spec_library(&db));
-        let mut a = args(&db);
-        a.like = vec!["Temptation".into()];
-        a.skip = vec!["Light".into()];
-        run(a).unwrap();
-        let lib = Library::open(&db.0).unwrap();
-        let fb = lib.feedback().unwrap();
-        assert_eq!(fb.len(), 2);
-        let rec = load(&lib).unwrap();
-        let (index, taste) = (rec.index(), rec.taste());
-        assert_eq!(taste.feedback().len(), 2);
-        // No picks: the Happy profile is Cheerful 1 (like) - 0.5 (skip) = 0.5, so songs
-        // with Cheerful rank first; Light is demoted below the other Cheerful-only song.
-        let p = index.profile(Emotion::Happy, taste);
-        assert_eq!(p.weights, vec![("Cheerful".to_string(), 0.5)]);
-        let recs = index.recommend(
-            &Request::new(Emotion::Happy).limit(20),
-            taste,
-            &Session::new(),
-        );
-        let pos = |t: &str| recs.iter().position(|r| r.title == t).unwrap();
-        assert!(pos("Temptation") < pos("Light"));
-        // Songs without Cheerful score 0 and come last, in title order.
-        let tail: Vec<&str> = recs[recs.len() - 2..]
-            .iter()
-            .map(|r| r.title.as_str())
-            .collect();
-        assert_eq!(tail, vec!["Adventures", "Rise"]);
-
-        // A bad song name is an error that names it, and records nothing more, not
-        // even the good names given with it.
-        let mut a = args(&db);
-        a.like = vec!["Temptation".into(), "Nope".into()];
-        a.skip = vec!["Light".into()];
-        let err = run(a).unwrap_err();
-        assert!(format!("{err:#}").contains("Nope"));
-        assert_eq!(lib.feedback().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn predicted_labels_carry_confidence_and_words_manual_ones_do_not() {
-        let db = TempDb::new("convert");
-        let mut lib = Library::open(&db.0).unwrap();
-        let id = lib
-            .add_song(&NewSong::new("Sun", "A").tags(["Bright"]))
-            .unwrap();
-        let p = PredictedEmotion {
-            emotion: Emotion::Happy,
-            confidence: 0.75,
-            model_version: "test".into(),
-            drivers: vec!["sunshine".into()],
-            sources: vec![],
-        };
-        lib.set_prediction(id, Some(&p)).unwrap();
-        let c = moodtune_app::playlist::candidate(lib.song(id).unwrap().unwrap());
-        assert_eq!(
-            (c.emotion, c.confidence, c.manual),
-            (Some(Emotion::Happy), 0.75, false)
-        );
-        assert_eq!(c.drivers, vec!["sunshine"]);
-        lib.set_manual_emotion(id, Some(Emotion::Sad)).unwrap();
-        let c = moodtune_app::playlist::candidate(lib.song(id).unwrap().unwrap());
-        assert_eq!(
-            (c.emotion, c.confidence, c.manual),
-            (Some(Emotion::Sad), 1.0, true)
-        );
-        assert!(c.drivers.is_empty());
     }
 
     #[test]

@@ -1,50 +1,12 @@
-//! Evaluation and benchmark helpers of the `fer` commands: robustness to perturbed
-//! faces, timing loops, the CPU a figure was measured on, and the PyTorch reference run.
+//! `fer bench`: timing loops, the CPU a figure was measured on, the PyTorch reference
+//! run, and the latency of architectures and model files.
 
 use moodtune_core::Emotion;
 use moodtune_fer::data::Dataset;
-use moodtune_fer::{Classifier, Evaluation};
+use moodtune_fer::model::{weights::random_safetensors, Arch, Tta};
+use moodtune_fer::Classifier;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Accuracy on perturbed copies of the data: the same faces a little brighter, darker,
-/// flatter, harsher, or mirrored.
-pub fn robustness(clf: &Classifier, ds: &Dataset) -> Vec<(String, f64)> {
-    let perturb = |f: &dyn Fn(u8, usize) -> u8| -> f64 {
-        let mut copy = ds.clone();
-        for (i, p) in copy.images.iter_mut().enumerate() {
-            *p = f(*p, i);
-        }
-        Evaluation::new(&copy.labels, &clf.predict_dataset(&copy)).accuracy
-    };
-    let side = moodtune_fer::data::SIDE;
-    let flipped = |_: u8, i: usize| {
-        let (img, pos) = (i / (side * side), i % (side * side));
-        let (y, x) = (pos / side, pos % side);
-        ds.images[img * side * side + y * side + (side - 1 - x)]
-    };
-    let clamp = |v: f32| v.round().clamp(0.0, 255.0) as u8;
-    vec![
-        ("clean".into(), perturb(&|p, _| p)),
-        (
-            "brightness +20".into(),
-            perturb(&|p, _| clamp(p as f32 + 20.0)),
-        ),
-        (
-            "brightness -20".into(),
-            perturb(&|p, _| clamp(p as f32 - 20.0)),
-        ),
-        (
-            "contrast x0.8".into(),
-            perturb(&|p, _| clamp((p as f32 - 128.0) * 0.8 + 128.0)),
-        ),
-        (
-            "contrast x1.2".into(),
-            perturb(&|p, _| clamp((p as f32 - 128.0) * 1.2 + 128.0)),
-        ),
-        ("horizontal flip".into(), perturb(&flipped)),
-    ]
-}
 
 pub fn median_ms(mut f: impl FnMut(), seconds: f64) -> f64 {
     f();
@@ -167,24 +129,120 @@ pub fn torch_reference(
         .and_then(|l| serde_json::from_str(l).ok())
 }
 
-/// Every member's logits on every view of every face (what temperatures and cascades are
-/// fitted on), in parallel; `on_face` is called after each face (a progress bar: a
-/// minute or more for an ensemble).
-pub fn dataset_view_logits(
-    clf: &Classifier,
-    ds: &Dataset,
-    on_face: &(dyn Fn() + Sync),
-) -> Vec<Vec<Vec<f32>>> {
-    use moodtune_fer::classifier::fer_image;
-    use rayon::prelude::*;
-    (0..ds.len())
-        .into_par_iter()
-        .map(|i| {
-            let l = clf.view_logits(&fer_image(ds.image(i)));
-            on_face();
-            l
-        })
-        .collect()
+/// One architecture's speed: training images/s (with the libtorch engine), batch-1 and
+/// batch-64 inference milliseconds (on `pool`), and PyTorch's figures beside them.
+pub struct ArchSpeed {
+    pub train_images_per_s: Option<f64>,
+    pub batch1_ms: f64,
+    pub batch64_ms: f64,
+    /// scripts/reference/fer_torch.py's JSON, when asked for and installed.
+    pub reference: Option<serde_json::Value>,
+}
+
+/// Measures architecture `name` with random weights, `seconds` per measurement.
+pub fn arch_speed(
+    name: &str,
+    seconds: f64,
+    pool: &rayon::ThreadPool,
+    bf16: bool,
+    reference: bool,
+) -> anyhow::Result<ArchSpeed> {
+    let arch = Arch::by_name(name)?;
+    let clf = Classifier::from_bytes(&random_safetensors(&arch, 1), name)?.with_tta(Tta::None);
+    let (face, ds) = bench_faces();
+    let batch1_ms = median_ms(
+        || {
+            std::hint::black_box(clf.probabilities(&face));
+        },
+        seconds / 2.0,
+    );
+    let batch64_ms = pool.install(|| {
+        median_ms(
+            || {
+                std::hint::black_box(clf.predict_dataset(&ds));
+            },
+            seconds / 2.0,
+        )
+    });
+    let threads = pool.current_num_threads();
+    let train_images_per_s = if moodtune_fer_train::engine_available() {
+        Some(moodtune_fer_train::bench_training(
+            name, 64, seconds, threads, bf16,
+        )?)
+    } else {
+        None
+    };
+    let reference = if reference {
+        torch_reference(name, seconds, threads, bf16)
+    } else {
+        None
+    };
+    Ok(ArchSpeed {
+        train_images_per_s,
+        batch1_ms,
+        batch64_ms,
+        reference,
+    })
+}
+
+/// Faces to time a model file on: a sample of 256 `public` faces (a cascade's cost
+/// depends on the face), else one synthetic face; and a batch of up to 64 of them.
+pub fn latency_faces(public: Option<&Dataset>) -> (Vec<image::GrayImage>, Dataset) {
+    match public {
+        Some(public) => {
+            let sample = public.sample(256, 0);
+            let faces = (0..sample.len())
+                .map(|i| moodtune_fer::classifier::fer_image(sample.image(i)))
+                .collect();
+            let batch = sample.subset(&(0..64.min(sample.len())).collect::<Vec<_>>());
+            (faces, batch)
+        }
+        None => {
+            let (face, batch) = bench_faces();
+            (vec![face], batch)
+        }
+    }
+}
+
+/// A model's cost per face under one test-time augmentation.
+pub struct TtaLatency {
+    /// Mean network passes per face: a cascade's varies with the face.
+    pub mean_passes: f64,
+    /// Batch-1 milliseconds per face of each round over the faces, sorted.
+    pub batch1_rounds_ms: Vec<f64>,
+    pub batch64_faces_per_s: f64,
+}
+
+/// The cost per face of the model file (or the shipped model) under `tta`, on `pool`:
+/// batch-1 latency (what the live camera sees) and batch throughput.
+pub fn tta_latency(
+    model: Option<&Path>,
+    tta: Tta,
+    pool: &rayon::ThreadPool,
+    seconds: f64,
+    faces: &[image::GrayImage],
+    batch: &Dataset,
+) -> anyhow::Result<TtaLatency> {
+    let clf = Classifier::shipped_or(model)?.with_tta(tta);
+    let (mut passes, mut runs) = (0usize, 0usize);
+    let (b1, b64) = pool.install(|| {
+        let b1 = round_means_ms(faces, seconds / 2.0, |face| {
+            passes += std::hint::black_box(clf.predict(face)).passes;
+            runs += 1;
+        });
+        let b64 = median_ms(
+            || {
+                std::hint::black_box(clf.predict_dataset(batch));
+            },
+            seconds / 2.0,
+        );
+        (b1, b64)
+    });
+    Ok(TtaLatency {
+        mean_passes: passes as f64 / runs as f64,
+        batch1_rounds_ms: b1,
+        batch64_faces_per_s: batch.len() as f64 * 1000.0 / b64,
+    })
 }
 
 #[cfg(test)]
