@@ -13,6 +13,7 @@ use moodtune_library::{Library, Song, SongId};
 use moodtune_recommend::Session;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The faces of one image and the one that sets the mood.
@@ -43,12 +44,26 @@ pub struct UploadSummary {
 }
 
 /// See the module documentation.
+///
+/// Two connections to the library: writes (picks, feedback, uploads) go through one,
+/// reads (listing, picks, audio, counts, recommender loads) through the other. SQLite's
+/// WAL mode lets a reader go on while a writer writes, so the page keeps listing and
+/// playing while an upload imports or a write waits out a CLI import's lock. Lock order:
+/// `writer` before `reader`, `recommender` before `reader`; the reader is never held
+/// across a write.
 pub struct WebApp {
-    lib: Mutex<Library>,
+    writer: Mutex<Library>,
+    /// `None` for an in-memory library (a second connection would be another
+    /// database): its reads use the writer.
+    reader: Option<Mutex<Library>>,
     /// Held through one upload, from saving the file to the demo clean-up.
     uploads: Mutex<()>,
-    /// The recommender and the library's `outside_changes` it was loaded at.
+    /// The recommender and the reader's `outside_changes` it was loaded at (the reader
+    /// sees the writer's commits as outside changes too).
     recommender: Mutex<Option<(i64, Recommender)>>,
+    /// Recommender loads begun plus loads ended: odd while one runs. A write that a
+    /// load overlapped cannot tell whether the load saw it.
+    loads: AtomicU64,
     /// Camera frames are small and show a close face; photos may be large group shots.
     live: FacePipeline,
     photo: FacePipeline,
@@ -68,24 +83,33 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl WebApp {
-    /// `data_dir` keeps the uploaded song lists (under `imports/`).
+    /// `data_dir` keeps the uploaded song lists (under `imports/`). Opens a second
+    /// connection to `lib`'s file for reads.
     pub fn new(
         lib: Library,
         classifier: Arc<dyn ExpressionClassifier>,
         model: String,
         data_dir: PathBuf,
-    ) -> Self {
-        WebApp {
-            lib: Mutex::new(lib),
+    ) -> Result<Self> {
+        let reader = if lib.path() == Path::new(":memory:") {
+            None
+        } else {
+            Some(Mutex::new(Library::open(lib.path())?))
+        };
+        crate::upload::recover_all(&data_dir);
+        Ok(WebApp {
+            writer: Mutex::new(lib),
+            reader,
             uploads: Mutex::new(()),
             recommender: Mutex::new(None),
+            loads: AtomicU64::new(0),
             live: pipeline(Scene::Live, classifier.clone()),
             photo: pipeline(Scene::Photo, classifier),
             model,
             data_dir,
             upload_audio_links: false,
             enrich: crate::enrich::Options::default(),
-        }
+        })
     }
 
     /// Lets uploaded sheets link audio files on this machine (see the field).
@@ -94,18 +118,25 @@ impl WebApp {
         self
     }
 
-    /// The library connection, for reads and writes of one operation.
+    /// The write connection, for reads and writes of one operation. Held, it keeps
+    /// the app's other writes waiting, not its reads.
     pub fn library(&self) -> MutexGuard<'_, Library> {
-        lock(&self.lib)
+        lock(&self.writer)
+    }
+
+    /// The read connection. Only reads: a write here would wait behind a running
+    /// read's lock order and break the recommender's bookkeeping.
+    fn reader(&self) -> MutexGuard<'_, Library> {
+        lock(self.reader.as_ref().unwrap_or(&self.writer))
     }
 
     /// Where the library lives.
     pub fn library_name(&self) -> String {
-        self.library().path().display().to_string()
+        self.reader().path().display().to_string()
     }
 
     pub fn song_count(&self) -> Result<usize> {
-        Ok(self.library().len()?)
+        Ok(self.reader().len()?)
     }
 
     /// The expression model in use.
@@ -134,21 +165,61 @@ impl WebApp {
         })
     }
 
-    /// Runs `f` on the recommender, reloading it first when another process changed
-    /// the library since it was loaded.
-    fn with_recommender<T>(
-        &self,
-        f: impl FnOnce(&mut Recommender, &mut Library) -> T,
-    ) -> Result<T> {
+    /// Runs `f` on the recommender with the read connection, reloading it first when
+    /// the library changed (another process, or an upload) since it was loaded.
+    fn with_recommender<T>(&self, f: impl FnOnce(&Recommender, &Library) -> T) -> Result<T> {
         let mut slot = lock(&self.recommender);
-        let mut lib = self.library();
+        let lib = self.reader();
         let version = lib.outside_changes()?;
         let fresh = matches!(&*slot, Some((at, _)) if *at == version);
         if !fresh {
-            *slot = Some((version, Recommender::load(&lib)?));
+            *slot = None;
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            let loaded = Recommender::load(&lib);
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            // The version read before loading: a commit during the load is seen as a
+            // change next time, and loaded again.
+            *slot = Some((version, loaded?));
         }
-        let (_, rec) = slot.as_mut().expect("loaded above");
-        Ok(f(rec, &mut lib))
+        let (_, rec) = slot.as_ref().expect("loaded above");
+        Ok(f(rec, &lib))
+    }
+
+    /// Runs `write` on the write connection, then `apply` to the loaded recommender,
+    /// so that a like does not cost a reload of the whole library. Neither the reader
+    /// nor the recommender is held while `write` runs (it may wait up to the busy
+    /// timeout for a CLI import's lock): playlists go on meanwhile.
+    fn write_then_apply<T>(
+        &self,
+        write: impl FnOnce(&mut Library) -> Result<T>,
+        apply: impl FnOnce(&mut Recommender),
+    ) -> Result<T> {
+        let mut w = self.library();
+        // Commits of other processes show on the writer; the reader sees ours as well.
+        let outside_before = w.outside_changes()?;
+        let seen_before = self.reader().outside_changes()?;
+        let loads_before = self.loads.load(Ordering::SeqCst);
+        let out = write(&mut w)?;
+        let loads_after = self.loads.load(Ordering::SeqCst);
+        let seen_after = self.reader().outside_changes()?;
+        let outside_after = w.outside_changes()?;
+        drop(w);
+        // Only this write landed between `seen_before` and `seen_after`, and no load
+        // ran across it.
+        let alone = outside_before == outside_after
+            && loads_before == loads_after
+            && loads_before.is_multiple_of(2);
+        let mut slot = lock(&self.recommender);
+        match &mut *slot {
+            Some((at, rec)) if alone && *at == seen_before => {
+                apply(rec);
+                *at = seen_after;
+            }
+            // Loaded after the write: it holds it already.
+            Some((at, _)) if *at == seen_after => {}
+            _ => *slot = None,
+        }
+        Ok(out)
     }
 
     /// Our own change of the songs: the recommender is loaded again on next use.
@@ -195,7 +266,8 @@ impl WebApp {
         offset: usize,
         limit: usize,
     ) -> Result<SongPage> {
-        let all = self.library().search(query)?;
+        // The whole library is read and paged here: paging in SQL needs a library API.
+        let all = self.reader().search(query)?;
         let matching: Vec<_> = all
             .into_iter()
             .filter(|s| emotion.is_none() || s.emotion() == emotion)
@@ -213,7 +285,7 @@ impl WebApp {
 
     /// The typical songs the user picked for `emotion`.
     pub fn picks(&self, emotion: Emotion) -> Result<Vec<Song>> {
-        let lib = self.library();
+        let lib = self.reader();
         lib.picks(emotion)?
             .into_iter()
             .map(|id| Self::song_of(&lib, id))
@@ -222,31 +294,32 @@ impl WebApp {
 
     /// Replaces the typical songs of `emotion`; returns them as stored.
     pub fn set_picks(&self, emotion: Emotion, songs: &[SongId]) -> Result<Vec<Song>> {
-        // Stored under the recommender's lock, so no reload sees half of it.
-        self.with_recommender(|rec, lib| -> Result<()> {
-            lib.set_picks(emotion, songs).map_err(|e| match e {
-                // An unknown id in the list is a bad request, not a missing page.
-                moodtune_library::Error::SongNotFound(_) => Error::bad_input(e),
-                e => e.into(),
-            })?;
-            rec.set_picks(emotion, songs.to_vec());
-            Ok(())
-        })??;
+        self.write_then_apply(
+            |lib| {
+                lib.set_picks(emotion, songs).map_err(|e| match e {
+                    // An unknown id in the list is a bad request, not a missing page.
+                    moodtune_library::Error::SongNotFound(_) => Error::bad_input(e),
+                    e => e.into(),
+                })
+            },
+            |rec| rec.set_picks(emotion, songs.to_vec()),
+        )?;
         self.picks(emotion)
     }
 
     /// Records a like or skip of `song` heard while the mood was `emotion`.
     pub fn feedback(&self, song: SongId, emotion: Emotion, kind: FeedbackKind) -> Result<()> {
-        self.with_recommender(|rec, lib| -> Result<()> {
-            lib.add_feedback_with(song, kind, Some(emotion), moodtune_core::now_unix())?;
-            rec.add_feedback(song, kind);
-            Ok(())
-        })?
+        self.write_then_apply(
+            |lib| {
+                Ok(lib.add_feedback_with(song, kind, Some(emotion), moodtune_core::now_unix())?)
+            },
+            |rec| rec.add_feedback(song, kind),
+        )
     }
 
     /// The audio file of a song, `None` when it has none; only paths the library owns.
     pub fn audio_path(&self, song: SongId) -> Result<Option<PathBuf>> {
-        Ok(Self::song_of(&self.library(), song)?.audio_path)
+        Ok(Self::song_of(&self.reader(), song)?.audio_path)
     }
 
     /// Imports an uploaded spreadsheet or CSV (`filename` tells its format), gives its
@@ -256,7 +329,7 @@ impl WebApp {
         // file while the first one imports.
         let _one_upload = lock(&self.uploads);
         let summary = crate::upload::import_upload(
-            &self.lib,
+            &self.writer,
             &self.data_dir,
             filename,
             bytes,
@@ -265,5 +338,47 @@ impl WebApp {
         )?;
         self.songs_changed();
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+    impl ExpressionClassifier for Fixed {
+        fn classify_face(&self, _: &[u8], _: u32, _: u32) -> [f32; 7] {
+            [1.0 / 7.0; 7]
+        }
+    }
+
+    /// Likes and picks update the loaded recommender in place (no reload of the whole
+    /// library per like), yet a change from another process still reloads it.
+    #[test]
+    fn own_writes_update_the_recommender_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("library.sqlite");
+        let mut lib = Library::open(&db).unwrap();
+        moodtune_library::demo::install_into(&mut lib, &dir.path().join("demo-songs")).unwrap();
+        let a = WebApp::new(lib, Arc::new(Fixed), "fixed".into(), dir.path().into()).unwrap();
+        let none = HashSet::new();
+        let strategy = moodtune_core::Strategy::Match;
+        let loads = || a.loads.load(Ordering::SeqCst) / 2;
+        let (list, _) = a.playlist(Emotion::Sad, strategy, &none, 50).unwrap();
+        assert_eq!(loads(), 1);
+        let song = list.entries[0].rec.id;
+        a.feedback(song, Emotion::Sad, FeedbackKind::Like).unwrap();
+        a.set_picks(Emotion::Happy, &[song]).unwrap();
+        let (list, _) = a.playlist(Emotion::Sad, strategy, &none, 50).unwrap();
+        assert_eq!(loads(), 1, "a like or a pick reloaded the library");
+        assert!(list
+            .entries
+            .iter()
+            .all(|e| e.rec.explanation.contains("liked")));
+        let mut cli = Library::open(&db).unwrap();
+        cli.add_feedback_with(song, FeedbackKind::Skip, None, 0)
+            .unwrap();
+        a.playlist(Emotion::Sad, strategy, &none, 50).unwrap();
+        assert_eq!(loads(), 2, "another process's change was not seen");
     }
 }

@@ -22,7 +22,7 @@ impl ExpressionClassifier for Fixed {
 fn app(dir: &Path) -> WebApp {
     let mut lib = Library::open(dir.join("library.sqlite")).unwrap();
     demo::install_into(&mut lib, &dir.join("demo-songs")).unwrap();
-    WebApp::new(lib, Arc::new(Fixed), "fixed".into(), dir.to_path_buf())
+    WebApp::new(lib, Arc::new(Fixed), "fixed".into(), dir.to_path_buf()).unwrap()
 }
 
 /// (id, title, library, reason) of a playlist.
@@ -293,6 +293,88 @@ fn an_upload_merged_into_demo_songs_keeps_them_as_the_users_own() {
         kept.source.ends_with("edited export.csv"),
         "{}",
         kept.source
+    );
+}
+
+/// Reads go through their own connection: a write held up (here: the write
+/// connection held by another thread, as while a feedback waits out a CLI import's
+/// lock) keeps neither listing, picks, audio nor playlists waiting.
+#[test]
+fn reads_do_not_wait_behind_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Arc::new(app(dir.path()));
+    let first = a.songs("", None, 0, 1).unwrap().songs[0].id;
+    let held = a.library();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reads = {
+        let a = a.clone();
+        std::thread::spawn(move || {
+            let total = a.songs("", None, 0, 10).unwrap().total;
+            a.picks(Emotion::Happy).unwrap();
+            a.audio_path(first).unwrap();
+            a.song_count().unwrap();
+            a.library_name();
+            playlist(&a, Emotion::Happy, &HashSet::new(), 5);
+            tx.send(total).unwrap();
+        })
+    };
+    let total = rx.recv_timeout(std::time::Duration::from_secs(20));
+    drop(held);
+    reads.join().unwrap();
+    assert!(total.expect("reads waited for the write connection") >= 14);
+
+    // A like while a playlist's recommender is loaded updates it in place, and a like
+    // another process stores is seen too.
+    let before = playlist(&a, Emotion::Sad, &HashSet::new(), 50);
+    let liked = before.last().unwrap().0;
+    a.feedback(liked, Emotion::Sad, FeedbackKind::Like).unwrap();
+    let after = playlist(&a, Emotion::Sad, &HashSet::new(), 50);
+    assert!(
+        after.iter().all(|r| r.3.contains("liked sad songs")),
+        "{after:?}"
+    );
+    let mut cli = Library::open(dir.path().join("library.sqlite")).unwrap();
+    cli.add_feedback_with(liked, FeedbackKind::Like, Some(Emotion::Sad), 0)
+        .unwrap();
+    assert_eq!(a.library().feedback().unwrap().len(), 2);
+}
+
+/// kill -9 during a re-upload left the failed upload as `imports/NAME` and the last
+/// good copy as a stray temp file. Now the last good copy waits as `.NAME.old` until
+/// the import commits: the app starting again (or the next upload of the name) puts
+/// it back, and removes an upload that never got to its name.
+#[test]
+fn an_upload_cut_short_is_put_right_when_the_app_starts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "title,artist,emotion\nMy Song,Me,happy\n";
+    {
+        let a = app(dir.path());
+        a.import_upload("my songs.csv", good.as_bytes()).unwrap();
+    }
+    let imports = dir.path().join("imports");
+    // What a kill during the import of a new "my songs.csv" and of a first
+    // "other.xlsx" leaves: each new file at its name, beside its mark.
+    std::fs::hard_link(
+        imports.join("my songs.csv"),
+        imports.join(".my songs.csv.old"),
+    )
+    .unwrap();
+    std::fs::write(imports.join("swapped in"), "half,imported\n").unwrap();
+    std::fs::rename(imports.join("swapped in"), imports.join("my songs.csv")).unwrap();
+    std::fs::write(imports.join(".my songs.csv.new"), "stale").unwrap();
+    std::fs::write(imports.join("other.xlsx"), "never imported").unwrap();
+    std::fs::write(imports.join(".other.xlsx.none"), "").unwrap();
+
+    let _a = app(dir.path());
+    let mut kept: Vec<String> = std::fs::read_dir(&imports)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["my songs.csv"]);
+    assert_eq!(
+        std::fs::read_to_string(imports.join("my songs.csv")).unwrap(),
+        good
     );
 }
 

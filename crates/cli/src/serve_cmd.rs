@@ -89,7 +89,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let model = moodtune_app::detect::model_name(args.model.as_deref());
     // `[::ffff:127.0.0.1]` is loopback too.
     let loopback = moodtune_server::is_loopback_ip(addr.ip());
-    let app = WebApp::new(lib, Arc::new(classifier), model, data_dir_of(&db))
+    let app = WebApp::new(lib, Arc::new(classifier), model, data_dir_of(&db))?
         .with_upload_audio_links(args.link_uploaded_audio);
     let backend = Web(app);
 

@@ -8,7 +8,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 /// Writes `path` through `write`: into a temp file in the same folder, synced, then
-/// renamed over `path`. If `write` fails, `path` is untouched and the temp file removed.
+/// renamed over `path`, and the folder synced so the rename survives a power cut. If
+/// `write` fails, `path` is untouched and the temp file removed.
 ///
 /// The replaced file keeps its permissions; a new file gets those of any new file (0666
 /// less the umask on Unix), not the owner-only mode temp files are created with.
@@ -53,6 +54,31 @@ pub fn write_atomically(
     }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// Makes the renames and removals in `dir` durable: without it a crash can leave the
+/// folder naming the old file (or no file) although the new one's bytes were synced.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    match File::open(dir).and_then(|d| d.sync_all()) {
+        // Some file systems cannot sync a folder; the rename stands.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(())
+        }
+        r => r,
+    }
+}
+
+/// Folders cannot be opened as files here; the rename is as durable as the system
+/// makes it.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
@@ -117,6 +143,15 @@ mod tests {
         assert_eq!(err.to_string(), "encoder failed");
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_file_in_the_current_folder_syncs_the_current_folder() {
+        // `path.parent()` of a bare name is empty: the folder synced is ".".
+        assert!(sync_dir(Path::new(".")).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        assert!(sync_dir(dir.path()).is_ok());
+        assert!(sync_dir(&dir.path().join("missing")).is_err() || cfg!(not(unix)));
     }
 
     #[test]

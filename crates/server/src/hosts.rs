@@ -97,9 +97,10 @@ impl HostAllowlist {
             return false;
         };
         name.is_loopback()
-            || self.entries.iter().any(|e| {
-                e.name == name && (e.port.is_none() || port.is_none() || e.port == port)
-            })
+            || self
+                .entries
+                .iter()
+                .any(|e| e.name == name && (e.port.is_none() || port.is_none() || e.port == port))
     }
 
     /// Whether a page of `origin` (an `Origin` header: `scheme://host[:port]`) is this

@@ -776,7 +776,9 @@ async fn foreign_hosts_are_refused_on_every_address() {
         ("192.168.1.20:7878", StatusCode::FORBIDDEN),
         ("music.example.org", StatusCode::FORBIDDEN),
     ] {
-        let got = send(&local, req(Method::GET, "/api/info", host, None)).await.0;
+        let got = send(&local, req(Method::GET, "/api/info", host, None))
+            .await
+            .0;
         assert_eq!(got, status, "{host}");
     }
 }
@@ -792,7 +794,11 @@ async fn a_real_socket_refuses_a_rebinding_host() {
         ..ServerConfig::default()
     };
     let app = router(Arc::new(FakeBackend::new(1)), config);
-    tokio::spawn(moodtune_server::serve(listener, app, std::future::pending()));
+    tokio::spawn(moodtune_server::serve(
+        listener,
+        app,
+        std::future::pending(),
+    ));
     async fn status_for(addr: std::net::SocketAddr, host: &str) -> String {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(
@@ -805,7 +811,9 @@ async fn a_real_socket_refuses_a_rebinding_host() {
         s.read_to_string(&mut out).await.unwrap();
         out.lines().next().unwrap_or_default().to_string()
     }
-    assert!(status_for(addr, "rebind.evil.example:80").await.contains("403"));
+    assert!(status_for(addr, "rebind.evil.example:80")
+        .await
+        .contains("403"));
     assert!(status_for(addr, &addr.to_string()).await.contains("200"));
 }
 
