@@ -1,0 +1,213 @@
+//! The web API on the real backend: the `moodtune serve` binary with the shipped
+//! expression model, the SeetaFace detector and a real SQLite library (the demo songs
+//! on first run), over a loopback socket. The committed face photo must come back with
+//! the real model's mood; bad requests are clear errors that leave the server working;
+//! an uploaded song list is classified and gives every mood a playlist.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(db: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_moodtune"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start moodtune serve");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                let _ = tx.send(
+                    url.trim_start_matches("http://")
+                        .trim_end_matches('/')
+                        .to_string(),
+                );
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("moodtune serve printed no URL");
+    Server { child, addr }
+}
+
+/// One HTTP/1.1 request; returns the status and the body.
+fn request(
+    s: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(&s.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {}\r\n", s.addr));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&b[..line_end]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[line_end + 2..line_end + 2 + size]);
+        b = &b[line_end + 4 + size..];
+    }
+}
+
+fn json(s: &Server, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    let (status, body) = request(
+        s,
+        method,
+        path,
+        &[("Content-Type", "application/json")],
+        body,
+    );
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn the_real_backend_reads_a_face_serves_playlists_and_survives_bad_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start(&tmp.path().join("library.sqlite"));
+
+    // The committed real face: one face, the real model's mood (a broad smile).
+    let face = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../faces/tests/fixtures/astronaut-face.png"),
+    )
+    .unwrap();
+    let (status, a) = json(&server, "POST", "/api/analyze?session=t1", &face);
+    assert_eq!(status, 200, "{a}");
+    let faces = a["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "{a}");
+    assert_eq!(faces[0]["emotion"], "happy", "{a}");
+    assert_eq!(faces[0]["main"], true, "{a}");
+    assert_eq!(a["mood"]["emotion"], "happy", "{a}");
+
+    // Bad requests are clear errors, and the server keeps working.
+    for (body, what) in [(&b"not an image"[..], "garbage"), (&b""[..], "empty")] {
+        let (status, e) = json(&server, "POST", "/api/analyze", body);
+        assert_eq!(status, 400, "{what}: {e}");
+        assert!(
+            e["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {e}"
+        );
+    }
+    let (status, e) = json(&server, "GET", "/api/playlist?emotion=grumpy", b"");
+    assert_eq!(status, 400, "{e}");
+    let (status, e) = request(&server, "GET", "/api/audio/999999", &[], b"");
+    assert_eq!(status, 404, "{}", String::from_utf8_lossy(&e));
+    let (status, info) = json(&server, "GET", "/api/info", b"");
+    assert_eq!(status, 200, "{info}");
+
+    // A playlist that plays: the demo library's songs, with audio served by id in ranges.
+    let (status, list) = json(
+        &server,
+        "GET",
+        "/api/playlist?emotion=happy&session=t1",
+        b"",
+    );
+    assert_eq!(status, 200, "{list}");
+    let songs = list["songs"].as_array().unwrap();
+    assert!(!songs.is_empty(), "{list}");
+    let id = songs[0]["id"].as_i64().unwrap();
+    let (status, bytes) = request(
+        &server,
+        "GET",
+        &format!("/api/audio/{id}"),
+        &[("Range", "bytes=0-99")],
+        b"",
+    );
+    assert_eq!(status, 206);
+    assert_eq!(bytes.len(), 100);
+    assert_eq!(&bytes[..4], b"RIFF", "a demo song is a WAV file");
+
+    let like = format!(r#"{{"song_id":{id},"emotion":"happy","action":"like","session":"t1"}}"#);
+    let (status, r) = json(&server, "POST", "/api/feedback", like.as_bytes());
+    assert_eq!(status, 200, "{r}");
+
+    // An uploaded song list with lyrics and no emotion column is classified: every mood
+    // has a playlist afterwards.
+    let csv = "title,artist,lyrics,tags\n\
+        Sunny,A,\"I am so happy, we dance and laugh in the sunshine, joy and love\",Cheerful\n\
+        Rain,B,\"tears fall, I cry alone, my heart is broken and lonely, goodbye\",Piano\n\
+        Rage,C,\"I hate you, fury burns, I will fight and destroy, anger and blood\",Rock\n";
+    let (status, r) = json(
+        &server,
+        "POST",
+        "/api/import?filename=mine.csv",
+        csv.as_bytes(),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["imported"], 3, "{r}");
+    for e in [
+        "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",
+    ] {
+        let (status, list) = json(&server, "GET", &format!("/api/playlist?emotion={e}"), b"");
+        assert_eq!(status, 200, "{list}");
+        assert!(!list["songs"].as_array().unwrap().is_empty(), "{e}: {list}");
+    }
+
+    // A page from another site (DNS rebinding) is refused by its Host.
+    let (status, _) = request(
+        &server,
+        "GET",
+        "/api/info",
+        &[("Host", "evil.example")],
+        b"",
+    );
+    assert_eq!(status, 403);
+}
