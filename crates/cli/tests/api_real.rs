@@ -4,52 +4,14 @@
 //! the real model's mood; bad requests are clear errors that leave the server working;
 //! an uploaded song list is classified and gives every mood a playlist.
 
+mod support;
+
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(db: &Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_moodtune"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start moodtune serve");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                let _ = tx.send(
-                    url.trim_start_matches("http://")
-                        .trim_end_matches('/')
-                        .to_string(),
-                );
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("moodtune serve printed no URL");
-    Server { child, addr }
-}
+use support::serve::{start, Server};
 
 /// One HTTP/1.1 request; returns the status and the body.
 fn request(
@@ -59,7 +21,7 @@ fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(&s.addr).unwrap();
+    let mut stream = TcpStream::connect(s.addr()).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
@@ -68,7 +30,7 @@ fn request(
         body.len()
     );
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        head.push_str(&format!("Host: {}\r\n", s.addr));
+        head.push_str(&format!("Host: {}\r\n", s.addr()));
     }
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));

@@ -8,10 +8,9 @@
 
 #[path = "../../server/tests/support/cdp.rs"]
 mod cdp;
+mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const W: u32 = 640;
@@ -39,42 +38,6 @@ fn camera_frame(photo: &std::path::Path) -> Vec<u8> {
     frame.into_raw()
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `moodtune serve` on a free loopback port and returns it with its URL.
-fn start_server(db: &std::path::Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_moodtune"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--db"])
-        .arg(db)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start moodtune serve");
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                let _ = tx.send(url.to_string());
-            }
-        }
-    });
-    // Installing the demo library synthesizes its audio: allow for a slow machine.
-    let url = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("moodtune serve printed no URL");
-    (server, url)
-}
-
 #[test]
 fn serve_shows_mood_and_plays_a_demo_song_in_chromium() {
     let Some(chromium) = cdp::find_chromium() else {
@@ -83,7 +46,8 @@ fn serve_shows_mood_and_plays_a_demo_song_in_chromium() {
     };
     let photo = face_photo();
     let tmp = tempfile::tempdir().unwrap();
-    let (server, url) = start_server(&tmp.path().join("library.sqlite"));
+    let server = support::serve::start(&tmp.path().join("library.sqlite"));
+    let url = server.url.clone();
 
     let y4m = tmp.path().join("face.y4m");
     cdp::write_y4m(&y4m, W, H, &camera_frame(&photo), 3);
