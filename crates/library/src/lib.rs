@@ -28,7 +28,8 @@ mod store;
 pub use error::{Error, Result};
 pub use import::{
     is_audio_file, is_importable_file, source_of, split_tags, ImportBatch, ImportIssue,
-    ImportProgress, ImportReport, AUDIO_EXTENSIONS,
+    ImportLimits, ImportProgress, ImportReport, IssueCount, AUDIO_EXTENSIONS, MAX_IMPORT_ROWS,
+    MAX_LISTED_ISSUES,
 };
 pub use store::{
     AudioRecord, Evidence, EvidenceSource, Feedback, FeedbackKind, Library, NewSong,

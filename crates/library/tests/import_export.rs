@@ -784,3 +784,181 @@ fn key_and_label_columns_are_read_only_when_they_fit() {
     assert_eq!(lib.find("Rain").unwrap().manual_emotion, Some(Emotion::Sad));
     assert_eq!(lib.find("Sun").unwrap().source_key, "id:s1");
 }
+
+/// The issue's repros: 806 bytes of ODS asking for 4.9 M rows, and a table of more rows
+/// than the cap, each refused with the file and the cap named; a cap can be raised.
+#[test]
+fn imports_are_capped_in_rows_with_a_clear_message() {
+    use moodtune_library::{ImportBatch, ImportLimits, MAX_IMPORT_ROWS};
+    assert_eq!(ImportLimits::default().max_rows, MAX_IMPORT_ROWS);
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+
+    let ods = dir.path().join("songs.ods");
+    write_ods(
+        &ods,
+        &format!(
+            r#"<table:table-row>{}</table:table-row><table:table-row table:number-rows-repeated="4900000">{}</table:table-row>"#,
+            ods_text("Title"),
+            ods_text("x"),
+        ),
+    );
+    assert!(std::fs::metadata(&ods).unwrap().len() < 2048);
+    let err = lib.import_path(&ods).unwrap_err().to_string();
+    assert!(
+        err.ends_with("songs.ods: more than 200000 rows; split the file or raise the limit"),
+        "{err}"
+    );
+    let err = ImportBatch::read_without_audio_links(&ods)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("more than 200000 rows"), "{err}");
+
+    let small = ImportLimits { max_rows: 20 };
+    let csv = dir.path().join("songs.csv");
+    let mut text = String::from("title,artist\n");
+    for i in 0..30 {
+        text.push_str(&format!("Song {i},Ava\n"));
+    }
+    std::fs::write(&csv, &text).unwrap();
+    let err = lib
+        .import_path_limited(&csv, &mut |_| {}, &small)
+        .unwrap_err();
+    assert!(matches!(err, Error::Import { .. }), "{err:?}");
+    let err = err.to_string();
+    assert!(
+        err.ends_with("songs.csv: more than 20 rows; split the file or raise the limit"),
+        "{err}"
+    );
+    assert!(
+        lib.is_empty().unwrap(),
+        "nothing of a refused file is written"
+    );
+    let raised = ImportLimits { max_rows: 31 };
+    let report = lib.import_path_limited(&csv, &mut |_| {}, &raised).unwrap();
+    assert_eq!(report.added, 30, "{report}");
+
+    // Spreadsheets count the rows of every sheet together.
+    let xlsx = dir.path().join("songs.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for sheet in 0..2 {
+        let ws = book.add_worksheet();
+        ws.write_string(0, 0, "title").unwrap();
+        for r in 1..15u32 {
+            ws.write_string(r, 0, format!("Sheet {sheet} song {r}"))
+                .unwrap();
+        }
+    }
+    book.save(&xlsx).unwrap();
+    let err = ImportBatch::read_limited(&xlsx, &mut |_| {}, &small)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.ends_with("songs.xlsx: more than 20 rows; split the file or raise the limit"),
+        "{err}"
+    );
+    let batch = ImportBatch::read_limited(&xlsx, &mut |_| {}, &raised).unwrap();
+    assert_eq!(lib.import_batch(batch).unwrap().added, 28);
+
+    let ods = dir.path().join("few.ods");
+    let rows: String = (0..25)
+        .map(|i| {
+            format!(
+                "<table:table-row>{}</table:table-row>",
+                ods_text(&format!("Song {i}"))
+            )
+        })
+        .collect();
+    write_ods(
+        &ods,
+        &format!(
+            "<table:table-row>{}</table:table-row>{rows}",
+            ods_text("Title")
+        ),
+    );
+    let err = lib
+        .import_path_limited(&ods, &mut |_| {}, &small)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("few.ods: more than 20 rows"), "{err}");
+}
+
+/// A file of thousands of bad rows makes a short report: the first 50 listed, the rest
+/// counted by reason, in the text and in the JSON alike.
+#[test]
+fn many_skipped_rows_are_summarised_by_reason() {
+    use moodtune_library::MAX_LISTED_ISSUES;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("songs.csv");
+    let mut text = String::from("title,artist,duration,audio\n");
+    text.push_str("Halo,Ava,,\n");
+    for i in 0..3000 {
+        text.push_str(&format!(",Nobody {i},,\n"));
+    }
+    for i in 0..120 {
+        text.push_str(&format!("Song {i},Ava,soon {i},\n"));
+    }
+    for _ in 0..70 {
+        text.push_str("Halo,Ava,,\n");
+    }
+    for i in 0..60 {
+        text.push_str(&format!("Track {i},Ava,,missing {i}.mp3\n"));
+    }
+    std::fs::write(&csv, &text).unwrap();
+    let mut lib = Library::open_in_memory().unwrap();
+    let report = lib.import_path(&csv).unwrap();
+    assert_eq!(report.added, 61, "{report}");
+    assert_eq!(report.skipped.len(), MAX_LISTED_ISSUES);
+    assert_eq!(report.skipped_count, 3190);
+    assert_eq!(report.warnings.len(), MAX_LISTED_ISSUES);
+    assert_eq!(report.warning_count, 60);
+    let more: Vec<(&str, usize)> = report
+        .more_skipped
+        .iter()
+        .map(|c| (c.reason.as_str(), c.count))
+        .collect();
+    assert_eq!(
+        more,
+        vec![
+            ("empty title", 2950),
+            ("duration \"…\" is not seconds or m:ss", 120),
+            ("same song as …", 70),
+        ]
+    );
+    assert_eq!(report.more_warnings.len(), 1);
+    assert!(
+        report.more_warnings[0]
+            .reason
+            .starts_with("audio file \"…\" not found"),
+        "{:?}",
+        report.more_warnings
+    );
+
+    let shown = report.to_string();
+    assert!(
+        shown.starts_with("61 added, 0 updated, 0 unchanged, 3,190 skipped, 60 warnings"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\n  and 2,950 more skipped: empty title"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\n  and 70 more skipped: same song as …"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\n  and 10 more warnings: audio file \"…\" not found"),
+        "{shown}"
+    );
+    assert!(shown.lines().count() < 110, "{shown}");
+
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["skipped"].as_array().unwrap().len(), MAX_LISTED_ISSUES);
+    assert_eq!(json["skipped_count"], 3190);
+    assert_eq!(json["more_skipped"][0]["reason"], "empty title");
+    assert_eq!(json["more_skipped"][0]["count"], 2950);
+    assert!(serde_json::to_string(&report).unwrap().len() < 20_000);
+}

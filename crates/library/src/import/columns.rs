@@ -246,12 +246,12 @@ fn row_to_item(
                 // Only audio: the server plays this file to the browser by song id.
                 Ok(c) if c.is_file() && is_audio_file(&c) => song.audio_path = Some(c),
                 Ok(c) if c.is_file() => warnings.push(format!(
-                    "{} is not an audio file ({}); imported without audio",
+                    "\"{}\" is not an audio file ({}); imported without audio",
                     p.display(),
                     AUDIO_EXTENSIONS.join(", ")
                 )),
                 _ => warnings.push(format!(
-                    "audio file {} not found; imported without audio",
+                    "audio file \"{}\" not found; imported without audio",
                     p.display()
                 )),
             }

@@ -1,7 +1,7 @@
 //! CSV/TSV song lists: reading the file safely, guessing its encoding and delimiter.
 
 use super::columns::{table_items, HEADER_HINT};
-use super::{base_dir, ext_of, source_of, AudioLinks, Item};
+use super::{base_dir, ext_of, rows_over_limit, source_of, AudioLinks, ImportLimits, Item};
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -107,7 +107,7 @@ fn not_csv_text(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-pub(super) fn read_csv(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
+pub(super) fn read_csv(path: &Path, audio: AudioLinks, limits: &ImportLimits) -> Result<Vec<Item>> {
     let bytes = read_regular_file(path, MAX_CSV_BYTES)?;
     if let Some(why) = not_csv_text(&bytes) {
         return Err(Error::Import {
@@ -130,6 +130,13 @@ pub(super) fn read_csv(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
     let mut rows = Vec::new();
     let mut bad = Vec::new();
     for rec in reader.records() {
+        // Stopped at the first row past the limit, before the rows are turned into songs.
+        if rows.len() + bad.len() >= limits.max_rows {
+            return Err(Error::Import {
+                path: path.to_path_buf(),
+                message: rows_over_limit(limits.max_rows),
+            });
+        }
         match rec {
             Ok(r) => {
                 let line = r.position().map(|p| p.line() as usize).unwrap_or(0);

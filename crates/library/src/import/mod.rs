@@ -4,12 +4,19 @@
 //! issues, the rest become records), then writes all records in one transaction: a
 //! failure while writing leaves the library exactly as it was. Reading is split by
 //! source: [`columns`] turns table rows into songs for both [`spreadsheet`] and
-//! [`csv`](self::csv), [`folder`] reads audio files and their tags.
+//! [`csv`](self::csv), [`folder`] reads audio files and their tags, [`xls`] checks a
+//! `.xls` file before calamine reads it.
+//!
+//! Untrusted files are bounded: a table import reads at most [`ImportLimits::max_rows`]
+//! rows, spreadsheets are checked for what calamine would allocate before it opens them,
+//! and a report lists at most [`MAX_LISTED_ISSUES`] skipped rows (and warnings), counting
+//! the rest by reason.
 
 mod columns;
 mod csv;
 mod folder;
 mod spreadsheet;
+mod xls;
 
 use self::csv::read_csv;
 use crate::error::{Error, Result};
@@ -20,6 +27,36 @@ use spreadsheet::read_spreadsheet;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// Most rows one import of a spreadsheet or CSV file reads by default (all sheets
+/// together, header rows included): a bigger file is refused, not cut short.
+pub const MAX_IMPORT_ROWS: usize = 200_000;
+
+/// Most skipped rows, and most warnings, an [`ImportReport`] lists one by one; the rest
+/// are counted by reason.
+pub const MAX_LISTED_ISSUES: usize = 50;
+
+/// Bounds on what one import reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportLimits {
+    /// Most rows a spreadsheet or CSV file may have (all sheets together, header rows
+    /// included); a file with more is refused with an [`Error::Import`] naming the cap.
+    /// Folder imports are not counted.
+    pub max_rows: usize,
+}
+
+impl Default for ImportLimits {
+    fn default() -> Self {
+        ImportLimits {
+            max_rows: MAX_IMPORT_ROWS,
+        }
+    }
+}
+
+/// The message of a file refused for its rows.
+pub(crate) fn rows_over_limit(max_rows: usize) -> String {
+    format!("more than {max_rows} rows; split the file or raise the limit")
+}
 
 /// Audio file extensions a folder import picks up (lower case).
 pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "opus", "m4a", "wav"];
@@ -40,6 +77,15 @@ impl fmt::Display for ImportIssue {
     }
 }
 
+/// How many issues past those listed had one kind of reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssueCount {
+    /// The reason, with the details that differ from row to row (quoted values, file
+    /// locations) left out as `…`.
+    pub reason: String,
+    pub count: usize,
+}
+
 /// What an import did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ImportReport {
@@ -47,32 +93,168 @@ pub struct ImportReport {
     pub updated: usize,
     /// Songs the source had that the library already held exactly so.
     pub unchanged: usize,
-    /// Rows or files not imported, with why.
+    /// Rows or files not imported, with why: the first [`MAX_LISTED_ISSUES`] of them.
     pub skipped: Vec<ImportIssue>,
-    /// Imported, but something was off (e.g. an audio file that does not exist).
+    /// Imported, but something was off (e.g. an audio file that does not exist): the
+    /// first [`MAX_LISTED_ISSUES`].
     pub warnings: Vec<ImportIssue>,
     /// Ids of every song added, updated or unchanged, in source order.
     pub song_ids: Vec<SongId>,
+    /// Rows or files skipped in all, listed in `skipped` or not.
+    pub skipped_count: usize,
+    /// Warnings in all, listed in `warnings` or not.
+    pub warning_count: usize,
+    /// The skipped rows or files `skipped` leaves out, counted by reason, most first.
+    pub more_skipped: Vec<IssueCount>,
+    /// The warnings `warnings` leaves out, counted by reason, most first.
+    pub more_warnings: Vec<IssueCount>,
+}
+
+impl ImportReport {
+    /// Keeps the first `listed` skipped entries and warnings and counts the rest by
+    /// reason, so that a file of a million bad rows makes a short report. Counts already
+    /// summarised stay.
+    pub fn summarise(&mut self, listed: usize) {
+        self.skipped_count = self.skipped.len() + total(&self.more_skipped);
+        self.warning_count = self.warnings.len() + total(&self.more_warnings);
+        summarise_issues(&mut self.skipped, &mut self.more_skipped, listed);
+        summarise_issues(&mut self.warnings, &mut self.more_warnings, listed);
+    }
+}
+
+fn total(counts: &[IssueCount]) -> usize {
+    counts.iter().map(|c| c.count).sum()
+}
+
+/// Most kinds of reason counted apart; the rarer ones are counted together.
+const MAX_REASON_KINDS: usize = 20;
+const OTHER_REASONS: &str = "other reasons";
+
+fn summarise_issues(listed: &mut Vec<ImportIssue>, more: &mut Vec<IssueCount>, keep: usize) {
+    if listed.len() <= keep {
+        return;
+    }
+    for issue in listed.drain(keep..) {
+        let reason = reason_kind(&issue.reason, &issue.location);
+        match more.iter_mut().find(|c| c.reason == reason) {
+            Some(c) => c.count += 1,
+            None => more.push(IssueCount { reason, count: 1 }),
+        }
+    }
+    more.sort_by_key(|c| std::cmp::Reverse(c.count));
+    if more.len() > MAX_REASON_KINDS {
+        let rest: usize = more.drain(MAX_REASON_KINDS - 1..).map(|c| c.count).sum();
+        match more.iter_mut().find(|c| c.reason == OTHER_REASONS) {
+            Some(c) => c.count += rest,
+            None => more.push(IssueCount {
+                reason: OTHER_REASONS.into(),
+                count: rest,
+            }),
+        }
+    }
+}
+
+/// A reason without what differs from row to row: quoted values (`"…"`), and other rows
+/// of the same table, paths and `file:row` locations (`…`). `location` is the issue's own.
+fn reason_kind(reason: &str, location: &str) -> String {
+    // A table row's location is `file:row` (`file:sheet:row`): the same table's other
+    // rows may be named in the reason, spaces in the name and all.
+    let reason = match location.rsplit_once(':') {
+        Some((table, row))
+            if !table.is_empty() && !row.is_empty() && row.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            reason.replace(table, "…")
+        }
+        _ => reason.to_string(),
+    };
+    let mut unquoted = String::with_capacity(reason.len());
+    let mut chars = reason.chars();
+    while let Some(c) = chars.next() {
+        unquoted.push(c);
+        if c == '"' {
+            // To the closing quote, past escaped ones (reasons quote with `{:?}`).
+            while let Some(q) = chars.next() {
+                match q {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '"' => break,
+                    _ => {}
+                }
+            }
+            unquoted.push_str("…\"");
+        }
+    }
+    let is_place = |w: &str| {
+        w.contains(['/', '\\'])
+            || w.split(':')
+                .skip(1)
+                .any(|part| part.starts_with(|c: char| c.is_ascii_digit()))
+    };
+    let mut out: Vec<&str> = Vec::new();
+    for word in unquoted.split(' ') {
+        let word = if is_place(word) { "…" } else { word };
+        if !(word == "…" && out.last() == Some(&"…")) {
+            out.push(word);
+        }
+    }
+    out.join(" ")
+}
+
+/// `48112` as `48,112`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A report not yet summarised counts what it lists.
+        let skipped = self
+            .skipped_count
+            .max(self.skipped.len() + total(&self.more_skipped));
+        let warnings = self
+            .warning_count
+            .max(self.warnings.len() + total(&self.more_warnings));
         write!(
             f,
             "{} added, {} updated, {} unchanged, {} skipped",
             self.added,
             self.updated,
             self.unchanged,
-            self.skipped.len()
+            thousands(skipped)
         )?;
-        if !self.warnings.is_empty() {
-            write!(f, ", {} warnings", self.warnings.len())?;
+        if warnings > 0 {
+            write!(f, ", {} warnings", thousands(warnings))?;
         }
         for s in &self.skipped {
             write!(f, "\n  skipped {s}")?;
         }
+        for c in &self.more_skipped {
+            write!(
+                f,
+                "\n  and {} more skipped: {}",
+                thousands(c.count),
+                c.reason
+            )?;
+        }
         for w in &self.warnings {
             write!(f, "\n  warning {w}")?;
+        }
+        for c in &self.more_warnings {
+            write!(
+                f,
+                "\n  and {} more warnings: {}",
+                thousands(c.count),
+                c.reason
+            )?;
         }
         Ok(())
     }
@@ -137,7 +319,17 @@ impl Library {
         path: &Path,
         progress: &mut dyn FnMut(ImportProgress<'_>),
     ) -> Result<ImportReport> {
-        self.import_inner(path, progress, &mut |_| Ok(()))
+        self.import_path_limited(path, progress, &ImportLimits::default())
+    }
+
+    /// [`Library::import_path_with`] within `limits` instead of the defaults.
+    pub fn import_path_limited(
+        &mut self,
+        path: &Path,
+        progress: &mut dyn FnMut(ImportProgress<'_>),
+        limits: &ImportLimits,
+    ) -> Result<ImportReport> {
+        self.import_inner(path, progress, limits, &mut |_| Ok(()))
     }
 
     /// Writes what [`ImportBatch::read`] read, in one transaction.
@@ -151,9 +343,10 @@ impl Library {
         &mut self,
         path: &Path,
         progress: &mut dyn FnMut(ImportProgress<'_>),
+        limits: &ImportLimits,
         after_write: &mut dyn FnMut(usize) -> Result<()>,
     ) -> Result<ImportReport> {
-        let batch = ImportBatch::read(path, progress)?;
+        let batch = ImportBatch::read_limited(path, progress, limits)?;
         self.write_items(batch.items, batch.report, after_write)
     }
 }
@@ -169,7 +362,16 @@ impl ImportBatch {
     /// Reads a spreadsheet, CSV file, audio file or folder of audio files (searched
     /// recursively), calling `progress` as each audio file is read.
     pub fn read(path: &Path, progress: &mut dyn FnMut(ImportProgress<'_>)) -> Result<ImportBatch> {
-        Self::read_with(path, progress, AudioLinks::Follow)
+        Self::read_limited(path, progress, &ImportLimits::default())
+    }
+
+    /// [`ImportBatch::read`] within `limits` instead of the defaults.
+    pub fn read_limited(
+        path: &Path,
+        progress: &mut dyn FnMut(ImportProgress<'_>),
+        limits: &ImportLimits,
+    ) -> Result<ImportBatch> {
+        Self::read_with(path, progress, AudioLinks::Follow, limits)
     }
 
     /// Reads a spreadsheet or CSV file sent from elsewhere (the web page, perhaps from
@@ -177,13 +379,22 @@ impl ImportBatch {
     /// machine, which the server would then play to the sender, and "not found" warnings
     /// would tell the sender which files exist.
     pub fn read_without_audio_links(path: &Path) -> Result<ImportBatch> {
-        Self::read_with(path, &mut |_| {}, AudioLinks::Ignore)
+        Self::read_without_audio_links_limited(path, &ImportLimits::default())
+    }
+
+    /// [`ImportBatch::read_without_audio_links`] within `limits` instead of the defaults.
+    pub fn read_without_audio_links_limited(
+        path: &Path,
+        limits: &ImportLimits,
+    ) -> Result<ImportBatch> {
+        Self::read_with(path, &mut |_| {}, AudioLinks::Ignore, limits)
     }
 
     fn read_with(
         path: &Path,
         progress: &mut dyn FnMut(ImportProgress<'_>),
         audio: AudioLinks,
+        limits: &ImportLimits,
     ) -> Result<ImportBatch> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if audio == AudioLinks::Ignore && (meta.is_dir() || !is_importable_file(path)) {
@@ -198,9 +409,9 @@ impl ImportBatch {
         } else {
             let ext = ext_of(path);
             if SHEET_EXTENSIONS.contains(&ext.as_str()) {
-                read_spreadsheet(path, audio)?
+                read_spreadsheet(path, audio, limits)?
             } else if CSV_EXTENSIONS.contains(&ext.as_str()) {
-                read_csv(path, audio)?
+                read_csv(path, audio, limits)?
             } else if AUDIO_EXTENSIONS.contains(&ext.as_str()) {
                 progress(ImportProgress {
                     done: 0,
@@ -307,6 +518,7 @@ impl Library {
             Ok(())
         })
         .map_err(|e| with_path(e, &path))?;
+        report.summarise(MAX_LISTED_ISSUES);
         Ok(report)
     }
 }
@@ -353,7 +565,7 @@ mod tests {
         )
         .unwrap();
         let err = lib
-            .import_inner(&csv, &mut |_| {}, &mut |i| {
+            .import_inner(&csv, &mut |_| {}, &ImportLimits::default(), &mut |i| {
                 if i == 2 {
                     Err(Error::Invalid("injected failure".into()))
                 } else {
@@ -386,14 +598,19 @@ mod tests {
             return;
         };
         let mut lib = Library::open(&db).unwrap();
-        let _ = lib.import_inner(Path::new(&csv), &mut |_| {}, &mut |i| {
-            if i == 2 {
-                // The parent checks this line: the crash came mid-write, not earlier.
-                println!("{CRASH_MARKER}");
-                std::process::abort();
-            }
-            Ok(())
-        });
+        let _ = lib.import_inner(
+            Path::new(&csv),
+            &mut |_| {},
+            &ImportLimits::default(),
+            &mut |i| {
+                if i == 2 {
+                    // The parent checks this line: the crash came mid-write, not earlier.
+                    println!("{CRASH_MARKER}");
+                    std::process::abort();
+                }
+                Ok(())
+            },
+        );
     }
 
     #[test]
@@ -437,6 +654,68 @@ mod tests {
 
         let lib = Library::open(&db).unwrap();
         assert_eq!(lib.songs().unwrap(), before);
+    }
+
+    #[test]
+    fn reasons_are_counted_without_what_differs_from_row_to_row() {
+        let at = "/tmp/My Songs/list.xlsx:Sheet 1:40";
+        for (reason, kind) in [
+            ("empty title", "empty title"),
+            (
+                "same song as /tmp/My Songs/list.xlsx:Sheet 1:3",
+                "same song as …",
+            ),
+            (
+                "its id \"7\" is also the id of /tmp/My Songs/list.xlsx:Sheet 1:3 (\"Blue \\\"Sky\\\"\"): ids must be unique in a file",
+                "its id \"…\" is also the id of … (\"…\"): ids must be unique in a file",
+            ),
+            (
+                "audio file \"/music/Blue Sky 2.mp3\" not found; imported without audio",
+                "audio file \"…\" not found; imported without audio",
+            ),
+            (
+                "unknown emotion \"glad\": expected one of angry, disgust, fear, happy, sad, surprise, neutral (or 0-6)",
+                "unknown emotion \"…\": expected one of angry, disgust, fear, happy, sad, surprise, neutral (or 0-6)",
+            ),
+            ("cannot open: /a/b c/d.mp3 gone", "cannot open: … gone"),
+        ] {
+            assert_eq!(reason_kind(reason, at), kind, "{reason}");
+        }
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(48_112), "48,112");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn a_summary_keeps_the_first_issues_and_counts_the_rest() {
+        let issue = |row: usize, reason: &str| ImportIssue {
+            location: format!("songs.csv:{row}"),
+            reason: reason.into(),
+        };
+        let mut report = ImportReport::default();
+        for row in 0..30 {
+            report.skipped.push(issue(row, &format!("reason {row}")));
+        }
+        for row in 30..40 {
+            report.skipped.push(issue(row, "empty title"));
+        }
+        report.summarise(5);
+        assert_eq!(report.skipped.len(), 5);
+        assert_eq!(report.skipped_count, 40);
+        // 25 one-off reasons and one of 10: the rarer ones past 20 kinds are lumped.
+        assert_eq!(report.more_skipped.len(), MAX_REASON_KINDS);
+        assert_eq!(report.more_skipped[0].reason, "empty title");
+        assert_eq!(report.more_skipped[0].count, 10);
+        let last = report.more_skipped.last().unwrap();
+        assert_eq!((last.reason.as_str(), last.count), (OTHER_REASONS, 7));
+        // Summarising again changes nothing.
+        let before = report.clone();
+        report.summarise(5);
+        assert_eq!(report, before);
+        assert!(report.to_string().starts_with(
+            "0 added, 0 updated, 0 unchanged, 40 skipped\n  skipped songs.csv:0: reason 0"
+        ));
     }
 
     #[test]

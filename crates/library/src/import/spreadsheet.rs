@@ -1,10 +1,15 @@
 //! Spreadsheets through calamine, behind guards: zipped files are inflated within a
-//! budget, ODS files' repeated cells counted, and a parser panic becomes an error.
+//! budget, ODS files' repeated cells and rows counted, .xls files' compound-file
+//! structure and records checked ([`super::xls`]), rows capped while they are read, and
+//! a parser panic becomes an error.
 
 use super::columns::{table_items, HEADER_HINT};
-use super::{base_dir, ext_of, source_of, AudioLinks, Item};
+use super::csv::read_regular_file;
+use super::xls::check_xls;
+use super::{base_dir, ext_of, rows_over_limit, source_of, AudioLinks, ImportLimits, Item};
 use crate::error::{Error, Result};
-use calamine::{Data, Reader};
+use calamine::{Data, Reader, Sheets};
+use std::io::{Read, Seek};
 use std::path::Path;
 
 fn cell_text(cell: &Data) -> String {
@@ -29,32 +34,126 @@ fn cell_text(cell: &Data) -> String {
 /// Columns a song sheet may use: a library has a dozen; more is a malformed or hostile file.
 const MAX_SHEET_COLUMNS: u32 = 256;
 
-/// A sheet's non-empty rows as (1-based row number, cells from column A). Xlsx and xlsb
-/// sheets are read cell by cell: calamine's `worksheet_range` allocates the whole
-/// bounding box, so a file with one cell at A1 and one at XFD1048576 would ask for 17
-/// billion cells. Xls bounds its sheets itself (65,536 x 256).
-fn sheet_rows(
-    book: &mut calamine::Sheets<std::io::BufReader<std::fs::File>>,
-    name: &str,
-) -> std::result::Result<Vec<(usize, Vec<String>)>, String> {
-    let mut rows: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
-    let mut place = |(row, col): (u32, u32), text: String| {
+/// Why a sheet was not read.
+#[derive(Debug)]
+enum SheetError {
+    /// The sheet alone: the others are still read.
+    Unreadable(String),
+    /// A limit of the whole import was reached: nothing more is read.
+    OverLimit(String),
+}
+
+impl From<String> for SheetError {
+    fn from(why: String) -> Self {
+        SheetError::Unreadable(why)
+    }
+}
+
+/// What an import may still read of its sheets.
+struct ReadBudget {
+    max_rows: usize,
+    rows_left: usize,
+    cells_left: u64,
+    text_left: u64,
+}
+
+impl ReadBudget {
+    fn new(limits: &ImportLimits) -> Self {
+        ReadBudget {
+            max_rows: limits.max_rows,
+            rows_left: limits.max_rows,
+            cells_left: MAX_SHEET_CELLS,
+            text_left: MAX_SHEET_TEXT_BYTES,
+        }
+    }
+
+    /// Takes `bytes` of text, refusing it past the budget.
+    fn take_text(&mut self, bytes: usize) -> std::result::Result<(), SheetError> {
+        self.text_left = self.text_left.checked_sub(bytes as u64).ok_or_else(|| {
+            SheetError::OverLimit(format!(
+                "the sheets hold more than {} MiB of text; not a song list moodtune reads",
+                MAX_SHEET_TEXT_BYTES >> 20
+            ))
+        })?;
+        Ok(())
+    }
+}
+
+/// One sheet's non-empty cells as they are read, within the import's budget.
+struct SheetCells<'b> {
+    rows: std::collections::BTreeMap<u32, Vec<String>>,
+    budget: &'b mut ReadBudget,
+}
+
+impl SheetCells<'_> {
+    /// Stores the text `make` gives at `(row, col)`; `raw_len` is the size of the value
+    /// it is made from, checked before it is copied.
+    fn place(
+        &mut self,
+        (row, col): (u32, u32),
+        raw_len: usize,
+        make: impl FnOnce() -> String,
+    ) -> std::result::Result<(), SheetError> {
+        if raw_len as u64 > self.budget.text_left {
+            self.budget.take_text(raw_len)?;
+        }
+        let text = make();
         if text.is_empty() {
             return Ok(());
         }
         if col >= MAX_SHEET_COLUMNS {
-            return Err(format!(
+            return Err(SheetError::Unreadable(format!(
                 "a cell in column {} (row {}): a song sheet uses at most {MAX_SHEET_COLUMNS} columns",
                 col + 1,
                 row + 1
-            ));
+            )));
         }
-        let cells = rows.entry(row).or_default();
+        if !self.rows.contains_key(&row) {
+            if self.budget.rows_left == 0 {
+                return Err(SheetError::OverLimit(rows_over_limit(self.budget.max_rows)));
+            }
+            self.budget.rows_left -= 1;
+        }
+        if self.budget.cells_left == 0 {
+            return Err(SheetError::OverLimit(format!(
+                "the sheets hold more than {MAX_SHEET_CELLS} cells; not a song list moodtune reads"
+            )));
+        }
+        self.budget.cells_left -= 1;
+        self.budget.take_text(text.len())?;
+        let cells = self.rows.entry(row).or_default();
         if cells.len() <= col as usize {
             cells.resize(col as usize + 1, String::new());
         }
         cells[col as usize] = text;
         Ok(())
+    }
+}
+
+/// The size of the text a cell value holds, before it is copied.
+fn raw_len(value: &calamine::DataRef<'_>) -> usize {
+    use calamine::DataRef;
+    match value {
+        DataRef::SharedString(s) => s.len(),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.len(),
+        _ => 0,
+    }
+}
+
+/// A sheet's non-empty rows as (1-based row number, cells from column A), within the
+/// import's `budget` of rows, cells and text. Xlsx and xlsb sheets are read cell by cell,
+/// stopping at the first cell past the budget: calamine's `worksheet_range` allocates the
+/// whole bounding box, so a file with one cell at A1 and one at XFD1048576 would ask for
+/// 17 billion cells. Xls and ODS sheets come whole from calamine, bounded before it
+/// opened them ([`check_xls`], [`check_ods_content`]).
+fn sheet_rows<RS: Read + Seek>(
+    book: &mut Sheets<RS>,
+    name: &str,
+    budget: &mut ReadBudget,
+) -> std::result::Result<Vec<(usize, Vec<String>)>, SheetError> {
+    let mut sheet = SheetCells {
+        rows: Default::default(),
+        budget,
     };
     // The two cell readers share their methods but no trait.
     macro_rules! each_cell {
@@ -63,37 +162,44 @@ fn sheet_rows(
                 .worksheet_cells_reader(name)
                 .map_err(|e| e.to_string())?;
             while let Some(cell) = reader.next_cell().map_err(|e| e.to_string())? {
-                place(
-                    cell.get_position(),
-                    cell_text(&Data::from(cell.get_value().clone())),
-                )?;
+                let value = cell.get_value();
+                sheet.place(cell.get_position(), raw_len(value), || {
+                    cell_text(&Data::from(value.clone()))
+                })?;
             }
         }};
     }
     match book {
-        calamine::Sheets::Xlsx(x) => each_cell!(x),
-        calamine::Sheets::Xlsb(x) => each_cell!(x),
+        Sheets::Xlsx(x) => each_cell!(x),
+        Sheets::Xlsb(x) => each_cell!(x),
         other => {
             let range = other.worksheet_range(name).map_err(|e| e.to_string())?;
             let (row0, col0) = range.start().unwrap_or((0, 0));
             for (i, r) in range.rows().enumerate() {
                 for (j, cell) in r.iter().enumerate() {
-                    place((row0 + i as u32, col0 + j as u32), cell_text(cell))?;
+                    sheet.place((row0 + i as u32, col0 + j as u32), 0, || cell_text(cell))?;
                 }
             }
         }
     }
-    Ok(rows
+    Ok(sheet
+        .rows
         .into_iter()
         .map(|(row, cells)| (row as usize + 1, cells))
         .collect())
 }
 
-/// Most cells an ODS file may expand to (a song list of 100,000 rows by 20 columns is 2 M).
-const MAX_ODS_CELLS: u64 = 10_000_000;
+/// Most cells an ODS or .xls file may expand to in calamine (a song list of 100,000 rows
+/// by 20 columns is 2 M).
+pub(super) const MAX_SHEET_CELLS: u64 = 10_000_000;
 
-/// Most text an ODS file may expand to: 100,000 songs with 2 KB of lyrics each is 200 MB.
-const MAX_ODS_TEXT_BYTES: u64 = 256 << 20;
+/// Most text an ODS or .xls file may expand to: 100,000 songs with 2 KB of lyrics each
+/// is 200 MB.
+pub(super) const MAX_SHEET_TEXT_BYTES: u64 = 256 << 20;
+
+/// Largest .xls file read (it is read whole, as calamine does): the format's 65,536
+/// rows by 256 columns fit in far less.
+const MAX_XLS_BYTES: u64 = 256 << 20;
 
 /// A parsed attribute as a count (`number-columns-repeated`, `text:c`), 1 when absent or bad.
 fn count_attribute(e: &quick_xml::events::BytesStart<'_>, key: &[u8]) -> u64 {
@@ -116,6 +222,8 @@ fn count_attribute(e: &quick_xml::events::BytesStart<'_>, key: &[u8]) -> u64 {
 struct OdsBudget {
     /// Cells already committed: read, or expanded from a finished table.
     cells: u64,
+    /// Rows calamine builds for the finished tables.
+    rows: u64,
     text_bytes: u64,
     // The current table.
     table_width: u64,
@@ -136,6 +244,7 @@ struct OdsBudget {
 impl OdsBudget {
     fn start_table(&mut self) {
         self.cells = self.expanded_cells();
+        self.rows = self.rows.saturating_add(self.table_rows);
         (self.table_width, self.table_rows, self.pending_empty_rows) = (0, 0, 0);
     }
 
@@ -201,19 +310,22 @@ impl OdsBudget {
         self.cells.saturating_add(rectangle.saturating_mul(2))
     }
 
-    fn check(&self) -> std::result::Result<(), String> {
-        if self.expanded_cells() > MAX_ODS_CELLS {
+    fn check(&self, max_rows: usize) -> std::result::Result<(), String> {
+        if self.expanded_cells() > MAX_SHEET_CELLS {
             return Err(format!(
-                "the sheets ask for more than {MAX_ODS_CELLS} cells (repeated cells or rows); \
+                "the sheets ask for more than {MAX_SHEET_CELLS} cells (repeated cells or rows); \
                  not a song list moodtune reads"
             ));
         }
-        if self.text_bytes > MAX_ODS_TEXT_BYTES {
+        if self.text_bytes > MAX_SHEET_TEXT_BYTES {
             return Err(format!(
                 "the sheets ask for more than {} MiB of text (repeated cells, rows or spaces); \
                  not a song list moodtune reads",
-                MAX_ODS_TEXT_BYTES >> 20
+                MAX_SHEET_TEXT_BYTES >> 20
             ));
+        }
+        if self.rows.saturating_add(self.table_rows) > max_rows as u64 {
+            return Err(rows_over_limit(max_rows));
         }
         Ok(())
     }
@@ -232,6 +344,7 @@ fn check_zipped_spreadsheet(
     path: &Path,
     budget: u64,
     ods: bool,
+    max_rows: usize,
 ) -> std::result::Result<(), String> {
     use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
@@ -247,12 +360,18 @@ fn check_zipped_spreadsheet(
             .map_err(|e| format!("not a valid spreadsheet (zip) file: {e}"))?;
         let name = entry.name().to_string();
         let mut limited = entry.take(left + 1);
+        // calamine finds its parts by name, ignoring case and the slashes' direction.
+        let part = name.replace('\\', "/").to_ascii_lowercase();
         let scanned = if ods && name == "content.xml" {
-            check_ods_content(std::io::BufReader::new(&mut limited))
+            check_ods_content(std::io::BufReader::new(&mut limited), max_rows)
+        } else if !ods && part == "xl/sharedstrings.xml" {
+            count_xml_shared_strings(std::io::BufReader::new(&mut limited), MAX_SHARED_STRINGS)
+        } else if !ods && part == "xl/sharedstrings.bin" {
+            count_xlsb_shared_strings(std::io::BufReader::new(&mut limited), MAX_SHARED_STRINGS)
         } else {
             Ok(())
         };
-        // The budget not yet reached, a refused content.xml needs no more inflating.
+        // The budget not yet reached, a refused part needs no more inflating.
         if scanned.is_err() && limited.limit() > 0 {
             return scanned;
         }
@@ -272,9 +391,94 @@ fn check_zipped_spreadsheet(
     Ok(())
 }
 
-/// Refuses an ODS content.xml that calamine would expand past [`MAX_ODS_CELLS`] cells
-/// or [`MAX_ODS_TEXT_BYTES`] of text, before calamine opens it.
-fn check_ods_content(content: impl std::io::BufRead) -> std::result::Result<(), String> {
+/// Most shared strings an xlsx or xlsb file may hold: calamine keeps them all, each a
+/// `String`, so a gigabyte of `<si/>` would cost gigabytes more.
+const MAX_SHARED_STRINGS: u64 = MAX_SHEET_CELLS;
+
+fn too_many_shared_strings(max: u64) -> String {
+    format!("it holds more than {max} shared strings; not a song list moodtune reads")
+}
+
+/// Counts the `<si>` elements of an xlsx sharedStrings.xml, refusing more than `max`.
+fn count_xml_shared_strings(
+    xml: impl std::io::BufRead,
+    max: u64,
+) -> std::result::Result<(), String> {
+    use quick_xml::events::Event;
+    let mut xml = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    let mut count = 0u64;
+    loop {
+        match xml.read_event_into(&mut buf) {
+            Ok(Event::Start(e) | Event::Empty(e)) if e.local_name().as_ref() == b"si" => {
+                count += 1;
+                if count > max {
+                    return Err(too_many_shared_strings(max));
+                }
+            }
+            Ok(Event::Eof) => return Ok(()),
+            // calamine reports a broken part itself.
+            Err(_) => return Ok(()),
+            Ok(_) => {}
+        }
+        buf.clear();
+    }
+}
+
+/// Counts the BrtSSTItem records of an xlsb sharedStrings.bin, refusing more than `max`.
+fn count_xlsb_shared_strings(
+    mut bin: impl std::io::BufRead,
+    max: u64,
+) -> std::result::Result<(), String> {
+    fn byte(r: &mut impl std::io::Read) -> Option<u8> {
+        let mut b = [0u8];
+        r.read_exact(&mut b).ok()?;
+        Some(b[0])
+    }
+    let mut count = 0u64;
+    // Records as calamine reads them: a type of 1 or 2 bytes, a length of 1 to 4.
+    // A part that ends early is calamine's to report.
+    loop {
+        let Some(first) = byte(&mut bin) else {
+            return Ok(());
+        };
+        let typ = if first & 0x80 != 0 {
+            let Some(second) = byte(&mut bin) else {
+                return Ok(());
+            };
+            u16::from(first & 0x7F) + (u16::from(second & 0x7F) << 7)
+        } else {
+            u16::from(first)
+        };
+        let mut len = 0u64;
+        for i in 0..4 {
+            let Some(b) = byte(&mut bin) else {
+                return Ok(());
+            };
+            len += u64::from(b & 0x7F) << (7 * i);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        if typ == 0x0013 {
+            count += 1;
+            if count > max {
+                return Err(too_many_shared_strings(max));
+            }
+        }
+        let skipped = std::io::copy(&mut (&mut bin).take(len), &mut std::io::sink());
+        if skipped.ok() != Some(len) {
+            return Ok(());
+        }
+    }
+}
+
+/// Refuses an ODS content.xml that calamine would expand past [`MAX_SHEET_CELLS`] cells,
+/// [`MAX_SHEET_TEXT_BYTES`] of text or `max_rows` rows, before calamine opens it.
+fn check_ods_content(
+    content: impl std::io::BufRead,
+    max_rows: usize,
+) -> std::result::Result<(), String> {
     use quick_xml::events::Event;
     let mut xml = quick_xml::Reader::from_reader(content);
     xml.config_mut().expand_empty_elements = true;
@@ -306,7 +510,7 @@ fn check_ods_content(content: impl std::io::BufRead) -> std::result::Result<(), 
                 }
                 b"table:table-row" => {
                     budget.end_row();
-                    budget.check()?;
+                    budget.check(max_rows)?;
                 }
                 _ => {}
             },
@@ -317,7 +521,7 @@ fn check_ods_content(content: impl std::io::BufRead) -> std::result::Result<(), 
         buf.clear();
     }
     budget.start_table();
-    budget.check()
+    budget.check(max_rows)
 }
 
 /// Runs a third-party file parser, turning a panic on a malformed file into the error
@@ -337,9 +541,13 @@ pub(super) fn contain_parser_panic<T, E>(
     })
 }
 
-pub(super) fn read_spreadsheet(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
+pub(super) fn read_spreadsheet(
+    path: &Path,
+    audio: AudioLinks,
+    limits: &ImportLimits,
+) -> Result<Vec<Item>> {
     contain_parser_panic(
-        || read_spreadsheet_unguarded(path, audio),
+        || read_spreadsheet_unguarded(path, audio, limits),
         |detail| Error::Import {
             path: path.to_path_buf(),
             message: format!("malformed spreadsheet (the reader failed: {detail})"),
@@ -347,27 +555,72 @@ pub(super) fn read_spreadsheet(path: &Path, audio: AudioLinks) -> Result<Vec<Ite
     )
 }
 
-fn read_spreadsheet_unguarded(path: &Path, audio: AudioLinks) -> Result<Vec<Item>> {
+fn read_spreadsheet_unguarded(
+    path: &Path,
+    audio: AudioLinks,
+    limits: &ImportLimits,
+) -> Result<Vec<Item>> {
     let import_err = |message: String| Error::Import {
         path: path.to_path_buf(),
         message,
     };
+    let unreadable = |e: calamine::Error| import_err(format!("cannot read spreadsheet: {e}"));
     let ext = ext_of(path);
-    if ext != "xls" {
-        check_zipped_spreadsheet(path, MAX_UNZIPPED_BYTES, ext == "ods").map_err(import_err)?;
+    if ext == "xls" {
+        // Checked and parsed from the same bytes, read once.
+        let mut bytes = read_regular_file(path, MAX_XLS_BYTES)?;
+        check_xls(&mut bytes).map_err(import_err)?;
+        let book = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+            .map_err(|e| unreadable(calamine::Error::Xls(e)))?;
+        return read_book(Sheets::Xls(book), path, audio, limits);
     }
-    let mut book = calamine::open_workbook_auto(path)
-        .map_err(|e| import_err(format!("cannot read spreadsheet: {e}")))?;
+    if !std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .is_file()
+    {
+        return Err(import_err("not a regular file".into()));
+    }
+    check_zipped_spreadsheet(path, MAX_UNZIPPED_BYTES, ext == "ods", limits.max_rows)
+        .map_err(import_err)?;
+    // By the extension checked above, never by calamine's guess from the content.
+    let book = match ext.as_str() {
+        "xlsx" | "xlsm" => Sheets::Xlsx(
+            calamine::open_workbook(path).map_err(|e| unreadable(calamine::Error::Xlsx(e)))?,
+        ),
+        "xlsb" => Sheets::Xlsb(
+            calamine::open_workbook(path).map_err(|e| unreadable(calamine::Error::Xlsb(e)))?,
+        ),
+        "ods" => Sheets::Ods(
+            calamine::open_workbook(path).map_err(|e| unreadable(calamine::Error::Ods(e)))?,
+        ),
+        other => return Err(import_err(format!("not a spreadsheet type: {other:?}"))),
+    };
+    read_book(book, path, audio, limits)
+}
+
+fn read_book<RS: Read + Seek>(
+    mut book: Sheets<RS>,
+    path: &Path,
+    audio: AudioLinks,
+    limits: &ImportLimits,
+) -> Result<Vec<Item>> {
     let source = source_of(path);
     let base = (audio == AudioLinks::Follow).then(|| base_dir(path));
     let mut items = Vec::new();
     let mut any_header = false;
     let mut sheet_issues = Vec::new();
+    let mut budget = ReadBudget::new(limits);
     for name in book.sheet_names() {
         let loc = format!("{}:{name}", path.display());
-        let rows = match sheet_rows(&mut book, &name) {
+        let rows = match sheet_rows(&mut book, &name, &mut budget) {
             Ok(rows) => rows,
-            Err(e) => {
+            Err(SheetError::OverLimit(message)) => {
+                return Err(Error::Import {
+                    path: path.to_path_buf(),
+                    message,
+                })
+            }
+            Err(SheetError::Unreadable(e)) => {
                 sheet_issues.push(Item {
                     location: loc,
                     record: Err(format!("cannot read sheet: {e}")),
@@ -392,7 +645,10 @@ fn read_spreadsheet_unguarded(path: &Path, audio: AudioLinks) -> Result<Vec<Item
         }
     }
     if !any_header {
-        return Err(import_err(HEADER_HINT.to_string()));
+        return Err(Error::Import {
+            path: path.to_path_buf(),
+            message: HEADER_HINT.to_string(),
+        });
     }
     items.extend(sheet_issues);
     Ok(items)
@@ -420,12 +676,12 @@ mod tests {
         let path = dir.path().join("bomb.xlsx");
         write_deflated_zip(&path, &[("xl/sharedStrings.xml", &vec![b'a'; 3 << 20])]);
         assert!(std::fs::metadata(&path).unwrap().len() < 64 << 10);
-        let err = check_zipped_spreadsheet(&path, 2 << 20, false).unwrap_err();
+        let err = check_zipped_spreadsheet(&path, 2 << 20, false, usize::MAX).unwrap_err();
         assert!(
             err.contains("more than 2 MiB (at xl/sharedStrings.xml)"),
             "{err}"
         );
-        check_zipped_spreadsheet(&path, 4 << 20, false).unwrap();
+        check_zipped_spreadsheet(&path, 4 << 20, false, usize::MAX).unwrap();
     }
 
     /// content.xml is scanned in the same pass that counts the inflated bytes: a
@@ -442,9 +698,9 @@ mod tests {
             "<office:document-content><table:table>{body}</table:table></office:document-content>"
         );
         write_deflated_zip(&path, &[("content.xml", xml.as_bytes())]);
-        let err = check_zipped_spreadsheet(&path, 2 << 20, true).unwrap_err();
+        let err = check_zipped_spreadsheet(&path, 2 << 20, true, usize::MAX).unwrap_err();
         assert!(err.contains("more than 2 MiB (at content.xml)"), "{err}");
-        check_zipped_spreadsheet(&path, 4 << 20, true).unwrap();
+        check_zipped_spreadsheet(&path, 4 << 20, true, usize::MAX).unwrap();
 
         let empty = dir.path().join("empty.ods");
         write_deflated_zip(
@@ -454,8 +710,60 @@ mod tests {
                 b"application/vnd.oasis.opendocument.spreadsheet",
             )],
         );
-        let err = check_zipped_spreadsheet(&empty, 2 << 20, true).unwrap_err();
+        let err = check_zipped_spreadsheet(&empty, 2 << 20, true, usize::MAX).unwrap_err();
         assert!(err.contains("no content.xml"), "{err}");
+    }
+
+    #[test]
+    fn shared_strings_are_counted_before_calamine_keeps_them() {
+        let xml = format!("<sst>{}</sst>", "<si><t>a</t></si><x:si/>".repeat(3));
+        count_xml_shared_strings(xml.as_bytes(), 6).unwrap();
+        let err = count_xml_shared_strings(xml.as_bytes(), 5).unwrap_err();
+        assert!(err.contains("more than 5 shared strings"), "{err}");
+
+        // BrtBeginSst, then BrtSSTItems (type 0x13) of 5 bytes, one with a 2-byte length
+        // of 130, and a record with a 2-byte type.
+        let mut bin = vec![0x9F, 0x01, 8, 0, 0, 0, 0, 0, 0, 0, 0];
+        for _ in 0..3 {
+            bin.extend([0x13, 5, 0, 0, 0, 0, 0]);
+        }
+        bin.extend([0x13, 0x82, 0x01]);
+        bin.extend([0u8; 130]);
+        bin.extend([0xA0, 0x01, 1, 0]);
+        count_xlsb_shared_strings(&bin[..], 4).unwrap();
+        let err = count_xlsb_shared_strings(&bin[..], 3).unwrap_err();
+        assert!(err.contains("more than 3 shared strings"), "{err}");
+    }
+
+    #[test]
+    fn cells_are_stored_within_the_imports_budget() {
+        let mut budget = ReadBudget {
+            max_rows: 2,
+            rows_left: 2,
+            cells_left: 3,
+            text_left: 10,
+        };
+        let mut sheet = SheetCells {
+            rows: Default::default(),
+            budget: &mut budget,
+        };
+        let text = |s: &str| {
+            let s = s.to_string();
+            move || s
+        };
+        sheet.place((0, 0), 0, text("ab")).unwrap();
+        sheet.place((0, 1), 0, String::new).unwrap();
+        sheet.place((0, 2), 0, text("cd")).unwrap();
+        // A value too long is refused before it is copied.
+        let err = sheet.place((1, 0), 100, || unreachable!()).err().unwrap();
+        assert!(matches!(err, SheetError::OverLimit(m) if m.contains("MiB of text")));
+        sheet.place((1, 0), 0, text("ef")).unwrap();
+        let err = sheet.place((2, 0), 0, text("g")).err().unwrap();
+        assert!(matches!(err, SheetError::OverLimit(m) if m == rows_over_limit(2)));
+        let err = sheet.place((1, 1), 0, text("g")).err().unwrap();
+        assert!(matches!(err, SheetError::OverLimit(m) if m.contains("cells")));
+        let err = sheet.place((0, 300), 0, text("h")).err().unwrap();
+        assert!(matches!(err, SheetError::Unreadable(m) if m.contains("column 301")));
     }
 
     #[test]
