@@ -9,22 +9,6 @@ use moodtune_app::enrich::{classify, Options};
 use moodtune_audio::stimuli::{render, Chords, Render};
 use moodtune_core::Emotion;
 use moodtune_library::Library;
-use std::path::Path;
-
-fn write_wav(path: &Path, samples: &[f32], rate: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for s in samples {
-        w.write_sample((s.clamp(-1.0, 1.0) * 32_000.0) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
-}
 
 /// (style, the user's mood for it).
 fn albums() -> Vec<(Render, Emotion)> {
@@ -114,7 +98,7 @@ fn labelling_a_fifth_of_the_library_improves_the_rest() {
                 ..style.clone()
             };
             let name = format!("album{a}-{k:02}.wav");
-            write_wav(&music.join(&name), &render(&r), r.sample_rate);
+            moodtune_testkit::write_wav(&music.join(&name), &render(&r), r.sample_rate);
             truth.insert(name, (*mood, k));
         }
     }

@@ -235,19 +235,10 @@ fn uploaded_sheets_link_audio_only_when_asked() {
 
 /// A short sine tone as a WAV file.
 fn write_tone(path: &Path) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..3_200 {
-        let t = i as f32 / 16_000.0;
-        w.write_sample(((t * 440.0 * std::f32::consts::TAU).sin() * 8_000.0) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
+    let tone: Vec<f32> = (0..3_200)
+        .map(|i| (i as f32 / 16_000.0 * 440.0 * std::f32::consts::TAU).sin() * 0.25)
+        .collect();
+    moodtune_testkit::write_wav(path, &tone, 16_000);
 }
 
 #[test]

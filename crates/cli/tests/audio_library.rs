@@ -19,21 +19,6 @@ fn moodtune(args: &[&str], db: &Path) -> Output {
         .unwrap()
 }
 
-fn write_wav(path: &Path, samples: &[f32], rate: u32) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for s in samples {
-        w.write_sample((s.clamp(-1.0, 1.0) * 32_000.0) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
-}
-
 /// Fourteen renderings of melodies from calm to wild, major to minor, clean to rough.
 fn renders(seconds: f32) -> Vec<Render> {
     let mut out = Vec::new();
@@ -63,7 +48,7 @@ fn renders(seconds: f32) -> Vec<Render> {
 fn write_folder(dir: &Path, seconds: f32) -> usize {
     let all = renders(seconds);
     for (i, r) in all.iter().enumerate() {
-        write_wav(
+        moodtune_testkit::write_wav(
             &dir.join(format!("track{i:02}.wav")),
             &render(r),
             r.sample_rate,
@@ -138,7 +123,7 @@ fn a_folder_without_lyrics_gets_every_song_a_mood_and_every_mood_a_playlist() {
         seconds: 6.0,
         ..Render::default()
     };
-    write_wav(
+    moodtune_testkit::write_wav(
         &music.join("track03.wav"),
         &render(&changed),
         changed.sample_rate,

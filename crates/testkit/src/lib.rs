@@ -33,3 +33,19 @@ pub fn missing(resource: &str, fix: &str) {
         }
     }
 }
+
+/// Writes mono samples in [-1, 1] as a 16-bit WAV file (synthesised test music).
+pub fn write_wav(path: &std::path::Path, samples: &[f32], rate: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create the WAV file");
+    for s in samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32_000.0) as i16)
+            .expect("write a sample");
+    }
+    w.finalize().expect("finish the WAV file");
+}
