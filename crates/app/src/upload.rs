@@ -279,6 +279,19 @@ pub(crate) fn import_upload(
         .iter()
         .map(|s| format!("skipped {s}"))
         .chain(report.warnings.iter().map(|w| format!("warning {w}")))
+        // A file of a million bad rows answers with counts per reason, not a million lines.
+        .chain(
+            report
+                .more_skipped
+                .iter()
+                .map(|c| format!("and {} more skipped: {}", c.count, c.reason)),
+        )
+        .chain(
+            report
+                .more_warnings
+                .iter()
+                .map(|c| format!("and {} more warnings: {}", c.count, c.reason)),
+        )
         .map(|m| m.replace(&shown, &name))
         .collect();
     if let Err(e) = kept {
@@ -311,7 +324,7 @@ pub(crate) fn import_upload(
     }
     Ok(UploadSummary {
         imported,
-        skipped: report.skipped.len(),
+        skipped: report.skipped_count,
         messages,
     })
 }
