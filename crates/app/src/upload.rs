@@ -184,6 +184,7 @@ pub(crate) fn import_upload(
     bytes: &[u8],
     link_audio: bool,
     enrich: &crate::enrich::Options,
+    progress: &(dyn Fn(crate::web::UploadProgress) + Sync),
 ) -> Result<UploadSummary> {
     let internal = Error::internal;
     let name = safe_file_name(filename);
@@ -313,7 +314,21 @@ pub(crate) fn import_upload(
             Err(e) => messages.push(format!("the demo songs were kept: {e}")),
         }
         // Every song gets a mood: an upload is classified like a CLI import.
-        match crate::enrich::classify(&mut lib, enrich) {
+        progress(crate::web::UploadProgress {
+            active: true,
+            stage: "classifying".into(),
+            ..Default::default()
+        });
+        let classified = crate::enrich::classify_with(&mut lib, enrich, &mut |p| {
+            progress(crate::web::UploadProgress {
+                active: true,
+                stage: "analysing audio".into(),
+                done: p.done,
+                total: p.total,
+                x_real_time: p.x_real_time,
+            })
+        });
+        match classified {
             Ok(s) if s.unlabelled > 0 => messages.push(format!(
                 "{} songs have no emotion library yet (no lyrics, audio or mood tags to go by)",
                 s.unlabelled
@@ -339,7 +354,58 @@ mod tests {
 
     fn upload(lib: &Mutex<Library>, data: &Path, body: &str) -> Result<UploadSummary> {
         let options = crate::enrich::Options::default();
-        import_upload(lib, data, "songs.csv", body.as_bytes(), false, &options)
+        import_upload(
+            lib,
+            data,
+            "songs.csv",
+            body.as_bytes(),
+            false,
+            &options,
+            &|_| {},
+        )
+    }
+
+    /// The page sees the stages of an upload, and the audio files counted as they are
+    /// analysed.
+    #[test]
+    fn an_upload_reports_its_progress() {
+        let data = tempfile::tempdir().unwrap();
+        let lib = Mutex::new(Library::open(data.path().join("l.sqlite")).unwrap());
+        let mut sheet = String::from("title,artist,audio\n");
+        for i in 0..3 {
+            let wav = data.path().join(format!("t{i}.wav"));
+            let tone: Vec<f32> = (0..22_050)
+                .map(|n| (n as f32 * (0.05 + 0.01 * i as f32)).sin() * 0.3)
+                .collect();
+            moodtune_testkit::write_wav(&wav, &tone, 22_050);
+            sheet.push_str(&format!("Song {i},Me,{}\n", wav.display()));
+        }
+        let seen = Mutex::new(Vec::new());
+        let options = crate::enrich::Options::default();
+        let record = |p: crate::web::UploadProgress| seen.lock().unwrap().push(p);
+        let s = import_upload(
+            &lib,
+            data.path(),
+            "s.csv",
+            sheet.as_bytes(),
+            true,
+            &options,
+            &record,
+        )
+        .unwrap();
+        assert_eq!(s.imported, 3, "{s:?}");
+        let seen = seen.into_inner().unwrap();
+        assert!(seen.iter().all(|p| p.active), "{seen:?}");
+        assert!(seen.iter().any(|p| p.stage == "classifying"), "{seen:?}");
+        let audio: Vec<_> = seen
+            .iter()
+            .filter(|p| p.stage == "analysing audio")
+            .collect();
+        assert_eq!(audio.len(), 3, "{seen:?}");
+        assert!(
+            audio.iter().all(|p| p.total == 3) && audio[2].done == 3,
+            "{seen:?}"
+        );
     }
 
     fn listing(data: &Path) -> Vec<String> {
@@ -418,8 +484,16 @@ mod tests {
         let lib = Mutex::new(Library::open(data.path().join("library.sqlite")).unwrap());
         let name = format!("{}.csv", "x".repeat(250));
         let options = crate::enrich::Options::default();
-        let err =
-            import_upload(&lib, data.path(), &name, OLD.as_bytes(), false, &options).unwrap_err();
+        let err = import_upload(
+            &lib,
+            data.path(),
+            &name,
+            OLD.as_bytes(),
+            false,
+            &options,
+            &|_| {},
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::BadInput(_)), "{err:?}");
         assert!(!data.path().join("imports").exists());
     }

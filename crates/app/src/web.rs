@@ -34,6 +34,20 @@ pub struct SongPage {
     pub songs: Vec<Song>,
 }
 
+/// Where the running (or last) upload is, for the page's progress display.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct UploadProgress {
+    /// An upload is being imported now.
+    pub active: bool,
+    /// "reading", "analysing audio", "classifying" or "done".
+    pub stage: String,
+    /// Files done and to do in the stage that counts them (audio analysis).
+    pub done: usize,
+    pub total: usize,
+    /// Seconds of audio analysed per second, in the audio stage.
+    pub x_real_time: f64,
+}
+
 /// The outcome of an uploaded song list.
 #[derive(Debug, Clone)]
 pub struct UploadSummary {
@@ -74,6 +88,7 @@ pub struct WebApp {
     /// file on this machine played back to it, or probe which files exist.
     upload_audio_links: bool,
     enrich: crate::enrich::Options,
+    progress: Arc<Mutex<UploadProgress>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -109,6 +124,7 @@ impl WebApp {
             data_dir,
             upload_audio_links: false,
             enrich: crate::enrich::Options::default(),
+            progress: Arc::default(),
         })
     }
 
@@ -328,16 +344,35 @@ impl WebApp {
         // Uploads go one at a time: two of the same name must not overwrite each other's
         // file while the first one imports.
         let _one_upload = lock(&self.uploads);
-        let summary = crate::upload::import_upload(
+        let progress = self.progress.clone();
+        let report = move |p: UploadProgress| *lock(&progress) = p;
+        report(UploadProgress {
+            active: true,
+            stage: "reading".into(),
+            ..Default::default()
+        });
+        let result = crate::upload::import_upload(
             &self.writer,
             &self.data_dir,
             filename,
             bytes,
             self.upload_audio_links,
             &self.enrich,
-        )?;
+            &report,
+        );
+        report(UploadProgress {
+            active: false,
+            stage: "done".into(),
+            ..Default::default()
+        });
+        let summary = result?;
         self.songs_changed();
         Ok(summary)
+    }
+
+    /// Where the running upload is (the page polls it while its upload request runs).
+    pub fn upload_progress(&self) -> UploadProgress {
+        lock(&self.progress).clone()
     }
 }
 

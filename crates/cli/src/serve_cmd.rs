@@ -8,7 +8,7 @@ use moodtune_app::Error;
 use moodtune_core::{Emotion, FeedbackKind};
 use moodtune_server::{
     Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceResult, HostAllowlist,
-    ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
+    ImportProgress, ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -262,6 +262,17 @@ impl Backend for Web {
 
     fn feedback(&self, song: SongId, emotion: Emotion, kind: FeedbackKind) -> BackendResult<()> {
         self.0.feedback(song, emotion, kind).map_err(wire_error)
+    }
+
+    fn import_progress(&self) -> BackendResult<ImportProgress> {
+        let p = self.0.upload_progress();
+        Ok(ImportProgress {
+            active: p.active,
+            stage: p.stage,
+            done: p.done,
+            total: p.total,
+            x_real_time: p.x_real_time,
+        })
     }
 
     fn import(&self, filename: &str, bytes: &[u8]) -> BackendResult<ImportSummary> {

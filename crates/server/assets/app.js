@@ -485,12 +485,39 @@ async function loadLibrary() {
   }
 }
 
+// While an upload runs, the server says where it is: reading, classifying, analysing
+// audio files (n of m, times real time).
+function importProgressText(name, p) {
+  if (!p || !p.active) return `Importing ${name}…`;
+  if (p.total > 0) {
+    const pct = Math.round((100 * p.done) / p.total);
+    const speed = p.x_real_time > 0 ? `, ${Math.round(p.x_real_time)}x real time` : '';
+    return `Importing ${name}: ${p.stage} ${p.done}/${p.total} (${pct}%${speed})…`;
+  }
+  return `Importing ${name}: ${p.stage}…`;
+}
+
 async function importFile(file) {
   note('import-note', `Importing ${file.name}…`);
+  let polling = true;
+  const poll = async () => {
+    while (polling) {
+      try {
+        const p = await api('/api/import/progress');
+        if (polling) note('import-note', importProgressText(file.name, p));
+      } catch (_) {
+        // Progress is a courtesy: the upload's own answer reports any failure.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  };
+  poll();
   try {
     const r = await api(`/api/import?filename=${encodeURIComponent(file.name)}`, {
       method: 'POST',
       body: file,
+    }).finally(() => {
+      polling = false;
     });
     const lines = [`Imported ${r.imported} songs from ${file.name}` + (r.skipped ? `, skipped ${r.skipped}.` : '.')]
       .concat(r.messages.slice(0, 10));

@@ -80,6 +80,18 @@ pub struct SongPage {
     pub songs: Vec<Song>,
 }
 
+/// Where the running upload is: the page polls it while its upload request runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportProgress {
+    pub active: bool,
+    /// "reading", "classifying", "analysing audio", "done" (empty before any upload).
+    pub stage: String,
+    pub done: usize,
+    pub total: usize,
+    /// Seconds of audio analysed per second of wall time.
+    pub x_real_time: f64,
+}
+
 /// The outcome of importing a spreadsheet or CSV.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportSummary {
@@ -168,6 +180,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Records a like or skip of `song` heard while the mood was `emotion`.
     fn feedback(&self, song: SongId, emotion: Emotion, feedback: FeedbackKind)
         -> BackendResult<()>;
+
+    /// Where the running upload is; by default, nowhere (a backend whose imports are
+    /// quick need not say).
+    fn import_progress(&self) -> BackendResult<ImportProgress> {
+        Ok(ImportProgress::default())
+    }
 
     /// Imports an uploaded spreadsheet or CSV; `filename` tells its format.
     fn import(&self, filename: &str, bytes: &[u8]) -> BackendResult<ImportSummary>;

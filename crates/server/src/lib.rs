@@ -22,7 +22,7 @@ pub mod session;
 
 pub use backend::{
     Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult, FeedbackKind,
-    ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
+    ImportProgress, ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
 };
 pub use hosts::{is_loopback_ip, HostAllowlist};
 pub use routes::audio_mime;

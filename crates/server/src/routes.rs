@@ -56,6 +56,7 @@ pub(crate) fn router(backend: Arc<dyn Backend>, config: ServerConfig) -> Router 
             "/import",
             post(import).layer(DefaultBodyLimit::max(config.upload_limit)),
         )
+        .route("/import/progress", get(import_progress))
         .route("/audio/{id}", get(audio))
         .fallback(api_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -591,6 +592,11 @@ async fn set_picks(
 #[derive(Deserialize)]
 struct ImportQuery {
     filename: String,
+}
+
+async fn import_progress(State(st): St) -> ApiResult<Json<ImportProgress>> {
+    let b = st.backend.clone();
+    Ok(Json(blocking(move || b.import_progress()).await?))
 }
 
 async fn import(

@@ -513,6 +513,13 @@ async fn picks_can_be_set_and_shape_the_ranking() {
 }
 
 #[tokio::test]
+async fn import_progress_is_idle_without_an_upload() {
+    let (status, v) = get(&app(), "/api/import/progress").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["active"], false, "{v}");
+}
+
+#[tokio::test]
 async fn songs_search_and_pages() {
     let app = app();
     let (_, v) = get(&app, "/api/songs?limit=10").await;
