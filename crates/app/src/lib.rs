@@ -8,6 +8,7 @@
 //! - [`detect`]: which face detector and expression model a scene gets (the factory).
 //! - [`mood`]: from an image to a mood (one rule for the main face).
 //! - [`playlist`]: from a mood to a playlist (the recommender kept in step with the library).
+//! - [`playlist_file`]: a playlist as a file for other players (M3U8, XSPF, JSON).
 //! - [`taste`]: typical songs and like/skip feedback, given by song names.
 //! - [`songs`]: which songs a listing shows; checks on tag edits.
 //! - [`enrich`]: import, then give every new or changed song its emotion library.
@@ -25,6 +26,7 @@ pub mod fer_tools;
 pub mod mood;
 pub mod open;
 pub mod playlist;
+pub mod playlist_file;
 pub mod songs;
 pub mod taste;
 mod upload;

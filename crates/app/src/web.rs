@@ -274,6 +274,35 @@ impl WebApp {
         })?
     }
 
+    /// The playlist for `emotion` as a file for other players (absolute paths: the
+    /// player runs on this machine). Only songs with an audio file the library owns are
+    /// written; none at all is `NotFound`.
+    pub fn playlist_file(
+        &self,
+        emotion: Emotion,
+        strategy: moodtune_core::Strategy,
+        format: crate::playlist_file::Format,
+        limit: usize,
+    ) -> Result<crate::playlist_file::Rendered> {
+        let (list, songs) = self.playlist(emotion, strategy, &HashSet::new(), limit)?;
+        let opts = crate::playlist_file::Options {
+            format,
+            relative_to: None,
+            title: format!("moodtune: {} ({})", emotion.key(), strategy.key()),
+        };
+        let file = crate::playlist_file::render(&list, &songs, &opts);
+        if file.tracks == 0 {
+            return Err(Error::not_found(format!(
+                "no songs with audio files for the {} mood ({} in its playlist, {} without audio, {} with a missing file)",
+                emotion.key(),
+                list.entries.len(),
+                file.without_audio,
+                file.missing_files
+            )));
+        }
+        Ok(file)
+    }
+
     /// Songs whose title, artist or tags contain `query`, optionally of one library.
     pub fn songs(
         &self,
