@@ -7,6 +7,7 @@ mod analyze_cmd;
 mod fer_cmd;
 mod fer_compare;
 mod library_cmd;
+mod playlist_cmd;
 mod recognize_cmd;
 mod recommend_cmd;
 mod serve_cmd;
@@ -33,6 +34,8 @@ enum Command {
     Recognize(recognize_cmd::RecognizeArgs),
     /// Recommend songs for an emotion or for the face in a photo.
     Recommend(recommend_cmd::RecommendArgs),
+    /// Write a mood's playlist as a file for other players (M3U8, XSPF, JSON).
+    Playlist(playlist_cmd::PlaylistArgs),
     /// Manage the typical songs that define your taste for each emotion.
     #[command(subcommand)]
     Profile(recommend_cmd::ProfileCommand),
@@ -61,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(a) => serve_cmd::run(a),
         Command::Recognize(a) => recognize_cmd::run(a),
         Command::Recommend(a) => recommend_cmd::run(a),
+        Command::Playlist(a) => playlist_cmd::run(a),
         Command::Profile(c) => recommend_cmd::run_profile(c),
         Command::Analyze(a) => analyze_cmd::run(a),
         Command::Library(c) => library_cmd::run(c),

@@ -287,6 +287,25 @@ impl Backend for Web {
     fn audio_path(&self, song: SongId) -> BackendResult<Option<PathBuf>> {
         self.0.audio_path(song).map_err(wire_error)
     }
+
+    fn playlist_file(
+        &self,
+        emotion: Emotion,
+        strategy: Strategy,
+        format: moodtune_server::PlaylistFileFormat,
+        limit: usize,
+    ) -> BackendResult<Option<(String, Vec<u8>)>> {
+        use moodtune_app::playlist_file::Format;
+        let format = match format {
+            moodtune_server::PlaylistFileFormat::M3u8 => Format::M3u8,
+            moodtune_server::PlaylistFileFormat::Xspf => Format::Xspf,
+        };
+        let file = self
+            .0
+            .playlist_file(emotion, strategy, format, limit)
+            .map_err(wire_error)?;
+        Ok(Some((format.content_type().to_string(), file.bytes)))
+    }
 }
 
 #[cfg(test)]

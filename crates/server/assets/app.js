@@ -283,6 +283,10 @@ async function loadPlaylist(emotion) {
     queue = r.songs.filter((s) => !current || s.id !== current.id);
     renderPlaylist();
     $('playlist-emotion').textContent = `for ${emotionName(emotion)} (${strategy === 'lift' ? 'lift' : 'match'})`;
+    // The same mood's playlist for the user's own player (paths of this machine).
+    const download = $('download-playlist');
+    download.href = `/api/playlist/export?format=m3u8&emotion=${emotion}&strategy=${strategy}`;
+    download.hidden = false;
     const filled = r.songs.filter((s) => s.filled).length;
     if (!queue.length) note('player-note', `No songs for ${emotionName(emotion)} in the library yet.`);
     else {

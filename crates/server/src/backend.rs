@@ -194,4 +194,38 @@ pub trait Backend: Send + Sync + 'static {
     /// Unknown ids are `NotFound`. Only paths the library owns may come back: the server
     /// never serves a path a client named.
     fn audio_path(&self, song: SongId) -> BackendResult<Option<PathBuf>>;
+
+    /// The playlist for `emotion` as a file for other players: its media type and bytes.
+    /// Only paths the library owns may appear in it. By default there is none (`None`,
+    /// answered 404).
+    fn playlist_file(
+        &self,
+        emotion: Emotion,
+        strategy: Strategy,
+        format: PlaylistFileFormat,
+        limit: usize,
+    ) -> BackendResult<Option<(String, Vec<u8>)>> {
+        let _ = (emotion, strategy, format, limit);
+        Ok(None)
+    }
+}
+
+/// A playlist file format the page can download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaylistFileFormat {
+    /// Extended M3U in UTF-8.
+    M3u8,
+    /// XSPF version 1.
+    Xspf,
+}
+
+impl PlaylistFileFormat {
+    /// The file extension.
+    pub fn key(self) -> &'static str {
+        match self {
+            PlaylistFileFormat::M3u8 => "m3u8",
+            PlaylistFileFormat::Xspf => "xspf",
+        }
+    }
 }

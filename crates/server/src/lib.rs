@@ -22,7 +22,8 @@ pub mod session;
 
 pub use backend::{
     Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceBox, FaceResult, FeedbackKind,
-    ImportProgress, ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
+    ImportProgress, ImportSummary, PlaylistFileFormat, Recommendation, Song, SongId, SongPage,
+    Strategy,
 };
 pub use hosts::{is_loopback_ip, HostAllowlist};
 pub use routes::audio_mime;

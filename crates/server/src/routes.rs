@@ -48,6 +48,7 @@ pub(crate) fn router(backend: Arc<dyn Backend>, config: ServerConfig) -> Router 
             post(analyze).layer(DefaultBodyLimit::max(config.frame_limit)),
         )
         .route("/playlist", get(playlist))
+        .route("/playlist/export", get(playlist_export))
         .route("/feedback", post(feedback))
         .route("/songs", get(songs))
         .route("/picks", get(all_picks))
@@ -478,6 +479,59 @@ async fn playlist(State(st): St, ApiQuery(q): ApiQuery<PlaylistQuery>) -> ApiRes
         "songs": songs,
         "restarted": restarted,
     })))
+}
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    emotion: String,
+    strategy: Option<String>,
+    format: Option<PlaylistFileFormat>,
+    limit: Option<usize>,
+}
+
+/// The mood's playlist as a file to download (`format=m3u8`, the default, or `xspf`).
+async fn playlist_export(State(st): St, ApiQuery(q): ApiQuery<ExportQuery>) -> ApiResult<Response> {
+    let emotion = parse_emotion(&q.emotion)?;
+    let strategy = match &q.strategy {
+        Some(s) => s
+            .parse::<Strategy>()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        None => Strategy::default(),
+    };
+    let format = q.format.unwrap_or(PlaylistFileFormat::M3u8);
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let b = st.backend.clone();
+    let (content_type, bytes) = blocking(move || b.playlist_file(emotion, strategy, format, limit))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "this server cannot write playlist files",
+            )
+        })?;
+    let content_type = HeaderValue::from_str(&content_type).map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the backend gave an invalid content type",
+        )
+    })?;
+    // The emotion's key is plain ASCII: the file name needs no quoting.
+    let disposition = format!(
+        "attachment; filename=\"moodtune-{}.{}\"",
+        emotion.key(),
+        format.key()
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition).expect("ASCII header"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

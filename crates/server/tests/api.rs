@@ -399,6 +399,41 @@ async fn playlist_rejects_bad_parameters() {
     assert_eq!(v["emotion"], "happy");
 }
 
+/// A backend that writes no playlist files (the trait's default) answers the download
+/// with a clean 404; bad parameters are 400s before the backend is asked.
+#[tokio::test]
+async fn playlist_export_without_files_is_a_clean_404() {
+    let app = app();
+    let msg = error_of(
+        &app,
+        Method::GET,
+        "/api/playlist/export?emotion=happy&strategy=lift&format=m3u8",
+        Body::empty(),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(msg.contains("playlist files"), "{msg}");
+    for (uri, needle) in [
+        ("/api/playlist/export?emotion=bored", "unknown emotion"),
+        ("/api/playlist/export?emotion=happy&format=pls", "format"),
+        (
+            "/api/playlist/export?emotion=happy&strategy=up",
+            "unknown strategy",
+        ),
+        ("/api/playlist/export", "emotion"),
+    ] {
+        let msg = error_of(
+            &app,
+            Method::GET,
+            uri,
+            Body::empty(),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert!(msg.contains(needle), "{uri}: {msg}");
+    }
+}
+
 #[tokio::test]
 async fn feedback_is_recorded_and_bad_json_is_a_clear_error() {
     let backend = Arc::new(FakeBackend::new(2));
