@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::mood::main_face;
 use crate::playlist::{Playlist, PlaylistRequest, Recommender};
 use moodtune_core::{Emotion, ExpressionClassifier};
-use moodtune_faces::{load_image_bytes_within, DecodeLimits, FacePipeline, FaceResult};
+use moodtune_faces::{load_luma_bytes_within, DecodeLimits, FacePipeline, FaceResult};
 use moodtune_library::FeedbackKind;
 use moodtune_library::{Library, Song, SongId};
 use moodtune_recommend::Session;
@@ -165,14 +165,14 @@ impl WebApp {
     pub fn analyze(&self, image: &[u8]) -> Result<FrameAnalysis> {
         // Tighter than for files: several requests may decode at once.
         let img =
-            load_image_bytes_within(image, Path::new("the uploaded image"), DecodeLimits::UPLOAD)
+            load_luma_bytes_within(image, Path::new("the uploaded image"), DecodeLimits::UPLOAD)
                 .map_err(Error::bad_input)?;
         let (width, height) = (img.width(), img.height());
         let pipeline = match Scene::for_size(width, height) {
             Scene::Live => &self.live,
             Scene::Photo => &self.photo,
         };
-        let faces = pipeline.analyze(&img);
+        let faces = pipeline.analyze_gray(&img);
         Ok(FrameAnalysis {
             width,
             height,

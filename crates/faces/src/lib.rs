@@ -17,6 +17,9 @@ pub mod track;
 pub use annotate::{annotate, save_image};
 pub use crop::{fer_crop, sharpness};
 pub use detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
-pub use load::{load_image, load_image_bytes, load_image_bytes_within, DecodeLimits, LoadError};
+pub use load::{
+    load_image, load_image_bytes, load_image_bytes_within, load_luma_bytes_within, DecodeLimits,
+    LoadError,
+};
 pub use pipeline::{FaceFlag, FacePipeline, FaceResult, PipelineConfig};
 pub use track::FaceTracker;

@@ -1,7 +1,7 @@
 //! Image loading that is safe on untrusted files: size limits against decompression
 //! bombs, EXIF orientation applied, and errors that name the input.
 
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, Limits};
 use std::io::{BufRead, Cursor, Seek};
 use std::path::{Path, PathBuf};
 
@@ -92,11 +92,47 @@ pub fn load_image_bytes_within(
     decode(Cursor::new(bytes), label, limits)
 }
 
+/// Decodes an in-memory image (e.g. a camera frame) straight to grayscale within
+/// `limits`, counting every copy it makes: the decoded image, its grayscale copy, and the
+/// EXIF-rotated copy of that (made after the colour image is gone). So the memory a frame
+/// may take is `limits.max_alloc`, not a multiple of it.
+pub fn load_luma_bytes_within(
+    bytes: &[u8],
+    label: &Path,
+    limits: DecodeLimits,
+) -> Result<GrayImage, LoadError> {
+    if bytes.is_empty() {
+        return Err(LoadError::Empty {
+            path: label.to_path_buf(),
+        });
+    }
+    let (img, orientation) = decode_unoriented(Cursor::new(bytes), label, limits, 1)?;
+    // `into_luma8` drops the colour pixels once the gray copy exists.
+    let gray = img.into_luma8();
+    let mut gray = DynamicImage::ImageLuma8(gray);
+    gray.apply_orientation(orientation);
+    Ok(gray.into_luma8())
+}
+
 fn decode<R: BufRead + Seek>(
     reader: R,
     label: &Path,
     bounds: DecodeLimits,
 ) -> Result<DynamicImage, LoadError> {
+    let (mut img, orientation) = decode_unoriented(reader, label, bounds, 0)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// The decoded image and the orientation its EXIF block asks for. `copies_per_pixel`:
+/// bytes per pixel of the copies the caller will make beside the decoded image, counted
+/// against `max_alloc` with it.
+fn decode_unoriented<R: BufRead + Seek>(
+    reader: R,
+    label: &Path,
+    bounds: DecodeLimits,
+    copies_per_pixel: u64,
+) -> Result<(DynamicImage, image::metadata::Orientation), LoadError> {
     let DecodeLimits {
         max_dimension,
         max_alloc,
@@ -137,12 +173,15 @@ fn decode<R: BufRead + Seek>(
         });
     }
     // Checked here too: not every decoder applies `max_alloc` before reading data.
-    if decoder.total_bytes() > max_alloc {
+    let needed = decoder
+        .total_bytes()
+        .saturating_add(copies_per_pixel * u64::from(width) * u64::from(height));
+    if needed > max_alloc {
         return Err(LoadError::TooLarge {
             path: path(),
             detail: format!(
                 "{width}x{height} needs {} MiB decoded; at most {} MiB",
-                decoder.total_bytes() >> 20,
+                needed >> 20,
                 max_alloc >> 20
             ),
         });
@@ -157,9 +196,8 @@ fn decode<R: BufRead + Seek>(
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_err)?;
-    img.apply_orientation(orientation);
-    Ok(img)
+    let img = DynamicImage::from_decoder(decoder).map_err(decode_err)?;
+    Ok((img, orientation))
 }
 
 #[cfg(test)]
@@ -227,5 +265,30 @@ mod tests {
         let e = load_image(Path::new("/nonexistent/dir/face.jpg")).unwrap_err();
         assert!(matches!(e, LoadError::Io { .. }));
         assert!(e.to_string().contains("/nonexistent/dir/face.jpg"));
+    }
+
+    /// Every copy counts against the limit: a frame whose colour pixels fit but whose
+    /// colour plus gray copy do not is refused, with the whole need named.
+    #[test]
+    fn the_luma_path_counts_its_gray_copy() {
+        let img =
+            DynamicImage::ImageRgb8(RgbImage::from_pixel(100, 100, image::Rgb([10, 200, 30])));
+        let png = encode(&img, ImageFormat::Png);
+        let label = Path::new("frame.png");
+        // 30,000 bytes of RGB fit a 35,000-byte budget; with the 10,000-byte gray copy not.
+        let tight = DecodeLimits {
+            max_dimension: 1000,
+            max_alloc: 35_000,
+        };
+        assert!(load_image_bytes_within(&png, label, tight).is_ok());
+        let err = load_luma_bytes_within(&png, label, tight).unwrap_err();
+        assert!(matches!(err, LoadError::TooLarge { .. }), "{err}");
+        let roomy = DecodeLimits {
+            max_dimension: 1000,
+            max_alloc: 40_000,
+        };
+        let gray = load_luma_bytes_within(&png, label, roomy).unwrap();
+        assert_eq!(gray.dimensions(), (100, 100));
+        assert_eq!(gray, img.to_luma8(), "the same gray as the colour path's");
     }
 }
