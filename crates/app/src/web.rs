@@ -311,16 +311,9 @@ impl WebApp {
         offset: usize,
         limit: usize,
     ) -> Result<SongPage> {
-        // The whole library is read and paged here: paging in SQL needs a library API.
-        let all = self.reader().search(query)?;
-        let matching: Vec<_> = all
-            .into_iter()
-            .filter(|s| emotion.is_none() || s.emotion() == emotion)
-            .collect();
-        Ok(SongPage {
-            total: matching.len(),
-            songs: matching.into_iter().skip(offset).take(limit).collect(),
-        })
+        // Counted and cut in SQL: a page of a large library reads only its own rows.
+        let (total, songs) = self.reader().search_page(query, emotion, offset, limit)?;
+        Ok(SongPage { total, songs })
     }
 
     fn song_of(lib: &Library, id: SongId) -> Result<Song> {

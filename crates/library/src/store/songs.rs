@@ -42,6 +42,24 @@ const SONG_COLUMNS: &str = "id, title, artist, album, duration_s, language, lyri
      source, source_key, manual_emotion, predicted_emotion, predicted_confidence, \
      predicted_version, predicted_drivers, added_at, updated_at, predicted_sources";
 
+/// The SQL condition of a text search over title, artist, album, lyrics and tags
+/// (parameter ?1) and its LIKE pattern; `None` for an empty text (everything matches).
+fn search_filter(text: &str) -> (&'static str, Option<String>) {
+    const FILTER: &str = "(title LIKE ?1 ESCAPE '\\' OR artist LIKE ?1 ESCAPE '\\' \
+         OR album LIKE ?1 ESCAPE '\\' OR lyrics LIKE ?1 ESCAPE '\\' \
+         OR id IN (SELECT st.song_id FROM song_tags st JOIN tags t ON t.id = st.tag_id \
+                   WHERE t.name LIKE ?1 ESCAPE '\\'))";
+    let text = text.trim();
+    if text.is_empty() {
+        return (FILTER, None);
+    }
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    (FILTER, Some(format!("%{escaped}%")))
+}
+
 fn song_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Song> {
     let predicted_emotion = emotion_from_db(row.get(11)?);
     let predicted = match predicted_emotion {
@@ -82,8 +100,15 @@ fn song_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Song> {
 }
 
 impl Library {
+    /// Songs matching `where_sql` (with its own `ORDER BY`/`LIMIT` when it has one; by
+    /// id otherwise).
     fn query_songs(&self, where_sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Song>> {
-        let sql = format!("SELECT {SONG_COLUMNS} FROM songs {where_sql} ORDER BY id");
+        let order = if where_sql.contains("ORDER BY") {
+            ""
+        } else {
+            " ORDER BY id"
+        };
+        let sql = format!("SELECT {SONG_COLUMNS} FROM songs {where_sql}{order}");
         let mut songs = (|| {
             let mut stmt = self.conn.prepare(&sql)?;
             let rows = stmt.query_map(args, song_from_row)?;
@@ -233,22 +258,45 @@ impl Library {
     /// Songs whose title, artist, album, tags or lyrics contain `text` (case-insensitive
     /// for ASCII; Chinese has no case).
     pub fn search(&self, text: &str) -> Result<Vec<Song>> {
-        let text = text.trim();
-        if text.is_empty() {
-            return self.songs();
+        let (filter, pattern) = search_filter(text);
+        match &pattern {
+            Some(p) => self.query_songs(&format!("WHERE {filter}"), &[p]),
+            None => self.songs(),
         }
-        let escaped = text
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let pattern = format!("%{escaped}%");
-        self.query_songs(
-            "WHERE title LIKE ?1 ESCAPE '\\' OR artist LIKE ?1 ESCAPE '\\' \
-             OR album LIKE ?1 ESCAPE '\\' OR lyrics LIKE ?1 ESCAPE '\\' \
-             OR id IN (SELECT st.song_id FROM song_tags st JOIN tags t ON t.id = st.tag_id \
-                       WHERE t.name LIKE ?1 ESCAPE '\\')",
-            &[&pattern],
-        )
+    }
+
+    /// One page of [`Library::search`] restricted to an emotion library (manual label,
+    /// else prediction), and how many songs match in all: counted and cut in SQL, so a
+    /// page of a large library reads only its own rows.
+    pub fn search_page(
+        &self,
+        text: &str,
+        emotion: Option<Emotion>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<Song>)> {
+        let (text_filter, pattern) = search_filter(text);
+        let emotion_id = emotion.map(|e| e.index() as i64);
+        // ?1 the text pattern (or NULL), ?2 the emotion id (or NULL).
+        let filter = format!(
+            "WHERE (?1 IS NULL OR {text_filter}) \
+             AND (?2 IS NULL OR COALESCE(manual_emotion, predicted_emotion) = ?2)"
+        );
+        let total: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM songs {filter}"),
+                rusqlite::params![pattern, emotion_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.db(e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let songs = self.query_songs(
+            &format!("{filter} ORDER BY id LIMIT ?3 OFFSET ?4"),
+            &[&pattern, &emotion_id, &limit, &offset],
+        )?;
+        Ok((total as usize, songs))
     }
 
     /// Absolute path of a song's audio file, if it has one. The web server serves only
@@ -723,6 +771,47 @@ fn snapshot(tx: &Connection, id: SongId) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_pages_match_the_filtered_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = Library::open(dir.path().join("l.sqlite")).unwrap();
+        for i in 0..30 {
+            let mut song =
+                NewSong::new(format!("Song {i}"), if i % 2 == 0 { "Even" } else { "Odd" })
+                    .tags([if i % 3 == 0 { "Piano_50%" } else { "Rock" }]);
+            song.manual_emotion = Some(if i % 4 == 0 {
+                Emotion::Sad
+            } else {
+                Emotion::Happy
+            });
+            lib.add_song(&song).unwrap();
+        }
+        for (text, emotion) in [
+            ("", None),
+            ("even", None),
+            ("piano_50%", None),
+            ("odd", Some(Emotion::Sad)),
+            ("", Some(Emotion::Happy)),
+            ("nothing like it", None),
+        ] {
+            let all: Vec<SongId> = lib
+                .search(text)
+                .unwrap()
+                .into_iter()
+                .filter(|s| emotion.is_none() || s.emotion() == emotion)
+                .map(|s| s.id)
+                .collect();
+            for (offset, limit) in [(0, 5), (3, 7), (0, 100), (29, 10), (100, 5)] {
+                let (total, page) = lib.search_page(text, emotion, offset, limit).unwrap();
+                assert_eq!(total, all.len(), "{text:?} {emotion:?}");
+                let ids: Vec<SongId> = page.iter().map(|s| s.id).collect();
+                let want: Vec<SongId> = all.iter().skip(offset).take(limit).copied().collect();
+                assert_eq!(ids, want, "{text:?} {emotion:?} {offset}+{limit}");
+                assert!(page.iter().all(|s| !s.tags.is_empty()), "tags attached");
+            }
+        }
+    }
     use crate::store::tests::lib_with;
 
     #[test]
