@@ -4,20 +4,14 @@
 //! import killed (SIGKILL) in the middle of its audio analysis keeps what it stored and
 //! resumes without redoing it.
 
+mod support;
+
 use moodtune_audio::stimuli::{render, Chords, Render};
 use moodtune_core::Emotion;
 use moodtune_library::Library;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn moodtune(args: &[&str], db: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_moodtune"))
-        .args(args)
-        .arg("--db")
-        .arg(db)
-        .output()
-        .unwrap()
-}
+use std::process::Command;
+use support::moodtune;
 
 /// Fourteen renderings of melodies from calm to wild, major to minor, clean to rough.
 fn renders(seconds: f32) -> Vec<Render> {

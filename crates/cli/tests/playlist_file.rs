@@ -7,16 +7,8 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn moodtune(args: &[&str], db: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_moodtune"))
-        .args(args)
-        .arg("--db")
-        .arg(db)
-        .output()
-        .unwrap()
-}
+use std::process::Output;
+use support::moodtune;
 
 fn ok(out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
