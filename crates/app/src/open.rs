@@ -40,7 +40,7 @@ pub fn data_dir_of(db: &Path) -> PathBuf {
 
 /// Where the demo songs' audio files are written for the library at `db`.
 pub fn demo_dir(db: &Path) -> PathBuf {
-    data_dir_of(db).join("demo-songs")
+    data_dir_of(db).join(demo::AUDIO_DIR)
 }
 
 /// Installs the demo songs (audio in `audio_dir`, by default beside the database) and

@@ -11,10 +11,8 @@ pub mod tags;
 use anyhow::Context;
 use evidence::{circumplex_scores, combine, Vote};
 use moodtune_core::Emotion;
-use moodtune_library::{
-    EvidenceSource, FeedbackKind, ImportProgress, ImportReport, Library, PredictedEmotion, Song,
-};
-use std::path::{Path, PathBuf};
+use moodtune_library::{EvidenceSource, FeedbackKind, Library, PredictedEmotion, Song};
+use std::path::PathBuf;
 
 pub use audio::{AudioProgress, AudioSummary};
 
@@ -195,12 +193,18 @@ pub fn classify_with(
     }
     lib.set_predictions(&items)
         .context("storing the predictions")?;
-    let after = lib.songs().context("reading the songs")?;
+    // Each song's library now, as `Song::emotion` decides it: the manual label, else
+    // the prediction just stored (no second read of the whole library).
+    let libraries: Vec<Option<Emotion>> = songs
+        .iter()
+        .zip(&items)
+        .map(|(s, (_, p))| s.manual_emotion.or(p.as_ref().map(|p| p.emotion)))
+        .collect();
     summary.per_emotion = Emotion::ALL
         .iter()
-        .map(|&e| (e, after.iter().filter(|s| s.emotion() == Some(e)).count()))
+        .map(|&e| (e, libraries.iter().filter(|l| **l == Some(e)).count()))
         .collect();
-    summary.unlabelled = after.iter().filter(|s| s.emotion().is_none()).count();
+    summary.unlabelled = libraries.iter().filter(|l| l.is_none()).count();
     Ok(summary)
 }
 
@@ -263,17 +267,4 @@ fn drivers_for(
         out.extend(v.why.split(", ").map(String::from));
     }
     out
-}
-
-/// Imports a file or folder, then classifies the library (only new or changed audio
-/// files are analysed).
-pub fn import_path(
-    lib: &mut Library,
-    path: &Path,
-    opts: &Options,
-    progress: &mut dyn FnMut(ImportProgress<'_>),
-) -> anyhow::Result<(ImportReport, ClassifySummary)> {
-    let report = lib.import_path_with(path, progress)?;
-    let summary = classify(lib, opts)?;
-    Ok((report, summary))
 }

@@ -53,11 +53,14 @@ pub struct DemoReport {
     pub audio_dir: PathBuf,
 }
 
+/// The folder, beside the library's database, that holds the demo songs' audio.
+pub const AUDIO_DIR: &str = "demo-songs";
+
 /// Installs the demo library in a data folder: `dir/library.sqlite` and the audio in
-/// `dir/demo-songs/`. Safe to call on every start: what is present is left alone.
+/// `dir/demo-songs/` ([`AUDIO_DIR`]). Safe to call on every start: what is present is left alone.
 pub fn install(dir: &Path) -> Result<DemoReport> {
     let mut lib = Library::open(dir.join("library.sqlite"))?;
-    install_into(&mut lib, &dir.join("demo-songs"))
+    install_into(&mut lib, &dir.join(AUDIO_DIR))
 }
 
 /// Adds the demo songs to `lib`, writing their audio into `audio_dir`. Songs already
