@@ -69,11 +69,7 @@ pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
     // Read the photo before touching the library.
     let emotion = match (&args.photo, args.emotion) {
         (Some(photo), _) => {
-            let classifier = moodtune_app::detect::load_classifier(args.model.as_deref())?;
-            let mood = moodtune_app::mood::mood_from_photo(photo, std::sync::Arc::new(classifier))?;
-            if let Some(note) = mood.caution(photo) {
-                eprintln!("note: {note}");
-            }
+            let mood = crate::recommend_cmd::mood_of_photo(photo, args.model.as_deref())?;
             eprintln!(
                 "mood from photo: {} ({:.0}%)",
                 mood.emotion.key(),

@@ -101,6 +101,20 @@ fn open_library(db: Option<&Path>) -> Result<Library> {
     open_library_at(db, Missing::Refuse)
 }
 
+/// The mood of the main face of a photo read by `model` (or the shipped model), with a
+/// note on stderr when that face may be misread. `recommend` and `playlist` share it.
+pub(crate) fn mood_of_photo(
+    photo: &Path,
+    model: Option<&Path>,
+) -> Result<moodtune_app::mood::PhotoMood> {
+    let classifier = moodtune_app::detect::load_classifier(model)?;
+    let mood = moodtune_app::mood::mood_from_photo(photo, std::sync::Arc::new(classifier))?;
+    if let Some(note) = mood.caution(photo) {
+        eprintln!("note: {note}");
+    }
+    Ok(mood)
+}
+
 /// Everything the recommender needs from the library, read once.
 fn load(lib: &Library) -> Result<Recommender> {
     Recommender::load(lib).context("reading the library for the recommender")
@@ -128,11 +142,7 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
     // Read the photo before touching the library, so a bad photo changes nothing.
     let (emotion, photo_confidence) = match (&args.photo, args.emotion) {
         (Some(photo), _) => {
-            let classifier = moodtune_app::detect::load_classifier(args.model.as_deref())?;
-            let mood = moodtune_app::mood::mood_from_photo(photo, std::sync::Arc::new(classifier))?;
-            if let Some(note) = mood.caution(photo) {
-                eprintln!("note: {note}");
-            }
+            let mood = mood_of_photo(photo, args.model.as_deref())?;
             (Some(mood.emotion), Some(mood.confidence))
         }
         (None, e) => (e, None),
