@@ -159,6 +159,23 @@ pub struct TrainArgs {
     /// Augmentation also rotates training faces up to 10 degrees and zooms them up to 10%.
     #[arg(long, conflicts_with = "no_augment")]
     affine: bool,
+    /// Augmentation also shifts training faces up to this many pixels either way (border
+    /// pixels repeat): for networks whose input is the whole 48x48 face (`paper`,
+    /// `paper-table`), which random crops cannot move.
+    #[arg(long, default_value_t = 0, conflicts_with = "no_augment")]
+    shift: usize,
+    /// Dropout before every dense layer (0-1); by default 0.3 for networks with
+    /// BatchNorm and none for those without.
+    #[arg(long, value_parser = dropout_probability)]
+    dropout: Option<f64>,
+}
+
+fn dropout_probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..1.0).contains(&p) => Ok(p),
+        Ok(_) => Err(format!("{text} is not a probability in [0, 1)")),
+        Err(e) => Err(format!("{text}: {e}")),
+    }
 }
 
 #[derive(clap::Args)]
@@ -297,6 +314,8 @@ fn config_of(a: TrainArgs) -> TrainConfig {
         ema: a.ema,
         bf16: a.bf16,
         affine: a.affine,
+        shift: a.shift,
+        dropout: a.dropout,
     }
 }
 

@@ -14,15 +14,27 @@ pub const MAX_ROTATION_DEGREES: f32 = 10.0;
 /// Largest zoom of `affine` augmentation, as a fraction either way.
 pub const MAX_ZOOM: f32 = 0.1;
 
+/// The geometric part of training augmentation beyond the random crop.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Geometry {
+    /// A random rotation (up to [`MAX_ROTATION_DEGREES`]) and zoom (up to [`MAX_ZOOM`])
+    /// about the crop's centre.
+    pub affine: bool,
+    /// A random translation of up to this many pixels either way, border pixels
+    /// repeating: the shifts a network whose input is the whole face cannot get from
+    /// crops.
+    pub shift: usize,
+}
+
 /// Writes `indices`' faces as `[n, 1, crop, crop]` into `out`. With `rng`, random crop,
-/// flip, jitter and erasing, and with `affine` also a random rotation and zoom about the
-/// crop's centre; without `rng`, the centre crop.
+/// flip, jitter and erasing, plus the random warps `geometry` asks for; without `rng`,
+/// the centre crop.
 pub fn fill_batch(
     ds: &Dataset,
     indices: &[usize],
     crop: usize,
     rng: Option<&mut dyn rand::RngCore>,
-    affine: bool,
+    geometry: Geometry,
     out: &mut Vec<f32>,
 ) {
     out.clear();
@@ -40,13 +52,20 @@ pub fn fill_batch(
             for &i in indices {
                 let (oy, ox) = (rng.gen_range(0..=margin), rng.gen_range(0..=margin));
                 let flip = rng.gen_bool(0.5);
-                if affine {
-                    let degrees = rng.gen_range(-MAX_ROTATION_DEGREES..=MAX_ROTATION_DEGREES);
-                    let zoom = rng.gen_range(1.0 - MAX_ZOOM..=1.0 + MAX_ZOOM);
-                    let warp = Warp {
-                        radians: degrees.to_radians(),
-                        zoom,
-                    };
+                if geometry != Geometry::default() {
+                    let mut warp = Warp::NONE;
+                    if geometry.affine {
+                        let degrees = rng.gen_range(-MAX_ROTATION_DEGREES..=MAX_ROTATION_DEGREES);
+                        warp.radians = degrees.to_radians();
+                        warp.zoom = rng.gen_range(1.0 - MAX_ZOOM..=1.0 + MAX_ZOOM);
+                    }
+                    if geometry.shift > 0 {
+                        let reach = geometry.shift as i32;
+                        warp.shift = (
+                            rng.gen_range(-reach..=reach) as f32,
+                            rng.gen_range(-reach..=reach) as f32,
+                        );
+                    }
                     warp_crop(ds.image(i), (oy, ox), crop, flip, warp, &mut plane);
                 } else {
                     copy_crop(ds.image(i), oy, ox, crop, flip, &mut plane);
@@ -84,11 +103,21 @@ fn copy_crop(img: &[u8], oy: usize, ox: usize, crop: usize, flip: bool, plane: &
     }
 }
 
-/// A rotation (counter-clockwise on the picture) and zoom (above 1 enlarges the face).
+/// A rotation (counter-clockwise on the picture), zoom (above 1 enlarges the face) and
+/// translation (`(dy, dx)` source pixels the window's centre moves by).
 #[derive(Debug, Clone, Copy)]
 struct Warp {
     radians: f32,
     zoom: f32,
+    shift: (f32, f32),
+}
+
+impl Warp {
+    const NONE: Warp = Warp {
+        radians: 0.0,
+        zoom: 1.0,
+        shift: (0.0, 0.0),
+    };
 }
 
 /// [`copy_crop`] through a [`Warp`] about the crop window's centre: each output pixel
@@ -102,7 +131,10 @@ fn warp_crop(
     plane: &mut [f32],
 ) {
     let half = (crop as f32 - 1.0) / 2.0;
-    let (cy, cx) = (oy as f32 + half, ox as f32 + half);
+    let (cy, cx) = (
+        oy as f32 + half + warp.shift.0,
+        ox as f32 + half + warp.shift.1,
+    );
     let (sin, cos) = warp.radians.sin_cos();
     let last = (SIDE - 1) as f32;
     let at = |y: usize, x: usize| img[y * SIDE + x] as f32;
@@ -145,7 +177,7 @@ mod tests {
     #[test]
     fn centre_crop_is_exact() {
         let mut out = vec![];
-        fill_batch(&ds(), &[0], 40, None, false, &mut out);
+        fill_batch(&ds(), &[0], 40, None, Geometry::default(), &mut out);
         assert_eq!(out.len(), 1600);
         // Column 0 of a centre crop of 40 from 48 is source column 4.
         assert!((out[0] * STD + MEAN - 4.0 / 255.0).abs() < 1e-6);
@@ -157,7 +189,14 @@ mod tests {
         let run = |seed| {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let mut out = vec![];
-            fill_batch(&ds(), &[0, 1], 40, Some(&mut rng), false, &mut out);
+            fill_batch(
+                &ds(),
+                &[0, 1],
+                40,
+                Some(&mut rng),
+                Geometry::default(),
+                &mut out,
+            );
             out
         };
         assert_eq!(run(3), run(3));
@@ -169,10 +208,7 @@ mod tests {
     fn a_plain_warp_is_the_crop_and_a_half_turn_reverses_it() {
         let img: Vec<u8> = (0..SIDE * SIDE).map(|p| (p * 7 % 251) as u8).collect();
         let (mut plain, mut warped) = (vec![0f32; 1600], vec![0f32; 1600]);
-        let none = Warp {
-            radians: 0.0,
-            zoom: 1.0,
-        };
+        let none = Warp::NONE;
         for flip in [false, true] {
             copy_crop(&img, 3, 5, 40, flip, &mut plain);
             warp_crop(&img, (3, 5), 40, flip, none, &mut warped);
@@ -181,7 +217,7 @@ mod tests {
         // Half a turn about the centre maps pixel (y, x) to (39 - y, 39 - x).
         let half_turn = Warp {
             radians: std::f32::consts::PI,
-            zoom: 1.0,
+            ..Warp::NONE
         };
         copy_crop(&img, 3, 5, 40, false, &mut plain);
         warp_crop(&img, (3, 5), 40, false, half_turn, &mut warped);
@@ -190,8 +226,8 @@ mod tests {
         }
         // Zooming in by 2 samples the middle: the centre 2x2 of the window spreads out.
         let zoom = Warp {
-            radians: 0.0,
             zoom: 2.0,
+            ..Warp::NONE
         };
         warp_crop(&img, (4, 4), 40, false, zoom, &mut warped);
         let centre = 23.5f32; // source coordinate of the window's centre
@@ -211,11 +247,47 @@ mod tests {
         let run = |affine| {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
             let mut out = vec![];
-            fill_batch(&ds(), &[0, 1], 40, Some(&mut rng), affine, &mut out);
+            let geometry = Geometry { affine, shift: 0 };
+            fill_batch(&ds(), &[0, 1], 40, Some(&mut rng), geometry, &mut out);
             out
         };
         assert_eq!(run(true), run(true));
         assert_ne!(run(true), run(false));
         assert!(run(true).iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn a_shift_moves_the_whole_face_and_repeats_the_border() {
+        let img: Vec<u8> = (0..SIDE * SIDE).map(|p| (p * 7 % 251) as u8).collect();
+        let mut shifted = vec![0f32; SIDE * SIDE];
+        let warp = Warp {
+            shift: (2.0, -3.0),
+            ..Warp::NONE
+        };
+        warp_crop(&img, (0, 0), SIDE, false, warp, &mut shifted);
+        let source = |y: usize, x: usize| img[y * SIDE + x] as f32 / 255.0;
+        // Output (y, x) shows source (y + 2, x - 3), clamped to the face.
+        for (y, x) in [(0, 3), (10, 20), (45, 47)] {
+            let got = shifted[y * SIDE + x];
+            assert!((got - source(y + 2, x - 3)).abs() < 1e-5, "({y}, {x})");
+        }
+        assert!((shifted[0] - source(2, 0)).abs() < 1e-5);
+        assert!((shifted[47 * SIDE] - source(47, 0)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn shifting_whole_faces_changes_the_batch() {
+        let run = |shift| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+            let mut out = vec![];
+            let geometry = Geometry {
+                affine: false,
+                shift,
+            };
+            fill_batch(&ds(), &[0, 1], SIDE, Some(&mut rng), geometry, &mut out);
+            out
+        };
+        assert_eq!(run(4), run(4));
+        assert_ne!(run(4), run(0));
     }
 }

@@ -84,6 +84,14 @@ pub struct TrainConfig {
     /// training face about its crop's centre.
     #[serde(default)]
     pub affine: bool,
+    /// Augmentation also translates each training face up to this many pixels either way
+    /// (0 = off): the shifts a network whose input is the whole face gets no crop for.
+    #[serde(default)]
+    pub shift: usize,
+    /// Dropout before every dense layer; `None` is the architecture's default (0.3 with
+    /// BatchNorm, none without).
+    #[serde(default)]
+    pub dropout: Option<f64>,
 }
 
 pub fn default_distill_temperature() -> f64 {
@@ -206,6 +214,8 @@ mod tests {
             ema: 0.0,
             bf16: false,
             affine: false,
+            shift: 0,
+            dropout: None,
         }
     }
 

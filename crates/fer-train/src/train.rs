@@ -1,7 +1,7 @@
 //! The training loop: seeded, checkpointed every epoch (atomically), resumable exactly,
 //! keeping the best PublicTest model as an inference-ready safetensors file.
 
-use crate::augment::{fill_batch, MEAN, STD};
+use crate::augment::{fill_batch, Geometry, MEAN, STD};
 use crate::config::{TrainConfig, CHECKPOINT_FILE as CHECKPOINT, CONFIG_FILE};
 use crate::ema::Ema;
 use crate::net::{channels_last, params_channels_last, TorchNet};
@@ -216,8 +216,12 @@ fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset, Option<Teacher>)> {
     Ok((train, val, teacher))
 }
 
-/// The dropout a network trains with: 0.3 for those with BatchNorm, none otherwise.
-fn dropout_for(arch: &Arch) -> f64 {
+/// The dropout a network trains with: what the run asks for, else 0.3 for those with
+/// BatchNorm and none otherwise.
+fn dropout_for(arch: &Arch, asked: Option<f64>) -> f64 {
+    if let Some(p) = asked {
+        return p;
+    }
     let batchnorm = arch.layers.iter().any(|l| {
         matches!(
             l,
@@ -247,7 +251,7 @@ impl Run {
         // Seeded before the first weight is drawn: the live network, then the average.
         tch::manual_seed(cfg.seed as i64);
         let vs = VarStore::new(Device::Cpu);
-        let dropout = dropout_for(&arch);
+        let dropout = dropout_for(&arch, cfg.dropout);
         let net = TorchNet::new(&vs.root(), &arch, dropout).with_bf16(cfg.bf16);
         if cfg.bf16 && !native_bf16() {
             eprintln!(
@@ -376,7 +380,10 @@ impl Run {
             idx,
             crop,
             if cfg.augment { Some(rng) } else { None },
-            cfg.affine,
+            Geometry {
+                affine: cfg.affine,
+                shift: cfg.shift,
+            },
             &mut self.batch_buf,
         );
         let x = channels_last(&Tensor::from_slice(&self.batch_buf).view([
@@ -539,7 +546,7 @@ fn evaluate(net: &TorchNet, ds: &Dataset, crop: usize) -> (f64, f64) {
         let mut buf = Vec::new();
         let idx: Vec<usize> = (0..ds.len()).collect();
         for chunk in idx.chunks(256) {
-            fill_batch(ds, chunk, crop, None, false, &mut buf);
+            fill_batch(ds, chunk, crop, None, Geometry::default(), &mut buf);
             let x = channels_last(&Tensor::from_slice(&buf).view([
                 chunk.len() as i64,
                 1,
@@ -871,6 +878,8 @@ mod tests {
             ema: 0.0,
             bf16: false,
             affine: false,
+            shift: 0,
+            dropout: None,
         }
     }
 
@@ -1157,7 +1166,7 @@ mod tests {
         let val = split(&data, Usage::PublicTest);
         let idx: Vec<usize> = (0..8).collect();
         let mut buf = Vec::new();
-        fill_batch(&val, &idx, 40, None, false, &mut buf);
+        fill_batch(&val, &idx, 40, None, Geometry::default(), &mut buf);
         let x = channels_last(&Tensor::from_slice(&buf).view([8, 1, 40, 40]));
         let online: Vec<f32> = Vec::try_from(teacher.targets(&x).view(-1)).unwrap();
         let clf = moodtune_fer::Classifier::load(&ensemble).unwrap();
