@@ -195,8 +195,10 @@ async fn main() -> std::process::ExitCode {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            let app = router(Arc::new(backend), ServerConfig::default());
-            tokio::spawn(serve(listener, app, async move {
+            let config = ServerConfig::default();
+            let limits = config.connections;
+            let app = router(Arc::new(backend), config);
+            tokio::spawn(serve(listener, app, limits, async move {
                 let _ = rx.await;
             }));
             (addr, None, Some(tx))

@@ -9,11 +9,14 @@
 //! request bodies are size-limited per endpoint; audio is only served by song id through
 //! [`Backend::audio_path`], never by a path from the client, and only audio types
 //! ([`audio_mime`]), sandboxed; state-changing requests from other sites' pages are
-//! refused; every error is JSON with a message; a bad request never takes the server
-//! down (backend panics become 500s).
+//! refused, and so is any cross-site request to the API (a foreign page cannot embed or
+//! enumerate the library's audio); every error is JSON with a message; a bad request
+//! never takes the server down (backend panics become 500s); connections are capped and
+//! must send their headers in time ([`ConnectionLimits`]).
 
 mod assets;
 pub mod backend;
+mod connections;
 #[cfg(feature = "fake")]
 pub mod fake;
 mod hosts;
@@ -25,6 +28,7 @@ pub use backend::{
     ImportProgress, ImportSummary, PlaylistFileFormat, Recommendation, Song, SongId, SongPage,
     Strategy,
 };
+pub use connections::ConnectionLimits;
 pub use hosts::{is_loopback_ip, HostAllowlist};
 pub use routes::audio_mime;
 pub use session::{Mood, MoodSmoother};
@@ -52,6 +56,8 @@ pub struct ServerConfig {
     /// rebinding from a web site) and the origins whose pages may change state.
     /// Loopback names always; [`run_blocking`] adds the address it listens on.
     pub allowed_hosts: HostAllowlist,
+    /// Open connections at most, and the deadline for a request's headers.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +71,7 @@ impl Default for ServerConfig {
                 .map(|n| n.get())
                 .unwrap_or(2),
             allowed_hosts: HostAllowlist::loopback(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -74,15 +81,14 @@ pub fn router(backend: Arc<dyn Backend>, config: ServerConfig) -> axum::Router {
     routes::router(backend, config)
 }
 
-/// Serves `app` on an already bound listener until `shutdown` completes.
+/// Serves `app` on an already bound listener within `limits` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    connections::serve(listener, app, limits, shutdown).await
 }
 
 /// Binds `addr`, calls `on_ready` with the bound address (the port may have been 0), and
@@ -104,7 +110,8 @@ pub fn run_blocking(
         let bound = listener.local_addr()?;
         config.allowed_hosts.add_bound(bound);
         on_ready(bound);
-        serve(listener, router(backend, config), async {
+        let limits = config.connections;
+        serve(listener, router(backend, config), limits, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await

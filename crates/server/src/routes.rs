@@ -241,10 +241,7 @@ async fn guard(State(st): St, req: Request, next: Next) -> Response {
     // A request without a `Host` (HTTP/1.0) comes from no browser.
     if let Some(host) = req.headers().get(header::HOST) {
         if !host.to_str().is_ok_and(|h| allowed.allows_host(h)) {
-            let shown: String = String::from_utf8_lossy(host.as_bytes())
-                .chars()
-                .take(100)
-                .collect();
+            let shown = truncated(&String::from_utf8_lossy(host.as_bytes()), 100);
             return ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!(
@@ -278,18 +275,27 @@ async fn guard(State(st): St, req: Request, next: Next) -> Response {
     res
 }
 
-/// Why a state-changing request must be refused: a page of another site asked the
-/// browser to send it (a form post or a no-cors `fetch` reaches a localhost server
-/// too). Browsers say where a request comes from in `Origin` and `Sec-Fetch-Site`;
-/// clients that send neither (curl, scripts) are not browsers acting for a page.
+/// Why a request must be refused as coming from another site's page. A page of any
+/// site can make the browser send requests to localhost: posts that would change the
+/// library (a form, a no-cors `fetch`), and reads of the API through elements that need
+/// no CORS (an `<audio src>` plays the user's songs and enumerates them by id). So the
+/// API answers only its own page, direct visits and clients that are not browsers
+/// (curl and scripts send neither `Origin` nor `Sec-Fetch-Site`); the page itself and
+/// its assets stay open to links from anywhere.
 fn cross_site(req: &Request, allowed: &HostAllowlist) -> Option<String> {
     let method = req.method();
-    if method == axum::http::Method::GET
+    let reads = method == axum::http::Method::GET
         || method == axum::http::Method::HEAD
-        || method == axum::http::Method::OPTIONS
-    {
+        || method == axum::http::Method::OPTIONS;
+    let path = req.uri().path();
+    if reads && !path.starts_with("/api/") {
         return None;
     }
+    let what = if reads {
+        format!("read {}", truncated(path, 100))
+    } else {
+        format!("{method} to moodtune")
+    };
     let headers = req.headers();
     let header_text = |name| {
         headers
@@ -299,18 +305,24 @@ fn cross_site(req: &Request, allowed: &HostAllowlist) -> Option<String> {
     if let Some(site) = header_text("sec-fetch-site") {
         if !matches!(site, "same-origin" | "none") {
             return Some(format!(
-                "cross-site request refused: a {site} page may not {method} to moodtune"
+                "cross-site request refused: a {site} page may not {what}"
             ));
         }
     }
     if let Some(origin) = header_text(header::ORIGIN.as_str()) {
         if !allowed.allows_origin(origin, header_text(header::HOST.as_str())) {
             return Some(format!(
-                "cross-site request refused: a page from {origin} may not {method} to moodtune"
+                "cross-site request refused: a page from {} may not {what}",
+                truncated(origin, 100)
             ));
         }
     }
     None
+}
+
+/// At most `max` characters of `text`, for echoing client input in an error.
+fn truncated(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
 }
 
 // `OriginalUri`: inside the nested /api router the path has lost its prefix.

@@ -1,14 +1,15 @@
-//! The HTTP API over the fake backend, in process (tower `oneshot`), plus one test over a
-//! real loopback socket.
+//! The HTTP API over the fake backend, in process (tower `oneshot`), plus the tests that
+//! need a real loopback socket (hosts, oversized requests, connection limits).
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use moodtune_server::fake::FakeBackend;
-use moodtune_server::{router, HostAllowlist, ServerConfig};
+use moodtune_server::{router, ConnectionLimits, HostAllowlist, ServerConfig};
 use serde_json::{json, Value};
 use std::io::Cursor;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
 fn app_with(backend: FakeBackend) -> Router {
@@ -839,6 +840,7 @@ async fn a_real_socket_refuses_a_rebinding_host() {
     tokio::spawn(moodtune_server::serve(
         listener,
         app,
+        ConnectionLimits::default(),
         std::future::pending(),
     ));
     async fn status_for(addr: std::net::SocketAddr, host: &str) -> String {
@@ -901,12 +903,62 @@ async fn cross_site_posts_are_refused() {
         assert_eq!(status, StatusCode::OK, "{origin:?} {site:?}");
     }
     assert_eq!(backend.feedback_log().len(), 2);
-    // Reading stays open: a cross-site GET cannot read the answer anyway (no CORS).
+    // Reads of the API from a foreign page are refused too.
     let req = Request::get("/api/info")
         .header(header::ORIGIN, "https://evil.example")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(send(&app, req).await.0, StatusCode::OK);
+    assert_eq!(send(&app, req).await.0, StatusCode::FORBIDDEN);
+}
+
+/// Any site's page could play (and enumerate by id) the user's songs through an
+/// `<audio src>`, which needs no CORS: the API answers only its own page, direct visits
+/// and non-browser clients, while the page itself stays reachable from links anywhere.
+#[tokio::test]
+async fn cross_site_reads_of_audio_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with(FakeBackend::new(1).with_audio(dir.path(), 1.0).unwrap());
+    let get_with = |uri: &str, site: Option<&str>, origin: Option<&str>| {
+        let mut r = Request::get(uri).header(header::HOST, "127.0.0.1:7878");
+        if let Some(s) = site {
+            r = r.header("sec-fetch-site", s);
+        }
+        if let Some(o) = origin {
+            r = r.header(header::ORIGIN, o);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    for (site, origin) in [
+        (Some("cross-site"), None),
+        (Some("same-site"), None),
+        (None, Some("https://evil.example")),
+        (Some("cross-site"), Some("https://evil.example")),
+    ] {
+        let (status, _, body) = send(&app, get_with("/api/audio/2", site, origin)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{site:?} {origin:?}");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let error = v["error"].as_str().unwrap();
+        assert!(
+            error.contains("cross-site") && error.contains("/api/audio/2"),
+            "{error}"
+        );
+        let (status, _, _) = send(&app, get_with("/api/songs", site, origin)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "songs {site:?} {origin:?}");
+    }
+    // The page's own player, a typed address and curl are served.
+    for (site, origin) in [
+        (Some("same-origin"), None),
+        (Some("same-origin"), Some("http://127.0.0.1:7878")),
+        (Some("none"), None),
+        (None, None),
+    ] {
+        let (status, headers, _) = send(&app, get_with("/api/audio/2", site, origin)).await;
+        assert_eq!(status, StatusCode::OK, "{site:?} {origin:?}");
+        assert_eq!(headers[header::CONTENT_TYPE], "audio/wav");
+    }
+    // A link from another site still opens the page.
+    let (status, _, _) = send(&app, get_with("/", Some("cross-site"), None)).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 /// Over a real socket: an oversized frame sent without waiting is refused with 413 and
@@ -917,9 +969,15 @@ async fn real_socket_survives_oversized_and_garbage_requests() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(moodtune_server::serve(listener, app(), async move {
-        let _ = rx.await;
-    }));
+    let limits = ConnectionLimits::default();
+    let server = tokio::spawn(moodtune_server::serve(
+        listener,
+        app(),
+        limits,
+        async move {
+            let _ = rx.await;
+        },
+    ));
 
     async fn raw(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> String {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -957,4 +1015,122 @@ async fn real_socket_survives_oversized_and_garbage_requests() {
 
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
+}
+
+/// Starts the fake app on a loopback port with `limits`; the server stops when the
+/// returned sender is dropped.
+async fn serve_on_loopback(
+    limits: ConnectionLimits,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(moodtune_server::serve(
+        listener,
+        app(),
+        limits,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    (addr, tx)
+}
+
+/// The first line of the answer to a plain GET of /api/info on a new connection.
+async fn info_status_line(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out).await;
+    String::from_utf8_lossy(&out)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A client that opens a connection and never finishes its headers is closed after the
+/// header deadline, idle or half-way through a request line.
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_millis(300),
+        ..ConnectionLimits::default()
+    };
+    let (addr, _stop) = serve_on_loopback(limits).await;
+    for partial in [&b""[..], b"GET /api/info HTTP/1.1\r\nHost: 127.0"] {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(partial).await.unwrap();
+        let started = Instant::now();
+        let mut out = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+        assert!(
+            closed.is_ok(),
+            "still open after 5 s with {:?}",
+            String::from_utf8_lossy(partial)
+        );
+        assert!(started.elapsed() >= Duration::from_millis(250));
+    }
+    assert!(info_status_line(addr).await.contains("200"));
+}
+
+/// More silent sockets than the cap do not lock real clients out for longer than the
+/// header deadline: the silent ones are closed and their places taken.
+#[tokio::test]
+async fn silent_sockets_beyond_the_cap_do_not_lock_the_page_out() {
+    let limits = ConnectionLimits {
+        max_connections: 8,
+        header_read_timeout: Duration::from_millis(400),
+        ..ConnectionLimits::default()
+    };
+    let (addr, _stop) = serve_on_loopback(limits).await;
+    let mut silent = Vec::new();
+    for _ in 0..40 {
+        silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let started = Instant::now();
+    let status = tokio::time::timeout(Duration::from_secs(10), info_status_line(addr))
+        .await
+        .expect("a real client was locked out for 10 s");
+    assert!(status.contains("200"), "{status}");
+    // Five rounds of eight silent sockets at 0.4 s each, at most.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
+
+/// Shutdown stops accepting and returns even while a client holds a connection open.
+#[tokio::test]
+async fn shutdown_returns_with_a_connection_still_open() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let limits = ConnectionLimits {
+        shutdown_grace: Duration::from_millis(200),
+        ..ConnectionLimits::default()
+    };
+    let server = tokio::spawn(moodtune_server::serve(
+        listener,
+        app(),
+        limits,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let _held = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("shutdown hung on an open connection")
+        .unwrap()
+        .unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }

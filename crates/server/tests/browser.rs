@@ -92,9 +92,12 @@ fn camera_mood_playlist_and_audio_in_chromium() {
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = ServerConfig::default();
+    let limits = config.connections;
     let server = rt.spawn(serve(
         listener,
-        router(Arc::new(backend), ServerConfig::default()),
+        router(Arc::new(backend), config),
+        limits,
         async move {
             let _ = stopped.await;
         },
