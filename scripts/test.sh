@@ -31,6 +31,7 @@ if [ "${MOODTUNE_SKIP_SETUP:-0}" != "1" ]; then
     setup scripts/setup-browser.sh "the browser tests" || true
     setup scripts/fetch-test-photos.sh "the photo tests" || true
     setup scripts/setup-test-audio.sh "the real-music audio test" || true
+    setup scripts/setup-test-mpd.sh "the MPD player test" || true
 fi
 
 MOODTUNE_SKIP_LOG="$(mktemp)"

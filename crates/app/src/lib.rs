@@ -9,6 +9,7 @@
 //! - [`mood`]: from an image to a mood (one rule for the main face).
 //! - [`playlist`]: from a mood to a playlist (the recommender kept in step with the library).
 //! - [`playlist_file`]: a playlist as a file for other players (M3U8, XSPF, JSON).
+//! - [`player`]: a playlist played by MPD, songs mapped into its music folder.
 //! - [`taste`]: typical songs and like/skip feedback, given by song names.
 //! - [`songs`]: which songs a listing shows; checks on tag edits.
 //! - [`enrich`]: import, then give every new or changed song its emotion library.
@@ -25,6 +26,7 @@ mod error;
 pub mod fer_tools;
 pub mod mood;
 pub mod open;
+pub mod player;
 pub mod playlist;
 pub mod playlist_file;
 pub mod songs;

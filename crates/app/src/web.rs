@@ -89,6 +89,8 @@ pub struct WebApp {
     upload_audio_links: bool,
     enrich: crate::enrich::Options,
     progress: Arc<Mutex<UploadProgress>>,
+    /// Sends the page's playlist to MPD when its mood changes (`serve --mpd`).
+    mpd: Option<crate::player::MpdFollower>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -125,12 +127,20 @@ impl WebApp {
             upload_audio_links: false,
             enrich: crate::enrich::Options::default(),
             progress: Arc::default(),
+            mpd: None,
         })
     }
 
     /// Lets uploaded sheets link audio files on this machine (see the field).
     pub fn with_upload_audio_links(mut self, link: bool) -> Self {
         self.upload_audio_links = link;
+        self
+    }
+
+    /// Lets MPD play what the page recommends: every playlist the page gets is offered
+    /// to `follower`, which sends it when the mood changed.
+    pub fn with_mpd(mut self, follower: crate::player::MpdFollower) -> Self {
+        self.mpd = Some(follower);
         self
     }
 
@@ -243,9 +253,26 @@ impl WebApp {
         *lock(&self.recommender) = None;
     }
 
-    /// Up to `limit` songs for `emotion`, leaving out `exclude` (the songs this session
-    /// heard or skipped); borrowed from the nearest moods when the mood's library is thin.
+    /// The page's playlist: up to `limit` songs for `emotion`, leaving out `exclude`
+    /// (the songs this session heard or skipped); borrowed from the nearest moods when
+    /// the mood's library is thin. With MPD attached ([`WebApp::with_mpd`]) a playlist
+    /// of another mood than the last one is sent to it too, in the background.
     pub fn playlist(
+        &self,
+        emotion: Emotion,
+        strategy: moodtune_core::Strategy,
+        exclude: &HashSet<SongId>,
+        limit: usize,
+    ) -> Result<(Playlist, Vec<Song>)> {
+        let (list, songs) = self.recommend(emotion, strategy, exclude, limit)?;
+        if let Some(mpd) = &self.mpd {
+            mpd.offer(emotion, strategy, &list, &songs);
+        }
+        Ok((list, songs))
+    }
+
+    /// The playlist of [`WebApp::playlist`] without offering it to MPD.
+    fn recommend(
         &self,
         emotion: Emotion,
         strategy: moodtune_core::Strategy,
@@ -284,7 +311,8 @@ impl WebApp {
         format: crate::playlist_file::Format,
         limit: usize,
     ) -> Result<crate::playlist_file::Rendered> {
-        let (list, songs) = self.playlist(emotion, strategy, &HashSet::new(), limit)?;
+        // A download is not the page's mood changing: MPD is not told.
+        let (list, songs) = self.recommend(emotion, strategy, &HashSet::new(), limit)?;
         let opts = crate::playlist_file::Options {
             format,
             relative_to: None,

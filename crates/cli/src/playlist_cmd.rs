@@ -1,20 +1,28 @@
-//! `moodtune playlist`: a mood's playlist as a file for other players (M3U8, XSPF, JSON).
+//! `moodtune playlist`: a mood's playlist as a file for other players (M3U8, XSPF, JSON),
+//! or played by a running MPD (`--mpd`).
 
 use anyhow::{bail, Context, Result};
 use moodtune_app::open::{open_library_at, Missing};
+use moodtune_app::player::{self, MpdTarget};
 use moodtune_app::playlist::{PlaylistRequest, Recommender};
 use moodtune_app::playlist_file::{render, Format, Options};
 use moodtune_core::{Emotion, Strategy};
 use moodtune_recommend::{Session, DEFAULT_LIMIT};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     moodtune playlist --emotion happy --format m3u8 -o happy.m3u8\n  \
     moodtune playlist --photo me.jpg --format xspf -o ~/Music/mood.xspf --relative-to ~/Music\n  \
-    moodtune playlist --emotion sad --strategy lift --limit 30 --format json")]
+    moodtune playlist --emotion sad --strategy lift --limit 30 --format json\n  \
+    moodtune playlist --emotion happy --mpd localhost:6600 --mpd-music-dir ~/Music\n\n\
+    With --mpd the playlist replaces MPD's queue and plays. MPD names songs by their path\n\
+    in its music folder: give that folder as this computer sees it with --mpd-music-dir;\n\
+    songs outside it or without audio are left out and listed. Files MPD has not scanned\n\
+    yet are scanned first (`update` of their folders). A password is read from\n\
+    $MOODTUNE_MPD_PASSWORD.")]
 pub struct PlaylistArgs {
     #[arg(
         long,
@@ -43,16 +51,39 @@ pub struct PlaylistArgs {
     /// Number of songs asked of the recommender (those without audio are left out).
     #[arg(long, short = 'n', default_value_t = DEFAULT_LIMIT)]
     pub limit: usize,
-    /// m3u8 (Extended M3U, UTF-8), xspf (XSPF version 1) or json.
-    #[arg(long, short, value_name = "m3u8|xspf|json")]
-    pub format: Format,
+    /// Write the playlist as m3u8 (Extended M3U, UTF-8), xspf (XSPF version 1) or json
+    /// (needed unless --mpd is given; with it, both are done).
+    #[arg(
+        long,
+        short,
+        value_name = "m3u8|xspf|json",
+        required_unless_present = "mpd"
+    )]
+    pub format: Option<Format>,
     /// Write the playlist to this file (replaced atomically) instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
+    #[arg(long, short, value_name = "FILE", requires = "format")]
     pub output: Option<PathBuf>,
     /// Write paths relative to this folder (usually the playlist's own), climbing with
     /// `..` where needed; a file with no relative path (another drive) stays absolute.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", requires = "format")]
     pub relative_to: Option<PathBuf>,
+    /// Play the playlist in the MPD (Music Player Daemon) at this address: its queue is
+    /// replaced and played. Port 6600 when none is given.
+    #[arg(long, value_name = "HOST:PORT", requires = "mpd_music_dir")]
+    pub mpd: Option<String>,
+    /// MPD's music folder (its `music_directory`) as this computer sees it: songs are
+    /// sent by their path inside it.
+    #[arg(long, value_name = "DIR", requires = "mpd")]
+    pub mpd_music_dir: Option<PathBuf>,
+}
+
+/// The MPD to play in, from --mpd, --mpd-music-dir and $MOODTUNE_MPD_PASSWORD.
+pub fn mpd_target(addr: &str, music_dir: &Path) -> Result<MpdTarget> {
+    let target = MpdTarget::new(addr, music_dir).context("--mpd-music-dir")?;
+    let password = std::env::var("MOODTUNE_MPD_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    Ok(target.with_password(password))
 }
 
 pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
@@ -65,6 +96,10 @@ pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
                 .with_context(|| format!("--relative-to {}", dir.display()))?,
         ),
         None => None,
+    };
+    let mpd = match (&args.mpd, &args.mpd_music_dir) {
+        (Some(addr), Some(dir)) => Some(mpd_target(addr, dir)?),
+        _ => None,
     };
     // Read the photo before touching the library.
     let emotion = match (&args.photo, args.emotion) {
@@ -99,13 +134,62 @@ pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
         );
     }
     let songs = lib.songs().context("reading the library's songs")?;
+    if let Some(format) = args.format {
+        write_file(
+            &args,
+            format,
+            relative_to.as_deref(),
+            emotion,
+            &list,
+            &songs,
+        )?;
+    }
+    if let Some(target) = &mpd {
+        let sent = player::send(target, &list, &songs)?;
+        // Standard output is the playlist's when it is written there.
+        let on_stdout = args.format.is_none() || args.output.is_some();
+        let mut report = format!("{}: {}\n", emotion.key(), sent.summary());
+        for (i, s) in sent.songs.iter().enumerate() {
+            report.push_str(&format!("  {:>2}. {}\n", i + 1, s.uri));
+        }
+        for l in &sent.left_out {
+            let path = l.path.as_deref().map(|p| format!(" ({})", p.display()));
+            report.push_str(&format!(
+                "  left out: {}{}: {}\n",
+                l.title,
+                path.unwrap_or_default(),
+                l.reason.describe()
+            ));
+        }
+        if on_stdout {
+            std::io::stdout()
+                .lock()
+                .write_all(report.as_bytes())
+                .context("writing the report")?;
+        } else {
+            eprint!("{report}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the playlist file (or to standard output).
+fn write_file(
+    args: &PlaylistArgs,
+    format: Format,
+    relative_to: Option<&Path>,
+    emotion: Emotion,
+    list: &moodtune_app::playlist::Playlist,
+    songs: &[moodtune_library::Song],
+) -> Result<()> {
+    let title = format!("moodtune: {} ({})", emotion.key(), args.strategy.key());
     let file = render(
-        &list,
-        &songs,
+        list,
+        songs,
         &Options {
-            format: args.format,
-            relative_to: relative_to.as_deref(),
-            title: format!("moodtune: {} ({})", emotion.key(), args.strategy.key()),
+            format,
+            relative_to,
+            title,
         },
     );
     if file.without_audio > 0 {
@@ -140,5 +224,5 @@ pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
             .write_all(&file.bytes)
             .context("writing the playlist")?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

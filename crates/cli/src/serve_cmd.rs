@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use moodtune_app::open::{data_dir_of, install_demo_if_empty, open_library_at, Missing};
+use moodtune_app::player::{self, MpdFollower, MpdTarget};
 use moodtune_app::web::WebApp;
 use moodtune_app::Error;
 use moodtune_core::{Emotion, FeedbackKind};
@@ -46,6 +47,16 @@ pub struct ServeArgs {
     /// back to them. `moodtune library import` always links them.
     #[arg(long)]
     link_uploaded_audio: bool,
+    /// Play the page's playlist in the MPD (Music Player Daemon) at this address as well:
+    /// each time the mood (or strategy) changes, MPD's queue is replaced with the new
+    /// playlist and played. Port 6600 when none is given; a password is read from
+    /// $MOODTUNE_MPD_PASSWORD. MPD trouble is printed here and never stops the page.
+    #[arg(long, value_name = "HOST:PORT", requires = "mpd_music_dir")]
+    mpd: Option<String>,
+    /// MPD's music folder (its `music_directory`) as this computer sees it: songs are
+    /// sent by their path inside it; songs outside it are left out.
+    #[arg(long, value_name = "DIR", requires = "mpd")]
+    mpd_music_dir: Option<PathBuf>,
 }
 
 /// Checks an --allow-host value when the command line is read.
@@ -76,6 +87,10 @@ impl ServeArgs {
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let addr = args.listen_addr();
     let allowed_hosts = args.allowed_hosts()?;
+    let mpd = match (&args.mpd, &args.mpd_music_dir) {
+        (Some(addr), Some(dir)) => Some(crate::playlist_cmd::mpd_target(addr, dir)?),
+        _ => None,
+    };
     let mut lib = open_library_at(args.db.as_deref(), Missing::Create)?;
     let db = lib.path().to_path_buf();
     if let Some(report) = install_demo_if_empty(&mut lib)? {
@@ -89,8 +104,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let model = moodtune_app::detect::model_name(args.model.as_deref());
     // `[::ffff:127.0.0.1]` is loopback too.
     let loopback = moodtune_server::is_loopback_ip(addr.ip());
-    let app = WebApp::new(lib, Arc::new(classifier), model, data_dir_of(&db))?
+    let mut app = WebApp::new(lib, Arc::new(classifier), model, data_dir_of(&db))?
         .with_upload_audio_links(args.link_uploaded_audio);
+    if let Some(target) = mpd {
+        app = app.with_mpd(follow_in_mpd(target));
+    }
     let backend = Web(app);
 
     if !loopback {
@@ -129,6 +147,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
     .context("running the web server")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The MPD follower, reporting on standard error; MPD is asked once at start so a wrong
+/// address shows at once (the page runs either way).
+fn follow_in_mpd(target: MpdTarget) -> MpdFollower {
+    match player::check(&target) {
+        Ok(version) => eprintln!(
+            "mpd: playing the page's playlists in MPD {version} at {} (music folder {})",
+            target.addr,
+            target.music_dir.display()
+        ),
+        Err(e) => eprintln!("mpd: warning: {e:#}; trying again when the mood changes"),
+    }
+    MpdFollower::start(
+        target,
+        Box::new(|emotion, _strategy, result| match result {
+            Ok(sent) => eprintln!("mpd: {}: {}", emotion.key(), sent.summary()),
+            Err(e) => eprintln!("mpd: error: the {} playlist: {e:#}", emotion.key()),
+        }),
+    )
 }
 
 fn open_browser(url: &str) {
@@ -377,6 +415,8 @@ mod tests {
             open: false,
             model: None,
             link_uploaded_audio: false,
+            mpd: None,
+            mpd_music_dir: None,
         })
         .unwrap_err();
         let msg = format!("{err:#}");
