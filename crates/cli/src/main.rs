@@ -34,7 +34,8 @@ enum Command {
     Recognize(recognize_cmd::RecognizeArgs),
     /// Recommend songs for an emotion or for the face in a photo.
     Recommend(recommend_cmd::RecommendArgs),
-    /// Write a mood's playlist as a file for other players (M3U8, XSPF, JSON).
+    /// Write a mood's playlist as a file for other players (M3U8, XSPF, JSON), or play it
+    /// in MPD (--mpd).
     Playlist(playlist_cmd::PlaylistArgs),
     /// Manage the typical songs that define your taste for each emotion.
     #[command(subcommand)]
