@@ -4,6 +4,7 @@ use lofty::config::WriteOptions;
 use lofty::tag::{Accessor, ItemKey, Tag, TagExt, TagType};
 use moodtune_core::Emotion;
 use moodtune_library::{Error, Library};
+use moodtune_testkit::ods::{ods_text, write_ods};
 use std::path::{Path, PathBuf};
 
 /// A short 16-bit mono WAV of a sine tone.
@@ -284,34 +285,6 @@ fn xlsx_with_far_away_cells_is_read_sparsely() {
 }
 
 /// A minimal OpenDocument spreadsheet: one sheet "Songs" with the given rows.
-fn write_ods(path: &Path, rows: &str) {
-    use std::io::Write;
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let stored =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    zip.start_file("mimetype", stored).unwrap();
-    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
-        .unwrap();
-    zip.start_file("META-INF/manifest.xml", stored).unwrap();
-    zip.write_all(
-        br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#,
-    )
-    .unwrap();
-    zip.start_file("content.xml", stored).unwrap();
-    write!(
-        zip,
-        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Songs">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
-    )
-    .unwrap();
-    zip.finish().unwrap();
-}
-
-fn ods_text(s: &str) -> String {
-    format!(
-        r#"<table:table-cell office:value-type="string"><text:p>{s}</text:p></table:table-cell>"#
-    )
-}
-
 /// calamine expands repeated ODS cells while it opens a file: the import counts them
 /// first, so a few bytes asking for billions are refused, while the long empty runs every
 /// real ODS row ends with cost nothing.

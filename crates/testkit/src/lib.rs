@@ -6,6 +6,10 @@
 //! reason, appends it to the file named by `MOODTUNE_SKIP_LOG` (scripts/test.sh prints
 //! "N tests skipped: ..." from it at the end) and returns, so the test can return early.
 
+pub mod corpus;
+pub mod ods;
+pub mod xls;
+
 use std::io::Write;
 
 /// Whether this run is CI's: `CI` set to anything but empty, `0` or `false`.
