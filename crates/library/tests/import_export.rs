@@ -284,7 +284,6 @@ fn xlsx_with_far_away_cells_is_read_sparsely() {
     );
 }
 
-/// A minimal OpenDocument spreadsheet: one sheet "Songs" with the given rows.
 /// calamine expands repeated ODS cells while it opens a file: the import counts them
 /// first, so a few bytes asking for billions are refused, while the long empty runs every
 /// real ODS row ends with cost nothing.
