@@ -1,6 +1,7 @@
 //! Helpers shared by the CLI's integration tests.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod serve;
 
 /// Runs the `moodtune` binary with `args` and `--db DB`.

@@ -16,6 +16,18 @@ impl Server {
     pub fn addr(&self) -> &str {
         self.url.trim_start_matches("http://").trim_end_matches('/')
     }
+
+    /// Whether the server process is still running (it has not crashed or aborted).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The process's peak resident memory so far, in KiB (`VmHWM`; Linux only).
+    pub fn peak_memory_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
 }
 
 impl Drop for Server {
