@@ -11,6 +11,10 @@ pub enum Error {
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The library is being written by another program for longer than a request
+    /// waits: nothing was changed, and the same request may succeed in a moment.
+    #[error("{0}")]
+    Busy(String),
     /// Anything else: database trouble, a full disk, a bug.
     #[error("{0}")]
     Internal(String),
@@ -35,6 +39,12 @@ impl Error {
 impl From<moodtune_library::Error> for Error {
     fn from(e: moodtune_library::Error) -> Self {
         use moodtune_library::Error as E;
+        if e.is_busy() {
+            return Error::Busy(format!(
+                "the song library is busy: another program (a `moodtune library import`?) \
+                 is writing to it; nothing was changed, try again in a moment ({e})"
+            ));
+        }
         match e {
             E::SongNotFound(_) => Error::not_found(e),
             E::Import { .. } | E::Invalid(_) | E::Ambiguous(..) => Error::bad_input(e),

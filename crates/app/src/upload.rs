@@ -266,6 +266,7 @@ pub(crate) fn import_upload(
             let msg = e.to_string().replace(&shown, &name);
             match Error::from(e) {
                 Error::Internal(_) => Error::Internal(msg),
+                busy @ Error::Busy(_) => busy,
                 _ => Error::BadInput(msg),
             }
         })?;

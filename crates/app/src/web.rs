@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// The faces of one image and the one that sets the mood.
 #[derive(Debug, Clone)]
@@ -91,6 +92,26 @@ pub struct WebApp {
     progress: Arc<Mutex<UploadProgress>>,
     /// Sends the page's playlist to MPD when its mood changes (`serve --mpd`).
     mpd: Option<crate::player::MpdFollower>,
+    write_retry_budget: Duration,
+}
+
+/// How long a small write (a like, a skip, picks) keeps trying while another program
+/// holds the library's write lock: a big CLI import writes in one transaction, and the
+/// page's like should land once it commits rather than fail after the first busy wait.
+pub const WRITE_RETRY_BUDGET: Duration = Duration::from_secs(30);
+
+/// Runs `write` again while it fails with [`Error::Busy`] (each try already waited the
+/// library's busy timeout) until `budget` has passed; then the busy error stands.
+fn retry_while_busy<T>(budget: Duration, mut write: impl FnMut() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    loop {
+        match write() {
+            Err(Error::Busy(_)) if started.elapsed() < budget => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -128,7 +149,14 @@ impl WebApp {
             enrich: crate::enrich::Options::default(),
             progress: Arc::default(),
             mpd: None,
+            write_retry_budget: WRITE_RETRY_BUDGET,
         })
+    }
+
+    /// How long small writes retry while the library is busy ([`WRITE_RETRY_BUDGET`]).
+    pub fn with_write_retry_budget(mut self, budget: Duration) -> Self {
+        self.write_retry_budget = budget;
+        self
     }
 
     /// Lets uploaded sheets link audio files on this machine (see the field).
@@ -217,7 +245,7 @@ impl WebApp {
     /// timeout for a CLI import's lock): playlists go on meanwhile.
     fn write_then_apply<T>(
         &self,
-        write: impl FnOnce(&mut Library) -> Result<T>,
+        mut write: impl FnMut(&mut Library) -> Result<T>,
         apply: impl FnOnce(&mut Recommender),
     ) -> Result<T> {
         let mut w = self.library();
@@ -225,7 +253,7 @@ impl WebApp {
         let outside_before = w.outside_changes()?;
         let seen_before = self.reader().outside_changes()?;
         let loads_before = self.loads.load(Ordering::SeqCst);
-        let out = write(&mut w)?;
+        let out = retry_while_busy(self.write_retry_budget, || write(&mut w))?;
         let loads_after = self.loads.load(Ordering::SeqCst);
         let seen_after = self.reader().outside_changes()?;
         let outside_after = w.outside_changes()?;

@@ -330,6 +330,51 @@ fn reads_do_not_wait_behind_a_write() {
     assert_eq!(a.library().feedback().unwrap().len(), 2);
 }
 
+/// A CLI import writes in one transaction and may hold the library's write lock longer
+/// than SQLite's busy wait (10 s). A like meanwhile retries until the lock is free and
+/// lands; past its retry budget it is a `Busy` error (HTTP 503) that changed nothing,
+/// never an internal one.
+#[test]
+fn a_like_waits_out_a_long_import_and_lands_or_says_busy() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let patient = Arc::new(app(dir.path()));
+    let hasty = Arc::new(
+        WebApp::new(
+            Library::open(dir.path().join("library.sqlite")).unwrap(),
+            Arc::new(Fixed),
+            "fixed".into(),
+            dir.path().to_path_buf(),
+        )
+        .unwrap()
+        .with_write_retry_budget(Duration::ZERO),
+    );
+    let song = patient.songs("", None, 0, 1).unwrap().songs[0].id;
+    let import = rusqlite::Connection::open(dir.path().join("library.sqlite")).unwrap();
+    import.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = Instant::now();
+    let like = |app: Arc<WebApp>| {
+        std::thread::spawn(move || {
+            let result = app.feedback(song, Emotion::Happy, FeedbackKind::Like);
+            (result, started.elapsed())
+        })
+    };
+    let (patient_like, hasty_like) = (like(patient.clone()), like(hasty));
+    let (result, waited) = hasty_like.join().unwrap();
+    match result {
+        Err(Error::Busy(message)) => assert!(message.contains("busy"), "{message}"),
+        other => panic!("expected a busy error, got {other:?}"),
+    }
+    assert!(waited >= Duration::from_secs(9), "{waited:?}");
+    std::thread::sleep(Duration::from_secs(12).saturating_sub(started.elapsed()));
+    import.execute_batch("COMMIT").unwrap();
+    let (result, waited) = patient_like.join().unwrap();
+    result.expect("the like lands once the import commits");
+    assert!(waited >= Duration::from_secs(12), "{waited:?}");
+    // Only the patient like was stored.
+    assert_eq!(patient.library().feedback().unwrap().len(), 1);
+}
+
 /// kill -9 during a re-upload left the failed upload as `imports/NAME` and the last
 /// good copy as a stray temp file. Now the last good copy waits as `.NAME.old` until
 /// the import commits: the app starting again (or the next upload of the name) puts

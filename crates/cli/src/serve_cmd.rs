@@ -195,6 +195,7 @@ fn wire_error(e: Error) -> BackendError {
     match e {
         Error::BadInput(m) => BackendError::BadInput(m),
         Error::NotFound(m) => BackendError::NotFound(m),
+        Error::Busy(m) => BackendError::Busy(m),
         Error::Internal(m) => BackendError::Internal(m),
     }
 }

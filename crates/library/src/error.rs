@@ -39,6 +39,12 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whether another connection (a CLI import, say) holds the database's write lock
+    /// and held it past the busy timeout: the same write may succeed a little later.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, Error::Db { source, .. } if crate::store::is_busy(source))
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),

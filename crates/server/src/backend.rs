@@ -123,6 +123,10 @@ pub enum BackendError {
     /// The thing asked for does not exist: HTTP 404.
     #[error("{0}")]
     NotFound(String),
+    /// The library is held by another writer for now; nothing changed and the same
+    /// request may succeed shortly: HTTP 503 with `Retry-After`.
+    #[error("{0}")]
+    Busy(String),
     /// Anything else (database trouble, a bug): HTTP 500.
     #[error("{0}")]
     Internal(String),

@@ -93,7 +93,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let mut res = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // A busy library frees up within seconds; the page retries after this.
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
+        res
     }
 }
 
@@ -102,6 +108,7 @@ impl From<BackendError> for ApiError {
         let status = match e {
             BackendError::BadInput(_) => StatusCode::BAD_REQUEST,
             BackendError::NotFound(_) => StatusCode::NOT_FOUND,
+            BackendError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             BackendError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.to_string())

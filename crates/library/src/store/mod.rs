@@ -5,6 +5,7 @@
 
 mod analysis;
 mod schema;
+pub(crate) use schema::is_busy;
 mod songs;
 mod taste;
 
