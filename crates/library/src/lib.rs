@@ -24,14 +24,19 @@ mod export;
 mod import;
 pub mod lrc;
 mod store;
+mod tag_writer;
 
 pub use error::{Error, Result};
 pub use import::{
-    is_audio_file, is_importable_file, source_of, split_tags, ImportBatch, ImportIssue,
+    is_audio_file, is_importable_file, source_of, split_tags, FromFiles, ImportBatch, ImportIssue,
     ImportLimits, ImportProgress, ImportReport, IssueCount, AUDIO_EXTENSIONS, MAX_IMPORT_ROWS,
     MAX_LISTED_ISSUES,
 };
 pub use store::{
     AudioRecord, Evidence, EvidenceSource, Feedback, FeedbackKind, Library, NewSong,
     PredictedEmotion, Song, SongId, SCHEMA_VERSION,
+};
+pub use tag_writer::{
+    mood_word, write_mood, write_songs, TagChange, TagOutcome, WriteTagsOptions, WriteTagsProgress,
+    WriteTagsReport,
 };

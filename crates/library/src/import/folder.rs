@@ -9,8 +9,8 @@ use super::{
 use crate::error::Result;
 use crate::lrc::strip_lrc;
 use crate::store::NewSong;
-use lofty::file::{AudioFile, TaggedFileExt};
-use lofty::tag::{Accessor, ItemKey};
+use lofty::file::{AudioFile, TaggedFile, TaggedFileExt};
+use lofty::tag::ItemKey;
 use moodtune_core::Emotion;
 use std::path::{Path, PathBuf};
 
@@ -60,7 +60,7 @@ pub(super) fn read_folder(
             total,
             current: f,
         });
-        items.push(read_audio(f));
+        items.push(read_audio(f, report));
     }
     if let Some(last) = files.last() {
         progress(ImportProgress {
@@ -100,10 +100,63 @@ fn describe_audio_error(e: &lofty::error::LoftyError) -> String {
     }
 }
 
-/// Reads one audio file's tags, duration and lyrics.
-pub(super) fn read_audio(path: &Path) -> Item {
+/// The first non-empty value of `key` in a file's tags: the primary tag first (ID3v2,
+/// Vorbis comments, the MP4 `ilst`), then the others (an MP3's ID3v1 or APE tag), so a
+/// file that has only an old tag, or whose new tag holds only a mood, keeps every field.
+pub(crate) fn tag_text(tagged: &TaggedFile, key: &ItemKey) -> Option<String> {
+    tag_texts(tagged, key).into_iter().next()
+}
+
+/// Every non-empty value of `key` in the first of the file's tags (primary first) that
+/// has one: Vorbis comments may hold several GENRE fields, ID3v2.4 several genres.
+pub(crate) fn tag_texts(tagged: &TaggedFile, key: &ItemKey) -> Vec<String> {
+    let primary = tagged.primary_tag();
+    let others = tagged
+        .tags()
+        .iter()
+        .filter(|t| Some(t.tag_type()) != primary.map(|p| p.tag_type()));
+    for tag in primary.into_iter().chain(others) {
+        let values: Vec<String> = tag
+            .get_strings(key)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        if !values.is_empty() {
+            return values;
+        }
+    }
+    Vec::new()
+}
+
+/// What one audio file's tags and sidecars gave, for the import report.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Found {
+    mood_label: bool,
+    mood_words: bool,
+    genre: bool,
+    lyrics_tag: bool,
+    lyrics_sidecar: bool,
+}
+
+impl Found {
+    pub(super) fn count(self, report: &mut ImportReport) {
+        let s = &mut report.from_files;
+        s.files += 1;
+        s.mood_labels_from_tags += usize::from(self.mood_label);
+        s.mood_words_from_tags += usize::from(self.mood_words);
+        s.genres_from_tags += usize::from(self.genre);
+        s.lyrics_from_tags += usize::from(self.lyrics_tag);
+        s.lyrics_from_sidecars += usize::from(self.lyrics_sidecar);
+    }
+}
+
+/// Reads one audio file's tags, duration and lyrics, counting in `report` where its
+/// mood, genre and lyrics came from.
+pub(super) fn read_audio(path: &Path, report: &mut ImportReport) -> Item {
     let location = path.display().to_string();
     let mut warnings = Vec::new();
+    let mut found = Found::default();
     let record = (|| {
         let canonical = path
             .canonicalize()
@@ -112,52 +165,62 @@ pub(super) fn read_audio(path: &Path) -> Item {
             || lofty::read_from_path(&canonical).map_err(|e| describe_audio_error(&e)),
             |detail| format!("malformed audio file (the reader failed: {detail})"),
         )?;
-        let tag = tagged.primary_tag().or_else(|| tagged.first_tag());
-        let text = |s: Option<std::borrow::Cow<'_, str>>| {
-            s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-        };
         let stem = canonical
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let title = tag.and_then(|t| text(t.title()));
+        let title = tag_text(&tagged, &ItemKey::TrackTitle);
         let mut song = NewSong::new(
             title.clone().unwrap_or(stem),
-            tag.and_then(|t| text(t.artist())).unwrap_or_default(),
+            tag_text(&tagged, &ItemKey::TrackArtist).unwrap_or_default(),
         );
         song.title_is_guess = title.is_none();
-        if let Some(t) = tag {
-            song.album = text(t.album());
-            if let Some(genre) = text(t.genre()) {
-                song.tags = split_tags(&genre);
+        song.album = tag_text(&tagged, &ItemKey::AlbumTitle);
+        // ID3 TCON, Vorbis GENRE (every field), the MP4 genre atom.
+        let genres = tag_texts(&tagged, &ItemKey::Genre);
+        found.genre = !genres.is_empty();
+        for genre in &genres {
+            for t in split_tags(genre) {
+                if !song.tags.iter().any(|o| o.eq_ignore_ascii_case(&t)) {
+                    song.tags.push(t);
+                }
             }
-            song.language = t
-                .get_string(&ItemKey::Language)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from);
-            song.lyrics = t
-                .get_string(&ItemKey::Lyrics)
-                .map(strip_lrc)
-                .filter(|l| !l.trim().is_empty());
-            // A mood tag that names one of the seven emotions is taken as the label; any
-            // other mood ("Melancholy", "Upbeat") becomes a tag, evidence for the
-            // classifier.
-            if let Some(mood) = t
-                .get_string(&ItemKey::Mood)
-                .map(str::trim)
-                .filter(|m| !m.is_empty())
-            {
-                match mood.parse::<Emotion>() {
-                    Ok(e) if !mood.chars().all(|c| c.is_ascii_digit()) => {
-                        song.manual_emotion = Some(e)
+        }
+        song.language = tag_text(&tagged, &ItemKey::Language);
+        // ID3 USLT, Vorbis LYRICS, the MP4 lyrics atom.
+        song.lyrics = tag_text(&tagged, &ItemKey::Lyrics)
+            .map(|l| strip_lrc(&l))
+            .filter(|l| !l.trim().is_empty());
+        found.lyrics_tag = song.lyrics.is_some();
+        // ID3 TMOO, Vorbis MOOD, the MP4 `----:com.apple.iTunes:MOOD` atom. A mood that
+        // names one of the seven emotions is taken as the label (the first such, as
+        // `library write-tags` writes it); any other mood ("Melancholy", "Upbeat")
+        // becomes a tag, evidence for the classifier.
+        for mood in tag_texts(&tagged, &ItemKey::Mood) {
+            let emotion = mood
+                .parse::<Emotion>()
+                .ok()
+                .filter(|_| !mood.chars().all(|c| c.is_ascii_digit()));
+            match emotion {
+                Some(e) => {
+                    if song.manual_emotion.is_none() {
+                        song.manual_emotion = Some(e);
+                        found.mood_label = true;
                     }
-                    _ => song.tags.extend(split_tags(mood)),
+                }
+                None => {
+                    for t in split_tags(&mood) {
+                        if !song.tags.iter().any(|o| o.eq_ignore_ascii_case(&t)) {
+                            song.tags.push(t);
+                        }
+                    }
+                    found.mood_words = true;
                 }
             }
         }
         if song.lyrics.is_none() {
             song.lyrics = sidecar_lyrics(&canonical);
+            found.lyrics_sidecar = song.lyrics.is_some();
         }
         if song.language.is_none() {
             song.language = song
@@ -177,6 +240,9 @@ pub(super) fn read_audio(path: &Path) -> Item {
         song.audio_path = Some(canonical);
         Ok(song)
     })();
+    if record.is_ok() {
+        found.count(report);
+    }
     Item {
         location,
         record,

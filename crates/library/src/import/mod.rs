@@ -22,6 +22,7 @@ use self::csv::read_csv;
 use crate::error::{Error, Result};
 use crate::store::{normalize, raw, upsert_song, with_path, Library, NewSong, SongId, Upsert};
 use folder::{read_audio, read_folder};
+pub(crate) use folder::{tag_text, tag_texts};
 use serde::Serialize;
 use spreadsheet::read_spreadsheet;
 use std::collections::HashMap;
@@ -108,6 +109,42 @@ pub struct ImportReport {
     pub more_skipped: Vec<IssueCount>,
     /// The warnings `warnings` leaves out, counted by reason, most first.
     pub more_warnings: Vec<IssueCount>,
+    /// What the audio files' own tags and sidecars gave (audio imports only).
+    pub from_files: FromFiles,
+}
+
+/// Where the songs of an audio import got their mood, genre and lyrics, counted over
+/// the audio files read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FromFiles {
+    /// Audio files read.
+    pub files: usize,
+    /// Files whose mood tag (ID3 TMOO, Vorbis MOOD, MP4 mood atom) names one of the
+    /// seven emotions: taken as the song's label.
+    pub mood_labels_from_tags: usize,
+    /// Files whose mood tag holds other words ("Melancholy"): kept as tags.
+    pub mood_words_from_tags: usize,
+    /// Files with a genre (ID3 TCON, Vorbis GENRE, MP4 genre atom): kept as tags.
+    pub genres_from_tags: usize,
+    /// Files with lyrics in a tag (ID3 USLT, Vorbis LYRICS, MP4 lyrics atom).
+    pub lyrics_from_tags: usize,
+    /// Files whose lyrics came from a `.lrc`/`.txt` file beside them.
+    pub lyrics_from_sidecars: usize,
+}
+
+impl fmt::Display for FromFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "from {} audio files: mood label {}, other mood words {}, genre {} (from tags); lyrics {} from tags, {} from .lrc/.txt sidecars",
+            thousands(self.files),
+            thousands(self.mood_labels_from_tags),
+            thousands(self.mood_words_from_tags),
+            thousands(self.genres_from_tags),
+            thousands(self.lyrics_from_tags),
+            thousands(self.lyrics_from_sidecars),
+        )
+    }
 }
 
 impl ImportReport {
@@ -233,6 +270,9 @@ impl fmt::Display for ImportReport {
         )?;
         if warnings > 0 {
             write!(f, ", {} warnings", thousands(warnings))?;
+        }
+        if self.from_files.files > 0 {
+            write!(f, "\n  {}", self.from_files)?;
         }
         for s in &self.skipped {
             write!(f, "\n  skipped {s}")?;
@@ -418,7 +458,7 @@ impl ImportBatch {
                     total: 1,
                     current: path,
                 });
-                let item = read_audio(path);
+                let item = read_audio(path, &mut report);
                 progress(ImportProgress {
                     done: 1,
                     total: 1,
