@@ -32,6 +32,7 @@ if [ "${MOODTUNE_SKIP_SETUP:-0}" != "1" ]; then
     setup scripts/fetch-test-photos.sh "the photo tests" || true
     setup scripts/setup-test-audio.sh "the real-music audio test" || true
     setup scripts/setup-test-mpd.sh "the MPD player test" || true
+    setup scripts/setup-test-tags.sh "the tag-writing tests on FLAC, Ogg and M4A" || true
 fi
 
 MOODTUNE_SKIP_LOG="$(mktemp)"
