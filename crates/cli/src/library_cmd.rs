@@ -4,7 +4,9 @@ use anyhow::{bail, Context, Result};
 use moodtune_app::open::{open_library_at, Missing};
 use moodtune_app::{enrich, songs};
 use moodtune_core::Emotion;
-use moodtune_library::{split_tags, Library, PredictedEmotion, Song};
+use moodtune_library::{
+    split_tags, Library, PredictedEmotion, Song, WriteTagsOptions, WriteTagsReport,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -132,6 +134,35 @@ pub enum LibraryCommand {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Write each song's emotion into its audio file as the mood (ID3 TMOO, Vorbis
+    /// MOOD, the MP4 mood atom), so other players, and a library rebuilt from the files,
+    /// see it.
+    #[command(
+        after_help = "The mood is the manual label, else the prediction, as a word (\"Happy\"). \
+        Each file is written through a copy that is read back and checked before it \
+        replaces the original; the original is kept as NAME.moodtune-bak unless \
+        --no-backup. Files that are read-only, gone or of another format are listed and \
+        left alone; the exit status is then 1. Formats: MP3, FLAC, Ogg Vorbis, Opus, M4A."
+    )]
+    WriteTags {
+        /// Show what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep no NAME.moodtune-bak copy of each file written.
+        #[arg(long)]
+        no_backup: bool,
+        /// Also add the song's tags to the file's genre, after the genre it has.
+        #[arg(long)]
+        with_tags: bool,
+        /// Only the songs of this emotion library.
+        #[arg(long, short)]
+        emotion: Option<Emotion>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Install the demo library: 21 synthesized songs, 3 per emotion.
     Demo {
         /// Where to write the demo audio [default: demo-songs/ beside the database].
@@ -251,6 +282,33 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
                 print_classify_summary(&summary);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        LibraryCommand::WriteTags {
+            dry_run,
+            no_backup,
+            with_tags,
+            emotion,
+            json,
+            db,
+        } => {
+            let lib = open_library(&db)?;
+            let opts = WriteTagsOptions {
+                dry_run,
+                no_backup,
+                with_tags,
+                emotion,
+            };
+            let report = write_tags_with_bar(&lib, &opts)?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                say!("{report}");
+            }
+            Ok(if report.skipped.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         LibraryCommand::Demo { audio_dir, db } => {
             let mut lib = open_library_at(db.db.as_deref(), Missing::Create)?;
@@ -494,6 +552,36 @@ fn print_song(s: &Song) {
     }
 }
 
+/// `write-tags` with a progress bar over the files (on a terminal, for more than one).
+fn write_tags_with_bar(lib: &Library, opts: &WriteTagsOptions) -> Result<WriteTagsReport> {
+    let bar = indicatif::ProgressBar::hidden();
+    let mut started = false;
+    let verb = if opts.dry_run { "checking" } else { "writing" };
+    let report = lib.write_tags(opts, &mut |p| {
+        if !started && p.total > 1 {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_length(p.total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(&format!(
+                    "{verb} moods {{pos}}/{{len}} [{{bar:30}}] {{wide_msg}}"
+                ))
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            started = true;
+        }
+        bar.set_position(p.done as u64);
+        bar.set_message(
+            p.current
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+    });
+    bar.finish_and_clear();
+    Ok(report?)
+}
+
 /// Classifies the library with a progress bar over the audio files to analyse (on a
 /// terminal only): files, songs/s, times real time, time left.
 fn classify_with_bar(lib: &mut Library, opts: &enrich::Options) -> Result<enrich::ClassifySummary> {
@@ -707,6 +795,76 @@ mod tests {
         assert!(run_args(&["label", "Hum", "bored", "--db", db_s]).is_err());
         run_args(&["remove", "Hum", "--db", db_s]).unwrap();
         assert_eq!(Library::open(&db).unwrap().len().unwrap(), 2);
+    }
+
+    /// An MP3 made byte by byte: an ID3v2.3 title, then 40 silent MPEG frames.
+    fn mp3(title: &str) -> Vec<u8> {
+        let mut frame = b"TIT2".to_vec();
+        frame.extend(((title.len() + 1) as u32).to_be_bytes());
+        frame.extend([0, 0, 0]);
+        frame.extend(title.as_bytes());
+        let mut out = b"ID3\x03\x00\x00\x00\x00\x00".to_vec();
+        out.push(frame.len() as u8);
+        out.extend(frame);
+        for _ in 0..40 {
+            let mut f = vec![0xFF, 0xFB, 0x90, 0x64];
+            f.resize(417, 0);
+            out.extend(f);
+        }
+        out
+    }
+
+    #[test]
+    fn write_tags_puts_the_labels_into_the_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let music = dir.path().join("music");
+        std::fs::create_dir(&music).unwrap();
+        let (a, b) = (music.join("a.mp3"), music.join("b.mp3"));
+        std::fs::write(&a, mp3("Alpha")).unwrap();
+        std::fs::write(&b, mp3("Beta")).unwrap();
+        let db = dir.path().join("lib.sqlite");
+        let db_s = db.to_str().unwrap();
+        run_args(&["import", music.to_str().unwrap(), "--db", db_s]).unwrap();
+        run_args(&["label", "Alpha", "happy", "--db", db_s]).unwrap();
+        run_args(&["label", "Beta", "sad", "--db", db_s]).unwrap();
+        let before = std::fs::read(&a).unwrap();
+
+        let dry = run_args(&["write-tags", "--dry-run", "--db", db_s]).unwrap();
+        assert_eq!(dry, ExitCode::SUCCESS);
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            before,
+            "a dry run writes nothing"
+        );
+
+        // Only the happy library: Beta stays as it was.
+        let beta = std::fs::read(&b).unwrap();
+        run_args(&["write-tags", "-e", "happy", "--db", db_s]).unwrap();
+        assert_eq!(std::fs::read(&b).unwrap(), beta);
+        assert_eq!(
+            std::fs::read(music.join("a.mp3.moodtune-bak")).unwrap(),
+            before
+        );
+
+        // A read-only file is listed and fails the command; the rest is written.
+        std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o444)).unwrap();
+        run_args(&["label", "Alpha", "fear", "--db", db_s]).unwrap();
+        let code = run_args(&["write-tags", "--no-backup", "--db", db_s]).unwrap();
+        assert_eq!(code, ExitCode::FAILURE);
+        assert!(!music.join("b.mp3.moodtune-bak").exists());
+
+        // A library rebuilt from the files alone has the moods as labels.
+        let mut fresh = Library::open(dir.path().join("fresh.sqlite")).unwrap();
+        fresh.import_path(&music).unwrap();
+        assert_eq!(
+            fresh.find("Alpha").unwrap().manual_emotion,
+            Some(Emotion::Happy)
+        );
+        assert_eq!(
+            fresh.find("Beta").unwrap().manual_emotion,
+            Some(Emotion::Sad)
+        );
     }
 
     #[test]

@@ -111,9 +111,10 @@ impl fmt::Display for WriteTagsReport {
         for s in &self.skipped {
             writeln!(f, "skipped {s}")?;
         }
+        let done = if self.dry_run { "to write" } else { "written" };
         write!(
             f,
-            "{} files {verb}, {} unchanged, {} skipped",
+            "{} files {done}, {} unchanged, {} skipped",
             self.written.len(),
             self.unchanged,
             self.skipped.len()

@@ -136,7 +136,7 @@ impl fmt::Display for FromFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "from {} audio files: mood label {}, other mood words {}, genre {} (from tags); lyrics {} from tags, {} from .lrc/.txt sidecars",
+            "{} audio files: {} with a mood label in their tags, {} with other mood words, {} with a genre, {} with lyrics in their tags, {} with lyrics from a .lrc/.txt file",
             thousands(self.files),
             thousands(self.mood_labels_from_tags),
             thousands(self.mood_words_from_tags),
