@@ -112,9 +112,10 @@ impl fmt::Display for WriteTagsReport {
             writeln!(f, "skipped {s}")?;
         }
         let done = if self.dry_run { "to write" } else { "written" };
+        let files = if self.written.len() == 1 { "file" } else { "files" };
         write!(
             f,
-            "{} files {done}, {} unchanged, {} skipped",
+            "{} {files} {done}, {} unchanged, {} skipped",
             self.written.len(),
             self.unchanged,
             self.skipped.len()
@@ -122,12 +123,12 @@ impl fmt::Display for WriteTagsReport {
         if self.without_emotion > 0 {
             write!(
                 f,
-                "; {} songs have no emotion yet (`moodtune library classify`)",
+                "; {} without an emotion yet (`moodtune library classify`)",
                 self.without_emotion
             )?;
         }
         if self.without_audio > 0 {
-            write!(f, "; {} songs have no audio file", self.without_audio)?;
+            write!(f, "; {} without an audio file", self.without_audio)?;
         }
         Ok(())
     }
