@@ -112,7 +112,11 @@ impl fmt::Display for WriteTagsReport {
             writeln!(f, "skipped {s}")?;
         }
         let done = if self.dry_run { "to write" } else { "written" };
-        let files = if self.written.len() == 1 { "file" } else { "files" };
+        let files = if self.written.len() == 1 {
+            "file"
+        } else {
+            "files"
+        };
         write!(
             f,
             "{} {files} {done}, {} unchanged, {} skipped",
