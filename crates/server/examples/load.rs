@@ -1,10 +1,15 @@
 //! Bounded load test on loopback: N clients post camera frames to /api/analyze for a
-//! fixed time over keep-alive connections, like N browser tabs at full speed. Prints
-//! throughput and latency percentiles, fails (exit 1) when a request failed or the
-//! server's memory grew during the run.
+//! fixed time over keep-alive connections, like N browser tabs at full speed. With
+//! `--mix` each client also asks for playlists and likes songs, as the page does when
+//! the mood changes (two frames, a playlist, a like). Prints throughput and latency
+//! percentiles per request kind and the server's memory over time; fails (exit 1) when
+//! a request failed or the memory grew during the run.
 //!
 //!   cargo run --release -p moodtune-server --example load -- [--clients 8] [--seconds 10]
-//!       [--image FRAME.jpg] [--url http://127.0.0.1:7878 --pid PID]
+//!       [--mix] [--image FRAME.jpg] [--url http://127.0.0.1:7878 --pid PID]
+//!
+//! scripts/soak.sh runs it with --mix against the real `moodtune serve` while a CLI
+//! import writes a large song list into the same library.
 //!
 //! Without --url it serves the fake backend in this process (measures the web layer);
 //! with --url and --pid it loads a running `moodtune serve` (the whole pipeline) and
@@ -24,6 +29,7 @@ struct Opts {
     image: Option<String>,
     url: Option<String>,
     pid: Option<u32>,
+    mix: bool,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -33,6 +39,7 @@ fn parse_args() -> Result<Opts, String> {
         image: None,
         url: None,
         pid: None,
+        mix: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -43,6 +50,7 @@ fn parse_args() -> Result<Opts, String> {
             "--image" => o.image = Some(val()?),
             "--url" => o.url = Some(val()?),
             "--pid" => o.pid = Some(val()?.parse().map_err(|e| format!("--pid: {e}"))?),
+            "--mix" => o.mix = true,
             _ => return Err(format!("unknown argument {a}")),
         }
     }
@@ -105,19 +113,35 @@ fn as_frame(img: &image::DynamicImage) -> Vec<u8> {
     out
 }
 
-/// Sends one POST on a keep-alive connection and reads the whole response.
+/// Sends one POST of a camera frame on a keep-alive connection and reads the whole
+/// response.
 async fn post(
     conn: &mut BufReader<TcpStream>,
     host: &str,
     path: &str,
     body: &[u8],
 ) -> std::io::Result<u16> {
+    Ok(send(conn, "POST", host, path, "image/jpeg", body).await?.0)
+}
+
+/// Sends one request on a keep-alive connection; returns the status and the body.
+async fn send(
+    conn: &mut BufReader<TcpStream>,
+    method: &str,
+    host: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    conn.get_mut().write_all(head.as_bytes()).await?;
-    conn.get_mut().write_all(body).await?;
+    // One write: a second small write would wait for the first one's delayed ACK
+    // (Nagle), adding 40 ms to every request.
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    conn.get_mut().write_all(&request).await?;
     let mut line = String::new();
     conn.read_line(&mut line).await?;
     let status: u16 = line
@@ -140,7 +164,51 @@ async fn post(
     }
     let mut body = vec![0u8; len];
     conn.read_exact(&mut body).await?;
-    Ok(status)
+    Ok((status, body))
+}
+
+/// The request kinds of a `--mix` client, in the order it sends them.
+const MIX: [&str; 4] = ["analyze", "analyze", "playlist", "feedback"];
+const MOODS: [&str; 7] = [
+    "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",
+];
+
+/// One request of kind `op` for client `i` on its `round`-th turn; `liked` carries the
+/// first song of the last playlist to the next like. Returns the status.
+async fn mixed_request(
+    conn: &mut BufReader<TcpStream>,
+    host: &str,
+    frame: &[u8],
+    (i, round, op): (usize, usize, &str),
+    liked: &mut Option<i64>,
+) -> std::io::Result<u16> {
+    let mood = MOODS[(i + round) % MOODS.len()];
+    match op {
+        "playlist" => {
+            let path = format!("/api/playlist?emotion={mood}&session=load-{i}&limit=10");
+            let (status, body) = send(conn, "GET", host, &path, "text/plain", b"").await?;
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            *liked = v["songs"][0]["id"].as_i64().or(*liked);
+            Ok(status)
+        }
+        "feedback" => {
+            let Some(song) = *liked else { return Ok(200) };
+            let body = format!(
+                r#"{{"song_id":{song},"emotion":"{mood}","action":"like","session":"load-{i}"}}"#
+            );
+            let (status, _) = send(
+                conn,
+                "POST",
+                host,
+                "/api/feedback",
+                "application/json",
+                body.as_bytes(),
+            )
+            .await?;
+            Ok(status)
+        }
+        _ => post(conn, host, &format!("/api/analyze?session=load-{i}"), frame).await,
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -242,57 +310,82 @@ async fn main() -> std::process::ExitCode {
         samples
     });
     let mut tasks = Vec::new();
+    let mix = o.mix;
     for i in 0..o.clients {
         let frame = frame.clone();
         let host = host.clone();
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
+            let mut lat: Vec<(&'static str, Duration)> = Vec::new();
             let mut failures = Vec::new();
             let mut conn = match TcpStream::connect(addr).await {
                 Ok(s) => BufReader::new(s),
                 Err(e) => return (lat, vec![format!("connect: {e}")]),
             };
-            let path = format!("/api/analyze?session=load-{i}");
+            let mut liked = None;
+            let mut round = 0;
             while Instant::now() < deadline {
+                let op = if mix {
+                    MIX[round % MIX.len()]
+                } else {
+                    "analyze"
+                };
                 let t = Instant::now();
-                match post(&mut conn, &host, &path, &frame).await {
-                    Ok(200) => lat.push(t.elapsed()),
-                    Ok(s) => failures.push(format!("HTTP {s}")),
+                match mixed_request(&mut conn, &host, &frame, (i, round, op), &mut liked).await {
+                    Ok(200) => lat.push((op, t.elapsed())),
+                    Ok(s) => failures.push(format!("{op}: HTTP {s}")),
                     Err(e) => {
-                        failures.push(e.to_string());
+                        failures.push(format!("{op}: {e}"));
                         break;
                     }
                 }
+                round += 1;
             }
             (lat, failures)
         }));
     }
-    let mut all = Vec::new();
+    let mut by_kind: std::collections::BTreeMap<&str, Vec<Duration>> = Default::default();
     let mut failures = Vec::new();
     for t in tasks {
         let (l, f) = t.await.unwrap();
-        all.extend(l);
+        for (op, d) in l {
+            by_kind.entry(op).or_default().push(d);
+        }
         failures.extend(f);
     }
+    let mut all: Vec<Duration> = by_kind.values().flatten().copied().collect();
     let elapsed = t0.elapsed().as_secs_f64();
     let samples = sampler.await.unwrap_or_default();
     all.sort();
 
     println!(
-        "requests: {} ok, {} failed in {:.1} s -> {:.1} frames/s",
+        "requests: {} ok, {} failed in {:.1} s -> {:.1} requests/s",
         all.len(),
         failures.len(),
         elapsed,
         all.len() as f64 / elapsed
     );
-    println!(
-        "latency: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        percentile(&all, 0.50).as_secs_f64() * 1e3,
-        percentile(&all, 0.90).as_secs_f64() * 1e3,
-        percentile(&all, 0.99).as_secs_f64() * 1e3,
-        all.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for (op, lat) in by_kind.iter_mut().map(|(k, v)| (*k, v)) {
+        lat.sort();
+        println!(
+            "latency {op} ({} ok): p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            lat.len(),
+            ms(percentile(lat, 0.50)),
+            ms(percentile(lat, 0.90)),
+            ms(percentile(lat, 0.99)),
+            ms(lat.last().copied().unwrap_or_default()),
+        );
+    }
     let mut ok = failures.is_empty() && !all.is_empty();
+    if !samples.is_empty() {
+        // One sample in 20: every 5 s.
+        let series: Vec<String> = samples
+            .iter()
+            .step_by(20)
+            .map(|k| format!("{:.0}", *k as f64 / 1024.0))
+            .collect();
+        println!("memory (RSS, MiB, every 5 s): {}", series.join(" "));
+    }
     for f in failures.iter().take(5) {
         println!("failure: {f}");
     }
