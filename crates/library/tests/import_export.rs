@@ -760,6 +760,30 @@ fn key_and_label_columns_are_read_only_when_they_fit() {
 /// The repros: 806 bytes of ODS asking for 4.9 M rows, and a table of more rows
 /// than the cap, each refused with the file and the cap named; a cap can be raised.
 #[test]
+fn a_folder_with_more_audio_files_than_the_cap_is_refused_before_reading_them() {
+    use moodtune_library::{ImportBatch, ImportLimits};
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir_all(music.join("deeper")).unwrap();
+    for i in 0..3 {
+        write_wav(&music.join(format!("song{i}.wav")), 0.1);
+        write_wav(&music.join("deeper").join(format!("more{i}.wav")), 0.1);
+    }
+    let small = ImportLimits { max_rows: 5 };
+    let err = ImportBatch::read_limited(&music, &mut |_| {}, &small)
+        .err()
+        .expect("six files over a cap of five")
+        .to_string();
+    assert!(
+        err.contains("music") && err.contains("more than 5 audio files"),
+        "{err}"
+    );
+    let batch = ImportBatch::read_limited(&music, &mut |_| {}, &ImportLimits { max_rows: 6 });
+    let mut lib = Library::open_in_memory().unwrap();
+    assert_eq!(lib.import_batch(batch.unwrap()).unwrap().added, 6);
+}
+
+#[test]
 fn imports_are_capped_in_rows_with_a_clear_message() {
     use moodtune_library::{ImportBatch, ImportLimits, MAX_IMPORT_ROWS};
     assert_eq!(ImportLimits::default().max_rows, MAX_IMPORT_ROWS);

@@ -14,7 +14,15 @@ use lofty::tag::ItemKey;
 use moodtune_core::Emotion;
 use std::path::{Path, PathBuf};
 
-fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>, report: &mut ImportReport) {
+/// Walks `dir` for audio files, stopping with an error once more than `max_files` are
+/// found: a folder of millions of files is refused before its paths fill memory, like a
+/// table of too many rows.
+fn collect_audio(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    report: &mut ImportReport,
+    max_files: usize,
+) -> std::result::Result<(), String> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -22,7 +30,7 @@ fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>, report: &mut ImportReport) 
                 location: dir.display().to_string(),
                 reason: format!("cannot read folder: {e}"),
             });
-            return;
+            return Ok(());
         }
     };
     let mut paths: Vec<(PathBuf, bool)> = Vec::new();
@@ -38,20 +46,33 @@ fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>, report: &mut ImportReport) 
     paths.sort();
     for (p, is_dir) in paths {
         if is_dir {
-            collect_audio(&p, out, report);
+            collect_audio(&p, out, report, max_files)?;
         } else if AUDIO_EXTENSIONS.contains(&ext_of(&p).as_str()) {
+            if out.len() >= max_files {
+                return Err(format!(
+                    "more than {max_files} audio files; import its sub-folders one by one or \
+                     raise the limit"
+                ));
+            }
             out.push(p);
         }
     }
+    Ok(())
 }
 
 pub(super) fn read_folder(
     dir: &Path,
     progress: &mut dyn FnMut(ImportProgress<'_>),
     report: &mut ImportReport,
+    max_files: usize,
 ) -> Result<Vec<Item>> {
     let mut files = Vec::new();
-    collect_audio(dir, &mut files, report);
+    collect_audio(dir, &mut files, report, max_files).map_err(|message| {
+        crate::error::Error::Import {
+            path: dir.to_path_buf(),
+            message,
+        }
+    })?;
     let total = files.len();
     let mut items = Vec::with_capacity(total);
     for (i, f) in files.iter().enumerate() {

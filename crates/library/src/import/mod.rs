@@ -41,8 +41,8 @@ pub const MAX_LISTED_ISSUES: usize = 50;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportLimits {
     /// Most rows a spreadsheet or CSV file may have (all sheets together, header rows
-    /// included); a file with more is refused with an [`Error::Import`] naming the cap.
-    /// Folder imports are not counted.
+    /// included), and most audio files a folder import may find (sub-folders included);
+    /// more is refused with an [`Error::Import`] naming the cap.
     pub max_rows: usize,
 }
 
@@ -445,7 +445,7 @@ impl ImportBatch {
         }
         let mut report = ImportReport::default();
         let items = if meta.is_dir() {
-            read_folder(path, progress, &mut report)?
+            read_folder(path, progress, &mut report, limits.max_rows)?
         } else {
             let ext = ext_of(path);
             if SHEET_EXTENSIONS.contains(&ext.as_str()) {
