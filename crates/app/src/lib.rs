@@ -11,8 +11,11 @@
 //! - [`playlist_file`]: a playlist as a file for other players (M3U8, XSPF, JSON).
 //! - [`player`]: a playlist played by MPD, songs mapped into its music folder.
 //! - [`taste`]: typical songs and like/skip feedback, given by song names.
-//! - [`songs`]: which songs a listing shows; checks on tag edits.
-//! - [`enrich`]: import, then give every new or changed song its emotion library.
+//! - [`songs`]: which songs a listing shows, as a table or a song's details; checks on
+//!   tag edits.
+//! - [`text`]: terminal columns and durations for the reports the app renders.
+//! - [`enrich`]: import, then give every new or changed song its emotion library; the
+//!   run's summary as text.
 //! - [`web`]: the web app's operations as one shareable object.
 //! - [`fer_tools`]: the `fer` commands' work: data and model files, evaluation,
 //!   calibration, cascades, benchmarks and training settings.
@@ -31,6 +34,7 @@ pub mod playlist;
 pub mod playlist_file;
 pub mod songs;
 pub mod taste;
+pub mod text;
 mod upload;
 pub mod web;
 

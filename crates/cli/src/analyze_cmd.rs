@@ -103,7 +103,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                         row.file.display(),
                         emotion.key(),
                         confidence * 100.0,
-                        crate::library_cmd::minutes_seconds(*duration_s)
+                        moodtune_app::text::minutes_seconds(*duration_s)
                     );
                     if !drivers.is_empty() {
                         println!("    {}", drivers.join(", "));

@@ -8,6 +8,7 @@ mod fer_cmd;
 mod fer_compare;
 mod library_cmd;
 mod playlist_cmd;
+mod progress;
 mod recognize_cmd;
 mod recommend_cmd;
 mod serve_cmd;
@@ -77,6 +78,13 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {}", error_text(&e));
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints each line on standard output.
+fn print_lines(lines: &[String]) {
+    for line in lines {
+        println!("{line}");
     }
 }
 

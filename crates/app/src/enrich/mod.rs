@@ -5,6 +5,8 @@
 
 pub mod audio;
 pub mod evidence;
+pub mod import;
+mod report;
 pub mod spread;
 pub mod tags;
 

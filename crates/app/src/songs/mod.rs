@@ -1,4 +1,7 @@
-//! Which songs of the library a listing shows, and checks on edits of their tags.
+//! Which songs of the library a listing shows, and checks on edits of their tags;
+//! [`text`] renders them.
+
+pub mod text;
 
 use moodtune_core::Emotion;
 use moodtune_library::{Library, Song};
