@@ -1,7 +1,9 @@
 //! `moodtune fer ...`: train, evaluate, inspect, benchmark and plot expression models.
 
+use crate::print_lines;
 use anyhow::{bail, Context, Result};
-use moodtune_app::fer_tools::{bench, calibrate, cascade, data, eval, train};
+use moodtune_app::fer_tools::{bench, calibrate, cascade, data, eval, info, train};
+use moodtune_fer::classifier::{cascade_summary, member_list};
 use moodtune_fer::data::Dataset;
 use moodtune_fer::model::{Arch, Tta};
 use moodtune_fer::{Classifier, Evaluation};
@@ -347,119 +349,32 @@ fn load_split_with(data: Option<PathBuf>, usage: &str, skip_bad_rows: bool) -> R
     Ok(split.dataset)
 }
 
+/// How a command names the model: its file, or `shipped`.
+fn model_name(model: Option<&Path>) -> String {
+    model.map_or("shipped".to_string(), |p| p.display().to_string())
+}
+
 fn eval(a: EvalArgs) -> Result<()> {
     let mut clf = Classifier::shipped_or(a.model.as_deref())?;
     if let Some(t) = a.tta {
         clf = clf.with_tta(t);
     }
     let ds = load_split_with(a.data, &a.usage, a.skip_bad_rows)?;
-    let eval::EvalReport {
-        evaluation: ev,
-        ms_per_face,
-        mean_passes,
-        robustness,
-    } = eval::evaluate(&clf, &ds, a.robustness);
+    let report = eval::evaluate(&clf, &ds, a.robustness);
+    let model = model_name(a.model.as_deref());
     if a.json {
-        let out = serde_json::json!({
-            "model": a.model.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "shipped".into()),
-            "usage": a.usage,
-            "tta": clf.tta,
-            "evaluation": ev,
-            "ms_per_face": ms_per_face,
-            "mean_passes_per_face": mean_passes,
-            "robustness": robustness,
-        });
+        let out = report.to_json(&model, &a.usage, &clf);
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!(
-            "model {} ({}), test-time augmentation {}",
-            a.model
-                .as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "shipped".into()),
-            clf.describe(),
-            clf.tta.key()
-        );
-        print!("{}", ev.table());
-        println!(
-            "\n{:.2} ms per face ({} faces, {} threads)",
-            ms_per_face,
-            ds.len(),
-            rayon::current_num_threads()
-        );
-        if clf.cascade.is_some() {
-            println!(
-                "cascade: {mean_passes:.2} network passes per face on average, of {}",
-                clf.passes_per_face()
-            );
-        }
-        if let Some(r) = robustness {
-            println!("\nrobustness (accuracy)");
-            for (name, acc) in r {
-                println!("  {name:<22} {:.2}%", acc * 100.0);
-            }
-        }
+        print!("{}", report.text(&model, &clf, ds.len()));
     }
     Ok(())
 }
 
 fn info(a: InfoArgs) -> Result<()> {
-    let clf = Classifier::shipped_or(a.model.as_deref())?;
-    let m = clf.meta();
-    let members = clf.nets.len();
-    // Each architecture once, with how many members have it.
-    let archs = clf.architectures();
-    for (arch, _) in &archs {
-        println!("architecture  {} — {}", arch.name, arch.summary);
-    }
-    if members > 1 {
-        let counts: Vec<String> = archs
-            .iter()
-            .map(|(arch, n)| format!("{n} {}", arch.name))
-            .collect();
-        println!(
-            "ensemble      {members} networks ({}), probabilities averaged",
-            counts.join(", ")
-        );
-    }
-    let params: usize = archs.iter().map(|(arch, n)| arch.cost().0 * n).sum();
-    println!("parameters    {params}");
-    let macs: Vec<String> = archs
-        .iter()
-        .map(|(arch, _)| format!("{:.1} M ({})", arch.cost().1 as f64 / 1e6, arch.name))
-        .collect();
-    println!(
-        "MACs/face     {} per network and view; {} passes per face with {} TTA",
-        macs.join(", "),
-        clf.passes_per_face(),
-        clf.tta.key()
-    );
-    println!(
-        "input         face -> [{}] -> {}x{} -> centre {}x{}, (x/255 - {}) / {}",
-        m.preprocess.to_text(),
-        m.input_size,
-        m.input_size,
-        m.crop,
-        m.crop,
-        m.mean,
-        m.std
-    );
-    println!("temperature   {}", m.temperature);
-    println!("TTA           {}", m.tta.key());
-    if let Some(c) = &clf.cascade {
-        let temperatures: Vec<String> =
-            c.stages.iter().map(|s| s.temperature.to_string()).collect();
-        println!(
-            "cascade       {} (stage temperatures {})",
-            moodtune_fer::classifier::cascade_summary(c),
-            temperatures.join(", ")
-        );
-    }
-    let mut keys: Vec<_> = m.raw.keys().collect();
-    keys.sort();
-    for k in keys {
-        println!("meta {k:<9} {}", m.raw[k]);
-    }
+    print_lines(&info::describe(&Classifier::shipped_or(
+        a.model.as_deref(),
+    )?));
     Ok(())
 }
 
@@ -477,44 +392,10 @@ fn bench(a: BenchArgs) -> Result<()> {
     if let Some(path) = &a.model {
         return model_latency(&pool, a.seconds, Some(path));
     }
-    println!(
-        "{:<12} {:>10} {:>10} {:>9} | {:>12} {:>12} {:>12} | {:>10} {:>10} {:>10}",
-        "arch",
-        "train img/s",
-        "torch",
-        "ratio",
-        "b1 ms",
-        "torch b1",
-        "ratio",
-        "b64 ms",
-        "torch b64",
-        "ratio"
-    );
+    println!("{}", bench::arch_table_header());
     for name in &archs {
         let speed = bench::arch_speed(name, a.seconds, &pool, a.bf16, !a.no_reference)?;
-        let (train, b1, b64) = (speed.train_images_per_s, speed.batch1_ms, speed.batch64_ms);
-        let r = |k: &str| speed.reference.as_ref().and_then(|v| v[k].as_f64());
-        let fmt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
-        let ratio =
-            |ours: Option<f64>, theirs: Option<f64>, higher_better: bool| match (ours, theirs) {
-                (Some(o), Some(t)) if o > 0.0 && t > 0.0 => {
-                    format!("{:.2}x", if higher_better { o / t } else { t / o })
-                }
-                _ => "-".into(),
-            };
-        println!(
-            "{:<12} {:>10} {:>10} {:>9} | {:>12.2} {:>12} {:>12} | {:>10.1} {:>10} {:>10}",
-            name,
-            fmt(train),
-            fmt(r("train_images_per_s")),
-            ratio(train, r("train_images_per_s"), true),
-            b1,
-            fmt(r("batch1_ms")),
-            ratio(Some(b1), r("batch1_ms"), false),
-            b64,
-            fmt(r("batch64_ms")),
-            ratio(Some(b64), r("batch64_ms"), false),
-        );
+        println!("{}", speed.row(name));
     }
     println!("(ratios > 1 mean moodtune is faster; training via libtorch/tch, inference pure Rust; {} threads)", a.threads);
     model_latency(&pool, a.seconds, None)
@@ -526,7 +407,7 @@ fn model_latency(pool: &rayon::ThreadPool, seconds: f64, model: Option<&Path>) -
     let stored = Classifier::shipped_or(model)?;
     println!(
         "\n{} model: {} (stored test-time augmentation: {}), pure Rust, {} threads",
-        model.map_or("shipped".to_string(), |p| p.display().to_string()),
+        model_name(model),
         stored.describe(),
         stored.tta.key(),
         pool.current_num_threads()
@@ -542,22 +423,10 @@ fn model_latency(pool: &rayon::ThreadPool, seconds: f64, model: Option<&Path>) -
     } else {
         println!("(a synthetic face: no FER2013 data at the default path)");
     }
-    println!(
-        "{:<10} {:>8} {:>12} {:>17} {:>16}",
-        "tta", "passes", "batch-1 ms", "(rounds: range)", "batch-64 faces/s"
-    );
+    println!("{}", bench::tta_table_header());
     for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
-        let l = bench::tta_latency(model, tta, pool, seconds, &faces, &batch)?;
-        let b1 = &l.batch1_rounds_ms;
-        let range = format!("({}: {:.2}-{:.2})", b1.len(), b1[0], b1[b1.len() - 1]);
-        println!(
-            "{:<10} {:>8} {:>12.2} {:>17} {:>16.0}",
-            tta.key(),
-            format!("{:.2}", l.mean_passes).trim_end_matches(".00"),
-            b1[b1.len() / 2],
-            range,
-            l.batch64_faces_per_s
-        );
+        let latency = bench::tta_latency(model, tta, pool, seconds, &faces, &batch)?;
+        println!("{}", latency.row(tta));
     }
     Ok(())
 }
@@ -606,26 +475,10 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
     let bar = progress_bar(&ds);
     let c = calibrate::calibrate(&clf, &ds, &|| bar.inc(1));
     bar.finish_and_clear();
-    let t = c.temperature;
-    println!(
-        "test-time augmentation {}; temperature fitted on {} PublicTest faces: T = {t:.2}",
-        clf.tta.key(),
-        c.fit_faces
-    );
-    // NLL is what the fit minimises; ECE (15 bins) is noisier on ~1,800 faces and can
-    // move the other way by a few thousandths.
-    println!(
-        "held-out {} faces: NLL {:.4} -> {:.4}, ECE {:.4} -> {:.4} (accuracy {:.2}%)",
-        c.held_faces,
-        c.nll_before,
-        c.nll_after,
-        c.ece_before,
-        c.ece_after,
-        c.accuracy * 100.0
-    );
+    print_lines(&c.lines(clf.tta));
     if let Some(out) = a.write {
         let set = [
-            ("temperature", format!("{t:.2}")),
+            ("temperature", format!("{:.2}", c.temperature)),
             ("tta", clf.tta.key().to_string()),
         ];
         data::write_atomic(&out, &data::with_metadata(a.model.as_deref(), &set)?)?;
@@ -634,7 +487,7 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
             // Its thresholds were chosen against the ensemble as it was calibrated then.
             println!(
                 "note: the stored cascade ({}) was fitted before this calibration; refit it with `moodtune fer cascade {} --model {} --write {}`",
-                moodtune_fer::classifier::cascade_summary(c),
+                cascade_summary(c),
                 c.stage_options(),
                 out.display(),
                 out.display()
@@ -645,7 +498,6 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
 }
 
 fn cascade(a: CascadeArgs) -> Result<()> {
-    use moodtune_fer::classifier::{cascade_summary, member_list};
     let name = a
         .model
         .as_ref()
@@ -658,7 +510,6 @@ fn cascade(a: CascadeArgs) -> Result<()> {
     let fit = cascade::fit(&clf, &ds, &stages, a.max_drop, &|| bar.inc(1));
     bar.finish_and_clear();
     let fit = fit?;
-    let ensemble_t = clf.meta().temperature;
     let described: Vec<String> = stages
         .iter()
         .zip(&fit.temperatures)
@@ -666,8 +517,9 @@ fn cascade(a: CascadeArgs) -> Result<()> {
         .map(|(k, (adds, t))| format!("stage {} adds {} (T {t:.2})", k + 1, member_list(adds)))
         .collect();
     println!(
-        "{name}: {members} networks, {} TTA, temperature {ensemble_t}; {} (temperatures fitted on even PublicTest faces)",
+        "{name}: {members} networks, {} TTA, temperature {}; {} (temperatures fitted on even PublicTest faces)",
         clf.tta.key(),
+        clf.meta().temperature,
         described.join(", ")
     );
     println!(
@@ -676,29 +528,7 @@ fn cascade(a: CascadeArgs) -> Result<()> {
         fit.ensemble_accuracy * 100.0,
         clf.passes_per_face()
     );
-    let joined = |v: Vec<String>| v.join(" / ");
-    println!(
-        "{:>11} {:>15} {:>12} {:>9} {:>9}",
-        "threshold", "answered by", "mean passes", "cost", "accuracy"
-    );
-    for row in cascade::rows(&fit, a.max_drop) {
-        let o = row.outcome;
-        println!(
-            "{:>11} {:>15} {:>12.2} {:>8.1}% {:>8.2}%{}",
-            joined(o.thresholds.iter().map(|t| format!("{t:.2}")).collect()),
-            joined(
-                o.answered
-                    .iter()
-                    .map(|s| format!("{:.1}%", s * 100.0))
-                    .collect()
-            ),
-            o.mean_passes,
-            o.relative_cost * 100.0,
-            o.accuracy * 100.0,
-            if row.chosen { "  <- chosen" } else { "" }
-        );
-    }
-    println!("(cost: multiply-accumulates per face against the whole ensemble's)");
+    print_lines(&cascade::table(&fit, a.max_drop));
     let Some(chosen) = fit.cascade else {
         bail!(
             "no thresholds up to 0.99 keep the ensemble's accuracy within {} points: a stage is too often sure and wrong (try other --first/--then members or a larger --max-drop)",

@@ -106,3 +106,32 @@ pub fn rows(fit: &Fit, max_drop: f64) -> Vec<Row<'_>> {
     }
     rows
 }
+
+/// The table `fer cascade` prints: a header, then per [`rows`] row the thresholds, the
+/// share each stage answers, mean passes, cost against the whole ensemble and accuracy.
+pub fn table(fit: &Fit, max_drop: f64) -> Vec<String> {
+    let joined = |v: Vec<String>| v.join(" / ");
+    let mut lines = vec![format!(
+        "{:>11} {:>15} {:>12} {:>9} {:>9}",
+        "threshold", "answered by", "mean passes", "cost", "accuracy"
+    )];
+    for row in rows(fit, max_drop) {
+        let o = row.outcome;
+        lines.push(format!(
+            "{:>11} {:>15} {:>12.2} {:>8.1}% {:>8.2}%{}",
+            joined(o.thresholds.iter().map(|t| format!("{t:.2}")).collect()),
+            joined(
+                o.answered
+                    .iter()
+                    .map(|s| format!("{:.1}%", s * 100.0))
+                    .collect()
+            ),
+            o.mean_passes,
+            o.relative_cost * 100.0,
+            o.accuracy * 100.0,
+            if row.chosen { "  <- chosen" } else { "" }
+        ));
+    }
+    lines.push("(cost: multiply-accumulates per face against the whole ensemble's)".into());
+    lines
+}

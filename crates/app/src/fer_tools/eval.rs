@@ -90,3 +90,48 @@ pub fn dataset_view_logits(
         })
         .collect()
 }
+
+impl EvalReport {
+    /// The report as `fer eval` prints it: the model, the evaluation table, the speed
+    /// on `faces` faces and, when measured, the robustness.
+    pub fn text(&self, model: &str, clf: &Classifier, faces: usize) -> String {
+        let mut s = format!(
+            "model {model} ({}), test-time augmentation {}\n",
+            clf.describe(),
+            clf.tta.key()
+        );
+        s += &self.evaluation.table();
+        s += &format!(
+            "\n{:.2} ms per face ({faces} faces, {} threads)\n",
+            self.ms_per_face,
+            rayon::current_num_threads()
+        );
+        if clf.cascade.is_some() {
+            s += &format!(
+                "cascade: {:.2} network passes per face on average, of {}\n",
+                self.mean_passes,
+                clf.passes_per_face()
+            );
+        }
+        if let Some(r) = &self.robustness {
+            s += "\nrobustness (accuracy)\n";
+            for (name, acc) in r {
+                s += &format!("  {name:<22} {:.2}%\n", acc * 100.0);
+            }
+        }
+        s
+    }
+
+    /// The report as `fer eval --json` prints it.
+    pub fn to_json(&self, model: &str, usage: &str, clf: &Classifier) -> serde_json::Value {
+        serde_json::json!({
+            "model": model,
+            "usage": usage,
+            "tta": clf.tta,
+            "evaluation": self.evaluation,
+            "ms_per_face": self.ms_per_face,
+            "mean_passes_per_face": self.mean_passes,
+            "robustness": self.robustness,
+        })
+    }
+}
