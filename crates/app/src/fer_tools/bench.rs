@@ -245,28 +245,6 @@ pub fn tta_latency(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn cpu_summary_names_the_cpu_and_the_cores_this_process_may_use() {
-        let summary = super::cpu_summary();
-        let cores = std::thread::available_parallelism().unwrap().get();
-        assert!(
-            summary.ends_with(&format!("; {cores} cores available")),
-            "{summary}"
-        );
-        if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
-            let name = info
-                .lines()
-                .find_map(|l| l.strip_prefix("model name"))
-                .and_then(|rest| rest.split_once(':'))
-                .map(|(_, v)| v.trim());
-            if let Some(name) = name {
-                assert!(summary.starts_with(name), "{summary}");
-            }
-        }
-    }
-}
 
 /// The header of the architecture table `fer bench` prints, one [`ArchSpeed::row`] each.
 pub fn arch_table_header() -> String {
@@ -335,5 +313,28 @@ impl TtaLatency {
             range,
             self.batch64_faces_per_s
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_summary_names_the_cpu_and_the_cores_this_process_may_use() {
+        let summary = super::cpu_summary();
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert!(
+            summary.ends_with(&format!("; {cores} cores available")),
+            "{summary}"
+        );
+        if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
+            let name = info
+                .lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .and_then(|rest| rest.split_once(':'))
+                .map(|(_, v)| v.trim());
+            if let Some(name) = name {
+                assert!(summary.starts_with(name), "{summary}");
+            }
+        }
     }
 }
