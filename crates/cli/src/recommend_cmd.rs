@@ -3,19 +3,17 @@
 //! The library (SQLite) holds songs, picks and feedback; this module converts them into
 //! the recommender's own types and prints the result.
 
+use crate::library_cmd::DB_HELP;
+use crate::print_lines;
 use anyhow::{bail, Context, Result};
 use moodtune_app::open::{open_library_at, Missing};
-use moodtune_app::playlist::{Entry, PlaylistRequest, Recommender};
-use moodtune_app::taste;
+use moodtune_app::playlist::{text::PlaylistJson, PlaylistRequest, Recommender};
+use moodtune_app::taste::{self, profile};
 use moodtune_core::Emotion;
 use moodtune_library::Library;
-use moodtune_recommend::{ProfileSummary, Session, Strategy, DEFAULT_LIMIT, DEFAULT_PICKS};
-use serde::Serialize;
+use moodtune_recommend::{Session, Strategy, DEFAULT_LIMIT};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-const DB_HELP: &str =
-    "Song library database [default: $MOODTUNE_DB, else <data dir>/moodtune/library.sqlite]";
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -120,17 +118,6 @@ fn load(lib: &Library) -> Result<Recommender> {
     Recommender::load(lib).context("reading the library for the recommender")
 }
 
-#[derive(Serialize)]
-struct JsonOut<'a> {
-    emotion: Emotion,
-    /// Set when the emotion came from a photo.
-    photo_confidence: Option<f32>,
-    strategy: Strategy,
-    songs: &'a [Entry],
-    /// Songs of the library with no emotion library yet.
-    unlabelled: usize,
-}
-
 pub fn run(args: RecommendArgs) -> Result<ExitCode> {
     let feedback_only = args.emotion.is_none() && args.photo.is_none();
     if args.limit == 0 {
@@ -157,86 +144,18 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
     let Some(emotion) = emotion else {
         return Ok(ExitCode::SUCCESS);
     };
-
     let rec = load(&lib)?;
-    let (index, taste) = (rec.index(), rec.taste());
     let mut request = PlaylistRequest::new(emotion);
     request.strategy = args.strategy;
     request.limit = args.limit;
     request.separate_artists = !args.same_artist_ok;
     let list = rec.playlist(&request, &Session::new());
-
     if args.json {
-        let out = JsonOut {
-            emotion,
-            photo_confidence,
-            strategy: args.strategy,
-            songs: &list.entries,
-            unlabelled: list.unlabelled,
-        };
+        let out = PlaylistJson::new(&list, emotion, photo_confidence, args.strategy);
         println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    match photo_confidence {
-        Some(c) => println!("mood from photo: {} ({:.0}%)", emotion.key(), c * 100.0),
-        None => println!("mood: {}", emotion.key()),
-    }
-    if index.is_empty() {
-        println!("the library is empty: import songs with `moodtune library import PATH` or install the demo with `moodtune library demo`");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if list.unlabelled > 0 {
-        println!(
-            "note: {} songs have no emotion library yet and are never recommended (`moodtune library list --unlabelled`)",
-            list.unlabelled
-        );
-    }
-    if list.entries.is_empty() {
-        println!(
-            "no songs to recommend: the {} library has {} songs and your picks are excluded; label or classify more songs (`moodtune library classify`)",
-            emotion.key(),
-            list.library_len
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
-    if list.filled() > 0 {
-        println!(
-            "note: the {} library has {} songs; {} more come from the nearest moods",
-            emotion.key(),
-            list.library_len,
-            list.filled()
-        );
-    }
-    let recs: Vec<_> = list.entries.iter().map(|e| &e.rec).collect();
-    if let Some(cold) = recs.iter().find(|r| r.cold_start) {
-        let e = cold.emotion;
-        if index.profile(e, taste).picks.is_empty() {
-            println!(
-                "tip: pick typical songs to personalise: moodtune profile pick --emotion {} SONG...",
-                e.key()
-            );
-        } else {
-            println!(
-                "tip: your typical {} songs leave no tags to match (they have none, or skips outweigh them); add tags: moodtune library tag SONG --add TAG",
-                e.key()
-            );
-        }
-    }
-    for (i, r) in recs.iter().enumerate() {
-        let artist = if r.artist.is_empty() {
-            "unknown artist"
-        } else {
-            &r.artist
-        };
-        println!(
-            "{:>3}. [{}] {} - {}  (id {})",
-            i + 1,
-            r.emotion.key(),
-            artist,
-            r.title,
-            r.id
-        );
-        println!("     {}", r.explanation);
+    } else {
+        use moodtune_app::playlist::text;
+        print_lines(&text::lines(&rec, &list, emotion, photo_confidence));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -248,229 +167,29 @@ pub fn run_profile(cmd: ProfileCommand) -> Result<ExitCode> {
             emotion,
             add,
             songs,
-        } => pick(db.as_deref(), emotion, add, &songs),
-        ProfileCommand::Show { db, emotion, json } => show(db.as_deref(), emotion, json),
+        } => {
+            let mut lib = open_library(db.as_deref())?;
+            let ids = taste::set_picks(&mut lib, emotion, add, &songs)?;
+            print_lines(&profile::picks_lines(&lib, emotion, &ids)?);
+        }
+        ProfileCommand::Show { db, emotion, json } => {
+            let lib = open_library(db.as_deref())?;
+            let rec = load(&lib)?;
+            let emotions = emotion.map_or(Emotion::ALL.to_vec(), |e| vec![e]);
+            if json {
+                let out = profile::profiles_json(&rec, &emotions);
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                let all = emotion.is_none();
+                print_lines(&profile::profiles_lines(&lib, &rec, &emotions, all)?);
+            }
+        }
         ProfileCommand::Clear { db, emotion } => {
             let mut lib = open_library(db.as_deref())?;
             let had = lib.picks(emotion)?.len();
             lib.set_picks(emotion, &[]).context("clearing the picks")?;
             println!("cleared {had} typical {} songs", emotion.key());
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-fn pick(db: Option<&Path>, emotion: Emotion, add: bool, songs: &[String]) -> Result<ExitCode> {
-    let mut lib = open_library(db)?;
-    let ids = taste::set_picks(&mut lib, emotion, add, songs)?;
-    println!("typical {} songs ({}):", emotion.key(), ids.len());
-    for id in &ids {
-        if let Some(song) = lib.song(*id)? {
-            // A pick outside the emotion's library shapes the taste but is never played
-            // for that emotion: say why.
-            let e = emotion.key();
-            let warn = match song.emotion() {
-                Some(label) if label == emotion => String::new(),
-                Some(label) => format!("  (note: labelled {}, not {e})", label.key()),
-                None => format!("  (note: not labelled yet, so not in the {e} library)"),
-            };
-            println!("  {id}: {} - {}{warn}", song.artist, song.title);
-        }
-    }
-    if ids.len() != DEFAULT_PICKS {
-        println!("(the design uses {DEFAULT_PICKS} typical songs per emotion; any number works)");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Serialize)]
-struct ProfileJson {
-    #[serde(flatten)]
-    summary: ProfileSummary,
-    pick_titles: Vec<String>,
-}
-
-fn show(db: Option<&Path>, emotion: Option<Emotion>, json: bool) -> Result<ExitCode> {
-    let lib = open_library(db)?;
-    let rec = load(&lib)?;
-    let (index, taste) = (rec.index(), rec.taste());
-    let emotions: Vec<Emotion> = match emotion {
-        Some(e) => vec![e],
-        None => Emotion::ALL.to_vec(),
-    };
-    let title = |id: i64| {
-        index
-            .song(id)
-            .map_or(format!("#{id}"), |s| format!("{} - {}", s.artist, s.title))
-    };
-    if json {
-        let out: Vec<ProfileJson> = emotions
-            .iter()
-            .map(|&e| {
-                let summary = index.profile(e, taste);
-                let pick_titles = summary.picks.iter().map(|&id| title(id)).collect();
-                ProfileJson {
-                    summary,
-                    pick_titles,
-                }
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    for e in emotions {
-        let p = index.profile(e, taste);
-        let untouched = p.picks.is_empty() && p.missing_picks.is_empty() && p.likes + p.skips == 0;
-        if untouched && emotion.is_none() {
-            println!("{}: no picks or feedback yet", e.key());
-            continue;
-        }
-        println!(
-            "{} ({} songs in the library):",
-            e.key(),
-            index.library_len(e)
-        );
-        if p.picks.is_empty() {
-            println!(
-                "  no typical songs picked (moodtune profile pick --emotion {} SONG...)",
-                e.key()
-            );
-        }
-        for &id in &p.picks {
-            let note = if !p.off_library_picks.contains(&id) {
-                String::new()
-            } else {
-                match lib.song(id)?.and_then(|s| s.emotion()) {
-                    Some(label) => format!("  (labelled {})", label.key()),
-                    None => "  (not labelled yet)".to_string(),
-                }
-            };
-            println!("  pick {id}: {}{note}", title(id));
-        }
-        for id in &p.missing_picks {
-            println!("  pick {id}: no longer in the library");
-        }
-        if p.likes + p.skips > 0 {
-            println!("  feedback: {} likes, {} skips", p.likes, p.skips);
-        }
-        if p.weights.is_empty() {
-            println!("  tag weights: none (recommendations fall back to label confidence)");
-        } else {
-            let w: Vec<String> = p.weights.iter().map(|(t, w)| format!("{t} {w}")).collect();
-            println!("  tag weights: {}", w.join(", "));
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use moodtune_library::NewSong;
-
-    /// A library file in the temp dir, removed (with SQLite's side files) on drop.
-    struct TempDb(PathBuf);
-
-    impl TempDb {
-        fn new(name: &str) -> TempDb {
-            let p = std::env::temp_dir().join(format!(
-                "moodtune-recommend-cmd-{}-{name}.sqlite",
-                std::process::id()
-            ));
-            let db = TempDb(p);
-            db.remove();
-            db
-        }
-
-        fn remove(&self) {
-            for suffix in ["", "-wal", "-shm", "-journal"] {
-                let mut s = self.0.clone().into_os_string();
-                s.push(suffix);
-                let _ = std::fs::remove_file(PathBuf::from(s));
-            }
-        }
-    }
-
-    impl Drop for TempDb {
-        fn drop(&mut self) {
-            self.remove();
-        }
-    }
-
-    /// The SPEC.md worked example, manually labelled Happy, one artist per song.
-    fn spec_library(db: &TempDb) -> Library {
-        let mut lib = Library::open(&db.0).unwrap();
-        for (i, (title, tags)) in moodtune_recommend::WORKED_EXAMPLE_SONGS.iter().enumerate() {
-            let song = NewSong::new(*title, format!("artist {i}"))
-                .tags(tags.iter().copied())
-                .emotion(Emotion::Happy);
-            lib.add_song(&song).unwrap();
-        }
-        lib
-    }
-
-    fn args(db: &TempDb) -> RecommendArgs {
-        RecommendArgs {
-            db: Some(db.0.clone()),
-            emotion: None,
-            photo: None,
-            model: None,
-            strategy: Strategy::Match,
-            limit: DEFAULT_LIMIT,
-            same_artist_ok: false,
-            json: false,
-            like: Vec::new(),
-            skip: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn feedback_alone_is_recorded_and_clear_removes_the_picks() {
-        let db = TempDb::new("feedback");
-        drop(spec_library(&db));
-        let mut a = args(&db);
-        a.like = vec!["Temptation".into()];
-        a.skip = vec!["Light".into()];
-        run(a).unwrap();
-        assert_eq!(Library::open(&db.0).unwrap().feedback().unwrap().len(), 2);
-        pick(Some(&db.0), Emotion::Happy, false, &["Rise".to_string()]).unwrap();
-        run_profile(ProfileCommand::Clear {
-            db: Some(db.0.clone()),
-            emotion: Emotion::Happy,
-        })
-        .unwrap();
-        assert!(Library::open(&db.0)
-            .unwrap()
-            .picks(Emotion::Happy)
-            .unwrap()
-            .is_empty());
-    }
-
-    #[test]
-    fn missing_mood_and_bad_photo_are_clear_errors() {
-        let db = TempDb::new("errors");
-        let err = run(args(&db)).unwrap_err();
-        assert!(format!("{err:#}").contains("--emotion"));
-        let mut a = args(&db);
-        a.photo = Some(PathBuf::from("/nonexistent/face.jpg"));
-        let err = run(a).unwrap_err();
-        assert!(
-            format!("{err:#}").contains("/nonexistent/face.jpg"),
-            "{err:#}"
-        );
-        // A readable photo with a missing --model: the error names the model file.
-        let photo = std::env::temp_dir().join(format!("moodtune-face-{}.png", std::process::id()));
-        image::GrayImage::from_pixel(64, 64, image::Luma([128u8]))
-            .save(&photo)
-            .unwrap();
-        let mut a = args(&db);
-        a.photo = Some(photo.clone());
-        a.model = Some(PathBuf::from("/nonexistent/model.safetensors"));
-        let err = run(a).unwrap_err();
-        std::fs::remove_file(&photo).ok();
-        assert!(
-            format!("{err:#}").contains("/nonexistent/model.safetensors"),
-            "{err:#}"
-        );
-    }
 }

@@ -1,5 +1,7 @@
 //! From a mood to a playlist: the recommender over the song library, kept in step with
-//! it, and never silently empty while the library has songs.
+//! it, and never silently empty while the library has songs; [`text`] renders it.
+
+pub mod text;
 
 use moodtune_core::{Emotion, Strategy};
 use moodtune_library::{Library, Song, SongId};

@@ -1,5 +1,8 @@
 //! The user's taste as the library stores it: typical songs per emotion and like/skip
-//! feedback, given by song names (ids as #ID, or part of a title) on the command line.
+//! feedback, given by song names (ids as #ID, or part of a title) on the command line;
+//! [`profile`] shows what they make of each emotion.
+
+pub mod profile;
 
 use anyhow::Context;
 use moodtune_core::Emotion;
