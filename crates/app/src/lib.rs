@@ -7,6 +7,7 @@
 //! - [`open`]: where the song library lives, and a fresh library's demo songs.
 //! - [`detect`]: which face detector and expression model a scene gets (the factory).
 //! - [`mood`]: from an image to a mood (one rule for the main face).
+//! - [`recognize`]: every face of photos and its expression, as a report per photo.
 //! - [`playlist`]: from a mood to a playlist (the recommender kept in step with the library).
 //! - [`playlist_file`]: a playlist as a file for other players (M3U8, XSPF, JSON).
 //! - [`player`]: a playlist played by MPD, songs mapped into its music folder.
@@ -32,6 +33,7 @@ pub mod open;
 pub mod player;
 pub mod playlist;
 pub mod playlist_file;
+pub mod recognize;
 pub mod songs;
 pub mod taste;
 pub mod text;
