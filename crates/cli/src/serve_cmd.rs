@@ -351,8 +351,6 @@ impl Backend for Web {
 mod tests {
     use super::*;
     use clap::Parser;
-    use moodtune_library::Library;
-    use std::path::Path;
 
     #[derive(Parser)]
     struct ServeCli {
@@ -400,42 +398,5 @@ mod tests {
         assert!(err.contains("not a host name"), "{err}");
         let mapped: SocketAddr = "[::ffff:127.0.0.1]:7878".parse().unwrap();
         assert!(moodtune_server::is_loopback_ip(mapped.ip()));
-    }
-
-    #[test]
-    fn first_run_installs_the_demo_and_a_busy_port_is_a_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = busy.local_addr().unwrap();
-        let db = dir.path().join("data/library.sqlite");
-        let err = run(ServeArgs {
-            db: Some(db.clone()),
-            addr,
-            allow_host: Vec::new(),
-            port: None,
-            open: false,
-            model: None,
-            link_uploaded_audio: false,
-            mpd: None,
-            mpd_music_dir: None,
-        })
-        .unwrap_err();
-        let msg = format!("{err:#}");
-        assert!(msg.contains(&format!("cannot listen on {addr}")), "{msg}");
-        // The demo library was created beside the database before the bind failed.
-        assert!(Library::open(&db).unwrap().len().unwrap() > 0);
-        assert!(dir.path().join("data/demo-songs").is_dir());
-    }
-
-    #[test]
-    fn the_server_plays_every_audio_type_the_library_links() {
-        for ext in moodtune_library::AUDIO_EXTENSIONS {
-            let path = PathBuf::from(format!("song.{ext}"));
-            let mime = moodtune_server::audio_mime(&path)
-                .unwrap_or_else(|| panic!("no media type for .{ext}"));
-            assert_eq!(mime.type_(), "audio", ".{ext}");
-            assert!(moodtune_library::is_audio_file(&path));
-        }
-        assert!(moodtune_server::audio_mime(Path::new("page.html")).is_none());
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod audio;
 pub mod evidence;
+pub mod files;
 pub mod import;
 mod report;
 pub mod spread;
