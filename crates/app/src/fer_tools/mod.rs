@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod calibrate;
 pub mod cascade;
+pub mod compare;
 pub mod data;
 pub mod eval;
 pub mod info;
