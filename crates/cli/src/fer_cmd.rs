@@ -2,8 +2,9 @@
 
 use crate::print_lines;
 use anyhow::{bail, Context, Result};
+use moodtune_app::fer_tools::bench::table;
 use moodtune_app::fer_tools::{bench, calibrate, cascade, data, eval, info, train};
-use moodtune_fer::classifier::{cascade_summary, member_list};
+use moodtune_fer::classifier::cascade_summary;
 use moodtune_fer::data::Dataset;
 use moodtune_fer::model::{Arch, Tta};
 use moodtune_fer::{Classifier, Evaluation};
@@ -389,46 +390,12 @@ fn bench(a: BenchArgs) -> Result<()> {
         .build()?;
     // Figures differ from one CPU to the next (AVX-512 or not): say which one made them.
     println!("CPU: {}", bench::cpu_summary());
-    if let Some(path) = &a.model {
-        return model_latency(&pool, a.seconds, Some(path));
+    let say = &mut |line: String| println!("{line}");
+    if a.model.is_none() {
+        table::arch_table(&archs, a.seconds, &pool, a.bf16, !a.no_reference, say)?;
     }
-    println!("{}", bench::arch_table_header());
-    for name in &archs {
-        let speed = bench::arch_speed(name, a.seconds, &pool, a.bf16, !a.no_reference)?;
-        println!("{}", speed.row(name));
-    }
-    println!("(ratios > 1 mean moodtune is faster; training via libtorch/tch, inference pure Rust; {} threads)", a.threads);
-    model_latency(&pool, a.seconds, None)
-}
-
-/// A model's (by default the shipped one's) cost per face under each test-time
-/// augmentation: batch-1 latency (what the live camera sees) and batch-64 throughput.
-fn model_latency(pool: &rayon::ThreadPool, seconds: f64, model: Option<&Path>) -> Result<()> {
-    let stored = Classifier::shipped_or(model)?;
-    println!(
-        "\n{} model: {} (stored test-time augmentation: {}), pure Rust, {} threads",
-        model_name(model),
-        stored.describe(),
-        stored.tta.key(),
-        pool.current_num_threads()
-    );
-    // A cascade's cost depends on the face: measure on real ones when FER2013 is at hand.
-    let public = load_split(None, "PublicTest").ok();
-    let (faces, batch) = bench::latency_faces(public.as_ref());
-    if public.is_some() {
-        println!(
-            "(batch-1: the median of rounds, each the mean over the same {} PublicTest faces)",
-            faces.len()
-        );
-    } else {
-        println!("(a synthetic face: no FER2013 data at the default path)");
-    }
-    println!("{}", bench::tta_table_header());
-    for tta in [Tta::None, Tta::Flip, Tta::TenCrop] {
-        let latency = bench::tta_latency(model, tta, pool, seconds, &faces, &batch)?;
-        println!("{}", latency.row(tta));
-    }
-    Ok(())
+    let public = || load_split(None, "PublicTest").ok();
+    table::model_latency(&pool, a.seconds, a.model.as_deref(), public, say)
 }
 
 fn report(a: ReportArgs) -> Result<()> {
@@ -503,32 +470,20 @@ fn cascade(a: CascadeArgs) -> Result<()> {
         .as_ref()
         .map_or("the shipped model".to_string(), |p| p.display().to_string());
     let clf = Classifier::shipped_or(a.model.as_deref())?.with_cascade(None);
-    let members = clf.nets.len();
     let stages = cascade::stages(&clf, &name, &a.first, &a.then, a.max_drop)?;
     let ds = load_split(a.data, "PublicTest")?;
     let bar = progress_bar(&ds);
     let fit = cascade::fit(&clf, &ds, &stages, a.max_drop, &|| bar.inc(1));
     bar.finish_and_clear();
     let fit = fit?;
-    let described: Vec<String> = stages
-        .iter()
-        .zip(&fit.temperatures)
-        .enumerate()
-        .map(|(k, (adds, t))| format!("stage {} adds {} (T {t:.2})", k + 1, member_list(adds)))
-        .collect();
-    println!(
-        "{name}: {members} networks, {} TTA, temperature {}; {} (temperatures fitted on even PublicTest faces)",
-        clf.tta.key(),
-        clf.meta().temperature,
-        described.join(", ")
-    );
-    println!(
-        "whole ensemble on {} PublicTest faces: {:.2}%, {} passes per face",
+    print_lines(&cascade::report(
+        &name,
+        &clf,
+        &stages,
+        &fit,
         ds.len(),
-        fit.ensemble_accuracy * 100.0,
-        clf.passes_per_face()
-    );
-    print_lines(&cascade::table(&fit, a.max_drop));
+        a.max_drop,
+    ));
     let Some(chosen) = fit.cascade else {
         bail!(
             "no thresholds up to 0.99 keep the ensemble's accuracy within {} points: a stage is too often sure and wrong (try other --first/--then members or a larger --max-drop)",

@@ -3,6 +3,7 @@
 use crate::fer_tools::eval::dataset_view_logits;
 use anyhow::{bail, Result};
 use moodtune_fer::cascade::{Fit, Outcome};
+use moodtune_fer::classifier::member_list;
 use moodtune_fer::data::Dataset;
 use moodtune_fer::Classifier;
 
@@ -107,14 +108,43 @@ pub fn rows(fit: &Fit, max_drop: f64) -> Vec<Row<'_>> {
     rows
 }
 
-/// The table `fer cascade` prints: a header, then per [`rows`] row the thresholds, the
-/// share each stage answers, mean passes, cost against the whole ensemble and accuracy.
-pub fn table(fit: &Fit, max_drop: f64) -> Vec<String> {
+/// The report `fer cascade` prints on the ensemble `clf` called `name` (loaded without
+/// its cascade): the stages with their fitted temperatures, the whole ensemble's
+/// accuracy on the `faces` faces, then per [`rows`] row the thresholds, the share each
+/// stage answers, mean passes, cost against the whole ensemble and accuracy.
+pub fn report(
+    name: &str,
+    clf: &Classifier,
+    stages: &[Vec<usize>],
+    fit: &Fit,
+    faces: usize,
+    max_drop: f64,
+) -> Vec<String> {
+    let described: Vec<String> = stages
+        .iter()
+        .zip(&fit.temperatures)
+        .enumerate()
+        .map(|(k, (adds, t))| format!("stage {} adds {} (T {t:.2})", k + 1, member_list(adds)))
+        .collect();
+    let mut lines = vec![
+        format!(
+            "{name}: {} networks, {} TTA, temperature {}; {} (temperatures fitted on even PublicTest faces)",
+            clf.nets.len(),
+            clf.tta.key(),
+            clf.meta().temperature,
+            described.join(", ")
+        ),
+        format!(
+            "whole ensemble on {faces} PublicTest faces: {:.2}%, {} passes per face",
+            fit.ensemble_accuracy * 100.0,
+            clf.passes_per_face()
+        ),
+    ];
     let joined = |v: Vec<String>| v.join(" / ");
-    let mut lines = vec![format!(
+    lines.push(format!(
         "{:>11} {:>15} {:>12} {:>9} {:>9}",
         "threshold", "answered by", "mean passes", "cost", "accuracy"
-    )];
+    ));
     for row in rows(fit, max_drop) {
         let o = row.outcome;
         lines.push(format!(

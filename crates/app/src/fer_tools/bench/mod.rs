@@ -1,5 +1,7 @@
 //! `fer bench`: timing loops, the CPU a figure was measured on, the PyTorch reference
-//! run, and the latency of architectures and model files.
+//! run, and the latency of architectures and model files; [`table`] prints them.
+
+pub mod table;
 
 use moodtune_core::Emotion;
 use moodtune_fer::data::Dataset;
@@ -243,77 +245,6 @@ pub fn tta_latency(
         batch1_rounds_ms: b1,
         batch64_faces_per_s: batch.len() as f64 * 1000.0 / b64,
     })
-}
-
-
-/// The header of the architecture table `fer bench` prints, one [`ArchSpeed::row`] each.
-pub fn arch_table_header() -> String {
-    format!(
-        "{:<12} {:>10} {:>10} {:>9} | {:>12} {:>12} {:>12} | {:>10} {:>10} {:>10}",
-        "arch",
-        "train img/s",
-        "torch",
-        "ratio",
-        "b1 ms",
-        "torch b1",
-        "ratio",
-        "b64 ms",
-        "torch b64",
-        "ratio"
-    )
-}
-
-impl ArchSpeed {
-    /// Architecture `name`'s figures beside PyTorch's, with ratios (> 1: ours faster).
-    pub fn row(&self, name: &str) -> String {
-        let (train, b1, b64) = (self.train_images_per_s, self.batch1_ms, self.batch64_ms);
-        let r = |k: &str| self.reference.as_ref().and_then(|v| v[k].as_f64());
-        let fmt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
-        let ratio =
-            |ours: Option<f64>, theirs: Option<f64>, higher_better: bool| match (ours, theirs) {
-                (Some(o), Some(t)) if o > 0.0 && t > 0.0 => {
-                    format!("{:.2}x", if higher_better { o / t } else { t / o })
-                }
-                _ => "-".into(),
-            };
-        format!(
-            "{:<12} {:>10} {:>10} {:>9} | {:>12.2} {:>12} {:>12} | {:>10.1} {:>10} {:>10}",
-            name,
-            fmt(train),
-            fmt(r("train_images_per_s")),
-            ratio(train, r("train_images_per_s"), true),
-            b1,
-            fmt(r("batch1_ms")),
-            ratio(Some(b1), r("batch1_ms"), false),
-            b64,
-            fmt(r("batch64_ms")),
-            ratio(Some(b64), r("batch64_ms"), false),
-        )
-    }
-}
-
-/// The header of the per-augmentation table, one [`TtaLatency::row`] each.
-pub fn tta_table_header() -> String {
-    format!(
-        "{:<10} {:>8} {:>12} {:>17} {:>16}",
-        "tta", "passes", "batch-1 ms", "(rounds: range)", "batch-64 faces/s"
-    )
-}
-
-impl TtaLatency {
-    /// `tta`'s passes, median batch-1 round with the rounds' range, batch-64 rate.
-    pub fn row(&self, tta: Tta) -> String {
-        let b1 = &self.batch1_rounds_ms;
-        let range = format!("({}: {:.2}-{:.2})", b1.len(), b1[0], b1[b1.len() - 1]);
-        format!(
-            "{:<10} {:>8} {:>12.2} {:>17} {:>16.0}",
-            tta.key(),
-            format!("{:.2}", self.mean_passes).trim_end_matches(".00"),
-            b1[b1.len() / 2],
-            range,
-            self.batch64_faces_per_s
-        )
-    }
 }
 
 #[cfg(test)]
