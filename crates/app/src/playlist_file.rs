@@ -88,6 +88,26 @@ pub struct Rendered {
     pub missing_files: usize,
 }
 
+impl Rendered {
+    /// What was left out, a note a reason, for the user to see beside the file.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.without_audio > 0 {
+            notes.push(format!(
+                "note: {} songs without audio left out",
+                self.without_audio
+            ));
+        }
+        if self.missing_files > 0 {
+            notes.push(format!(
+                "note: {} songs whose audio file is missing left out",
+                self.missing_files
+            ));
+        }
+        notes
+    }
+}
+
 /// One song as written.
 #[derive(Debug, Clone, Serialize)]
 struct Track<'a> {

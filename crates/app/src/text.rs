@@ -1,4 +1,5 @@
-//! Plain-text helpers for the reports the app renders: terminal columns and durations.
+//! Plain-text helpers for the reports the app renders: terminal columns, durations and
+//! error chains.
 
 /// Terminal columns a character takes: CJK and full-width forms take two.
 fn char_width(c: char) -> usize {
@@ -48,6 +49,24 @@ pub fn minutes_seconds(seconds: f64) -> String {
     format!("{}:{:02}", total / 60, total % 60)
 }
 
+/// The error and its causes, as anyhow's `{:#}` prints them, but without a cause whose
+/// text an outer message already quotes: library errors name their cause in their own
+/// message, so "No such file or directory" would otherwise print twice.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +85,30 @@ mod tests {
         assert_eq!(clip("晴天", 6), "晴天  ");
         assert_eq!(clip("abcdef", 4), "abc…");
         assert_eq!(clip("abc", 4), "abc ");
+    }
+
+    #[test]
+    fn a_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        // An error that quotes its source in its own message, as thiserror's do.
+        #[derive(Debug)]
+        struct Quoting(std::io::Error);
+        impl std::fmt::Display for Quoting {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "x.jpg: cannot read file: {}", self.0)
+            }
+        }
+        impl std::error::Error for Quoting {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = anyhow::Error::new(Quoting(io)).context("reading the photo");
+        assert_eq!(
+            error_chain(&e),
+            "reading the photo: x.jpg: cannot read file: No such file"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_chain(&plain), "outer: inner");
     }
 }

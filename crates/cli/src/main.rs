@@ -75,7 +75,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", error_text(&e));
+            eprintln!("error: {}", moodtune_app::text::error_chain(&e));
             std::process::ExitCode::FAILURE
         }
     }
@@ -88,24 +88,6 @@ fn print_lines(lines: &[String]) {
     }
 }
 
-/// The error and its causes, as anyhow's `{:#}` prints them, but without a cause whose
-/// text an outer message already quotes: library errors name their cause in their own
-/// message, so "No such file or directory" would otherwise print twice.
-fn error_text(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let part = cause.to_string();
-        if text.contains(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
-    }
-    text
-}
-
 /// Rust ignores SIGPIPE, so `println!` panics when the reader has gone (`moodtune fer info |
 /// head`). The printing commands take the signal's default instead and end quietly, as Unix
 /// tools do. Not `serve`: a browser closing its connection must not end the server.
@@ -114,33 +96,5 @@ fn quiet_on_closed_stdout() {
     // SAFETY: called at start-up, before any thread exists; SIG_DFL is a valid handler.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_cause_is_printed_once() {
-        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
-        // An error that quotes its source in its own message, as thiserror's do.
-        #[derive(Debug)]
-        struct Quoting(std::io::Error);
-        impl std::fmt::Display for Quoting {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "x.jpg: cannot read file: {}", self.0)
-            }
-        }
-        impl std::error::Error for Quoting {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
-            }
-        }
-        let e = anyhow::Error::new(Quoting(io)).context("reading the photo");
-        assert_eq!(
-            super::error_text(&e),
-            "reading the photo: x.jpg: cannot read file: No such file"
-        );
-        let plain = anyhow::anyhow!("inner").context("outer");
-        assert_eq!(super::error_text(&plain), "outer: inner");
     }
 }

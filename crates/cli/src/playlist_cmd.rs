@@ -192,14 +192,8 @@ fn write_file(
             title,
         },
     );
-    if file.without_audio > 0 {
-        eprintln!("note: {} songs without audio left out", file.without_audio);
-    }
-    if file.missing_files > 0 {
-        eprintln!(
-            "note: {} songs whose audio file is missing left out",
-            file.missing_files
-        );
+    for note in file.notes() {
+        eprintln!("{note}");
     }
     if file.tracks == 0 {
         bail!(
