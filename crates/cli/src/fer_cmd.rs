@@ -450,15 +450,8 @@ fn calibrate(a: CalibrateArgs) -> Result<()> {
         ];
         data::write_atomic(&out, &data::with_metadata(a.model.as_deref(), &set)?)?;
         println!("wrote {}", out.display());
-        if let Some(c) = &clf.cascade {
-            // Its thresholds were chosen against the ensemble as it was calibrated then.
-            println!(
-                "note: the stored cascade ({}) was fitted before this calibration; refit it with `moodtune fer cascade {} --model {} --write {}`",
-                cascade_summary(c),
-                c.stage_options(),
-                out.display(),
-                out.display()
-            );
+        if let Some(note) = calibrate::stale_cascade_note(&clf, &out) {
+            println!("{note}");
         }
     }
     Ok(())

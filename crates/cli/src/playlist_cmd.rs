@@ -24,11 +24,7 @@ use std::process::ExitCode;
     yet are scanned first (`update` of their folders). A password is read from\n\
     $MOODTUNE_MPD_PASSWORD.")]
 pub struct PlaylistArgs {
-    #[arg(
-        long,
-        value_name = "PATH",
-        help = "Song library database [default: $MOODTUNE_DB, else <data dir>/moodtune/library.sqlite]"
-    )]
+    #[arg(long, value_name = "PATH", help = crate::library_cmd::DB_HELP)]
     pub db: Option<PathBuf>,
     /// The mood to make the playlist for (English name, FER2013 id 0-6, or Chinese name).
     #[arg(

@@ -54,6 +54,19 @@ pub fn calibrate(clf: &Classifier, ds: &Dataset, on_face: &(dyn Fn() + Sync)) ->
     }
 }
 
+/// A note when `clf` has a cascade: its thresholds were chosen against the ensemble as
+/// it was calibrated then, so the calibrated copy at `out` wants it refitted.
+pub fn stale_cascade_note(clf: &Classifier, out: &std::path::Path) -> Option<String> {
+    let c = clf.cascade.as_ref()?;
+    Some(format!(
+        "note: the stored cascade ({}) was fitted before this calibration; refit it with `moodtune fer cascade {} --model {} --write {}`",
+        moodtune_fer::classifier::cascade_summary(c),
+        c.stage_options(),
+        out.display(),
+        out.display()
+    ))
+}
+
 impl Calibration {
     /// The fit and the held-out half before and after it, as `fer calibrate` prints them.
     pub fn lines(&self, tta: moodtune_fer::model::Tta) -> Vec<String> {
