@@ -4,16 +4,21 @@
 # several clients) while `moodtune library import` writes a large song list into the
 # same library from another process. Prints the load's latency per request kind, its
 # errors, the server's memory over time, and how long the import took.
-#   scripts/soak.sh [SECONDS] [CLIENTS] [ROWS]     defaults: 60 4 200000
+#   scripts/soak.sh [SECONDS] [CLIENTS] [ROWS]     defaults: 60 4 150000
+# SOAK_PROFILE=test builds with the test profile (opt-level 2, what `cargo test` already
+# built) instead of release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${1:-60}"
 CLIENTS="${2:-4}"
-ROWS="${3:-200000}"
+ROWS="${3:-150000}"
 
-cargo build --release --locked -q -p moodtune
-cargo build --release --locked -q -p moodtune-server --example load
-BIN=target/release/moodtune
+PROFILE="${SOAK_PROFILE:-release}"
+DIR=$([ "$PROFILE" = release ] && echo release || echo debug)
+cargo build --profile "$PROFILE" --locked -q -p moodtune
+cargo build --profile "$PROFILE" --locked -q -p moodtune-server --example load
+BIN="target/$DIR/moodtune"
+LOAD="target/$DIR/examples/load"
 WORK="$(mktemp -d)"
 SERVER_PID=""
 cleanup() {
@@ -39,7 +44,7 @@ for _ in $(seq 1 240); do
     sleep 0.5
 done
 [ -n "$URL" ] || { echo "moodtune serve did not start:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
-echo "soak: server $URL (pid $SERVER_PID), $CLIENTS clients for $SECS s, import of $ROWS rows beside it"
+echo "soak: $PROFILE build, server $URL (pid $SERVER_PID), $CLIENTS clients for $SECS s, import of $ROWS rows beside it"
 
 # The import starts with the load and runs beside it.
 (
@@ -55,7 +60,7 @@ echo "soak: server $URL (pid $SERVER_PID), $CLIENTS clients for $SECS s, import 
 IMPORT_PID=$!
 
 set +e
-target/release/examples/load --mix --clients "$CLIENTS" --seconds "$SECS" --url "$URL" --pid "$SERVER_PID"
+"$LOAD" --mix --clients "$CLIENTS" --seconds "$SECS" --url "$URL" --pid "$SERVER_PID"
 LOAD_STATUS=$?
 set -e
 wait "$IMPORT_PID" || true

@@ -73,9 +73,8 @@ pub struct WebApp {
     reader: Option<Mutex<Library>>,
     /// Held through one upload, from saving the file to the demo clean-up.
     uploads: Mutex<()>,
-    /// The recommender and the reader's `outside_changes` it was loaded at (the reader
-    /// sees the writer's commits as outside changes too).
-    recommender: Mutex<Option<(i64, Recommender)>>,
+    /// The loaded recommender (see [`Loaded`]).
+    recommender: Mutex<Option<Loaded>>,
     /// Recommender loads begun plus loads ended: odd while one runs. A write that a
     /// load overlapped cannot tell whether the load saw it.
     loads: AtomicU64,
@@ -111,6 +110,35 @@ fn retry_while_busy<T>(budget: Duration, mut write: impl FnMut() -> Result<T>) -
             }
             other => return other,
         }
+    }
+}
+
+/// A recommender load this quick (a few thousand songs) is not worth serving a stale
+/// one for.
+const QUICK_LOAD: Duration = Duration::from_millis(50);
+
+/// A recommender and when it was loaded.
+struct Loaded {
+    /// The reader's `outside_changes` it was loaded at (the reader sees the writer's
+    /// commits as outside changes too); behind the library's while another program
+    /// keeps writing (see [`Loaded::may_reload`]).
+    at: i64,
+    rec: Recommender,
+    loaded: Instant,
+    took: Duration,
+}
+
+impl Loaded {
+    /// Whether a library changed since the load may be loaded again now. While another
+    /// program writes to the library for a while (a CLI import commits its songs, then
+    /// their predictions), every request would otherwise reload the whole library: with
+    /// 150,000 songs a second per load, playlists waited seconds behind loads and each
+    /// load's transient memory piled up in the allocator (1.4 GiB in the soak test).
+    /// So a library that takes long to load is reloaded at most a fifth of the time:
+    /// the previous recommender serves meanwhile, at most four loads' time behind. One
+    /// that loads within [`QUICK_LOAD`] is reloaded on every change.
+    fn may_reload(&self) -> bool {
+        self.took < QUICK_LOAD || self.loaded.elapsed() >= self.took * 4
     }
 }
 
@@ -225,18 +253,24 @@ impl WebApp {
         let mut slot = lock(&self.recommender);
         let lib = self.reader();
         let version = lib.outside_changes()?;
-        let fresh = matches!(&*slot, Some((at, _)) if *at == version);
-        if !fresh {
+        let usable = matches!(&*slot, Some(l) if l.at == version || !l.may_reload());
+        if !usable {
             *slot = None;
             self.loads.fetch_add(1, Ordering::SeqCst);
+            let started = Instant::now();
             let loaded = Recommender::load(&lib);
             self.loads.fetch_add(1, Ordering::SeqCst);
             // The version read before loading: a commit during the load is seen as a
             // change next time, and loaded again.
-            *slot = Some((version, loaded?));
+            *slot = Some(Loaded {
+                at: version,
+                rec: loaded?,
+                loaded: Instant::now(),
+                took: started.elapsed(),
+            });
         }
-        let (_, rec) = slot.as_ref().expect("loaded above");
-        Ok(f(rec, &lib))
+        let loaded = slot.as_ref().expect("loaded above");
+        Ok(f(&loaded.rec, &lib))
     }
 
     /// Runs `write` on the write connection, then `apply` to the loaded recommender,
@@ -265,12 +299,17 @@ impl WebApp {
             && loads_before.is_multiple_of(2);
         let mut slot = lock(&self.recommender);
         match &mut *slot {
-            Some((at, rec)) if alone && *at == seen_before => {
-                apply(rec);
-                *at = seen_after;
+            Some(l) if alone && l.at == seen_before => {
+                apply(&mut l.rec);
+                l.at = seen_after;
             }
             // Loaded after the write: it holds it already.
-            Some((at, _)) if *at == seen_after => {}
+            Some(l) if l.at == seen_after => {}
+            // Loaded before the write and behind other writers' changes too: it gets
+            // ours now and theirs on its next reload.
+            Some(l) if loads_before == loads_after && loads_before.is_multiple_of(2) => {
+                apply(&mut l.rec)
+            }
             _ => *slot = None,
         }
         Ok(out)
@@ -493,5 +532,43 @@ mod tests {
             .unwrap();
         a.playlist(Emotion::Sad, strategy, &none, 50).unwrap();
         assert_eq!(loads(), 2, "another process's change was not seen");
+    }
+
+    /// While another program keeps writing to a big library, the recommender is not
+    /// reloaded on every request: the loaded one serves until a fifth of the time has
+    /// gone into loading, then the change is loaded.
+    #[test]
+    fn a_big_library_changing_outside_is_reloaded_at_most_a_fifth_of_the_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("library.sqlite");
+        let csv = dir.path().join("big.csv");
+        let rows: String = (0..40_000)
+            .map(|i| format!("Song {i},Artist {},pop,sun and rain\n", i % 101))
+            .collect();
+        std::fs::write(&csv, format!("title,artist,genre,lyrics\n{rows}")).unwrap();
+        let mut lib = Library::open(&db).unwrap();
+        lib.import_path(&csv).unwrap();
+        let a = WebApp::new(lib, Arc::new(Fixed), "fixed".into(), dir.path().into()).unwrap();
+        let none = HashSet::new();
+        let strategy = moodtune_core::Strategy::Match;
+        let loads = || a.loads.load(Ordering::SeqCst) / 2;
+        a.playlist(Emotion::Sad, strategy, &none, 5).unwrap();
+        let took = lock(&a.recommender).as_ref().unwrap().took;
+        assert!(
+            took >= QUICK_LOAD,
+            "a load of 40,000 songs took only {took:?}"
+        );
+        let mut cli = Library::open(&db).unwrap();
+        cli.add_feedback_with(1, FeedbackKind::Skip, None, 0)
+            .unwrap();
+        a.playlist(Emotion::Sad, strategy, &none, 5).unwrap();
+        assert_eq!(loads(), 1, "reloaded right after a load");
+        std::thread::sleep(took * 4);
+        a.playlist(Emotion::Sad, strategy, &none, 5).unwrap();
+        assert_eq!(
+            loads(),
+            2,
+            "the change was not loaded after four loads' time"
+        );
     }
 }
