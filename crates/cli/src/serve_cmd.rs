@@ -84,7 +84,23 @@ impl ServeArgs {
     }
 }
 
+/// glibc gives each thread that allocates concurrently its own arena, up to eight per
+/// core, and keeps what was freed in each. The server's blocking threads take turns at
+/// recommender loads (about 200 MB for 150,000 songs, freed at once), so every arena
+/// that served one kept that much: the soak test saw the resident memory ratchet from
+/// 110 MiB to 750 MiB. Two arenas still spread the frame decoders' small allocations,
+/// and a load's memory is reused by the next.
+fn share_freed_memory_between_threads() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before the server's
+    // threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    share_freed_memory_between_threads();
     let addr = args.listen_addr();
     let allowed_hosts = args.allowed_hosts()?;
     let mpd = match (&args.mpd, &args.mpd_music_dir) {
