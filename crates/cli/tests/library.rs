@@ -5,6 +5,7 @@ mod support;
 
 use moodtune_core::Emotion;
 use moodtune_library::Library;
+use moodtune_testkit::mp3::titled_mp3;
 use support::moodtune;
 
 /// Runs `moodtune library ARGS --db DB` and returns its exit code and standard error.
@@ -130,23 +131,6 @@ fn import_label_tag_classify_export() {
     assert_eq!(Library::open(&db).unwrap().len().unwrap(), 2);
 }
 
-/// An MP3 made byte by byte: an ID3v2.3 title, then 40 silent MPEG frames.
-fn mp3(title: &str) -> Vec<u8> {
-    let mut frame = b"TIT2".to_vec();
-    frame.extend(((title.len() + 1) as u32).to_be_bytes());
-    frame.extend([0, 0, 0]);
-    frame.extend(title.as_bytes());
-    let mut out = b"ID3\x03\x00\x00\x00\x00\x00".to_vec();
-    out.push(frame.len() as u8);
-    out.extend(frame);
-    for _ in 0..40 {
-        let mut f = vec![0xFF, 0xFB, 0x90, 0x64];
-        f.resize(417, 0);
-        out.extend(f);
-    }
-    out
-}
-
 #[test]
 fn write_tags_puts_the_labels_into_the_files() {
     use std::os::unix::fs::PermissionsExt;
@@ -154,8 +138,8 @@ fn write_tags_puts_the_labels_into_the_files() {
     let music = dir.path().join("music");
     std::fs::create_dir(&music).unwrap();
     let (a, b) = (music.join("a.mp3"), music.join("b.mp3"));
-    std::fs::write(&a, mp3("Alpha")).unwrap();
-    std::fs::write(&b, mp3("Beta")).unwrap();
+    std::fs::write(&a, titled_mp3("Alpha")).unwrap();
+    std::fs::write(&b, titled_mp3("Beta")).unwrap();
     let db = dir.path().join("lib.sqlite");
     ok(&["import", music.to_str().unwrap()], &db);
     ok(&["label", "Alpha", "happy"], &db);

@@ -7,57 +7,21 @@ use lofty::file::TaggedFileExt;
 use lofty::tag::{Accessor, ItemKey, TagExt};
 use moodtune_core::Emotion;
 use moodtune_library::{Library, WriteTagsOptions, WriteTagsReport};
+use moodtune_testkit::mp3::{id3_frame, mp3_bytes, text_frame};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// One ID3v2.3 text-like frame: id, size, flags, then `data`.
-fn id3_frame(id: &[u8; 4], data: &[u8]) -> Vec<u8> {
-    let mut f = id.to_vec();
-    f.extend((data.len() as u32).to_be_bytes());
-    f.extend([0, 0]);
-    f.extend(data);
-    f
-}
-
-/// A Latin-1 text frame.
-fn text_frame(id: &[u8; 4], text: &str) -> Vec<u8> {
-    let mut data = vec![0];
-    data.extend(text.as_bytes());
-    id3_frame(id, &data)
-}
-
-/// An MP3 made in Rust: an ID3v2.3 tag with `frames`, then 40 silent 128 kbit/s
-/// MPEG-1 Layer III frames (about a second).
-fn mp3_bytes(frames: &[Vec<u8>]) -> Vec<u8> {
-    let body: Vec<u8> = frames.concat();
-    let size = body.len() as u32;
-    let mut out = b"ID3\x03\x00\x00".to_vec();
-    out.extend(
-        [
-            (size >> 21) & 0x7F,
-            (size >> 14) & 0x7F,
-            (size >> 7) & 0x7F,
-            size & 0x7F,
-        ]
-        .map(|b| b as u8),
-    );
-    out.extend(body);
-    for _ in 0..40 {
-        let mut f = vec![0xFF, 0xFB, 0x90, 0x64];
-        f.resize(417, 0);
-        out.extend(f);
-    }
-    out
-}
 
 fn write_mp3(path: &Path, title: &str, genre: &str) {
     std::fs::write(
         path,
-        mp3_bytes(&[
-            text_frame(b"TIT2", title),
-            text_frame(b"TPE1", "Tester"),
-            text_frame(b"TCON", genre),
-        ]),
+        mp3_bytes(
+            &[
+                text_frame(b"TIT2", title),
+                text_frame(b"TPE1", "Tester"),
+                text_frame(b"TCON", genre),
+            ],
+            40,
+        ),
     )
     .unwrap();
 }
@@ -465,17 +429,20 @@ fn import_reads_moods_genres_and_lyrics_from_every_source() {
     let mp3 = dir.join("tagged.mp3");
     std::fs::write(
         &mp3,
-        mp3_bytes(&[
-            text_frame(b"TIT2", "Tagged"),
-            text_frame(b"TMOO", "Sad"),
-            text_frame(b"TCON", "Blues"),
-            id3_frame(b"USLT", &uslt),
-        ]),
+        mp3_bytes(
+            &[
+                text_frame(b"TIT2", "Tagged"),
+                text_frame(b"TMOO", "Sad"),
+                text_frame(b"TCON", "Blues"),
+                id3_frame(b"USLT", &uslt),
+            ],
+            40,
+        ),
     )
     .unwrap();
     // MP3 with a mood that is no emotion, lyrics beside it in a .lrc file.
     let side = dir.join("side.mp3");
-    std::fs::write(&side, mp3_bytes(&[text_frame(b"TMOO", "Melancholy")])).unwrap();
+    std::fs::write(&side, mp3_bytes(&[text_frame(b"TMOO", "Melancholy")], 40)).unwrap();
     std::fs::write(dir.join("side.lrc"), "[00:01.00]we dance all day\n").unwrap();
     let mut expected_labels = 1;
     let mut ffmpeg_files = Vec::new();

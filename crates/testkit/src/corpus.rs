@@ -422,32 +422,11 @@ fn wav(seconds: f32) -> Vec<u8> {
 
 /// An ID3v2.3 tag (title and mood frames) before a few silent MPEG-1 layer III frames.
 fn mp3() -> Vec<u8> {
-    let frame = |id: &[u8; 4], text: &str| {
-        let mut f = id.to_vec();
-        f.extend(((text.len() + 1) as u32).to_be_bytes());
-        f.extend([0, 0, 0]);
-        f.extend(text.as_bytes());
-        f
-    };
-    let mut frames = frame(b"TIT2", "A Song");
-    frames.extend(frame(b"TMOO", "Happy"));
-    let size = frames.len() as u32;
-    let syncsafe = [
-        (size >> 21) & 0x7F,
-        (size >> 14) & 0x7F,
-        (size >> 7) & 0x7F,
-        size & 0x7F,
-    ];
-    let mut out = b"ID3\x03\x00\x00".to_vec();
-    out.extend(syncsafe.iter().map(|&b| b as u8));
-    out.extend(frames);
-    // 128 kbit/s, 44.1 kHz, no padding: 417-byte frames.
-    for _ in 0..20 {
-        let mut f = vec![0xFF, 0xFB, 0x90, 0x64];
-        f.resize(417, 0);
-        out.extend(f);
-    }
-    out
+    use crate::mp3::{mp3_bytes, text_frame};
+    mp3_bytes(
+        &[text_frame(b"TIT2", "A Song"), text_frame(b"TMOO", "Happy")],
+        20,
+    )
 }
 
 /// A FLAC stream header (STREAMINFO, 1 s at 8 kHz) with a Vorbis comment and no frames.

@@ -7,6 +7,7 @@
 //! "N tests skipped: ..." from it at the end) and returns, so the test can return early.
 
 pub mod corpus;
+pub mod mp3;
 pub mod ods;
 pub mod xls;
 
