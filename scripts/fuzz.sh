@@ -49,5 +49,5 @@ fi
 
 cd fuzz
 # -rss_limit_mb: a parser that reserves gigabytes from a size field is a finding.
-exec cargo +nightly fuzz run "$TARGET" "corpus/$TARGET" -- \
+exec cargo +nightly fuzz run -O "$TARGET" "corpus/$TARGET" -- \
     -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=1024 -max_len=1048576 -timeout=20

@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = moodtune_fer::model::load_members(data, "weights.safetensors");
+    let _ = moodtune_fer::model::weights::load_members(data, "weights.safetensors");
 });
