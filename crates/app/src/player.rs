@@ -288,27 +288,36 @@ fn update_paths(uris: &[&str]) -> Vec<Option<String>> {
     vec![(!common.is_empty()).then(|| common.join("/"))]
 }
 
+/// The URIs of `uris` whose `known` flag (MPD's answer, in the same order) is false.
+fn not_known<'a>(uris: &[&'a str], known: &[bool]) -> Vec<&'a str> {
+    uris.iter()
+        .zip(known)
+        .filter(|(_, k)| !**k)
+        .map(|(u, _)| *u)
+        .collect()
+}
+
+/// The error when no song of `list` is left to send.
+fn nothing_to_send(target: &MpdTarget, list: &Playlist, left_out: &[LeftOut]) -> anyhow::Error {
+    anyhow::anyhow!(
+        "none of the {} songs of the playlist can be sent to MPD at {}: {}",
+        list.entries.len(),
+        target.addr,
+        describe_counts(left_out)
+    )
+}
+
 /// Puts `list` (with the paths of `songs`, the library's songs) in MPD's queue in its
 /// order and plays it. See the module documentation.
 pub fn send(target: &MpdTarget, list: &Playlist, songs: &[Song]) -> anyhow::Result<Sent> {
     let (mut to_send, mut left_out) = plan(list, songs, &target.music_dir);
     if to_send.is_empty() {
-        bail!(
-            "none of the {} songs of the playlist can be sent to MPD at {}: {}",
-            list.entries.len(),
-            target.addr,
-            describe_counts(&left_out)
-        );
+        return Err(nothing_to_send(target, list, &left_out));
     }
     let mut mpd = Client::connect(&target.addr, &target.options)?;
     let uris: Vec<&str> = to_send.iter().map(|s| s.uri.as_str()).collect();
     let known = mpd.known(&uris)?;
-    let unknown: Vec<&str> = uris
-        .iter()
-        .zip(&known)
-        .filter(|(_, k)| !**k)
-        .map(|(u, _)| *u)
-        .collect();
+    let unknown = not_known(&uris, &known);
     let mut imported_by_update = 0;
     if !unknown.is_empty() {
         let mut last_job = None;
@@ -321,11 +330,9 @@ pub fn send(target: &MpdTarget, list: &Playlist, songs: &[Song]) -> anyhow::Resu
         }
         let found = mpd.known(&unknown)?;
         imported_by_update = found.iter().filter(|f| **f).count();
-        let still: Vec<String> = unknown
-            .iter()
-            .zip(&found)
-            .filter(|(_, f)| !**f)
-            .map(|(u, _)| u.to_string())
+        let still: std::collections::HashSet<String> = not_known(&unknown, &found)
+            .into_iter()
+            .map(String::from)
             .collect();
         to_send.retain(|s| {
             if !still.contains(&s.uri) {
@@ -341,12 +348,7 @@ pub fn send(target: &MpdTarget, list: &Playlist, songs: &[Song]) -> anyhow::Resu
         });
     }
     if to_send.is_empty() {
-        bail!(
-            "none of the {} songs of the playlist can be sent to MPD at {}: {}",
-            list.entries.len(),
-            target.addr,
-            describe_counts(&left_out)
-        );
+        return Err(nothing_to_send(target, list, &left_out));
     }
     // One list: no other client's command lands between the clear and the adds.
     let mut commands = vec![Command::new("clear")];
