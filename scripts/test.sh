@@ -35,6 +35,11 @@ if [ "${MOODTUNE_SKIP_SETUP:-0}" != "1" ]; then
     setup scripts/setup-test-tags.sh "the tag-writing tests on FLAC, Ogg and M4A" || true
 fi
 
+# A clean checkout gains nothing from incremental caches; they cost disk (CI filled its disk).
+if in_ci; then
+    export CARGO_INCREMENTAL=0
+fi
+
 MOODTUNE_SKIP_LOG="$(mktemp)"
 export MOODTUNE_SKIP_LOG
 trap 'rm -f "$MOODTUNE_SKIP_LOG"' EXIT
