@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 use moodtune_core::ExpressionClassifier;
-use moodtune_faces::{FaceDetector, FacePipeline, SeetaConfig, SeetaDetector};
+use moodtune_faces::{FaceDetector, FacePipeline, FaceTracker, SeetaConfig, SeetaDetector};
 use moodtune_fer::Classifier;
 use std::path::Path;
 use std::sync::Arc;
@@ -38,6 +38,12 @@ pub fn detector(scene: Scene) -> Arc<dyn FaceDetector> {
         Scene::Photo => SeetaConfig::photo(),
     };
     Arc::new(SeetaDetector::new(config))
+}
+
+/// Follows the faces of one camera stream: full scans with the live detector every
+/// few frames, searches around the known faces in between.
+pub fn live_tracker() -> FaceTracker {
+    FaceTracker::new(SeetaConfig::live())
 }
 
 /// Detector plus expression model for a scene.

@@ -17,7 +17,8 @@
 //! - [`text`]: terminal columns and durations for the reports the app renders.
 //! - [`enrich`]: import, then give every new or changed song its emotion library; the
 //!   run's summary as text.
-//! - [`web`]: the web app's operations as one shareable object.
+//! - [`web`]: the web app's operations as one shareable object; [`streams`]: the face
+//!   tracker each camera stream keeps between its frames.
 //! - [`fer_tools`]: the `fer` commands' work: data and model files, evaluation,
 //!   calibration, cascades, benchmarks and training settings.
 //!
@@ -35,6 +36,7 @@ pub mod playlist;
 pub mod playlist_file;
 pub mod recognize;
 pub mod songs;
+pub mod streams;
 pub mod taste;
 pub mod text;
 mod upload;

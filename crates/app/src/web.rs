@@ -2,10 +2,11 @@
 //! between threads. It speaks the app's own types; the `serve` command converts them to
 //! the server's wire types at one boundary.
 
-use crate::detect::{pipeline, Scene};
+use crate::detect::{live_tracker, pipeline, Scene};
 use crate::error::{Error, Result};
 use crate::mood::main_face;
 use crate::playlist::{Playlist, PlaylistRequest, Recommender};
+use crate::streams::Trackers;
 use moodtune_core::{Emotion, ExpressionClassifier};
 use moodtune_faces::{load_luma_bytes_within, DecodeLimits, FacePipeline, FaceResult};
 use moodtune_library::FeedbackKind;
@@ -81,6 +82,8 @@ pub struct WebApp {
     /// Camera frames are small and show a close face; photos may be large group shots.
     live: FacePipeline,
     photo: FacePipeline,
+    /// The faces each camera stream shows, followed between frames.
+    trackers: Trackers,
     model: String,
     data_dir: PathBuf,
     /// Whether an uploaded sheet's audio column links songs to files here (`serve
@@ -171,6 +174,7 @@ impl WebApp {
             loads: AtomicU64::new(0),
             live: pipeline(Scene::Live, classifier.clone()),
             photo: pipeline(Scene::Photo, classifier),
+            trackers: Trackers::new(live_tracker),
             model,
             data_dir,
             upload_audio_links: false,
@@ -227,18 +231,22 @@ impl WebApp {
     }
 
     /// Finds the faces in an encoded image (a camera frame or a photo, never stored)
-    /// and reads each one's expression.
-    pub fn analyze(&self, image: &[u8]) -> Result<FrameAnalysis> {
+    /// and reads each one's expression. Frames of a camera `stream` (any name the
+    /// client keeps for it) are searched where its faces were, with a full scan every
+    /// few frames and whenever a face is lost; `None` scans the whole image.
+    pub fn analyze(&self, image: &[u8], stream: Option<&str>) -> Result<FrameAnalysis> {
         // Tighter than for files: several requests may decode at once.
         let img =
             load_luma_bytes_within(image, Path::new("the uploaded image"), DecodeLimits::UPLOAD)
                 .map_err(Error::bad_input)?;
         let (width, height) = (img.width(), img.height());
-        let pipeline = match Scene::for_size(width, height) {
-            Scene::Live => &self.live,
-            Scene::Photo => &self.photo,
+        let faces = match (Scene::for_size(width, height), stream) {
+            (Scene::Live, Some(stream)) => self
+                .trackers
+                .with(stream, |tracker| self.live.analyze_tracked(tracker, &img)),
+            (Scene::Live, None) => self.live.analyze_gray(&img),
+            (Scene::Photo, _) => self.photo.analyze_gray(&img),
         };
-        let faces = pipeline.analyze_gray(&img);
         Ok(FrameAnalysis {
             width,
             height,

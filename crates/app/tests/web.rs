@@ -116,14 +116,15 @@ fn analyze_rejects_garbage_and_finds_no_face_in_a_blank_frame() {
     let dir = tempfile::tempdir().unwrap();
     let a = app(dir.path());
     assert!(matches!(
-        a.analyze(b"definitely not a jpeg"),
+        a.analyze(b"definitely not a jpeg", None),
         Err(Error::BadInput(_))
     ));
     let mut png = Vec::new();
     image::GrayImage::from_pixel(64, 48, image::Luma([120u8]))
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .unwrap();
-    let f = a.analyze(&png).unwrap();
+    let f = a.analyze(&png, None).unwrap();
+    assert!(a.analyze(&png, Some("camera")).unwrap().faces.is_empty());
     assert_eq!((f.width, f.height), (64, 48));
     assert!(f.faces.is_empty() && f.main_face.is_none());
 }

@@ -248,8 +248,8 @@ impl Backend for Web {
         })
     }
 
-    fn analyze(&self, image: &[u8]) -> BackendResult<Analysis> {
-        let a = self.0.analyze(image).map_err(wire_error)?;
+    fn analyze(&self, image: &[u8], stream: Option<&str>) -> BackendResult<Analysis> {
+        let a = self.0.analyze(image, stream).map_err(wire_error)?;
         Ok(Analysis {
             width: a.width,
             height: a.height,

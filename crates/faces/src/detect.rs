@@ -23,6 +23,11 @@ pub trait FaceDetector: Send + Sync {
     fn name(&self) -> &str;
     /// All faces found, in the coordinates of `gray`, in no particular order.
     fn detect(&self, gray: &GrayImage) -> Vec<Detection>;
+    /// Pixels a scan of a `width` x `height` image examines at its first level: what a
+    /// [`crate::FaceTracker`] weighs its local searches against.
+    fn scanned_pixels(&self, width: u32, height: u32) -> u64 {
+        u64::from(width) * u64::from(height)
+    }
 }
 
 /// Tuning of the SeetaFace detector. The cascade scans 40x40 windows over an image
@@ -43,6 +48,11 @@ pub struct SeetaConfig {
     pub window_step: u32,
     /// Score threshold; SeetaFace suggests 0.95 (recall) to 4.5 (precision).
     pub score_threshold: f64,
+    /// Largest face looked for, in pixels of the working image (0: no limit). The
+    /// pyramid stops at the level where the window covers faces this large: a
+    /// tracker's search around a known face needs only the levels near its size.
+    #[serde(default)]
+    pub max_face: u32,
 }
 
 impl SeetaConfig {
@@ -56,6 +66,7 @@ impl SeetaConfig {
             pyramid_scale: 0.8,
             window_step: 4,
             score_threshold: 2.0,
+            max_face: 0,
         }
     }
 
@@ -69,6 +80,7 @@ impl SeetaConfig {
             pyramid_scale: 0.7,
             window_step: 4,
             score_threshold: 2.0,
+            max_face: 0,
         }
     }
 }
@@ -170,6 +182,11 @@ impl FaceDetector for SeetaDetector {
         "seetaface"
     }
 
+    fn scanned_pixels(&self, width: u32, height: u32) -> u64 {
+        let s = self.working_scale(width, height);
+        (width as f32 * s).round() as u64 * (height as f32 * s).round() as u64
+    }
+
     fn detect(&self, gray: &GrayImage) -> Vec<Detection> {
         let (w, h) = gray.dimensions();
         let s = self.working_scale(w, h);
@@ -199,6 +216,9 @@ impl FaceDetector for SeetaDetector {
             self.config.window_step.max(1),
         );
         det.set_score_thresh(self.config.score_threshold.max(0.01));
+        if self.config.max_face > 0 {
+            det.set_max_face_size(self.config.max_face.max(SEETA_WINDOW));
+        }
         let data = rustface::ImageData::new(work.as_raw(), sw, sh);
         let inv = 1.0 / s;
         det.detect(&data)

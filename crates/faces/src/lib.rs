@@ -4,7 +4,7 @@
 //!   frontal cascade via `rustface`, model compiled in).
 //! - [`FacePipeline`] detects, crops each face the way FER2013 frames faces, flags
 //!   small or blurry ones, and asks any [`moodtune_core::ExpressionClassifier`].
-//! - [`FaceTracker`] follows the main face of a video cheaply between full scans.
+//! - [`FaceTracker`] follows the faces of a video cheaply between full scans.
 //! - [`load_image`] reads untrusted image files safely; [`annotate`] draws results.
 
 pub mod annotate;

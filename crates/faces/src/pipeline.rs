@@ -2,6 +2,7 @@
 
 use crate::crop::{fer_crop, sharpness};
 use crate::detect::{Detection, FaceBox, FaceDetector};
+use crate::track::FaceTracker;
 use image::{DynamicImage, GrayImage};
 use moodtune_core::{Emotion, ExpressionClassifier};
 use serde::{Deserialize, Serialize};
@@ -117,6 +118,13 @@ impl FacePipeline {
         self.classify_detections(gray, &faces)
     }
 
+    /// Every face in a video frame, found by the stream's `tracker` (cheaper than
+    /// [`Self::analyze_gray`] between its full scans), largest first.
+    pub fn analyze_tracked(&self, tracker: &mut FaceTracker, gray: &GrayImage) -> Vec<FaceResult> {
+        let faces = tracker.detect(gray);
+        self.classify_detections(gray, &faces)
+    }
+
     /// Expressions for faces found elsewhere (e.g. by a [`crate::FaceTracker`]), in
     /// the order given. An empty image has no faces to crop, whatever the detections say.
     pub fn classify_detections(&self, gray: &GrayImage, faces: &[Detection]) -> Vec<FaceResult> {
@@ -177,7 +185,7 @@ impl FacePipeline {
 
 /// Keeps the best-scoring box of each overlapping group, then orders largest first
 /// (ties: higher score, then top-left first, so output order is deterministic).
-fn merge_and_sort(mut dets: Vec<Detection>, iou: f32) -> Vec<Detection> {
+pub(crate) fn merge_and_sort(mut dets: Vec<Detection>, iou: f32) -> Vec<Detection> {
     dets.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Detection> = Vec::with_capacity(dets.len());
     for d in dets {

@@ -1,79 +1,135 @@
-//! Cheaper detection for video: once a face is found, the next frames only search a
-//! small window around where it was, at a scale where it is about 64 px wide. A full
-//! scan runs every `full_scan_every` frames and whenever the face is lost.
+//! Cheaper detection for video: once faces are found, the next frames only search a
+//! small window around each, at a scale where the face is about 64 px wide. A full scan
+//! runs every `full_scan_every` frames, whenever a followed face is lost (so a face that
+//! leaves costs one full scan, and recall stays that of detecting every frame), and on
+//! every frame while the searches would cost about as much as a full scan (many or
+//! small faces).
 
 use crate::detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
+use crate::pipeline::merge_and_sort;
 use image::imageops::FilterType;
 use image::GrayImage;
+use std::sync::Arc;
 
-/// Follows the main (largest) face of one video stream. One per stream: it keeps
-/// state between frames, so it takes `&mut self`.
+/// Follows the faces of one video stream. One per stream: it keeps state between
+/// frames, so it takes `&mut self`.
 pub struct FaceTracker {
-    full: SeetaDetector,
-    local: SeetaDetector,
-    last: Option<FaceBox>,
+    full: Arc<dyn FaceDetector>,
+    local: Arc<dyn FaceDetector>,
+    tracks: Vec<FaceBox>,
     since_full: u32,
+    full_scans: u64,
     /// Run a full-frame scan at least this often (new faces, a bigger face).
     pub full_scan_every: u32,
+    /// Boxes overlapping more than this (IoU) are one face, as in the pipeline.
+    pub merge_iou: f32,
 }
 
-/// Face width, in pixels of the search window, that local searches rescale to: well
-/// above the 40 px detector window so a face can grow or shrink between frames.
-const LOCAL_FACE_PX: f32 = 64.0;
+/// Face width, in pixels of the search window, that local searches rescale to: above
+/// the 40 px detector window, so the face may shrink by a quarter between frames.
+const LOCAL_FACE_PX: f32 = 56.0;
+/// Largest face a local search looks for, in pixels of its rescaled window: the face
+/// may grow by half between frames. Only the pyramid's top two levels are scanned.
+const LOCAL_MAX_FACE_PX: u32 = 84;
 /// Search window side, in face widths around the last face.
 const SEARCH_SPAN: f32 = 2.0;
+/// More faces than this are not followed: their local searches would cost about a
+/// full scan, so every frame gets one.
+pub const MAX_TRACKED_FACES: usize = 8;
 
 impl FaceTracker {
-    /// Full scans with `full`; local searches with the same pyramid and step.
+    /// SeetaFace full scans with `full`; local searches with the same pyramid and step.
     pub fn new(full: SeetaConfig) -> Self {
         let local = SeetaConfig {
             max_side: u32::MAX,
             min_face: 0,
+            max_face: LOCAL_MAX_FACE_PX,
             ..full
         };
+        Self::with_detectors(
+            Arc::new(SeetaDetector::new(full)),
+            Arc::new(SeetaDetector::new(local)),
+        )
+    }
+
+    /// Full scans with `full`; local searches with `local`, which must work at the
+    /// resolution it is given (the window around a face is already shrunk to scale).
+    pub fn with_detectors(full: Arc<dyn FaceDetector>, local: Arc<dyn FaceDetector>) -> Self {
         FaceTracker {
-            full: SeetaDetector::new(full),
-            local: SeetaDetector::new(local),
-            last: None,
+            full,
+            local,
+            tracks: Vec::new(),
             since_full: 0,
+            full_scans: 0,
             full_scan_every: 15,
+            merge_iou: 0.4,
         }
     }
 
-    /// Forget the face (e.g. the camera changed).
-    pub fn reset(&mut self) {
-        self.last = None;
+    /// Full-frame scans so far (the other frames were searched locally).
+    pub fn full_scans(&self) -> u64 {
+        self.full_scans
     }
 
-    /// Faces in this frame: all faces on a full scan, the followed face otherwise.
-    /// Largest first.
+    /// Forget the faces (e.g. the camera changed).
+    pub fn reset(&mut self) {
+        self.tracks.clear();
+    }
+
+    /// Faces in this frame, duplicates merged, largest first: every face the last full
+    /// scan found, followed to where it is now, or a full scan's faces.
     pub fn detect(&mut self, gray: &GrayImage) -> Vec<Detection> {
-        if let (Some(prev), true) = (self.last, self.since_full < self.full_scan_every) {
-            if let Some(d) = self.search_near(gray, &prev) {
+        if gray.width() == 0 || gray.height() == 0 {
+            self.tracks.clear();
+            return Vec::new();
+        }
+        if !self.tracks.is_empty()
+            && self.since_full < self.full_scan_every
+            && self.searches_pay(gray)
+        {
+            let followed: Option<Vec<Detection>> = self
+                .tracks
+                .iter()
+                .map(|prev| self.search_near(gray, prev))
+                .collect();
+            if let Some(followed) = followed {
+                let found = merge_and_sort(followed, self.merge_iou);
                 self.since_full += 1;
-                self.last = Some(d.bbox);
-                return vec![d];
+                self.tracks = found.iter().map(|d| d.bbox).collect();
+                return found;
             }
         }
-        let mut found = self.full.detect(gray);
-        found.sort_by_key(|d| std::cmp::Reverse(d.bbox.area()));
-        self.last = found.first().map(|d| d.bbox);
+        let found = merge_and_sort(self.full.detect(gray), self.merge_iou);
+        self.tracks = if found.len() <= MAX_TRACKED_FACES {
+            found.iter().map(|d| d.bbox).collect()
+        } else {
+            Vec::new()
+        };
         self.since_full = 0;
+        self.full_scans += 1;
         found
+    }
+
+    /// Whether searching around every followed face scans at most half the pixels of
+    /// a full scan. The cascade's cost is mostly per pixel: several small faces (a
+    /// group in front of the camera) are as cheap to find again from scratch.
+    fn searches_pay(&self, gray: &GrayImage) -> bool {
+        let (w, h) = gray.dimensions();
+        let local: u64 = self
+            .tracks
+            .iter()
+            .filter_map(|prev| search_window(prev, w, h))
+            .map(|(_, pw, ph)| self.local.scanned_pixels(pw, ph))
+            .sum();
+        2 * local <= self.full.scanned_pixels(w, h)
     }
 
     fn search_near(&self, gray: &GrayImage, prev: &FaceBox) -> Option<Detection> {
         let (w, h) = gray.dimensions();
         let (cx, cy) = prev.center();
-        let side = prev.width.max(prev.height) as f32 * SEARCH_SPAN;
-        let roi = FaceBox::clipped(cx - side / 2.0, cy - side / 2.0, side, side, w, h)?;
+        let (roi, pw, ph) = search_window(prev, w, h)?;
         let patch = image::imageops::crop_imm(gray, roi.x, roi.y, roi.width, roi.height).to_image();
-        let s = (LOCAL_FACE_PX / prev.width.max(1) as f32).min(1.0);
-        let (pw, ph) = (
-            ((roi.width as f32 * s).round() as u32).max(1),
-            ((roi.height as f32 * s).round() as u32).max(1),
-        );
-        let small = if s < 1.0 {
+        let small = if (pw, ph) != (roi.width, roi.height) {
             image::imageops::resize(&patch, pw, ph, FilterType::Triangle)
         } else {
             patch
@@ -104,6 +160,18 @@ impl FaceTracker {
                 da.total_cmp(&db)
             })
     }
+}
+
+/// The window searched around `prev` in a `w` x `h` frame, and the size it is shrunk
+/// to so the face is about [`LOCAL_FACE_PX`] wide (never enlarged).
+fn search_window(prev: &FaceBox, w: u32, h: u32) -> Option<(FaceBox, u32, u32)> {
+    let (cx, cy) = prev.center();
+    let side = prev.width.max(prev.height) as f32 * SEARCH_SPAN;
+    let roi = FaceBox::clipped(cx - side / 2.0, cy - side / 2.0, side, side, w, h)?;
+    let s = (LOCAL_FACE_PX / prev.width.max(1) as f32).min(1.0);
+    let pw = ((roi.width as f32 * s).round() as u32).max(1);
+    let ph = ((roi.height as f32 * s).round() as u32).max(1);
+    Some((roi, pw, ph))
 }
 
 fn dist2(a: (f32, f32), b: (f32, f32)) -> f32 {

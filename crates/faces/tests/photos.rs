@@ -364,3 +364,83 @@ fn tracker_follows_a_moving_face_and_notices_it_leaving() {
     // The person leaves: the local search fails, the full scan finds nobody.
     assert!(tracker.detect(&background(4)).is_empty());
 }
+
+#[test]
+fn tracker_follows_several_faces_and_rescans_when_one_leaves() {
+    let Some((wide, wide_inner)) = astronaut_patch() else {
+        return;
+    };
+    // Less margin than the patch has, so three faces fit in a frame without one
+    // patch covering another's face.
+    let m = wide_inner.width * 2 / 5;
+    let (x0, y0) = (wide_inner.x - m, wide_inner.y - m);
+    let side = wide_inner.width + 2 * m;
+    let patch = image::imageops::crop_imm(&wide, x0, y0, side, side).to_image();
+    let inner = FaceBox {
+        x: m,
+        y: m,
+        ..wide_inner
+    };
+    let mut tracker = moodtune_faces::FaceTracker::new(SeetaConfig::live());
+    tracker.full_scan_every = 100; // only local searches while every face is followed
+    let scene_at = |i: u32, with_third: bool| {
+        let mut scene = background(5);
+        let mut faces = vec![
+            paste(&mut scene, &patch, &inner, 110, 10 + 6 * i, 20 + 3 * i),
+            paste(&mut scene, &patch, &inner, 100, 430 - 5 * i, 20 + 4 * i),
+        ];
+        if with_third {
+            faces.push(paste(&mut scene, &patch, &inner, 90, 220 + 4 * i, 290));
+        }
+        (scene, faces)
+    };
+    for i in 0..6u32 {
+        let (scene, expected) = scene_at(i, true);
+        let found = tracker.detect(&scene);
+        assert_eq!(found.len(), 3, "frame {i}: {found:?}");
+        for face in &expected {
+            assert!(
+                found.iter().any(|d| d.bbox.iou(face) > 0.5),
+                "frame {i}: {face:?} not in {found:?}"
+            );
+        }
+        for w in found.windows(2) {
+            assert!(w[0].bbox.area() >= w[1].bbox.area(), "largest first");
+        }
+    }
+    assert_eq!(
+        tracker.full_scans(),
+        1,
+        "three faces are followed, not rescanned"
+    );
+    // The third person leaves: their search fails, the full scan finds the other two,
+    // and they are followed from there.
+    for i in 6..9u32 {
+        let (scene, expected) = scene_at(i, false);
+        let found = tracker.detect(&scene);
+        assert_eq!(found.len(), 2, "frame {i}: {found:?}");
+        for face in &expected {
+            assert!(found.iter().any(|d| d.bbox.iou(face) > 0.5), "frame {i}");
+        }
+    }
+    assert_eq!(tracker.full_scans(), 2);
+}
+
+#[test]
+fn a_group_in_front_of_the_camera_gets_full_scans_as_cheap_as_searches() {
+    let Some(path) = photo("multi_face.jpg") else {
+        return;
+    };
+    let group = load_image(&path).unwrap().to_luma8();
+    let frame = image::imageops::resize(&group, 640, 480, FilterType::Triangle);
+    let (every_frame, _) = pipeline(SeetaConfig::live());
+    let mut tracker = moodtune_faces::FaceTracker::new(SeetaConfig::live());
+    let expected = every_frame.detect(&frame).len();
+    assert!(expected >= 4, "{expected} faces at the live setting");
+    for i in 1..=3 {
+        assert_eq!(tracker.detect(&frame).len(), expected, "frame {i}");
+        // Five small faces: searching around each would scan more than half of what a
+        // full scan does, so every frame is a full scan.
+        assert_eq!(tracker.full_scans(), i);
+    }
+}

@@ -152,8 +152,10 @@ pub trait Backend: Send + Sync + 'static {
     fn info(&self) -> BackendResult<BackendInfo>;
 
     /// Finds the faces in an encoded image (JPEG, PNG, ...) and classifies each.
-    /// The bytes are a camera frame or a photo: never store or log them.
-    fn analyze(&self, image: &[u8]) -> BackendResult<Analysis>;
+    /// The bytes are a camera frame or a photo: never store or log them. `stream` names
+    /// the camera stream a frame belongs to (the page's session), so faces can be
+    /// followed from frame to frame; `None` for a one-off photo.
+    fn analyze(&self, image: &[u8], stream: Option<&str>) -> BackendResult<Analysis>;
 
     /// Up to `limit` songs for `emotion`, best first, leaving out the songs in `exclude`
     /// (those this session has already heard or skipped).

@@ -144,7 +144,7 @@ impl Backend for FakeBackend {
         })
     }
 
-    fn analyze(&self, image: &[u8]) -> BackendResult<Analysis> {
+    fn analyze(&self, image: &[u8], _stream: Option<&str>) -> BackendResult<Analysis> {
         if self.panic_marker && image.starts_with(b"PANIC") {
             panic!("fake backend asked to panic");
         }

@@ -392,10 +392,11 @@ async fn analyze(
         .await
         .map_err(|_| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting down"))?;
     let b = st.backend.clone();
+    let stream = q.session.clone();
     // `body` moves into the worker and is dropped there: frames live only in memory.
     let analysis = blocking(move || {
         let _permit = permit;
-        b.analyze(&body)
+        b.analyze(&body, stream.as_deref())
     })
     .await?;
 
