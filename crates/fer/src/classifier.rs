@@ -214,11 +214,19 @@ impl Classifier {
     }
 
     /// [`Classifier::probabilities`] with the number of network passes they took.
+    /// One face may use every thread of the current rayon pool.
     pub fn predict(&self, face: &GrayImage) -> Prediction {
+        self.predict_on(face, rayon::current_num_threads())
+    }
+
+    /// [`Classifier::predict`] on `threads` threads: the passes run side by side and,
+    /// when there are fewer of them than threads, each splits its layers.
+    fn predict_on(&self, face: &GrayImage, threads: usize) -> Prediction {
         let views = self.views(face);
         let everyone: Vec<usize> = (0..self.nets.len()).collect();
+        let member_logits = |members: &[usize]| self.member_logits(members, &views, threads);
         let Some(cascade) = &self.cascade else {
-            let logits = self.member_logits(&everyone, &views);
+            let logits = member_logits(&everyone);
             return Prediction {
                 probs: views_to_probs(&logits, self.meta().temperature),
                 passes: logits.len(),
@@ -226,7 +234,7 @@ impl Classifier {
         };
         let mut logits = Vec::new();
         for stage in &cascade.stages {
-            logits.extend(self.member_logits(&stage.adds, &views));
+            logits.extend(member_logits(&stage.adds));
             let probs = views_to_probs(&logits, stage.temperature);
             if probs.iter().copied().fold(0.0, f32::max) >= stage.threshold {
                 return Prediction {
@@ -240,7 +248,7 @@ impl Classifier {
             .into_iter()
             .filter(|i| !staged.contains(i))
             .collect();
-        logits.extend(self.member_logits(&rest, &views));
+        logits.extend(member_logits(&rest));
         Prediction {
             probs: views_to_probs(&logits, self.meta().temperature),
             passes: logits.len(),
@@ -252,19 +260,27 @@ impl Classifier {
     /// calibration fits on. A cascade's second stage always runs here.
     pub fn view_logits(&self, face: &GrayImage) -> Vec<Vec<f32>> {
         let everyone: Vec<usize> = (0..self.nets.len()).collect();
-        self.member_logits(&everyone, &self.views(face))
+        self.member_logits(&everyone, &self.views(face), 1)
     }
 
-    /// Logits of the given members on every view, member by member.
-    fn member_logits(&self, members: &[usize], views: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    /// Logits of the given members on every view, member by member, on `threads`
+    /// threads.
+    fn member_logits(
+        &self,
+        members: &[usize],
+        views: &[Vec<f32>],
+        threads: usize,
+    ) -> Vec<Vec<f32>> {
         let passes: Vec<(&Network, &Vec<f32>)> = members
             .iter()
             .flat_map(|&m| views.iter().map(move |v| (&self.nets[m], v)))
             .collect();
-        // Members x views are independent: on a single face they share out over the cores.
+        // Members x views are independent: on a single face they share out over the
+        // cores, and threads left over split each pass's layers.
+        let ways = (threads / passes.len().max(1)).max(1);
         passes
             .par_iter()
-            .map(|(net, v)| net.logits(v.to_vec()))
+            .map(|(net, v)| net.logits_split(v.to_vec(), ways))
             .collect()
     }
 
@@ -280,7 +296,7 @@ impl Classifier {
     pub fn predict_dataset_with_passes(&self, ds: &Dataset) -> Vec<Prediction> {
         (0..ds.len())
             .into_par_iter()
-            .map(|i| self.predict(&fer_image(ds.image(i))))
+            .map(|i| self.predict_on(&fer_image(ds.image(i)), 1))
             .collect()
     }
 }
@@ -316,18 +332,32 @@ pub fn fer_image(pixels: &[u8]) -> GrayImage {
 
 impl ExpressionClassifier for Classifier {
     fn classify_face(&self, gray: &[u8], width: u32, height: u32) -> [f32; Emotion::COUNT] {
-        match GrayImage::from_raw(width, height, gray.to_vec()) {
-            Some(img) => self.probabilities(&img),
-            // A malformed buffer is a caller bug; answer "no information" rather than panic.
-            None => [1.0 / Emotion::COUNT as f32; Emotion::COUNT],
-        }
+        self.classify_buffer(gray, width, height, rayon::current_num_threads())
     }
 
     fn classify_faces(&self, faces: &[(&[u8], u32, u32)]) -> Vec<[f32; Emotion::COUNT]> {
+        // A few faces (a webcam frame) leave threads over for each face's passes.
+        let threads = (rayon::current_num_threads() / faces.len().max(1)).max(1);
         faces
             .par_iter()
-            .map(|(g, w, h)| self.classify_face(g, *w, *h))
+            .map(|(g, w, h)| self.classify_buffer(g, *w, *h, threads))
             .collect()
+    }
+}
+
+impl Classifier {
+    fn classify_buffer(
+        &self,
+        gray: &[u8],
+        width: u32,
+        height: u32,
+        threads: usize,
+    ) -> [f32; Emotion::COUNT] {
+        match GrayImage::from_raw(width, height, gray.to_vec()) {
+            Some(img) => self.predict_on(&img, threads).probs,
+            // A malformed buffer is a caller bug; answer "no information" rather than panic.
+            None => [1.0 / Emotion::COUNT as f32; Emotion::COUNT],
+        }
     }
 }
 

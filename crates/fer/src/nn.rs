@@ -1,7 +1,9 @@
 //! A small inference engine for the registry's convolutional networks, in pure Rust.
 //!
 //! Activations are NCHW f32 for one image at a time (`[C, H, W]`); batches run images in
-//! parallel with rayon. A convolution is im2col + SGEMM ([`Conv2d`]) or, for 3x3 ones on
+//! parallel with rayon, and one image on idle cores splits each layer's products
+//! (`forward_split`: by output channels, by output units, or Winograd's independent
+//! products), so the live camera's face is not left to one core. A convolution is im2col + SGEMM ([`Conv2d`]) or, for 3x3 ones on
 //! maps big enough to pay, Winograd's F(4x4, 3x3) or F(2x2, 3x3) ([`Winograd3x3`]),
 //! computed channel-last inside the layer. The products go to
 //! `gemm` when narrow and `matrixmultiply` when wide ([`GEMM_MAX_COLS`]); both pick
@@ -16,6 +18,8 @@ pub struct Tensor {
     pub w: usize,
     pub data: Vec<f32>,
 }
+
+use rayon::prelude::*;
 
 /// A 2-D convolution with bias (BatchNorm already folded in).
 #[derive(Debug, Clone)]
@@ -51,6 +55,11 @@ impl Conv2d {
 
     // [cin, h, w] -> [cout, h + 2p - k + 1, w + 2p - k + 1]
     pub fn forward(&self, x: &Tensor) -> Tensor {
+        self.forward_split(x, 1)
+    }
+
+    /// [`Self::forward`] with its product split `ways` ways over the rayon pool.
+    pub fn forward_split(&self, x: &Tensor, ways: usize) -> Tensor {
         assert_eq!(x.c, self.cin, "conv input channels");
         let (k, p) = (self.k, self.pad);
         let oh = x.h + 2 * p + 1 - k;
@@ -69,11 +78,12 @@ impl Conv2d {
             col.resize(rows * cols, 0.0);
             self.im2col(x, oh, ow, col);
             // out[cout, cols] += weight[cout, rows] * col[rows, cols]
-            gemm(
+            gemm_split(
                 Matrix::row_major(&self.weight, self.cout, rows),
                 Matrix::row_major(col, rows, cols),
                 &mut out,
                 Product::Accumulate,
+                ways,
             );
         });
         Tensor {
@@ -283,6 +293,11 @@ impl Winograd3x3 {
 
     // [cin, h, w] -> [cout, h, w]
     pub fn forward(&self, x: &Tensor) -> Tensor {
+        self.forward_split(x, 1)
+    }
+
+    /// [`Self::forward`] with its products shared out `ways` ways over the rayon pool.
+    pub fn forward_split(&self, x: &Tensor, ways: usize) -> Tensor {
         assert_eq!(x.c, self.cin, "conv input channels");
         let (h, w, m) = (x.h, x.w, self.tile);
         let t = m + 2;
@@ -304,7 +319,8 @@ impl Winograd3x3 {
             }
             // M[xi] = V[xi] U[xi]: [t * t, tiles, cout].
             let u_len = self.cin * self.cout;
-            for xi in 0..t * t {
+            let v: &[f32] = v;
+            let product = |(xi, out): (usize, &mut [f32])| {
                 gemm(
                     Matrix::row_major(&v[xi * v_len..(xi + 1) * v_len], tiles, self.cin),
                     Matrix::row_major(
@@ -312,9 +328,15 @@ impl Winograd3x3 {
                         self.cin,
                         self.cout,
                     ),
-                    &mut prod[xi * m_len..(xi + 1) * m_len],
+                    out,
                     Product::Overwrite,
-                );
+                )
+            };
+            // The t * t products are independent: whole products go to the threads.
+            if ways > 1 {
+                prod.par_chunks_mut(m_len).enumerate().for_each(product);
+            } else {
+                prod.chunks_mut(m_len).enumerate().for_each(product);
             }
             if self.tile == 4 {
                 self.transform_output::<4>(prod, h, w)
@@ -447,14 +469,20 @@ pub struct Linear {
 
 impl Linear {
     pub fn forward(&self, x: &[f32]) -> Vec<f32> {
+        self.forward_split(x, 1)
+    }
+
+    /// [`Self::forward`] with its product split `ways` ways over the rayon pool.
+    pub fn forward_split(&self, x: &[f32], ways: usize) -> Vec<f32> {
         assert_eq!(x.len(), self.inputs, "linear input size");
         let mut out = self.bias.clone();
         // out[1, outputs] += x[1, inputs] * weight^T (weight is [outputs, inputs]).
-        gemm(
+        gemm_split(
             Matrix::row_major(x, 1, self.inputs),
             Matrix::row_major(&self.weight, self.outputs, self.inputs).transposed(),
             &mut out,
             Product::Accumulate,
+            ways,
         );
         out
     }
@@ -482,6 +510,24 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// Rows `first..first + rows`.
+    fn rows_from(self, first: usize, rows: usize) -> Self {
+        Matrix {
+            data: &self.data[first * self.row_stride..],
+            rows,
+            ..self
+        }
+    }
+
+    /// Columns `first..first + cols`.
+    fn cols_from(self, first: usize, cols: usize) -> Self {
+        Matrix {
+            data: &self.data[first * self.col_stride..],
+            cols,
+            ..self
+        }
+    }
+
     fn transposed(self) -> Self {
         Matrix {
             rows: self.cols,
@@ -504,6 +550,31 @@ const GEMM_MAX_COLS: usize = 1024;
 enum Product {
     Accumulate,
     Overwrite,
+}
+
+/// Products smaller than this many multiply-accumulates are not split: handing them
+/// to another thread costs more than it saves.
+const MIN_SPLIT_MACS: usize = 1 << 20;
+
+/// [`gemm`] split `ways` ways over the rayon pool: by rows of `a` (and `out`), or by
+/// columns of `b` when `a` is one row (a dense layer on one image). Each part is a
+/// product of its own, so the sum over `k` is the same and the results are identical.
+fn gemm_split(a: Matrix, b: Matrix, out: &mut [f32], product: Product, ways: usize) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    if ways <= 1 || m * k * n < MIN_SPLIT_MACS {
+        return gemm(a, b, out, product);
+    }
+    if m > 1 {
+        let rows = m.div_ceil(ways);
+        out.par_chunks_mut(rows * n)
+            .enumerate()
+            .for_each(|(i, part)| gemm(a.rows_from(i * rows, part.len() / n), b, part, product));
+    } else {
+        let cols = n.div_ceil(ways);
+        out.par_chunks_mut(cols)
+            .enumerate()
+            .for_each(|(i, part)| gemm(a, b.cols_from(i * cols, part.len()), part, product));
+    }
 }
 
 /// `out[a.rows, b.cols] += a * b` (or `= a * b`), `out` row-major and dense.
@@ -679,6 +750,62 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Split products (a pass's layers on several threads) give the unsplit results:
+    /// by rows for convolutions, by columns for a dense layer on one image, by product
+    /// for Winograd; with parts that do not divide the work evenly.
+    #[test]
+    fn split_layers_match_unsplit_ones() {
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            assert_eq!(a.len(), b.len(), "{what}");
+            for (x, y) in a.iter().zip(b) {
+                assert!(
+                    (x - y).abs() <= 1e-5 * y.abs().max(1.0),
+                    "{what}: {x} vs {y}"
+                );
+            }
+        };
+        let (cin, cout, side) = (24, 70, 24);
+        let conv = Conv2d {
+            cin,
+            cout,
+            k: 3,
+            pad: 1,
+            weight: pseudo(cout * cin * 9, 21),
+            bias: pseudo(cout, 22),
+        };
+        let x = Tensor {
+            c: cin,
+            h: side,
+            w: side,
+            data: pseudo(cin * side * side, 23),
+        };
+        let fast = Winograd3x3::with_tile(&conv, 4).unwrap();
+        let dense = Linear {
+            inputs: 4099,
+            outputs: 515,
+            weight: pseudo(4099 * 515, 24),
+            bias: pseudo(515, 25),
+        };
+        let input = pseudo(4099, 26);
+        for ways in [2, 3, 8] {
+            close(
+                &conv.forward_split(&x, ways).data,
+                &conv.forward(&x).data,
+                &format!("im2col, {ways} ways"),
+            );
+            close(
+                &fast.forward_split(&x, ways).data,
+                &fast.forward(&x).data,
+                &format!("Winograd, {ways} ways"),
+            );
+            close(
+                &dense.forward_split(&input, ways),
+                &dense.forward(&input),
+                &format!("dense, {ways} ways"),
+            );
         }
     }
 

@@ -110,6 +110,12 @@ impl Network {
 
     /// Logits for one normalised input plane of `crop * crop` values.
     pub fn logits(&self, input: Vec<f32>) -> Vec<f32> {
+        self.logits_split(input, 1)
+    }
+
+    /// [`Self::logits`] with each layer's products split `ways` ways over the rayon
+    /// pool: for one image on idle cores (the live camera's face). Same results.
+    pub fn logits_split(&self, input: Vec<f32>, ways: usize) -> Vec<f32> {
         let side = self.meta.crop;
         let mut x = Tensor {
             c: 1,
@@ -121,17 +127,17 @@ impl Network {
         for layer in &self.layers {
             match layer {
                 Layer::Conv(c) => {
-                    x = c.forward(&x);
+                    x = c.forward_split(&x, ways);
                     nn::relu(&mut x.data);
                 }
                 Layer::Winograd(c) => {
-                    x = c.forward(&x);
+                    x = c.forward_split(&x, ways);
                     nn::relu(&mut x.data);
                 }
                 Layer::Pool => x = nn::max_pool2(&x),
                 Layer::Dense(l, relu) => {
                     let input = flat.take().unwrap_or_else(|| std::mem::take(&mut x.data));
-                    let mut y = l.forward(&input);
+                    let mut y = l.forward_split(&input, ways);
                     if *relu {
                         nn::relu(&mut y);
                     }
