@@ -3,12 +3,13 @@
 //! Activations are NCHW f32 for one image at a time (`[C, H, W]`); batches run images in
 //! parallel with rayon, and one image on idle cores splits each layer's products
 //! (`forward_split`: by output channels, by output units, or Winograd's independent
-//! products), so the live camera's face is not left to one core. A convolution is im2col + SGEMM ([`Conv2d`]) or, for 3x3 ones on
-//! maps big enough to pay, Winograd's F(4x4, 3x3) or F(2x2, 3x3) ([`Winograd3x3`]),
-//! computed channel-last inside the layer. The products go to
-//! `gemm` when narrow and `matrixmultiply` when wide ([`GEMM_MAX_COLS`]); both pick
-//! AVX2/FMA kernels at run time when the CPU has them. BatchNorm is folded into the
-//! preceding convolution at load time, so inference is conv -> ReLU -> pool -> dense only.
+//! products), so the live camera's face is not left to one core. A convolution is
+//! im2col + SGEMM ([`Conv2d`]) or, for 3x3 ones on maps big enough to pay, Winograd's
+//! F(4x4, 3x3) or F(2x2, 3x3) ([`Winograd3x3`]), computed channel-last inside the layer.
+//! The products go to `gemm` when narrow and `matrixmultiply` when wide
+//! ([`GEMM_MAX_COLS`]; deep ones to `gemm` at any width on AVX-512 CPUs); both pick
+//! AVX2/FMA kernels at run time, `gemm` AVX-512 ones too. BatchNorm is folded into the
+//! preceding convolution at load time, so inference is conv -> ReLU -> pool -> dense.
 
 /// One image's activations: `data.len() == c * h * w`.
 #[derive(Debug, Clone)]
@@ -76,7 +77,18 @@ impl Conv2d {
             let col = &mut *scratch.borrow_mut();
             col.clear();
             col.resize(rows * cols, 0.0);
-            self.im2col(x, oh, ow, col);
+            // Each input channel fills its own k * k rows: with threads to spare they
+            // share the copying (megabytes for the 7x7 layers).
+            let per_channel = self.k * self.k * cols;
+            if ways > 1 && rows * cols >= MIN_SPLIT_MACS / 4 {
+                col.par_chunks_mut(per_channel)
+                    .enumerate()
+                    .for_each(|(ci, rows)| self.im2col_channel(x, ci, oh, ow, rows));
+            } else {
+                for (ci, rows) in col.chunks_mut(per_channel).enumerate() {
+                    self.im2col_channel(x, ci, oh, ow, rows);
+                }
+            }
             // out[cout, cols] += weight[cout, rows] * col[rows, cols]
             gemm_split(
                 Matrix::row_major(&self.weight, self.cout, rows),
@@ -94,30 +106,29 @@ impl Conv2d {
         }
     }
 
-    /// Row (ci, ky, kx) of `col` (`[cin * k * k, oh * ow]`, zeroed) gets the input pixel
-    /// under that tap for every output position.
-    fn im2col(&self, x: &Tensor, oh: usize, ow: usize, col: &mut [f32]) {
+    /// Input channel `ci`'s rows of im2col's `[cin * k * k, oh * ow]` matrix: row
+    /// (ky, kx) of `rows` (`[k * k, oh * ow]`, zeroed) gets the input pixel under that
+    /// tap for every output position.
+    fn im2col_channel(&self, x: &Tensor, ci: usize, oh: usize, ow: usize, rows: &mut [f32]) {
         let (k, p) = (self.k, self.pad);
         let cols = oh * ow;
-        for ci in 0..self.cin {
-            let plane = &x.data[ci * x.h * x.w..(ci + 1) * x.h * x.w];
-            for ky in 0..k {
-                for kx in 0..k {
-                    let r = (ci * k + ky) * k + kx;
-                    let dst = &mut col[r * cols..(r + 1) * cols];
-                    for oy in 0..oh {
-                        let iy = oy as isize + ky as isize - p as isize;
-                        if iy < 0 || iy >= x.h as isize {
-                            continue;
-                        }
-                        let src_row = &plane[iy as usize * x.w..(iy as usize + 1) * x.w];
-                        let out_row = &mut dst[oy * ow..(oy + 1) * ow];
-                        // Output columns whose input column falls inside the image.
-                        let lo = p.saturating_sub(kx);
-                        let hi = (x.w + p).saturating_sub(kx).min(ow);
-                        for ox in lo..hi {
-                            out_row[ox] = src_row[ox + kx - p];
-                        }
+        let plane = &x.data[ci * x.h * x.w..(ci + 1) * x.h * x.w];
+        for ky in 0..k {
+            for kx in 0..k {
+                let r = ky * k + kx;
+                let dst = &mut rows[r * cols..(r + 1) * cols];
+                for oy in 0..oh {
+                    let iy = oy as isize + ky as isize - p as isize;
+                    if iy < 0 || iy >= x.h as isize {
+                        continue;
+                    }
+                    let src_row = &plane[iy as usize * x.w..(iy as usize + 1) * x.w];
+                    let out_row = &mut dst[oy * ow..(oy + 1) * ow];
+                    // Output columns whose input column falls inside the image.
+                    let lo = p.saturating_sub(kx);
+                    let hi = (x.w + p).saturating_sub(kx).min(ow);
+                    for ox in lo..hi {
+                        out_row[ox] = src_row[ox + kx - p];
                     }
                 }
             }
@@ -545,6 +556,23 @@ impl<'a> Matrix<'a> {
 /// (each SGEMM alone, slimvgg shapes, one core; docs/RESULTS.md).
 const GEMM_MAX_COLS: usize = 1024;
 
+/// On CPUs with AVX-512, `gemm`'s 512-bit kernels (`matrixmultiply` has none) take wide
+/// products too when they are deep: 1.7x faster on paper-table's 1,296-column layer
+/// (depth 3,136; one core, AMD Zen 4, `layer_profile` example), while on slimvgg's first
+/// layer (1,600 columns, depth 9) `matrixmultiply` stayed ahead.
+const AVX512_GEMM_MIN_DEPTH: usize = 64;
+
+/// Whether this CPU has AVX-512F, decided once.
+fn has_avx512() -> bool {
+    static AVX512: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVX512.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        return std::arch::is_x86_feature_detected!("avx512f");
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
 /// Whether a product adds to what `out` holds or replaces it (then `out` is not read).
 #[derive(Clone, Copy, PartialEq)]
 enum Product {
@@ -579,6 +607,17 @@ fn gemm_split(a: Matrix, b: Matrix, out: &mut [f32], product: Product, ways: usi
 
 /// `out[a.rows, b.cols] += a * b` (or `= a * b`), `out` row-major and dense.
 fn gemm(a: Matrix, b: Matrix, out: &mut [f32], product: Product) {
+    let max_cols = if has_avx512() && a.cols >= AVX512_GEMM_MIN_DEPTH {
+        usize::MAX
+    } else {
+        GEMM_MAX_COLS
+    };
+    gemm_on(a, b, out, product, max_cols)
+}
+
+/// [`gemm`] with products of up to `max_cols` columns on `gemm`, wider ones on
+/// `matrixmultiply`.
+fn gemm_on(a: Matrix, b: Matrix, out: &mut [f32], product: Product, max_cols: usize) {
     let accumulate = product == Product::Accumulate;
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "inner dimensions");
@@ -588,7 +627,7 @@ fn gemm(a: Matrix, b: Matrix, out: &mut [f32], product: Product) {
     }
     // The asserts above keep every index the kernels compute inside the slices.
     unsafe {
-        if n <= GEMM_MAX_COLS {
+        if n <= max_cols {
             gemm::gemm(
                 m,
                 n,
@@ -719,11 +758,14 @@ mod tests {
             .collect()
     }
 
-    /// Both SGEMM engines, on either side of [`GEMM_MAX_COLS`], with a transposed
-    /// operand, add the schoolbook product to `out`, or replace `out` without reading it.
+    /// Both SGEMM engines, whichever this CPU prefers, with a transposed operand, add
+    /// the schoolbook product to `out`, or replace `out` without reading it.
     #[test]
     fn gemm_accumulates_or_overwrites_the_product_on_either_engine() {
-        for n in [1, 7, GEMM_MAX_COLS, GEMM_MAX_COLS + 9] {
+        for (n, max_cols) in [1, 7, GEMM_MAX_COLS, GEMM_MAX_COLS + 9]
+            .into_iter()
+            .flat_map(|n| [(n, 0), (n, usize::MAX)])
+        {
             for (product, start, base) in [
                 (Product::Accumulate, 0.25, 0.25),
                 (Product::Overwrite, f32::NAN, 0.0),
@@ -732,11 +774,12 @@ mod tests {
                 let a = pseudo(m * k, 7);
                 let bt = pseudo(n * k, 8); // b^T, [n, k]
                 let mut out = vec![start; m * n];
-                gemm(
+                gemm_on(
                     Matrix::row_major(&a, m, k),
                     Matrix::row_major(&bt, n, k).transposed(),
                     &mut out,
                     product,
+                    max_cols,
                 );
                 for r in 0..m {
                     for c in 0..n {
@@ -745,7 +788,7 @@ mod tests {
                         let got = out[r * n + c];
                         assert!(
                             (got - want).abs() < 1e-4,
-                            "n={n} ({r},{c}): {got} vs {want}"
+                            "n={n}, max_cols={max_cols} ({r},{c}): {got} vs {want}"
                         );
                     }
                 }
