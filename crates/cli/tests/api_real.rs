@@ -27,6 +27,25 @@ fn the_real_backend_reads_a_face_serves_playlists_and_survives_bad_requests() {
     assert_eq!(faces[0]["emotion"], "happy", "{a}");
     assert_eq!(faces[0]["main"], true, "{a}");
     assert_eq!(a["mood"]["emotion"], "happy", "{a}");
+    // The session's next frames are searched where its face was: the same face again.
+    let center = |f: &serde_json::Value| {
+        let b = &f["box"];
+        let at = |k: &str| b[k].as_f64().unwrap();
+        (at("x") + at("width") / 2.0, at("y") + at("height") / 2.0)
+    };
+    let first = center(&faces[0]);
+    for frame in 2..=4 {
+        let (status, next) = json(&server, "POST", "/api/analyze?session=t1", &face);
+        assert_eq!(status, 200, "{next}");
+        let found = next["faces"].as_array().unwrap();
+        assert_eq!(found.len(), 1, "frame {frame}: {next}");
+        let (x, y) = center(&found[0]);
+        assert!(
+            (x - first.0).abs() < 12.0 && (y - first.1).abs() < 12.0,
+            "frame {frame}: {next}"
+        );
+        assert_eq!(found[0]["emotion"], "happy", "frame {frame}: {next}");
+    }
 
     // Bad requests are clear errors, and the server keeps working.
     for (body, what) in [(&b"not an image"[..], "garbage"), (&b""[..], "empty")] {
