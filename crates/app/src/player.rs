@@ -157,6 +157,25 @@ impl Sent {
         }
         s
     }
+
+    /// The summary, then each song sent and each left out with why, one per line:
+    /// what `playlist --mpd` prints.
+    pub fn report(&self, emotion: moodtune_core::Emotion) -> String {
+        let mut report = format!("{}: {}\n", emotion.key(), self.summary());
+        for (i, s) in self.songs.iter().enumerate() {
+            report.push_str(&format!("  {:>2}. {}\n", i + 1, s.uri));
+        }
+        for l in &self.left_out {
+            let path = l.path.as_deref().map(|p| format!(" ({})", p.display()));
+            report.push_str(&format!(
+                "  left out: {}{}: {}\n",
+                l.title,
+                path.unwrap_or_default(),
+                l.reason.describe()
+            ));
+        }
+        report
+    }
 }
 
 fn count_reasons(left: &[LeftOut]) -> Vec<(LeftOutReason, usize)> {

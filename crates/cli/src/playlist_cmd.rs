@@ -144,19 +144,7 @@ pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
         let sent = player::send(target, &list, &songs)?;
         // Standard output is the playlist's when it is written there.
         let on_stdout = args.format.is_none() || args.output.is_some();
-        let mut report = format!("{}: {}\n", emotion.key(), sent.summary());
-        for (i, s) in sent.songs.iter().enumerate() {
-            report.push_str(&format!("  {:>2}. {}\n", i + 1, s.uri));
-        }
-        for l in &sent.left_out {
-            let path = l.path.as_deref().map(|p| format!(" ({})", p.display()));
-            report.push_str(&format!(
-                "  left out: {}{}: {}\n",
-                l.title,
-                path.unwrap_or_default(),
-                l.reason.describe()
-            ));
-        }
+        let report = sent.report(emotion);
         if on_stdout {
             std::io::stdout()
                 .lock()

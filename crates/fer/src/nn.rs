@@ -752,6 +752,28 @@ mod tests {
         out
     }
 
+    /// A 3x3, pad-1 convolution with pseudo-random weights (`seed`) and bias (`seed + 1`).
+    fn padded_3x3(cin: usize, cout: usize, seed: u32) -> Conv2d {
+        Conv2d {
+            cin,
+            cout,
+            k: 3,
+            pad: 1,
+            weight: pseudo(cout * cin * 9, seed),
+            bias: pseudo(cout, seed + 1),
+        }
+    }
+
+    /// A `[c, h, w]` map of pseudo-random values.
+    fn pseudo_map(c: usize, h: usize, w: usize, seed: u32) -> Tensor {
+        Tensor {
+            c,
+            h,
+            w,
+            data: pseudo(c * h * w, seed),
+        }
+    }
+
     fn pseudo(n: usize, seed: u32) -> Vec<f32> {
         (0..n)
             .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
@@ -810,21 +832,8 @@ mod tests {
                 );
             }
         };
-        let (cin, cout, side) = (24, 70, 24);
-        let conv = Conv2d {
-            cin,
-            cout,
-            k: 3,
-            pad: 1,
-            weight: pseudo(cout * cin * 9, 21),
-            bias: pseudo(cout, 22),
-        };
-        let x = Tensor {
-            c: cin,
-            h: side,
-            w: side,
-            data: pseudo(cin * side * side, 23),
-        };
+        let conv = padded_3x3(24, 70, 21);
+        let x = pseudo_map(24, 24, 24, 23);
         let fast = Winograd3x3::with_tile(&conv, 4).unwrap();
         let dense = Linear {
             inputs: 4099,
@@ -885,21 +894,9 @@ mod tests {
     fn winograd_matches_the_direct_convolution() {
         for tile in [2, 4] {
             for (h, w) in [(6, 6), (5, 5), (9, 8), (1, 3), (10, 10), (20, 20), (40, 40)] {
-                let (cin, cout) = (16, 5);
-                let conv = Conv2d {
-                    cin,
-                    cout,
-                    k: 3,
-                    pad: 1,
-                    weight: pseudo(cout * cin * 9, 11),
-                    bias: pseudo(cout, 12),
-                };
-                let x = Tensor {
-                    c: cin,
-                    h,
-                    w,
-                    data: pseudo(cin * h * w, 13),
-                };
+                let cout = 5;
+                let conv = padded_3x3(16, cout, 11);
+                let x = pseudo_map(16, h, w, 13);
                 let want = conv.forward(&x);
                 let fast = Winograd3x3::with_tile(&conv, tile).unwrap();
                 assert_eq!(fast.tile(), tile);
