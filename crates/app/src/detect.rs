@@ -40,10 +40,16 @@ pub fn detector(scene: Scene) -> Arc<dyn FaceDetector> {
     Arc::new(SeetaDetector::new(config))
 }
 
+/// Frames between a camera stream's full scans: the page sends 4 frames a second, so
+/// a face that joins is found within 2 seconds.
+pub const LIVE_FULL_SCAN_EVERY: u32 = 8;
+
 /// Follows the faces of one camera stream: full scans with the live detector every
-/// few frames, searches around the known faces in between.
+/// [`LIVE_FULL_SCAN_EVERY`] frames, searches around the known faces in between.
 pub fn live_tracker() -> FaceTracker {
-    FaceTracker::new(SeetaConfig::live())
+    let mut tracker = FaceTracker::new(SeetaConfig::live());
+    tracker.full_scan_every = LIVE_FULL_SCAN_EVERY;
+    tracker
 }
 
 /// Detector plus expression model for a scene.

@@ -3,7 +3,9 @@
 //! runs every `full_scan_every` frames, whenever a followed face is lost (so a face that
 //! leaves costs one full scan, and recall stays that of detecting every frame), and on
 //! every frame while the searches would cost about as much as a full scan (many or
-//! small faces).
+//! small faces). A full scan that finds fewer faces than the previous one is repeated
+//! on the next frame, so a face the cascade missed for one frame is not lost for a
+//! whole interval.
 
 use crate::detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
 use crate::pipeline::merge_and_sort;
@@ -18,6 +20,8 @@ pub struct FaceTracker {
     local: Arc<dyn FaceDetector>,
     tracks: Vec<FaceBox>,
     since_full: u32,
+    /// Faces the last full scan found.
+    last_full_faces: usize,
     full_scans: u64,
     /// Run a full-frame scan at least this often (new faces, a bigger face).
     pub full_scan_every: u32,
@@ -26,11 +30,11 @@ pub struct FaceTracker {
 }
 
 /// Face width, in pixels of the search window, that local searches rescale to: above
-/// the 40 px detector window, so the face may shrink by a quarter between frames.
-const LOCAL_FACE_PX: f32 = 56.0;
+/// the 40 px detector window, so the face may shrink by a fifth between frames.
+const LOCAL_FACE_PX: f32 = 52.0;
 /// Largest face a local search looks for, in pixels of its rescaled window: the face
 /// may grow by half between frames. Only the pyramid's top two levels are scanned.
-const LOCAL_MAX_FACE_PX: u32 = 84;
+const LOCAL_MAX_FACE_PX: u32 = 78;
 /// Search window side, in face widths around the last face.
 const SEARCH_SPAN: f32 = 2.0;
 /// More faces than this are not followed: their local searches would cost about a
@@ -60,6 +64,7 @@ impl FaceTracker {
             local,
             tracks: Vec::new(),
             since_full: 0,
+            last_full_faces: 0,
             full_scans: 0,
             full_scan_every: 15,
             merge_iou: 0.4,
@@ -105,7 +110,15 @@ impl FaceTracker {
         } else {
             Vec::new()
         };
-        self.since_full = 0;
+        // A scan that finds fewer faces than the one before may have missed one for a
+        // frame (the cascade flickers on small faces): scan again on the next frame
+        // rather than follow only the rest until the next full scan.
+        self.since_full = if found.len() < self.last_full_faces {
+            self.full_scan_every
+        } else {
+            0
+        };
+        self.last_full_faces = found.len();
         self.full_scans += 1;
         found
     }

@@ -423,7 +423,9 @@ fn tracker_follows_several_faces_and_rescans_when_one_leaves() {
             assert!(found.iter().any(|d| d.bbox.iou(face) > 0.5), "frame {i}");
         }
     }
-    assert_eq!(tracker.full_scans(), 2);
+    // The scan that lost a face is repeated on the next frame (a face may only have
+    // flickered out), then the two are followed.
+    assert_eq!(tracker.full_scans(), 3);
 }
 
 #[test]
