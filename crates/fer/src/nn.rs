@@ -79,7 +79,8 @@ impl Conv2d {
             col.resize(rows * cols, 0.0);
             // Each input channel fills its own k * k rows: with threads to spare they
             // share the copying (megabytes for the 7x7 layers).
-            let per_channel = self.k * self.k * cols;
+            // At least 1: a map smaller than the kernel has no outputs, and no rows to fill.
+            let per_channel = (self.k * self.k * cols).max(1);
             if ways > 1 && rows * cols >= MIN_SPLIT_MACS / 4 {
                 col.par_chunks_mut(per_channel)
                     .enumerate()
@@ -344,6 +345,7 @@ impl Winograd3x3 {
                 )
             };
             // The t * t products are independent: whole products go to the threads.
+            let m_len = m_len.max(1); // chunks of 0 would panic; an empty map has none
             if ways > 1 {
                 prod.par_chunks_mut(m_len).enumerate().for_each(product);
             } else {
