@@ -1,5 +1,5 @@
 //! Cheaper detection for video: once faces are found, the next frames only search a
-//! small window around each, at a scale where the face is about 64 px wide. A full scan
+//! small window around each, at a scale where the face is about 52 px wide. A full scan
 //! runs every `full_scan_every` frames, whenever a followed face is lost (so a face that
 //! leaves costs one full scan, and recall stays that of detecting every frame), and on
 //! every frame while the searches would cost about as much as a full scan (many or
@@ -8,7 +8,7 @@
 //! whole interval.
 
 use crate::detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
-use crate::pipeline::merge_and_sort;
+use crate::pipeline::{merge_and_sort, PipelineConfig};
 use image::imageops::FilterType;
 use image::GrayImage;
 use std::sync::Arc;
@@ -67,7 +67,7 @@ impl FaceTracker {
             last_full_faces: 0,
             full_scans: 0,
             full_scan_every: 15,
-            merge_iou: 0.4,
+            merge_iou: PipelineConfig::default().merge_iou,
         }
     }
 
