@@ -8,14 +8,14 @@ use moodtune_fer::classifier::cascade_summary;
 use moodtune_fer::data::Dataset;
 use moodtune_fer::model::{Arch, Tta};
 use moodtune_fer::{Classifier, Evaluation};
-use moodtune_fer_train::{Optimizer, Schedule, TrainConfig};
+use moodtune_fer_train::TrainConfig;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
 pub enum FerCommand {
     /// Train a network on FER2013 Training, selecting on PublicTest (needs the `train` build).
-    Train(TrainArgs),
+    Train(TrainConfig),
     /// Accuracy, per-class precision/recall/F1, confusion matrix and calibration of a model.
     Eval(EvalArgs),
     /// Architecture, size, cost and stored preprocessing of a model.
@@ -89,96 +89,6 @@ pub struct EnsembleArgs {
     /// with `fer eval` after calibrating.
     #[arg(long)]
     half: bool,
-}
-
-#[derive(clap::Args)]
-pub struct TrainArgs {
-    /// Architecture from the registry: paper, paper-table, slimvgg, widevgg.
-    #[arg(long, default_value = "slimvgg")]
-    arch: String,
-    /// FER2013 CSV / CSV.gz or image folder with Training/ and PublicTest/.
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Run directory: checkpoints, metrics.jsonl, best.safetensors. Resumed when present.
-    #[arg(long, default_value_os_t = default_run_dir())]
-    run_dir: PathBuf,
-    #[arg(long, default_value_t = 14)]
-    epochs: usize,
-    #[arg(long, default_value_t = 64)]
-    batch: usize,
-    #[arg(long, default_value_t = 0.05)]
-    lr: f64,
-    #[arg(long, value_enum, default_value_t = Optimizer::Sgd)]
-    optimizer: Optimizer,
-    #[arg(long, value_enum, default_value_t = Schedule::OneCycle)]
-    schedule: Schedule,
-    #[arg(long, default_value_t = 5e-4)]
-    weight_decay: f64,
-    #[arg(long, default_value_t = 0.1)]
-    label_smoothing: f64,
-    /// Turn data augmentation off (crops, flips, jitter, erasing).
-    #[arg(long)]
-    no_augment: bool,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
-    /// Batches per epoch cap, for quick trial runs (0 = all).
-    #[arg(long, default_value_t = 0)]
-    max_batches: usize,
-    /// Evaluate on a fixed sample of this many PublicTest faces (0 = all).
-    #[arg(long, default_value_t = 0)]
-    max_eval: usize,
-    /// Preprocessing steps stored with the model, e.g. "equalize,median3".
-    #[arg(long, default_value = "")]
-    preprocess: String,
-    /// Start from an exported model's weights (fine-tuning / warm restart).
-    #[arg(long)]
-    init: Option<PathBuf>,
-    /// Distil from this model (e.g. an ensemble file): its probabilities on each training
-    /// face are soft targets next to the labels.
-    #[arg(long)]
-    teacher: Option<PathBuf>,
-    /// Weight of the teacher's soft targets in the loss (0-1; the labels get the rest).
-    #[arg(long, default_value_t = 0.5, requires = "teacher")]
-    distill: f64,
-    /// Distillation temperature: teacher and student soft targets are softmaxes at this
-    /// temperature (above 1 keeps the teacher's view of the wrong classes).
-    #[arg(long, default_value_t = moodtune_fer_train::default_distill_temperature(), requires = "teacher")]
-    distill_temperature: f64,
-    /// The teacher labels each augmented batch as the student sees it, instead of every
-    /// training face once (slower: one teacher pass per member per batch).
-    #[arg(long, requires = "teacher")]
-    online_teacher: bool,
-    /// Also keep an exponential moving average of the weights with this decay per step
-    /// (e.g. 0.999; 0 = off), evaluated every epoch: the better of the two is kept.
-    #[arg(long, default_value_t = 0.0)]
-    ema: f64,
-    /// Train in bfloat16 on float32 master weights: about 1.9x the images/s on CPUs with
-    /// AVX512-BF16 (Zen 4, Sapphire Rapids), slower elsewhere. Evaluation and the exported
-    /// weights stay float32.
-    #[arg(long)]
-    bf16: bool,
-    /// Augmentation also rotates training faces up to 10 degrees and zooms them up to 10%.
-    #[arg(long, conflicts_with = "no_augment")]
-    affine: bool,
-    /// Augmentation also shifts training faces up to this many pixels either way (border
-    /// pixels repeat): for networks whose input is the whole 48x48 face (`paper`,
-    /// `paper-table`), which random crops cannot move.
-    #[arg(long, default_value_t = 0, conflicts_with = "no_augment")]
-    shift: usize,
-    /// Dropout before every dense layer (0-1); by default 0.3 for networks with
-    /// BatchNorm and none for those without.
-    #[arg(long, value_parser = dropout_probability)]
-    dropout: Option<f64>,
-}
-
-fn dropout_probability(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(p) if (0.0..1.0).contains(&p) => Ok(p),
-        Ok(_) => Err(format!("{text} is not a probability in [0, 1)")),
-        Err(e) => Err(format!("{text}: {e}")),
-    }
 }
 
 #[derive(clap::Args)]
@@ -271,62 +181,18 @@ fn typed_train_settings(root: &clap::ArgMatches) -> Vec<String> {
         return Vec::new();
     };
     // The matches also hold the derive's group named after the struct: only flags count.
-    let flags = <TrainArgs as clap::Args>::augment_args(clap::Command::new("train"));
+    let flags = <TrainConfig as clap::Args>::augment_args(clap::Command::new("train"));
     flags
         .get_arguments()
         .map(|arg| arg.get_id().as_str())
         .filter(|id| train.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
-        .map(|id| match id {
-            "no_augment" => "augment".to_string(),
-            name => name.to_string(),
-        })
+        .map(str::to_string)
         .collect()
 }
 
-fn default_run_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join(".cache/moodtune/runs/default")
-}
-
-/// The settings `a` asks for; the data (when not given) and the checks are the app's.
-fn config_of(a: TrainArgs) -> TrainConfig {
-    TrainConfig {
-        arch: a.arch,
-        data: a.data.unwrap_or_default(),
-        run_dir: a.run_dir,
-        epochs: a.epochs,
-        batch: a.batch,
-        lr: a.lr,
-        weight_decay: a.weight_decay,
-        label_smoothing: a.label_smoothing,
-        optimizer: a.optimizer,
-        schedule: a.schedule,
-        augment: !a.no_augment,
-        seed: a.seed,
-        threads: a.threads,
-        max_batches: a.max_batches,
-        max_eval: a.max_eval,
-        preprocess: a.preprocess,
-        init: a.init,
-        distill: if a.teacher.is_some() { a.distill } else { 0.0 },
-        distill_temperature: a.distill_temperature,
-        online_teacher: a.online_teacher,
-        teacher: a.teacher,
-        ema: a.ema,
-        bf16: a.bf16,
-        affine: a.affine,
-        shift: a.shift,
-        dropout: a.dropout,
-    }
-}
-
 /// `typed`: the settings given on the command line, by their names in [`TrainConfig`].
-fn train(a: TrainArgs, typed: &[String]) -> Result<()> {
-    let data_given = a.data.is_some();
-    let cfg = train::settle(config_of(a), data_given, typed)?;
-    moodtune_fer_train::train(&cfg)
+fn train(cfg: TrainConfig, typed: &[String]) -> Result<()> {
+    moodtune_fer_train::train(&train::settle(cfg, typed)?)
 }
 
 pub(crate) fn load_split(data: Option<PathBuf>, usage: &str) -> Result<Dataset> {

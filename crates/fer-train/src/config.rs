@@ -28,70 +28,125 @@ pub const CONFIG_FILE: &str = "config.json";
 /// A run directory's last epoch: weights, optimizer state and progress.
 pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The settings of `moodtune fer train`: the same struct is the command line (each doc
+/// comment is the flag's help) and the run directory's `config.json`, so a setting has
+/// one name everywhere. A field's serde name is its clap id, which lets a resumed run
+/// tell typed flags from defaults.
+#[derive(Debug, Clone, Serialize, Deserialize, clap::Args)]
 pub struct TrainConfig {
+    /// Architecture from the registry: paper, paper-table, slimvgg, widevgg.
+    #[arg(long, default_value = "slimvgg")]
     pub arch: String,
+    /// FER2013 CSV / CSV.gz or image folder with Training/ and PublicTest/ [default: the
+    /// resumed run's, else ../shared/data/fer2013/fer2013.csv.gz].
+    #[arg(long, default_value = "", hide_default_value = true, value_parser = any_path)]
     pub data: PathBuf,
+    /// Run directory: checkpoints, metrics.jsonl, best.safetensors. Resumed when present.
+    #[arg(long, default_value_os_t = default_run_dir())]
     pub run_dir: PathBuf,
+    #[arg(long, default_value_t = 14)]
     pub epochs: usize,
+    #[arg(long, default_value_t = 64)]
     pub batch: usize,
+    #[arg(long, default_value_t = 0.05)]
     pub lr: f64,
+    #[arg(long, default_value_t = 5e-4)]
     pub weight_decay: f64,
+    #[arg(long, default_value_t = 0.1)]
     pub label_smoothing: f64,
+    #[arg(long, value_enum, default_value_t = Optimizer::Sgd)]
     pub optimizer: Optimizer,
+    #[arg(long, value_enum, default_value_t = Schedule::OneCycle)]
     pub schedule: Schedule,
+    /// Turn data augmentation off (crops, flips, jitter, erasing).
+    #[arg(long = "no-augment", action = clap::ArgAction::SetFalse)]
     pub augment: bool,
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[arg(long, default_value_t = 2)]
     pub threads: usize,
-    /// Stop after this many batches per epoch (quick runs and tests); 0 = all.
+    /// Batches per epoch cap, for quick trial runs and tests (0 = all).
+    #[arg(long, default_value_t = 0)]
     pub max_batches: usize,
-    /// Evaluate on at most this many PublicTest images; 0 = all.
+    /// Evaluate on a fixed sample of this many PublicTest faces (0 = all).
+    #[arg(long, default_value_t = 0)]
     pub max_eval: usize,
-    /// Preprocessing steps stored with the exported weights.
+    /// Preprocessing steps stored with the model, e.g. "equalize,median3".
+    #[arg(long, default_value = "")]
     pub preprocess: String,
-    /// Start from these weights (an exported model of the same architecture) instead of
-    /// a seeded random initialisation: fine-tuning and warm restarts.
+    /// Start from an exported model's weights (same architecture) instead of a seeded
+    /// random initialisation: fine-tuning and warm restarts.
     #[serde(default)]
+    #[arg(long)]
     pub init: Option<PathBuf>,
-    /// Knowledge distillation: a model (typically an ensemble file) whose probabilities
-    /// on each training face become soft targets.
+    /// Distil from this model (e.g. an ensemble file): its probabilities on each training
+    /// face are soft targets next to the labels.
     #[serde(default)]
+    #[arg(long)]
     pub teacher: Option<PathBuf>,
-    /// Weight of the soft-target loss against the (label-smoothed) hard-label loss, 0-1.
+    /// Weight of the teacher's soft targets in the loss (0-1; the labels get the rest).
     #[serde(default)]
+    #[arg(long, default_value_t = 0.5, requires = "teacher")]
     pub distill: f64,
-    /// Distillation temperature: the teacher's targets are its softmax at this
-    /// temperature (its own calibration temperature is ignored), the student's soft term
-    /// uses the same and is scaled by its square. Above 1 it keeps the teacher's ranking
-    /// of the wrong classes, which a teacher labelling its own training faces hides.
+    /// Distillation temperature: teacher and student soft targets are softmaxes at this
+    /// temperature (the teacher's own calibration temperature is ignored; the soft term
+    /// is scaled by its square). Above 1 it keeps the teacher's ranking of the wrong
+    /// classes, which a teacher labelling its own training faces hides.
     #[serde(default = "default_distill_temperature")]
+    #[arg(long, default_value_t = default_distill_temperature(), requires = "teacher")]
     pub distill_temperature: f64,
-    /// The teacher labels each augmented batch as the student sees it (its networks run
-    /// beside the student), instead of labelling every training face once up front.
+    /// The teacher labels each augmented batch as the student sees it, instead of every
+    /// training face once (slower: one teacher pass per member per batch).
     #[serde(default)]
+    #[arg(long, requires = "teacher")]
     pub online_teacher: bool,
-    /// Keep an exponential moving average of the weights with this decay per step (0 =
-    /// off) and evaluate it beside the live network every epoch; the better of the two
-    /// becomes best.safetensors.
+    /// Also keep an exponential moving average of the weights with this decay per step
+    /// (e.g. 0.999; 0 = off), evaluated every epoch: the better of the two is kept.
     #[serde(default)]
+    #[arg(long, default_value_t = 0.0)]
     pub ema: f64,
-    /// Train in bfloat16 on float32 master weights (convolutions and dense layers), about
-    /// 1.9x faster on CPUs with AVX512-BF16; evaluation and the exported weights stay
-    /// float32.
+    /// Train in bfloat16 on float32 master weights: about 1.9x the images/s on CPUs with
+    /// AVX512-BF16 (Zen 4, Sapphire Rapids), slower elsewhere. Evaluation and the
+    /// exported weights stay float32.
     #[serde(default)]
+    #[arg(long)]
     pub bf16: bool,
-    /// Augmentation also rotates (up to 10 degrees either way) and zooms (up to 10%) each
-    /// training face about its crop's centre.
+    /// Augmentation also rotates training faces up to 10 degrees and zooms them up to 10%
+    /// about the crop's centre.
     #[serde(default)]
+    #[arg(long, conflicts_with = "augment")]
     pub affine: bool,
-    /// Augmentation also translates each training face up to this many pixels either way
-    /// (0 = off): the shifts a network whose input is the whole face gets no crop for.
+    /// Augmentation also shifts training faces up to this many pixels either way (border
+    /// pixels repeat): for networks whose input is the whole 48x48 face (`paper`,
+    /// `paper-table`), which random crops cannot move.
     #[serde(default)]
+    #[arg(long, default_value_t = 0, conflicts_with = "augment")]
     pub shift: usize,
-    /// Dropout before every dense layer; `None` is the architecture's default (0.3 with
-    /// BatchNorm, none without).
+    /// Dropout before every dense layer (0-1); by default 0.3 for networks with
+    /// BatchNorm and none for those without.
     #[serde(default)]
+    #[arg(long, value_parser = dropout_probability)]
     pub dropout: Option<f64>,
+}
+
+/// `--data` as typed; empty (its default) means "find it" when the run is settled.
+fn any_path(text: &str) -> Result<PathBuf, String> {
+    Ok(PathBuf::from(text))
+}
+
+fn dropout_probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..1.0).contains(&p) => Ok(p),
+        Ok(_) => Err(format!("{text} is not a probability in [0, 1)")),
+        Err(e) => Err(format!("{text}: {e}")),
+    }
+}
+
+fn default_run_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".cache/moodtune/runs/default")
 }
 
 pub fn default_distill_temperature() -> f64 {

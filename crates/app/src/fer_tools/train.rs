@@ -5,16 +5,21 @@ use anyhow::{bail, Result};
 use moodtune_fer::model::Arch;
 use moodtune_fer_train::TrainConfig;
 
-/// The settings a run trains with: `cfg` as asked for, where `data_given` says whether
-/// `cfg.data` was given and `typed` names the settings given on the command line (by
-/// their names in [`TrainConfig`]). A run directory that resumes brings its own
-/// settings: the data need not be given again, and settings left at their defaults ask
-/// for nothing (only typed ones that differ are reported as ignored). Bad values are
-/// errors naming the flag, not a libtorch panic or an empty run.
-pub fn settle(mut cfg: TrainConfig, data_given: bool, typed: &[String]) -> Result<TrainConfig> {
+/// The settings a run trains with: `cfg` as asked for, where `typed` names the settings
+/// given on the command line (by their names in [`TrainConfig`]; without "data" the data
+/// is found). A run directory that resumes brings its own settings: the data need not be
+/// given again, and settings left at their defaults ask for nothing (only typed ones
+/// that differ are reported as ignored). Bad values are errors naming the flag, not a
+/// libtorch panic or an empty run.
+pub fn settle(mut cfg: TrainConfig, typed: &[String]) -> Result<TrainConfig> {
     Arch::by_name(&cfg.arch)?;
+    if cfg.teacher.is_none() {
+        // `--distill` has a default for when a teacher is given; without one nothing
+        // is distilled.
+        cfg.distill = 0.0;
+    }
     let stored = TrainConfig::resumable(&cfg.run_dir)?;
-    if !data_given {
+    if !typed.iter().any(|t| t == "data") {
         cfg.data = match &stored {
             Some(run) => run.data.clone(),
             None => data_path(None)?,
@@ -60,4 +65,48 @@ fn check(cfg: &TrainConfig) -> Result<()> {
         bail!("--weight-decay must be 0 or more, not {}", cfg.weight_decay);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::path::PathBuf;
+
+    #[derive(Parser)]
+    struct Train {
+        #[command(flatten)]
+        cfg: TrainConfig,
+    }
+
+    fn parsed(args: &[&str]) -> TrainConfig {
+        Train::try_parse_from(std::iter::once("train").chain(args.iter().copied()))
+            .unwrap()
+            .cfg
+    }
+
+    #[test]
+    fn the_command_line_settles_into_a_run_config() {
+        let run = tempfile::tempdir().unwrap();
+        let run_dir = run.path().to_str().unwrap();
+        let typed = ["data".to_string(), "run_dir".to_string()];
+        let cfg = parsed(&["--data", "faces.csv", "--run-dir", run_dir, "--no-augment"]);
+        assert!(!cfg.augment);
+        // The default weight of a teacher is dropped when there is no teacher.
+        assert_eq!(cfg.distill, 0.5);
+        let settled = settle(cfg, &typed).unwrap();
+        assert_eq!(settled.distill, 0.0);
+        assert_eq!(settled.data, PathBuf::from("faces.csv"));
+
+        let err = settle(parsed(&["--run-dir", run_dir, "--lr=-1"]), &typed)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--lr"), "{err}");
+        let err = settle(parsed(&["--arch", "nonet", "--run-dir", run_dir]), &typed)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nonet"), "{err}");
+        assert!(Train::try_parse_from(["train", "--no-augment", "--shift", "2"]).is_err());
+        assert!(Train::try_parse_from(["train", "--distill", "0.2"]).is_err());
+    }
 }
