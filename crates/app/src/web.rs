@@ -1,6 +1,6 @@
 //! The web app's operations over the real crates, as one object the server shares
-//! between threads. It speaks the app's own types; the `serve` command converts them to
-//! the server's wire types at one boundary.
+//! between threads. It speaks the app's own types; moodtune-web converts them to the
+//! server's wire types at one boundary.
 
 use crate::detect::{live_tracker, pipeline, Scene};
 use crate::error::{Error, Result};
@@ -8,9 +8,12 @@ use crate::mood::main_face;
 use crate::playlist::{Playlist, PlaylistRequest, Recommender};
 use crate::streams::Trackers;
 use moodtune_core::{Emotion, ExpressionClassifier};
-use moodtune_faces::{load_luma_bytes_within, DecodeLimits, FacePipeline, FaceResult};
+use moodtune_faces::{load_luma_bytes_within, DecodeLimits, FacePipeline};
 use moodtune_library::FeedbackKind;
-use moodtune_library::{Library, Song, SongId};
+use moodtune_library::{Library, SongId};
+// The types of the web app's answers, so its adapter needs no domain crate of its own.
+pub use moodtune_faces::FaceResult;
+pub use moodtune_library::Song;
 use moodtune_recommend::Session;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -151,7 +154,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What [`WebApp::open`] did to the library besides opening it.
+pub struct Opened {
+    pub app: WebApp,
+    /// The library file.
+    pub db: PathBuf,
+    /// The demo songs it installed, the library being empty.
+    pub demo: Option<moodtune_library::demo::DemoReport>,
+}
+
 impl WebApp {
+    /// The web app of `moodtune serve`: the library at `db` (the default one when
+    /// `None`; created, with the demo songs when empty) and the expression model file
+    /// (the shipped one when `None`).
+    pub fn open(db: Option<&Path>, model: Option<&Path>) -> anyhow::Result<Opened> {
+        use crate::open::{data_dir_of, install_demo_if_empty, open_library_at, Missing};
+        let mut lib = open_library_at(db, Missing::Create)?;
+        let db = lib.path().to_path_buf();
+        let demo = install_demo_if_empty(&mut lib)?;
+        let classifier = crate::detect::load_classifier(model)?;
+        let name = crate::detect::model_name(model);
+        let app = WebApp::new(lib, Arc::new(classifier), name, data_dir_of(&db))?;
+        Ok(Opened { app, db, demo })
+    }
+
     /// `data_dir` keeps the uploaded song lists (under `imports/`). Opens a second
     /// connection to `lib`'s file for reads.
     pub fn new(

@@ -49,7 +49,12 @@ fn workspace_graph() -> BTreeMap<String, BTreeSet<String>> {
 const FACE_SIDE: &[&str] = &["moodtune-faces", "moodtune-fer"];
 const LIBRARY_SIDE: &[&str] = &["moodtune-library", "moodtune-lyrics", "moodtune-recommend"];
 /// The adapters and the glue: nothing below them may depend on them.
-const UPPER: &[&str] = &["moodtune-app", "moodtune-server", "moodtune"];
+const UPPER: &[&str] = &[
+    "moodtune-app",
+    "moodtune-server",
+    "moodtune-web",
+    "moodtune",
+];
 
 #[test]
 fn the_layers_depend_only_downwards() {
@@ -92,4 +97,21 @@ fn the_layers_depend_only_downwards() {
     }
     // The app is glue, not HTTP.
     assert!(!graph["moodtune-app"].contains("moodtune-server"));
+
+    // The web adapter converts between the app and the server and nothing else: it
+    // reaches the domain only through the app, and only it and the binary see both.
+    let web: Vec<_> = graph["moodtune-web"].iter().collect();
+    assert_eq!(
+        web,
+        ["moodtune-app", "moodtune-core", "moodtune-server"],
+        "moodtune-web depends on {web:?}"
+    );
+    for (krate, deps) in &graph {
+        if deps.contains("moodtune-app") && deps.contains("moodtune-server") {
+            assert!(
+                krate == "moodtune-web" || krate == "moodtune",
+                "{krate} joins the app and the server: that is moodtune-web's job"
+            );
+        }
+    }
 }

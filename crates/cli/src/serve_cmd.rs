@@ -2,16 +2,10 @@
 //! song library and recommender.
 
 use anyhow::Context;
-use moodtune_app::open::{data_dir_of, install_demo_if_empty, open_library_at, Missing};
 use moodtune_app::player::{self, MpdFollower, MpdTarget};
 use moodtune_app::web::WebApp;
-use moodtune_app::Error;
-use moodtune_core::{Emotion, FeedbackKind};
-use moodtune_server::{
-    Analysis, Backend, BackendError, BackendInfo, BackendResult, FaceResult, HostAllowlist,
-    ImportProgress, ImportSummary, Recommendation, Song, SongId, SongPage, Strategy,
-};
-use std::collections::HashSet;
+use moodtune_server::HostAllowlist;
+use moodtune_web::Web;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,21 +101,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         (Some(addr), Some(dir)) => Some(crate::playlist_cmd::mpd_target(addr, dir)?),
         _ => None,
     };
-    let mut lib = open_library_at(args.db.as_deref(), Missing::Create)?;
-    let db = lib.path().to_path_buf();
-    if let Some(report) = install_demo_if_empty(&mut lib)? {
+    let opened = WebApp::open(args.db.as_deref(), args.model.as_deref())?;
+    if let Some(report) = opened.demo {
         eprintln!(
             "Installed {} demo songs in {} (import your own library from the page to replace them)",
             report.added,
-            db.display()
+            opened.db.display()
         );
     }
-    let classifier = moodtune_app::detect::load_classifier(args.model.as_deref())?;
-    let model = moodtune_app::detect::model_name(args.model.as_deref());
     // `[::ffff:127.0.0.1]` is loopback too.
     let loopback = moodtune_server::is_loopback_ip(addr.ip());
-    let mut app = WebApp::new(lib, Arc::new(classifier), model, data_dir_of(&db))?
-        .with_upload_audio_links(args.link_uploaded_audio);
+    let mut app = opened.app.with_upload_audio_links(args.link_uploaded_audio);
     if let Some(target) = mpd {
         app = app.with_mpd(follow_in_mpd(target));
     }
@@ -200,166 +190,6 @@ fn open_browser(url: &str) {
         .spawn()
     {
         eprintln!("could not open a browser ({cmd}: {e}); open {url} yourself");
-    }
-}
-
-/// The web app behind the server's [`Backend`] trait: the one place where the app's
-/// types become the server's wire types.
-pub struct Web(pub WebApp);
-
-fn wire_error(e: Error) -> BackendError {
-    match e {
-        Error::BadInput(m) => BackendError::BadInput(m),
-        Error::NotFound(m) => BackendError::NotFound(m),
-        Error::Busy(m) => BackendError::Busy(m),
-        Error::Internal(m) => BackendError::Internal(m),
-    }
-}
-
-fn wire_song(s: moodtune_library::Song) -> Song {
-    Song {
-        id: s.id,
-        emotion: s.emotion(),
-        has_audio: s.audio_path.is_some(),
-        title: s.title,
-        artist: s.artist,
-        tags: s.tags,
-    }
-}
-
-fn wire_face(f: &moodtune_faces::FaceResult) -> FaceResult {
-    FaceResult {
-        bbox: f.bbox,
-        probs: f.probabilities,
-        flags: f
-            .flags
-            .iter()
-            .map(|flag| format!("{flag:?}").to_lowercase())
-            .collect(),
-    }
-}
-
-impl Backend for Web {
-    fn info(&self) -> BackendResult<BackendInfo> {
-        Ok(BackendInfo {
-            library: self.0.library_name(),
-            songs: self.0.song_count().map_err(wire_error)?,
-            model: self.0.model_name().to_string(),
-        })
-    }
-
-    fn analyze(&self, image: &[u8], stream: Option<&str>) -> BackendResult<Analysis> {
-        let a = self.0.analyze(image, stream).map_err(wire_error)?;
-        Ok(Analysis {
-            width: a.width,
-            height: a.height,
-            faces: a.faces.iter().map(wire_face).collect(),
-            main_face: a.main_face,
-        })
-    }
-
-    fn playlist(
-        &self,
-        emotion: Emotion,
-        strategy: Strategy,
-        exclude: &HashSet<SongId>,
-        limit: usize,
-    ) -> BackendResult<Vec<Recommendation>> {
-        let (list, songs) = self
-            .0
-            .playlist(emotion, strategy, exclude, limit)
-            .map_err(wire_error)?;
-        Ok(list
-            .entries
-            .into_iter()
-            .filter_map(|e| {
-                let song = songs.iter().find(|s| s.id == e.rec.id)?.clone();
-                Some(Recommendation {
-                    song: Song {
-                        // The library it was recommended from (a `lift` step's).
-                        emotion: Some(e.rec.emotion),
-                        ..wire_song(song)
-                    },
-                    score: e.rec.score,
-                    reason: e.rec.explanation,
-                    filled: e.filled_for.is_some(),
-                })
-            })
-            .collect())
-    }
-
-    fn songs(
-        &self,
-        query: &str,
-        emotion: Option<Emotion>,
-        offset: usize,
-        limit: usize,
-    ) -> BackendResult<SongPage> {
-        let page = self
-            .0
-            .songs(query, emotion, offset, limit)
-            .map_err(wire_error)?;
-        Ok(SongPage {
-            total: page.total,
-            songs: page.songs.into_iter().map(wire_song).collect(),
-        })
-    }
-
-    fn picks(&self, emotion: Emotion) -> BackendResult<Vec<Song>> {
-        let songs = self.0.picks(emotion).map_err(wire_error)?;
-        Ok(songs.into_iter().map(wire_song).collect())
-    }
-
-    fn set_picks(&self, emotion: Emotion, songs: &[SongId]) -> BackendResult<Vec<Song>> {
-        let songs = self.0.set_picks(emotion, songs).map_err(wire_error)?;
-        Ok(songs.into_iter().map(wire_song).collect())
-    }
-
-    fn feedback(&self, song: SongId, emotion: Emotion, kind: FeedbackKind) -> BackendResult<()> {
-        self.0.feedback(song, emotion, kind).map_err(wire_error)
-    }
-
-    fn import_progress(&self) -> BackendResult<ImportProgress> {
-        let p = self.0.upload_progress();
-        Ok(ImportProgress {
-            active: p.active,
-            stage: p.stage,
-            done: p.done,
-            total: p.total,
-            x_real_time: p.x_real_time,
-        })
-    }
-
-    fn import(&self, filename: &str, bytes: &[u8]) -> BackendResult<ImportSummary> {
-        let s = self.0.import_upload(filename, bytes).map_err(wire_error)?;
-        Ok(ImportSummary {
-            imported: s.imported,
-            skipped: s.skipped,
-            messages: s.messages,
-        })
-    }
-
-    fn audio_path(&self, song: SongId) -> BackendResult<Option<PathBuf>> {
-        self.0.audio_path(song).map_err(wire_error)
-    }
-
-    fn playlist_file(
-        &self,
-        emotion: Emotion,
-        strategy: Strategy,
-        format: moodtune_server::PlaylistFileFormat,
-        limit: usize,
-    ) -> BackendResult<Option<(String, Vec<u8>)>> {
-        use moodtune_app::playlist_file::Format;
-        let format = match format {
-            moodtune_server::PlaylistFileFormat::M3u8 => Format::M3u8,
-            moodtune_server::PlaylistFileFormat::Xspf => Format::Xspf,
-        };
-        let file = self
-            .0
-            .playlist_file(emotion, strategy, format, limit)
-            .map_err(wire_error)?;
-        Ok(Some((format.content_type().to_string(), file.bytes)))
     }
 }
 
