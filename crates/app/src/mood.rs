@@ -53,6 +53,16 @@ impl PhotoMood {
     }
 }
 
+impl PhotoMood {
+    /// The mood of the main face of `photo` under the expression model file `model`
+    /// (the shipped one when `None`): what `recommend --photo` and `playlist --photo`
+    /// read.
+    pub fn read(photo: &Path, model: Option<&Path>) -> anyhow::Result<PhotoMood> {
+        let classifier = crate::detect::load_classifier(model)?;
+        mood_from_photo(photo, Arc::new(classifier))
+    }
+}
+
 /// Reads the mood of the main face of a photo; no face is an error naming the file.
 pub fn mood_from_photo(
     photo: &Path,

@@ -135,6 +135,25 @@ struct JsonFile<'a> {
     missing_files: usize,
 }
 
+/// [`render`] for `emotion`'s playlist, where a file without a single song is an error
+/// saying how to get songs with audio (the notes still say what was left out).
+pub fn render_playable(
+    list: &Playlist,
+    songs: &[Song],
+    opts: &Options<'_>,
+    emotion: Emotion,
+) -> anyhow::Result<Rendered> {
+    let file = render(list, songs, opts);
+    if file.tracks == 0 {
+        anyhow::bail!(
+            "none of the {} songs for {} has an audio file: import music files (`moodtune library import FOLDER`) to make a playable playlist",
+            list.entries.len(),
+            emotion.key()
+        );
+    }
+    Ok(file)
+}
+
 /// Renders `list` with the paths and durations of `songs` (the library's songs; those
 /// not on the list are ignored).
 pub fn render(list: &Playlist, songs: &[Song], opts: &Options<'_>) -> Rendered {

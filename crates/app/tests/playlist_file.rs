@@ -1,8 +1,8 @@
 //! Playlist files parse back with every path existing: M3U8 and XSPF, absolute and
 //! relative, with XML special characters escaped and songs without audio counted.
 
-use moodtune_app::playlist::{Playlist, PlaylistRequest, Recommender};
-use moodtune_app::playlist_file::{render, Format, Options, Rendered};
+use moodtune_app::playlist::{playable, Playlist, PlaylistRequest, Recommender};
+use moodtune_app::playlist_file::{render, render_playable, Format, Options, Rendered};
 use moodtune_core::{Emotion, ExpressionClassifier, Strategy};
 use moodtune_library::{Library, NewSong, Song};
 use moodtune_recommend::Session;
@@ -370,4 +370,48 @@ fn the_web_app_writes_the_playlist_file() {
         .playlist_file(Emotion::Sad, Strategy::Match, Format::Xspf, 50)
         .unwrap_err();
     assert!(matches!(err, moodtune_app::Error::NotFound(_)), "{err}");
+}
+
+#[test]
+fn an_unplayable_library_is_an_error_that_says_what_to_do() {
+    fn err<T>(r: anyhow::Result<T>) -> String {
+        format!("{:#}", r.err().expect("an error"))
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut lib = Library::open(dir.path().join("library.sqlite")).unwrap();
+    let happy = PlaylistRequest::new(Emotion::Happy);
+    assert!(err(playable(&lib, &happy)).contains("library is empty"));
+
+    let id = lib.add_song(&NewSong::new("Unsorted", "Nobody")).unwrap();
+    let msg = err(playable(&lib, &happy));
+    assert!(
+        msg.contains("no songs to play for happy") && msg.contains("1 unlabelled"),
+        "{msg}"
+    );
+
+    // Labelled, but without audio: a list, and no file to make of it.
+    lib.set_manual_emotion(id, Some(Emotion::Happy)).unwrap();
+    let (list, songs) = playable(&lib, &happy).unwrap();
+    assert_eq!(list.entries.len(), 1);
+    let opts = Options {
+        format: Format::M3u8,
+        relative_to: None,
+        title: "t".into(),
+    };
+    let msg = err(render_playable(&list, &songs, &opts, Emotion::Happy));
+    assert!(
+        msg.contains("none of the 1 songs for happy has an audio file"),
+        "{msg}"
+    );
+
+    let full = dir.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    let lib = library(&full);
+    let (list, songs) = playable(&lib, &happy).unwrap();
+    assert_eq!(
+        render_playable(&list, &songs, &opts, Emotion::Happy)
+            .unwrap()
+            .tracks,
+        4
+    );
 }

@@ -2,11 +2,11 @@
 //! docs/RESULTS.md.
 
 use crate::fer_cmd::load_split;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use moodtune_app::fer_tools::compare::{load_models, note, rewrite_file, Run};
-use moodtune_fer_baselines::compare::{self, Row, SAMPLE_SEED, SAMPLE_SIZE};
-use moodtune_fer_baselines::{Kernel, Method, TuneOptions};
+use moodtune_fer_baselines::compare::{self, Progress};
+use moodtune_fer_baselines::{Kernel, Method};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -48,51 +48,21 @@ pub fn compare(a: CompareArgs) -> Result<()> {
         );
     }
     let test = load_split(a.data.clone(), "PublicTest")?;
-    let sample = test.sample_indices(SAMPLE_SIZE, SAMPLE_SEED);
     let models = load_models(&a.model)?;
-
     let steps = a.methods.len() * a.kernels.len() + models.len();
     let bar = ProgressBar::new(steps as u64).with_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} methods, {elapsed} {wide_msg}")
             .expect("static template"),
     );
-    // indicatif draws nothing when stderr is not a terminal; logs still need the lines.
-    let say = |line: String| {
-        if bar.is_hidden() {
-            eprintln!("{line}");
-        } else {
-            bar.println(line);
-        }
+    let mut show = |p: Progress| match p {
+        Progress::Step(message) => bar.set_message(message),
+        // indicatif draws nothing when stderr is not a terminal; logs still need the lines.
+        Progress::Log(line) if bar.is_hidden() => eprintln!("{line}"),
+        Progress::Log(line) => bar.println(line),
+        Progress::Done => bar.inc(1),
     };
-    let mut rows: Vec<Row> = Vec::new();
-    for (name, clf) in &models {
-        bar.set_message(format!("{name}: predicting {} faces", test.len()));
-        rows.push(compare::run_cnn(name, clf, &test, &sample));
-        bar.inc(1);
-    }
-    let opts = TuneOptions::default();
-    for &method in &a.methods {
-        for &kernel in &a.kernels {
-            let tag = format!("{}/{}", method.key(), kernel.key());
-            let mut log = |line: &str| {
-                bar.set_message(format!("{tag}: {line}"));
-                say(format!("{tag}: {line}"));
-            };
-            let row =
-                compare::run_baseline(method, kernel, &train, &test, &sample, &opts, &mut log)
-                    .with_context(|| format!("baseline {tag}"))?;
-            say(format!(
-                "{tag}: PublicTest {:.2}%, sample {:.1}%, trained in {:.0} s",
-                row.accuracy * 100.0,
-                row.sample_accuracy * 100.0,
-                row.train_seconds.unwrap_or_default()
-            ));
-            rows.push(row);
-            bar.inc(1);
-        }
-    }
+    let rows = compare::run_all(&models, &a.methods, &a.kernels, &train, &test, &mut show)?;
     bar.finish_and_clear();
-    rows.sort_by(|x, y| y.accuracy.total_cmp(&x.accuracy));
 
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

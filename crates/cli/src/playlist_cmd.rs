@@ -4,10 +4,10 @@
 use anyhow::{bail, Context, Result};
 use moodtune_app::open::{open_library_at, Missing};
 use moodtune_app::player::{self, MpdTarget};
-use moodtune_app::playlist::{PlaylistRequest, Recommender};
-use moodtune_app::playlist_file::{render, Format, Options};
+use moodtune_app::playlist::{playable, PlaylistRequest};
+use moodtune_app::playlist_file::{render_playable, Format, Options};
 use moodtune_core::{Emotion, Strategy};
-use moodtune_recommend::{Session, DEFAULT_LIMIT};
+use moodtune_recommend::DEFAULT_LIMIT;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -114,38 +114,39 @@ pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
         }
     };
     let lib = open_library_at(args.db.as_deref(), Missing::Refuse)?;
-    let rec = Recommender::load(&lib).context("reading the library for the recommender")?;
-    if rec.index().is_empty() {
-        bail!("the library is empty: import songs with `moodtune library import PATH` or install the demo with `moodtune library demo`");
-    }
     let mut request = PlaylistRequest::new(emotion);
     request.strategy = args.strategy;
     request.limit = args.limit;
-    let list = rec.playlist(&request, &Session::new());
-    if list.entries.is_empty() {
-        bail!(
-            "no songs to play for {}: no song has an emotion library yet ({} unlabelled); classify or label songs (`moodtune library classify`)",
-            emotion.key(),
-            list.unlabelled
-        );
-    }
-    let songs = lib.songs().context("reading the library's songs")?;
+    let (list, songs) = playable(&lib, &request)?;
     if let Some(format) = args.format {
-        write_file(
-            &args,
+        let title = format!("moodtune: {} ({})", emotion.key(), args.strategy.key());
+        let relative_to = relative_to.as_deref();
+        let opts = Options {
             format,
-            relative_to.as_deref(),
-            emotion,
-            &list,
-            &songs,
-        )?;
+            relative_to,
+            title,
+        };
+        let file = render_playable(&list, &songs, &opts, emotion)?;
+        for note in file.notes() {
+            eprintln!("{note}");
+        }
+        match &args.output {
+            Some(path) => {
+                moodtune_core::write_atomically(path, |w| w.write_all(&file.bytes))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                let (n, key) = (file.tracks, emotion.key());
+                eprintln!("wrote {n} songs for {key} to {}", path.display());
+            }
+            None => std::io::stdout()
+                .lock()
+                .write_all(&file.bytes)
+                .context("writing the playlist")?,
+        }
     }
     if let Some(target) = &mpd {
-        let sent = player::send(target, &list, &songs)?;
+        let report = player::send(target, &list, &songs)?.report(emotion);
         // Standard output is the playlist's when it is written there.
-        let on_stdout = args.format.is_none() || args.output.is_some();
-        let report = sent.report(emotion);
-        if on_stdout {
+        if args.format.is_none() || args.output.is_some() {
             std::io::stdout()
                 .lock()
                 .write_all(report.as_bytes())
@@ -155,52 +156,4 @@ pub fn run(args: PlaylistArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes the playlist file (or to standard output).
-fn write_file(
-    args: &PlaylistArgs,
-    format: Format,
-    relative_to: Option<&Path>,
-    emotion: Emotion,
-    list: &moodtune_app::playlist::Playlist,
-    songs: &[moodtune_library::Song],
-) -> Result<()> {
-    let title = format!("moodtune: {} ({})", emotion.key(), args.strategy.key());
-    let file = render(
-        list,
-        songs,
-        &Options {
-            format,
-            relative_to,
-            title,
-        },
-    );
-    for note in file.notes() {
-        eprintln!("{note}");
-    }
-    if file.tracks == 0 {
-        bail!(
-            "none of the {} songs for {} has an audio file: import music files (`moodtune library import FOLDER`) to make a playable playlist",
-            list.entries.len(),
-            emotion.key()
-        );
-    }
-    match &args.output {
-        Some(path) => {
-            moodtune_core::write_atomically(path, |w| w.write_all(&file.bytes))
-                .with_context(|| format!("writing {}", path.display()))?;
-            eprintln!(
-                "wrote {} songs for {} to {}",
-                file.tracks,
-                emotion.key(),
-                path.display()
-            );
-        }
-        None => std::io::stdout()
-            .lock()
-            .write_all(&file.bytes)
-            .context("writing the playlist")?,
-    }
-    Ok(())
 }

@@ -105,8 +105,7 @@ pub(crate) fn mood_of_photo(
     photo: &Path,
     model: Option<&Path>,
 ) -> Result<moodtune_app::mood::PhotoMood> {
-    let classifier = moodtune_app::detect::load_classifier(model)?;
-    let mood = moodtune_app::mood::mood_from_photo(photo, std::sync::Arc::new(classifier))?;
+    let mood = moodtune_app::mood::PhotoMood::read(photo, model)?;
     if let Some(note) = mood.caution(photo) {
         eprintln!("note: {note}");
     }

@@ -3,7 +3,7 @@
 //! as a markdown table that can be spliced into docs/RESULTS.md.
 
 use crate::{Baseline, Kernel, Method, TuneOptions};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use moodtune_core::Emotion;
 use moodtune_fer::classifier::fer_image;
 use moodtune_fer::metrics::argmax;
@@ -114,6 +114,60 @@ pub fn run_cnn(name: &str, classifier: &Classifier, test: &Dataset, sample: &[us
         sample_accuracy,
         reference: None,
     }
+}
+
+/// What [`run_all`] tells its caller as it goes.
+pub enum Progress<'a> {
+    /// What the current step is doing now (a bar's message).
+    Step(String),
+    /// A line worth keeping in the log: a baseline's tuning, a finished row.
+    Log(&'a str),
+    /// A model or a baseline is done.
+    Done,
+}
+
+/// The whole comparison: every CNN of `models` and every baseline (`methods` x
+/// `kernels`, trained on `train`), scored on `test`, best first.
+pub fn run_all(
+    models: &[(String, Classifier)],
+    methods: &[Method],
+    kernels: &[Kernel],
+    train: &Dataset,
+    test: &Dataset,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<Row>> {
+    let sample = test.sample_indices(SAMPLE_SIZE, SAMPLE_SEED);
+    let mut rows = Vec::new();
+    for (name, clf) in models {
+        progress(Progress::Step(format!(
+            "{name}: predicting {} faces",
+            test.len()
+        )));
+        rows.push(run_cnn(name, clf, test, &sample));
+        progress(Progress::Done);
+    }
+    let opts = TuneOptions::default();
+    for &method in methods {
+        for &kernel in kernels {
+            let tag = format!("{}/{}", method.key(), kernel.key());
+            let mut log = |line: &str| {
+                progress(Progress::Step(format!("{tag}: {line}")));
+                progress(Progress::Log(&format!("{tag}: {line}")));
+            };
+            let row = run_baseline(method, kernel, train, test, &sample, &opts, &mut log)
+                .with_context(|| format!("baseline {tag}"))?;
+            progress(Progress::Log(&format!(
+                "{tag}: PublicTest {:.2}%, sample {:.1}%, trained in {:.0} s",
+                row.accuracy * 100.0,
+                row.sample_accuracy * 100.0,
+                row.train_seconds.unwrap_or_default()
+            )));
+            rows.push(row);
+            progress(Progress::Done);
+        }
+    }
+    rows.sort_by(|x, y| y.accuracy.total_cmp(&x.accuracy));
+    Ok(rows)
 }
 
 fn percent(v: f64) -> String {

@@ -82,6 +82,28 @@ impl Playlist {
     }
 }
 
+/// `request`'s playlist for a new session over `lib`, with the library's songs (their
+/// paths and durations, for a playlist file or a player). An empty library, or one whose
+/// songs have no emotion library yet, is an error saying what to do: a file or a player
+/// has no use for an empty list.
+pub fn playable(lib: &Library, request: &PlaylistRequest) -> anyhow::Result<(Playlist, Vec<Song>)> {
+    use anyhow::{bail, Context};
+    let rec = Recommender::load(lib).context("reading the library for the recommender")?;
+    if rec.index().is_empty() {
+        bail!("the library is empty: import songs with `moodtune library import PATH` or install the demo with `moodtune library demo`");
+    }
+    let list = rec.playlist(request, &Session::new());
+    if list.entries.is_empty() {
+        bail!(
+            "no songs to play for {}: no song has an emotion library yet ({} unlabelled); classify or label songs (`moodtune library classify`)",
+            request.emotion.key(),
+            list.unlabelled
+        );
+    }
+    let songs = lib.songs().context("reading the library's songs")?;
+    Ok((list, songs))
+}
+
 /// The recommender index over the library's songs with the taste (picks, feedback) it
 /// ranks for. Picks and feedback update the taste in place; only a change of songs
 /// rebuilds the index.
