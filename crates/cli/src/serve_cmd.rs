@@ -5,11 +5,9 @@ use anyhow::Context;
 use moodtune_app::player::{self, MpdFollower, MpdTarget};
 use moodtune_app::web::WebApp;
 use moodtune_server::HostAllowlist;
-use moodtune_web::Web;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -78,23 +76,7 @@ impl ServeArgs {
     }
 }
 
-/// glibc gives each thread that allocates concurrently its own arena, up to eight per
-/// core, and keeps what was freed in each. The server's blocking threads take turns at
-/// recommender loads (about 200 MB for 150,000 songs, freed at once), so every arena
-/// that served one kept that much: the soak test saw the resident memory ratchet from
-/// 110 MiB to 750 MiB. Two arenas still spread the frame decoders' small allocations,
-/// and a load's memory is reused by the next.
-fn share_freed_memory_between_threads() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; called before the server's
-    // threads exist.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    share_freed_memory_between_threads();
     let addr = args.listen_addr();
     let allowed_hosts = args.allowed_hosts()?;
     let mpd = match (&args.mpd, &args.mpd_music_dir) {
@@ -109,38 +91,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             opened.db.display()
         );
     }
-    // `[::ffff:127.0.0.1]` is loopback too.
-    let loopback = moodtune_server::is_loopback_ip(addr.ip());
     let mut app = opened.app.with_upload_audio_links(args.link_uploaded_audio);
     if let Some(target) = mpd {
         app = app.with_mpd(follow_in_mpd(target));
     }
-    let backend = Web(app);
-
-    if !loopback {
-        eprintln!(
-            "warning: listening on {}, not on loopback: anyone who can reach this address can \
-             use the app, see your library and send it images. Use only on a network you trust.",
-            addr
-        );
-        if addr.ip().is_unspecified() && args.allow_host.is_empty() {
-            eprintln!(
-                "note: only requests to localhost or {addr} are answered; give the name or \
-                 address other computers use with --allow-host NAME (e.g. --allow-host {})",
-                if addr.is_ipv4() {
-                    "192.168.1.20"
-                } else {
-                    "[fd00::20]"
-                }
-            );
-        }
+    for line in moodtune_server::exposure_warnings(addr, !args.allow_host.is_empty()) {
+        eprintln!("{line}");
     }
     let config = moodtune_server::ServerConfig {
         allowed_hosts,
         ..Default::default()
     };
     let open = args.open;
-    moodtune_server::run_blocking(Arc::new(backend), addr, config, |addr| {
+    moodtune_web::serve(app, addr, config, |addr| {
         let url = if addr.ip().is_unspecified() {
             format!("http://127.0.0.1:{}/", addr.port())
         } else {
@@ -218,7 +181,7 @@ mod tests {
     }
 
     #[test]
-    fn allowed_hosts_are_checked_when_read_and_mapped_loopback_is_loopback() {
+    fn allowed_hosts_are_checked_when_read() {
         let parse = |args: &[&str]| {
             ServeCli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
         };
@@ -242,7 +205,5 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("not a host name"), "{err}");
-        let mapped: SocketAddr = "[::ffff:127.0.0.1]:7878".parse().unwrap();
-        assert!(moodtune_server::is_loopback_ip(mapped.ip()));
     }
 }

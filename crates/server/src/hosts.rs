@@ -138,6 +138,33 @@ pub fn is_loopback_ip(ip: IpAddr) -> bool {
     ip.to_canonical().is_loopback()
 }
 
+/// What the user should be told before the server listens on `addr`: that a
+/// non-loopback address exposes the app, and, for an unspecified address with no
+/// `--allow-host` names (`names_allowed`), that other computers' requests will be
+/// refused until one is given. Empty on loopback.
+pub fn exposure_warnings(addr: SocketAddr, names_allowed: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    if is_loopback_ip(addr.ip()) {
+        return lines;
+    }
+    lines.push(format!(
+        "warning: listening on {addr}, not on loopback: anyone who can reach this address can \
+         use the app, see your library and send it images. Use only on a network you trust."
+    ));
+    if addr.ip().is_unspecified() && !names_allowed {
+        let example = if addr.is_ipv4() {
+            "192.168.1.20"
+        } else {
+            "[fd00::20]"
+        };
+        lines.push(format!(
+            "note: only requests to localhost or {addr} are answered; give the name or \
+             address other computers use with --allow-host NAME (e.g. --allow-host {example})"
+        ));
+    }
+    lines
+}
+
 /// `host[:port]` as in a `Host` header or a URL: a name, an IPv4 address or a bracketed
 /// IPv6 address. `None` when it is none of these.
 fn parse_authority(s: &str) -> Option<(Name, Option<u16>)> {
@@ -186,6 +213,21 @@ fn parse_port(p: &str) -> Option<Option<u16>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_exposed_address_is_warned_about() {
+        let warn = |a: &str, named: bool| exposure_warnings(a.parse().unwrap(), named);
+        assert!(warn("127.0.0.1:7878", false).is_empty());
+        assert!(warn("[::ffff:127.0.0.1]:7878", false).is_empty());
+        let lan = warn("192.168.1.5:80", false);
+        assert_eq!(lan.len(), 1);
+        assert!(lan[0].starts_with("warning: listening on 192.168.1.5:80"));
+        let any = warn("0.0.0.0:7878", false);
+        assert_eq!(any.len(), 2);
+        assert!(any[1].contains("--allow-host 192.168.1.20"), "{}", any[1]);
+        assert!(warn("[::]:7878", false)[1].contains("[fd00::20]"));
+        assert_eq!(warn("0.0.0.0:7878", true).len(), 1);
+    }
 
     #[test]
     fn loopback_names_on_any_port() {

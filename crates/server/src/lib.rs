@@ -29,7 +29,7 @@ pub use backend::{
     Strategy,
 };
 pub use connections::ConnectionLimits;
-pub use hosts::{is_loopback_ip, HostAllowlist};
+pub use hosts::{exposure_warnings, is_loopback_ip, HostAllowlist};
 pub use routes::audio_mime;
 pub use session::{Mood, MoodSmoother};
 
