@@ -14,11 +14,19 @@ use std::process::ExitCode;
 pub const DB_HELP: &str =
     "Song library database [default: $MOODTUNE_DB, else <data dir>/moodtune/library.sqlite]";
 
-/// The `--db` option every library command takes.
+/// The `--db` option every library command takes (before or after the command name).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct DbArg {
     #[arg(long, global = true, value_name = "PATH", help = DB_HELP)]
     pub db: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct LibraryArgs {
+    #[command(flatten)]
+    db: DbArg,
+    #[command(subcommand)]
+    command: LibraryCommand,
 }
 
 #[derive(clap::Subcommand)]
@@ -35,8 +43,6 @@ pub enum LibraryCommand {
         /// Print the import reports as JSON.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        db: DbArg,
     },
     /// List songs, optionally of one emotion library or matching a search.
     List {
@@ -52,8 +58,6 @@ pub enum LibraryCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        db: DbArg,
     },
     /// Show everything about one song (by id or title).
     Show {
@@ -62,8 +66,6 @@ pub enum LibraryCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        db: DbArg,
     },
     /// Add or remove tags of a song.
     Tag {
@@ -75,8 +77,6 @@ pub enum LibraryCommand {
         /// Tags to remove (repeat, or separate with commas).
         #[arg(long, short, value_name = "TAG")]
         remove: Vec<String>,
-        #[command(flatten)]
-        db: DbArg,
     },
     /// Set your own emotion label for a song (it always wins over predictions), or remove
     /// it with --clear.
@@ -89,26 +89,20 @@ pub enum LibraryCommand {
         /// Remove the manual label (the prediction, if any, applies again).
         #[arg(long, conflicts_with = "emotion")]
         clear: bool,
-        #[command(flatten)]
-        db: DbArg,
     },
     /// Remove a song from the library (its audio file is left alone).
     Remove {
         /// The song: its id as #ID, or (part of) its title.
         song: String,
-        #[command(flatten)]
-        db: DbArg,
     },
     /// Export the library to an xlsx or CSV file (importable again).
     Export {
         /// Output file: .xlsx or .csv
         #[arg(value_name = "OUT.xlsx|OUT.csv")]
         out: PathBuf,
-        #[command(flatten)]
-        db: DbArg,
     },
-    /// Predict every song's emotion from its lyrics. Manual labels always win; songs
-    /// without lyrics stay unlabelled.
+    /// Give every song an emotion library: from its lyrics, its audio, its tags and your
+    /// labels of similar songs. Manual labels always win. `import` runs this itself.
     Classify {
         /// A lyrics model saved by the lyrics trainer (default: the built-in model).
         #[arg(long, value_name = "MODEL.json")]
@@ -119,8 +113,6 @@ pub enum LibraryCommand {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        db: DbArg,
     },
     /// Write each song's emotion into its audio file as the mood (ID3 TMOO, Vorbis
     /// MOOD, the MP4 mood atom), so other players, and a library rebuilt from the files,
@@ -148,16 +140,12 @@ pub enum LibraryCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
-        #[command(flatten)]
-        db: DbArg,
     },
     /// Install the demo library: 21 synthesized songs, 3 per emotion.
     Demo {
         /// Where to write the demo audio [default: demo-songs/ beside the database].
         #[arg(long, value_name = "DIR")]
         audio_dir: Option<PathBuf>,
-        #[command(flatten)]
-        db: DbArg,
     },
 }
 
@@ -180,9 +168,10 @@ fn exit_code(failed: bool) -> ExitCode {
     }
 }
 
-pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
-    match cmd {
-        LibraryCommand::Import { paths, json, db } => {
+pub fn run(args: LibraryArgs) -> Result<ExitCode> {
+    let db = args.db;
+    match args.command {
+        LibraryCommand::Import { paths, json } => {
             return import(
                 &mut open_library_at(db.db.as_deref(), Missing::Create)?,
                 &paths,
@@ -194,7 +183,6 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             search,
             unlabelled,
             json,
-            db,
         } => {
             let filter = songs::Filter {
                 emotion,
@@ -208,7 +196,7 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
                 print_lines(&text::table(&songs));
             }
         }
-        LibraryCommand::Show { song, json, db } => {
+        LibraryCommand::Show { song, json } => {
             let song = open_library(&db)?.find(&song)?;
             if json {
                 print_json(&song)?;
@@ -216,12 +204,7 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
                 print_lines(&text::details(&song));
             }
         }
-        LibraryCommand::Tag {
-            song,
-            add,
-            remove,
-            db,
-        } => {
+        LibraryCommand::Tag { song, add, remove } => {
             if add.is_empty() && remove.is_empty() {
                 bail!("nothing to do: give --add TAG and/or --remove TAG");
             }
@@ -239,7 +222,6 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             song,
             emotion,
             clear,
-            db,
         } => {
             let mut lib = open_library(&db)?;
             let s = lib.find(&song)?;
@@ -249,13 +231,13 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
                 .with_context(|| format!("song {} vanished while it was labelled", s.id))?;
             println!("{}: {}", now.title, text::describe_emotion(&now));
         }
-        LibraryCommand::Remove { song, db } => {
+        LibraryCommand::Remove { song } => {
             let mut lib = open_library(&db)?;
             let s = lib.find(&song)?;
             lib.delete_song(s.id)?;
             println!("removed {}: {} - {}", s.id, s.artist, s.title);
         }
-        LibraryCommand::Export { out, db } => {
+        LibraryCommand::Export { out } => {
             let n = open_library(&db)?.export(&out)?;
             println!("exported {n} songs to {}", out.display());
         }
@@ -263,7 +245,6 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             model,
             no_audio,
             json,
-            db,
         } => {
             let opts = enrich::Options {
                 lyrics_model: model,
@@ -282,7 +263,6 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             with_tags,
             emotion,
             json,
-            db,
         } => {
             let opts = WriteTagsOptions {
                 dry_run,
@@ -298,7 +278,7 @@ pub fn run(cmd: LibraryCommand) -> Result<ExitCode> {
             }
             return Ok(exit_code(!report.skipped.is_empty()));
         }
-        LibraryCommand::Demo { audio_dir, db } => {
+        LibraryCommand::Demo { audio_dir } => {
             let mut lib = open_library_at(db.db.as_deref(), Missing::Create)?;
             let r = moodtune_app::open::install_demo(&mut lib, audio_dir.as_deref())?;
             println!(

@@ -39,16 +39,14 @@ enum Command {
     /// in MPD (--mpd).
     Playlist(playlist_cmd::PlaylistArgs),
     /// Manage the typical songs that define your taste for each emotion.
-    #[command(subcommand)]
-    Profile(recommend_cmd::ProfileCommand),
+    Profile(recommend_cmd::ProfileArgs),
     /// The mood of audio files: tempo, key, valence, arousal and emotion library.
     ///
     /// Exit status: 0 every file analysed, 1 some file could not be (the others are
     /// still done), 2 a bad command line.
     Analyze(analyze_cmd::AnalyzeArgs),
     /// Import, inspect, label, classify and export the song library.
-    #[command(subcommand)]
-    Library(library_cmd::LibraryCommand),
+    Library(library_cmd::LibraryArgs),
     /// Facial-expression models: train, evaluate, benchmark, plot.
     #[command(subcommand)]
     Fer(fer_cmd::FerCommand),

@@ -3,7 +3,7 @@
 //! The library (SQLite) holds songs, picks and feedback; this module converts them into
 //! the recommender's own types and prints the result.
 
-use crate::library_cmd::DB_HELP;
+use crate::library_cmd::{DbArg, DB_HELP};
 use crate::print_lines;
 use anyhow::{bail, Context, Result};
 use moodtune_app::open::{open_library_at, Missing};
@@ -57,13 +57,19 @@ pub struct RecommendArgs {
     pub skip: Vec<String>,
 }
 
+#[derive(clap::Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    db: DbArg,
+    #[command(subcommand)]
+    command: ProfileCommand,
+}
+
 #[derive(clap::Subcommand)]
 pub enum ProfileCommand {
     /// Set the typical songs for an emotion (ids or titles; three by default in the
     /// design, any number allowed). Replaces the earlier picks unless --add.
     Pick {
-        #[arg(long, value_name = "PATH", help = DB_HELP)]
-        db: Option<PathBuf>,
         /// The emotion whose typical songs these are.
         #[arg(long, short, value_name = "EMOTION")]
         emotion: Emotion,
@@ -76,8 +82,6 @@ pub enum ProfileCommand {
     },
     /// Show the picks and the resulting tag weights (all emotions, or one).
     Show {
-        #[arg(long, value_name = "PATH", help = DB_HELP)]
-        db: Option<PathBuf>,
         /// Only this emotion's profile (default: all seven).
         #[arg(long, short, value_name = "EMOTION")]
         emotion: Option<Emotion>,
@@ -87,8 +91,6 @@ pub enum ProfileCommand {
     },
     /// Remove the picks of an emotion (feedback is kept).
     Clear {
-        #[arg(long, value_name = "PATH", help = DB_HELP)]
-        db: Option<PathBuf>,
         /// The emotion whose typical songs these are.
         #[arg(long, short, value_name = "EMOTION")]
         emotion: Emotion,
@@ -159,20 +161,20 @@ pub fn run(args: RecommendArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_profile(cmd: ProfileCommand) -> Result<ExitCode> {
-    match cmd {
+pub fn run_profile(args: ProfileArgs) -> Result<ExitCode> {
+    let db = args.db;
+    match args.command {
         ProfileCommand::Pick {
-            db,
             emotion,
             add,
             songs,
         } => {
-            let mut lib = open_library(db.as_deref())?;
+            let mut lib = open_library(db.db.as_deref())?;
             let ids = taste::set_picks(&mut lib, emotion, add, &songs)?;
             print_lines(&profile::picks_lines(&lib, emotion, &ids)?);
         }
-        ProfileCommand::Show { db, emotion, json } => {
-            let lib = open_library(db.as_deref())?;
+        ProfileCommand::Show { emotion, json } => {
+            let lib = open_library(db.db.as_deref())?;
             let rec = load(&lib)?;
             let emotions = emotion.map_or(Emotion::ALL.to_vec(), |e| vec![e]);
             if json {
@@ -183,8 +185,8 @@ pub fn run_profile(cmd: ProfileCommand) -> Result<ExitCode> {
                 print_lines(&profile::profiles_lines(&lib, &rec, &emotions, all)?);
             }
         }
-        ProfileCommand::Clear { db, emotion } => {
-            let mut lib = open_library(db.as_deref())?;
+        ProfileCommand::Clear { emotion } => {
+            let mut lib = open_library(db.db.as_deref())?;
             let had = lib.picks(emotion)?.len();
             lib.set_picks(emotion, &[]).context("clearing the picks")?;
             println!("cleared {had} typical {} songs", emotion.key());
