@@ -23,8 +23,8 @@ pub trait FaceDetector: Send + Sync {
     fn name(&self) -> &str;
     /// All faces found, in the coordinates of `gray`, in no particular order.
     fn detect(&self, gray: &GrayImage) -> Vec<Detection>;
-    /// Pixels a scan of a `width` x `height` image examines at its first level: what a
-    /// [`crate::FaceTracker`] weighs its local searches against.
+    /// Pixels a scan of a `width` x `height` image examines, over every level of its
+    /// pyramid: what a [`crate::FaceTracker`] weighs its local searches against.
     fn scanned_pixels(&self, width: u32, height: u32) -> u64 {
         u64::from(width) * u64::from(height)
     }
@@ -184,7 +184,23 @@ impl FaceDetector for SeetaDetector {
 
     fn scanned_pixels(&self, width: u32, height: u32) -> u64 {
         let s = self.working_scale(width, height);
-        (width as f32 * s).round() as u64 * (height as f32 * s).round() as u64
+        let sw = ((width as f32 * s).round() as u32).max(1);
+        let sh = ((height as f32 * s).round() as u32).max(1);
+        // rustface's pyramid: from the working image down by `pyramid_scale` while the
+        // window still fits the smaller side, or the largest face wanted.
+        let mut smallest = sw.min(sh);
+        if self.config.max_face > 0 {
+            smallest = smallest.min(self.config.max_face.max(SEETA_WINDOW));
+        }
+        let min_scale = SEETA_WINDOW as f32 / smallest as f32;
+        let step = self.config.pyramid_scale.clamp(0.1, 0.99);
+        let mut scale = 1.0f32;
+        let mut pixels = 0;
+        while scale >= min_scale {
+            pixels += (sw as f32 * scale) as u64 * (sh as f32 * scale) as u64;
+            scale *= step;
+        }
+        pixels
     }
 
     fn detect(&self, gray: &GrayImage) -> Vec<Detection> {
@@ -245,6 +261,22 @@ impl FaceDetector for SeetaDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scanned_pixels_cover_the_pyramid_down_to_the_largest_face() {
+        // Live: 640x480 works at 320x240, levels 1, 0.7, ... 0.17 (a 40 px window on 240).
+        let live = SeetaDetector::new(SeetaConfig::live()).scanned_pixels(640, 480);
+        assert!((145_000..150_000).contains(&live), "{live}");
+        // A tracker's search: 88 px, faces up to 66 px: levels 1 and 0.7 only.
+        let local = SeetaDetector::new(SeetaConfig {
+            max_side: u32::MAX,
+            max_face: 66,
+            ..SeetaConfig::live()
+        });
+        assert_eq!(local.scanned_pixels(88, 88), 88 * 88 + 61 * 61);
+        // Smaller than the window: nothing is scanned.
+        assert_eq!(local.scanned_pixels(30, 30), 0);
+    }
 
     #[test]
     fn shipped_model_parses() {

@@ -1,16 +1,17 @@
 //! Cheaper detection for video: once faces are found, the next frames only search a
-//! small window around each, at a scale where the face is about 52 px wide. A full scan
+//! small window around each, at a scale where the face is about 44 px wide. A full scan
 //! runs every `full_scan_every` frames, whenever a followed face is lost (so a face that
 //! leaves costs one full scan, and recall stays that of detecting every frame), and on
 //! every frame while the searches would cost about as much as a full scan (many or
-//! small faces). A full scan that finds fewer faces than the previous one is repeated
-//! on the next frame, so a face the cascade missed for one frame is not lost for a
-//! whole interval.
+//! small faces). A full scan that finds fewer faces than one of the three before is
+//! repeated on the next frame, so a face the cascade missed for one frame is not lost
+//! for a whole interval.
 
 use crate::detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
 use crate::pipeline::{merge_and_sort, PipelineConfig};
 use image::imageops::FilterType;
 use image::GrayImage;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Follows the faces of one video stream. One per stream: it keeps state between
@@ -20,8 +21,8 @@ pub struct FaceTracker {
     local: Arc<dyn FaceDetector>,
     tracks: Vec<FaceBox>,
     since_full: u32,
-    /// Faces the last full scan found.
-    last_full_faces: usize,
+    /// Faces the last few full scans found, newest last.
+    recent_full_faces: VecDeque<usize>,
     full_scans: u64,
     /// Run a full-frame scan at least this often (new faces, a bigger face).
     pub full_scan_every: u32,
@@ -29,17 +30,23 @@ pub struct FaceTracker {
     pub merge_iou: f32,
 }
 
-/// Face width, in pixels of the search window, that local searches rescale to: above
-/// the 40 px detector window, so the face may shrink by a fifth between frames.
-const LOCAL_FACE_PX: f32 = 52.0;
+/// Face width, in pixels of the search window, that local searches rescale to: just
+/// above the 40 px detector window, so the face may shrink by a tenth between frames (a
+/// face that shrinks more is lost, and found by the full scan that follows). The
+/// cascade's last stages run on every window near a face, so their cost grows with the
+/// square of this: 44 px searches cost 0.7-0.8x the 52 px ones with the same recall
+/// (faces_bench; docs/FACES.md).
+const LOCAL_FACE_PX: f32 = 44.0;
 /// Largest face a local search looks for, in pixels of its rescaled window: the face
 /// may grow by half between frames. Only the pyramid's top two levels are scanned.
-const LOCAL_MAX_FACE_PX: u32 = 78;
+const LOCAL_MAX_FACE_PX: u32 = 66;
 /// Search window side, in face widths around the last face.
 const SEARCH_SPAN: f32 = 2.0;
 /// More faces than this are not followed: their local searches would cost about a
 /// full scan, so every frame gets one.
 pub const MAX_TRACKED_FACES: usize = 8;
+/// Full scans whose face counts a new scan is compared with.
+const RECENT_FULL_SCANS: usize = 3;
 
 impl FaceTracker {
     /// SeetaFace full scans with `full`; local searches with the same pyramid and step.
@@ -64,7 +71,7 @@ impl FaceTracker {
             local,
             tracks: Vec::new(),
             since_full: 0,
-            last_full_faces: 0,
+            recent_full_faces: VecDeque::with_capacity(RECENT_FULL_SCANS),
             full_scans: 0,
             full_scan_every: 15,
             merge_iou: PipelineConfig::default().merge_iou,
@@ -79,6 +86,7 @@ impl FaceTracker {
     /// Forget the faces (e.g. the camera changed).
     pub fn reset(&mut self) {
         self.tracks.clear();
+        self.recent_full_faces.clear();
     }
 
     /// Faces in this frame, duplicates merged, largest first: every face the last full
@@ -110,22 +118,32 @@ impl FaceTracker {
         } else {
             Vec::new()
         };
-        // A scan that finds fewer faces than the one before may have missed one for a
-        // frame (the cascade flickers on small faces): scan again on the next frame
-        // rather than follow only the rest until the next full scan.
-        self.since_full = if found.len() < self.last_full_faces {
+        // A scan that finds fewer faces than one of the last few may have missed one
+        // for a frame (the cascade flickers on small faces): scan again on the next
+        // frame rather than follow only the rest until the next full scan. A face that
+        // really left stops counting after a few scans.
+        let most_recent = self.recent_full_faces.iter().copied().max().unwrap_or(0);
+        self.since_full = if found.len() < most_recent {
             self.full_scan_every
         } else {
             0
         };
-        self.last_full_faces = found.len();
+        if self.recent_full_faces.len() == RECENT_FULL_SCANS {
+            self.recent_full_faces.pop_front();
+        }
+        self.recent_full_faces.push_back(found.len());
         self.full_scans += 1;
         found
     }
 
-    /// Whether searching around every followed face scans at most half the pixels of
-    /// a full scan. The cascade's cost is mostly per pixel: several small faces (a
-    /// group in front of the camera) are as cheap to find again from scratch.
+    /// Whether searching around every followed face scans at most a quarter of the
+    /// pixels of a full scan, over every pyramid level each scans. Near a face a pixel
+    /// costs more (the cascade's last stages run on every window there): five faces of
+    /// a group at the live setting, at 0.39x the pixels, cost 0.7x a full scan. And a
+    /// group's small faces flicker in and out of the cascade's reach: followed from a
+    /// scan that missed one, the tracker found fewer faces than scanning every frame in
+    /// 6-11 of 80 frames (`zoom_recall`-style sways, docs/FACES.md), so groups are
+    /// scanned in full.
     fn searches_pay(&self, gray: &GrayImage) -> bool {
         let (w, h) = gray.dimensions();
         let local: u64 = self
@@ -134,7 +152,7 @@ impl FaceTracker {
             .filter_map(|prev| search_window(prev, w, h))
             .map(|(_, pw, ph)| self.local.scanned_pixels(pw, ph))
             .sum();
-        2 * local <= self.full.scanned_pixels(w, h)
+        4 * local <= self.full.scanned_pixels(w, h)
     }
 
     fn search_near(&self, gray: &GrayImage, prev: &FaceBox) -> Option<Detection> {
