@@ -65,7 +65,8 @@ fn main() {
                 let ms = median_ms(&mut || {
                     std::hint::black_box(conv.forward(&x));
                 });
-                let macs = (cin * k * k * cout * side * side) as f64;
+                let out_side = side + 2 * pad + 1 - k;
+                let macs = (cin * k * k * cout * out_side * out_side) as f64;
                 // Each Winograd form where it applies, and what inference runs.
                 let mut forms = String::new();
                 for tile in [2, 4] {
@@ -91,6 +92,8 @@ fn main() {
                 );
                 total += ms;
                 total_used += used;
+                // Unpadded kernels (paper-table's 7x7) shrink the map.
+                side = out_side;
             }
             LayerSpec::MaxPool2 => {
                 let x = Tensor {
@@ -123,5 +126,19 @@ fn main() {
     println!(
         "whole pass (Network::logits): {pass:.3} ms, {:.3} ms outside the convolutions",
         pass - total_used
+    );
+    // 64 images on this core: one pass each, or layer by layer over the batch.
+    let batch: Vec<Vec<f32>> = (0..64).map(|_| input.clone()).collect();
+    let t = Instant::now();
+    for x in &batch {
+        std::hint::black_box(net.logits(x.clone()));
+    }
+    let one_by_one = t.elapsed().as_secs_f64() * 1000.0 / 64.0;
+    let t = Instant::now();
+    std::hint::black_box(net.logits_batch(batch.clone()));
+    let batched = t.elapsed().as_secs_f64() * 1000.0 / 64.0;
+    println!(
+        "64 images: {one_by_one:.3} ms each one by one, {batched:.3} ms batched (Network::logits_batch, {:.2}x)",
+        one_by_one / batched
     );
 }

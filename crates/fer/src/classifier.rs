@@ -24,6 +24,10 @@ pub struct Classifier {
     pub cascade: Option<Cascade>,
 }
 
+/// Faces per group in [`Classifier::predict_dataset`]: enough that the deep layers'
+/// weights serve many faces per read, few enough that the threads share the work.
+const DATASET_BATCH: usize = 16;
+
 /// One face's probabilities and the network passes they took.
 #[derive(Debug, Clone, Copy)]
 pub struct Prediction {
@@ -292,11 +296,74 @@ impl Classifier {
             .collect()
     }
 
-    /// [`Classifier::predict_dataset`] with each face's pass count.
+    /// [`Classifier::predict_dataset`] with each face's pass count: groups of
+    /// [`DATASET_BATCH`] faces, one group per thread at a time.
     pub fn predict_dataset_with_passes(&self, ds: &Dataset) -> Vec<Prediction> {
-        (0..ds.len())
-            .into_par_iter()
-            .map(|i| self.predict_on(&fer_image(ds.image(i)), 1))
+        let indices: Vec<usize> = (0..ds.len()).collect();
+        let groups: Vec<Vec<Prediction>> = indices
+            .par_chunks(DATASET_BATCH)
+            .map(|group| {
+                let faces: Vec<GrayImage> = group.iter().map(|&i| fer_image(ds.image(i))).collect();
+                self.predict_batch(&faces)
+            })
+            .collect();
+        groups.into_iter().flatten().collect()
+    }
+
+    /// [`Classifier::predict`] of every face of `faces` on this thread, each network
+    /// running on the whole group at once (`Network::logits_batch`); a cascade's later
+    /// stages run on the faces the earlier ones were unsure of.
+    pub fn predict_batch(&self, faces: &[GrayImage]) -> Vec<Prediction> {
+        let views: Vec<Vec<Vec<f32>>> = faces.iter().map(|f| self.views(f)).collect();
+        let mut logits: Vec<Vec<Vec<f32>>> = vec![Vec::new(); faces.len()];
+        // Each member's logits of every view of the `active` faces, member by member
+        // (as `member_logits` orders them).
+        let run = |members: &[usize], active: &[usize], logits: &mut Vec<Vec<Vec<f32>>>| {
+            for &m in members {
+                let inputs: Vec<Vec<f32>> = active
+                    .iter()
+                    .flat_map(|&i| views[i].iter().cloned())
+                    .collect();
+                let mut out = self.nets[m].logits_batch(inputs).into_iter();
+                for &i in active {
+                    logits[i].extend(out.by_ref().take(views[i].len()));
+                }
+            }
+        };
+        let answer = |logits: &[Vec<f32>], temperature: f32| Prediction {
+            probs: views_to_probs(logits, temperature),
+            passes: logits.len(),
+        };
+        let everyone: Vec<usize> = (0..self.nets.len()).collect();
+        let mut active: Vec<usize> = (0..faces.len()).collect();
+        let mut answers: Vec<Option<Prediction>> = vec![None; faces.len()];
+        if let Some(cascade) = &self.cascade {
+            for stage in &cascade.stages {
+                run(&stage.adds, &active, &mut logits);
+                active.retain(|&i| {
+                    let sure = answer(&logits[i], stage.temperature);
+                    let done = sure.probs.iter().copied().fold(0.0, f32::max) >= stage.threshold;
+                    if done {
+                        answers[i] = Some(sure);
+                    }
+                    !done
+                });
+            }
+            let staged = cascade.staged_members();
+            let rest: Vec<usize> = everyone
+                .into_iter()
+                .filter(|i| !staged.contains(i))
+                .collect();
+            run(&rest, &active, &mut logits);
+        } else {
+            run(&everyone, &active, &mut logits);
+        }
+        for i in active {
+            answers[i] = Some(answer(&logits[i], self.meta().temperature));
+        }
+        answers
+            .into_iter()
+            .map(|a| a.expect("every face is answered"))
             .collect()
     }
 }
@@ -370,6 +437,38 @@ mod tests {
     fn slim() -> Classifier {
         let bytes = random_safetensors(&Arch::by_name("slimvgg").unwrap(), 3);
         Classifier::from_bytes(&bytes, "test").unwrap()
+    }
+
+    #[test]
+    fn a_batch_answers_each_face_as_it_would_alone() {
+        // The shipped cascade, so later stages run on some faces and not on others.
+        let clf = Classifier::shipped().unwrap();
+        let faces: Vec<GrayImage> = (0..12u32)
+            .map(|k| {
+                GrayImage::from_fn(48, 48, |x, y| {
+                    let wave = ((x * (k + 1) + y * (11 - k)) % 97) as f32 / 97.0;
+                    let blob =
+                        (((x as f32 - 24.0).powi(2) + (y as f32 - 20.0).powi(2)) / 300.0).min(1.0);
+                    image::Luma([(255.0 * (0.6 * wave + 0.4 * blob)) as u8])
+                })
+            })
+            .collect();
+        let batched = clf.predict_batch(&faces);
+        assert_eq!(batched.len(), faces.len());
+        let mut passes = std::collections::HashSet::new();
+        for (face, got) in faces.iter().zip(&batched) {
+            let alone = clf.predict(face);
+            assert_eq!(got.passes, alone.passes);
+            for (a, b) in alone.probs.iter().zip(&got.probs) {
+                assert!((a - b).abs() < 1e-4, "{:?} vs {:?}", alone.probs, got.probs);
+            }
+            passes.insert(got.passes);
+        }
+        assert!(
+            passes.len() > 1,
+            "some faces went past the first stage: {passes:?}"
+        );
+        assert!(clf.predict_batch(&[]).is_empty());
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! A small inference engine for the registry's convolutional networks, in pure Rust.
 //!
-//! Activations are NCHW f32 for one image at a time (`[C, H, W]`); batches run images in
-//! parallel with rayon, and one image on idle cores splits each layer's products
+//! Activations are NCHW f32 for one image at a time (`[C, H, W]`); a batch runs in groups
+//! of images, one group per thread, each layer's product taking the whole group at once
+//! ([`batch`]: the deep layers' weights are read once per group), and one image on idle
+//! cores splits each layer's products
 //! (`forward_split`: by output channels, by output units, or Winograd's independent
 //! products), so the live camera's face is not left to one core. A convolution is
 //! im2col + SGEMM ([`Conv2d`]) or, for 3x3 ones on maps big enough to pay, Winograd's
@@ -21,6 +23,8 @@ pub struct Tensor {
 }
 
 use rayon::prelude::*;
+
+mod batch;
 
 /// A 2-D convolution with bias (BatchNorm already folded in).
 #[derive(Debug, Clone)]
@@ -111,13 +115,28 @@ impl Conv2d {
     /// (ky, kx) of `rows` (`[k * k, oh * ow]`, zeroed) gets the input pixel under that
     /// tap for every output position.
     fn im2col_channel(&self, x: &Tensor, ci: usize, oh: usize, ow: usize, rows: &mut [f32]) {
+        self.im2col_channel_at(x, ci, (oh, ow), rows, oh * ow, 0);
+    }
+
+    /// [`Self::im2col_channel`] into rows `row_stride` long, this image's columns from
+    /// `first_col` (a batch's images side by side).
+    fn im2col_channel_at(
+        &self,
+        x: &Tensor,
+        ci: usize,
+        (oh, ow): (usize, usize),
+        rows: &mut [f32],
+        row_stride: usize,
+        first_col: usize,
+    ) {
         let (k, p) = (self.k, self.pad);
         let cols = oh * ow;
         let plane = &x.data[ci * x.h * x.w..(ci + 1) * x.h * x.w];
         for ky in 0..k {
             for kx in 0..k {
                 let r = ky * k + kx;
-                let dst = &mut rows[r * cols..(r + 1) * cols];
+                let at = r * row_stride + first_col;
+                let dst = &mut rows[at..at + cols];
                 for oy in 0..oh {
                     let iy = oy as isize + ky as isize - p as isize;
                     if iy < 0 || iy >= x.h as isize {
@@ -364,9 +383,22 @@ impl Winograd3x3 {
     /// into a zero-padded plane (1 left/top, the rest of the last tiles right/bottom);
     /// the row combinations of a row of tiles are shared by its tiles.
     fn transform_input<const M: usize>(&self, x: &Tensor, th: usize, tw: usize, v: &mut [f32]) {
+        self.transform_input_at::<M>(x, th, tw, v, 0, th * tw);
+    }
+
+    /// [`Self::transform_input`] into a batch's V, `[t * t, all_tiles, cin]`, this
+    /// image's tiles from `first_tile`.
+    fn transform_input_at<const M: usize>(
+        &self,
+        x: &Tensor,
+        th: usize,
+        tw: usize,
+        v: &mut [f32],
+        first_tile: usize,
+        all_tiles: usize,
+    ) {
         let (h, w, m, cin) = (x.h, x.w, M, self.cin);
         let t = m + 2;
-        let tiles = th * tw;
         let (ph, pw) = (m * th + 2, m * tw + 2);
         let mut padded = vec![0f32; ph * pw * cin];
         for (c, plane) in x.data.chunks_exact(h * w).enumerate() {
@@ -392,14 +424,14 @@ impl Winograd3x3 {
             }
             // ... then the same combinations of each tile's columns.
             for tx in 0..tw {
-                let tile = ty * tw + tx;
+                let tile = first_tile + ty * tw + tx;
                 for r in 0..t {
                     let d: [&[f32]; 6] = std::array::from_fn(|j| {
                         let at = (r * pw + m * tx + j % t) * cin;
                         &rows[at..at + cin]
                     });
                     for c in 0..t {
-                        let at = ((r * t + c) * tiles + tile) * cin;
+                        let at = ((r * t + c) * all_tiles + tile) * cin;
                         input_row::<M>(c, &d[..t], &mut v[at..at + cin]);
                     }
                 }
@@ -410,20 +442,33 @@ impl Winograd3x3 {
     /// Y = A^T M A plus the bias for every tile, written back channel-first; the last
     /// tiles of a side that m does not divide drop their outputs past the edge.
     fn transform_output<const M: usize>(&self, prod: &[f32], h: usize, w: usize) -> Tensor {
+        let tiles = h.div_ceil(M) * w.div_ceil(M);
+        self.transform_output_at::<M>(prod, h, w, 0, tiles)
+    }
+
+    /// [`Self::transform_output`] of one image of a batch's products, `[t * t,
+    /// all_tiles, cout]`, its tiles from `first_tile`.
+    fn transform_output_at<const M: usize>(
+        &self,
+        prod: &[f32],
+        h: usize,
+        w: usize,
+        first_tile: usize,
+        all_tiles: usize,
+    ) -> Tensor {
         let (m, cout) = (M, self.cout);
         let t = m + 2;
         let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
-        let tiles = th * tw;
         let mut out = vec![0f32; cout * h * w];
         // A^T M for one tile, [m rows][t columns][cout]; then one output pixel, [cout].
         let mut rows = vec![0f32; m * t * cout];
         let mut pixel = vec![0f32; cout];
         for ty in 0..th {
             for tx in 0..tw {
-                let tile = ty * tw + tx;
+                let tile = first_tile + ty * tw + tx;
                 for c in 0..t {
                     let p: [&[f32]; 6] = std::array::from_fn(|k| {
-                        let at = (((k % t) * t + c) * tiles + tile) * cout;
+                        let at = (((k % t) * t + c) * all_tiles + tile) * cout;
                         &prod[at..at + cout]
                     });
                     for r in 0..m {

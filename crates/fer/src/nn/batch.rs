@@ -1,0 +1,157 @@
+//! Layers over a batch of images: the images of a group go through one product, so a
+//! layer's weights are read once per group instead of once per image. That is what the
+//! deep layers need: paper-table's 7x7 conv4 streams 12.8 MB of weights for 36 output
+//! positions, widevgg's last 3x3 layers a 9 MB Winograd filter for 4-9 tiles. Groups are
+//! as large as keep a layer's scratch within [`GROUP_SCRATCH_FLOATS`], so the wide early
+//! layers still run an image or two at a time, in cache.
+
+use super::{gemm, Conv2d, Linear, Matrix, Product, Tensor, Winograd3x3};
+use super::{IM2COL_SCRATCH, WINOGRAD_SCRATCH};
+
+/// A group's scratch (im2col columns, or Winograd's V and M) stays under this many
+/// floats (8 MB).
+const GROUP_SCRATCH_FLOATS: usize = 1 << 19;
+
+/// Images per group for a layer whose scratch takes `per_image` floats per image.
+fn group_size(per_image: usize, batch: usize) -> usize {
+    (GROUP_SCRATCH_FLOATS / per_image.max(1)).clamp(1, batch.max(1))
+}
+
+impl Conv2d {
+    /// [`Conv2d::forward`] of every image of `xs` (all of one shape), on this thread.
+    /// Same results as one image at a time, up to the order of float sums.
+    pub fn forward_batch(&self, xs: &[Tensor]) -> Vec<Tensor> {
+        let Some(first) = xs.first() else {
+            return Vec::new();
+        };
+        let (k, p) = (self.k, self.pad);
+        let oh = first.h + 2 * p + 1 - k;
+        let ow = first.w + 2 * p + 1 - k;
+        let (rows, cols) = (self.cin * k * k, oh * ow);
+        let group = group_size(rows * cols, xs.len());
+        let mut outs = Vec::with_capacity(xs.len());
+        IM2COL_SCRATCH.with(|scratch| {
+            let col = &mut *scratch.borrow_mut();
+            let mut product = Vec::new();
+            for images in xs.chunks(group) {
+                let n = images.len() * cols;
+                col.clear();
+                col.resize(rows * n, 0.0);
+                let per_channel = k * k * n;
+                for (j, x) in images.iter().enumerate() {
+                    assert_eq!(
+                        (x.c, x.h, x.w),
+                        (self.cin, first.h, first.w),
+                        "batch shapes"
+                    );
+                    for (ci, channel) in col.chunks_mut(per_channel.max(1)).enumerate() {
+                        self.im2col_channel_at(x, ci, (oh, ow), channel, n, j * cols);
+                    }
+                }
+                // product[cout, n] = weight[cout, rows] * col[rows, n]
+                product.resize(self.cout * n, 0.0);
+                gemm(
+                    Matrix::row_major(&self.weight, self.cout, rows),
+                    Matrix::row_major(col, rows, n),
+                    &mut product,
+                    Product::Overwrite,
+                );
+                for j in 0..images.len() {
+                    let mut data = Vec::with_capacity(self.cout * cols);
+                    for (o, bias) in self.bias.iter().enumerate() {
+                        let at = o * n + j * cols;
+                        data.extend(product[at..at + cols].iter().map(|v| v + bias));
+                    }
+                    outs.push(Tensor {
+                        c: self.cout,
+                        h: oh,
+                        w: ow,
+                        data,
+                    });
+                }
+            }
+        });
+        outs
+    }
+}
+
+impl Winograd3x3 {
+    /// [`Winograd3x3::forward`] of every image of `xs` (all of one shape), on this
+    /// thread: a group's tiles go through each of the t * t products together.
+    pub fn forward_batch(&self, xs: &[Tensor]) -> Vec<Tensor> {
+        let Some(first) = xs.first() else {
+            return Vec::new();
+        };
+        let (h, w, m) = (first.h, first.w, self.tile);
+        let t = m + 2;
+        let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
+        let tiles = th * tw;
+        let group = group_size(t * t * tiles * (self.cin + self.cout), xs.len());
+        let u_len = self.cin * self.cout;
+        let mut outs = Vec::with_capacity(xs.len());
+        WINOGRAD_SCRATCH.with(|scratch| {
+            let (v, prod) = &mut *scratch.borrow_mut();
+            for images in xs.chunks(group) {
+                let all = images.len() * tiles;
+                let (v_len, m_len) = (all * self.cin, all * self.cout);
+                v.resize(t * t * v_len, 0.0);
+                prod.resize(t * t * m_len, 0.0);
+                let (v, prod) = (&mut v[..t * t * v_len], &mut prod[..t * t * m_len]);
+                for (j, x) in images.iter().enumerate() {
+                    assert_eq!((x.c, x.h, x.w), (self.cin, h, w), "batch shapes");
+                    if m == 4 {
+                        self.transform_input_at::<4>(x, th, tw, v, j * tiles, all);
+                    } else {
+                        self.transform_input_at::<2>(x, th, tw, v, j * tiles, all);
+                    }
+                }
+                for (xi, out) in prod.chunks_mut(m_len.max(1)).enumerate() {
+                    gemm(
+                        Matrix::row_major(&v[xi * v_len..(xi + 1) * v_len], all, self.cin),
+                        Matrix::row_major(
+                            &self.transformed[xi * u_len..(xi + 1) * u_len],
+                            self.cin,
+                            self.cout,
+                        ),
+                        out,
+                        Product::Overwrite,
+                    );
+                }
+                for j in 0..images.len() {
+                    outs.push(if m == 4 {
+                        self.transform_output_at::<4>(prod, h, w, j * tiles, all)
+                    } else {
+                        self.transform_output_at::<2>(prod, h, w, j * tiles, all)
+                    });
+                }
+            }
+        });
+        outs
+    }
+}
+
+impl Linear {
+    /// [`Linear::forward`] of every input of `xs`, as one product.
+    pub fn forward_batch(&self, xs: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        if xs.is_empty() {
+            return Vec::new();
+        }
+        let batch = xs.len();
+        let mut inputs = Vec::with_capacity(batch * self.inputs);
+        for x in xs {
+            assert_eq!(x.len(), self.inputs, "linear input size");
+            inputs.extend_from_slice(x);
+        }
+        // out[batch, outputs] = inputs[batch, inputs] * weight^T
+        let mut out = vec![0f32; batch * self.outputs];
+        gemm(
+            Matrix::row_major(&inputs, batch, self.inputs),
+            Matrix::row_major(&self.weight, self.outputs, self.inputs).transposed(),
+            &mut out,
+            Product::Overwrite,
+        );
+        out.chunks_exact(self.outputs)
+            .map(|row| row.iter().zip(&self.bias).map(|(v, b)| v + b).collect())
+            .collect()
+    }
+}
