@@ -296,8 +296,8 @@ impl Classifier {
             .collect()
     }
 
-    /// [`Classifier::predict_dataset`] with each face's pass count: groups of
-    /// [`DATASET_BATCH`] faces, one group per thread at a time.
+    /// [`Classifier::predict_dataset`] with each face's pass count: groups of 16 faces,
+    /// one group per thread at a time.
     pub fn predict_dataset_with_passes(&self, ds: &Dataset) -> Vec<Prediction> {
         let indices: Vec<usize> = (0..ds.len()).collect();
         let groups: Vec<Vec<Prediction>> = indices

@@ -2,14 +2,14 @@
 //!
 //! Activations are NCHW f32 for one image at a time (`[C, H, W]`); a batch runs in groups
 //! of images, one group per thread, each layer's product taking the whole group at once
-//! ([`batch`]: the deep layers' weights are read once per group), and one image on idle
+//! (`batch.rs`: the deep layers' weights are read once per group), and one image on idle
 //! cores splits each layer's products
 //! (`forward_split`: by output channels, by output units, or Winograd's independent
 //! products), so the live camera's face is not left to one core. A convolution is
 //! im2col + SGEMM ([`Conv2d`]) or, for 3x3 ones on maps big enough to pay, Winograd's
 //! F(4x4, 3x3) or F(2x2, 3x3) ([`Winograd3x3`]), computed channel-last inside the layer.
 //! The products go to `gemm` when narrow and `matrixmultiply` when wide
-//! ([`GEMM_MAX_COLS`]; deep ones to `gemm` at any width on AVX-512 CPUs); both pick
+//! (`GEMM_MAX_COLS`; deep ones to `gemm` at any width on AVX-512 CPUs); both pick
 //! AVX2/FMA kernels at run time, `gemm` AVX-512 ones too. BatchNorm is folded into the
 //! preceding convolution at load time, so inference is conv -> ReLU -> pool -> dense.
 
