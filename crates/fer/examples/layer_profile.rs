@@ -1,6 +1,6 @@
 //! Time per layer of an architecture's inference on one core, random weights:
 //! `cargo run --release -p moodtune-fer --example layer_profile [ARCH]` (default slimvgg).
-//! Run it on an idle machine; the figures guide the engine (nn.rs: GEMM_MAX_COLS, Winograd3x3).
+//! Run it on an idle machine; the figures guide the engine (nn/mod.rs: GEMM_MAX_COLS, Winograd3x3; nn/batch.rs: the group budget).
 
 use moodtune_fer::model::weights::random_safetensors;
 use moodtune_fer::model::{Arch, LayerSpec, Network};
