@@ -39,9 +39,15 @@ impl Drop for Server {
 
 /// Starts `moodtune serve` with the library at `db` (created with the demo songs).
 pub fn start(db: &std::path::Path) -> Server {
+    start_with(db, &[])
+}
+
+/// [`start`] with more flags.
+pub fn start_with(db: &std::path::Path, flags: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_moodtune"))
         .args(["serve", "--addr", "127.0.0.1:0", "--db"])
         .arg(db)
+        .args(flags)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
