@@ -261,7 +261,9 @@ fn bench(a: BenchArgs) -> Result<()> {
         table::arch_table(&archs, a.seconds, &pool, a.bf16, !a.no_reference, say)?;
     }
     let public = || load_split(None, "PublicTest").ok();
-    table::model_latency(&pool, a.seconds, a.model.as_deref(), public, say)
+    table::model_latency(&pool, a.seconds, a.model.as_deref(), public, say)?;
+    let model = std::sync::Arc::new(Classifier::shipped_or(a.model.as_deref())?);
+    pool.install(|| bench::live::live_frames(model, a.seconds, say))
 }
 
 fn report(a: ReportArgs) -> Result<()> {

@@ -1,6 +1,7 @@
 //! `fer bench`: timing loops, the CPU a figure was measured on, the PyTorch reference
 //! run, and the latency of architectures and model files; [`table`] prints them.
 
+pub mod live;
 pub mod table;
 
 use moodtune_core::Emotion;
