@@ -34,18 +34,27 @@ fn camera_frame(photo: &GrayImage) -> GrayImage {
     frame
 }
 
-/// Median and 95th percentile of `f`'s milliseconds over `seconds` (at least 30 calls).
-fn median_p95(mut f: impl FnMut(), seconds: f64) -> (f64, f64) {
-    let mut times = Vec::new();
-    let start = Instant::now();
-    while start.elapsed().as_secs_f64() < seconds || times.len() < 30 {
-        let t = Instant::now();
-        f();
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
+/// Median and 95th percentile of a list of milliseconds.
+fn median_p95(mut times: Vec<f64>) -> (f64, f64) {
     times.sort_by(|a, b| a.total_cmp(b));
     let p95 = times[(times.len() * 95).div_ceil(100).min(times.len()) - 1];
     (times[times.len() / 2], p95)
+}
+
+/// Milliseconds of `a` and of `b` called in turn for `seconds` (at least 30 each), so
+/// the host's drifts touch both alike.
+fn alternating_ms(mut a: impl FnMut(), mut b: impl FnMut(), seconds: f64) -> (Vec<f64>, Vec<f64>) {
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds || ta.len() < 30 {
+        let t = Instant::now();
+        a();
+        ta.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        b();
+        tb.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    (ta, tb)
 }
 
 /// One row per scene: faces found, the web app's path (tracker, a full scan every
@@ -86,18 +95,17 @@ fn live_frames_from(
         let faces = pipeline(Scene::Live, classifier.clone());
         let mut tracker = live_tracker();
         let found = faces.analyze_tracked(&mut tracker, &frame).len();
-        let (tracked, tracked_p95) = median_p95(
+        // Frames in turn, the tracker's stream and full scans, as the host drifts.
+        let (tracked, full) = alternating_ms(
             || {
                 std::hint::black_box(faces.analyze_tracked(&mut tracker, &frame));
             },
-            seconds / 2.0,
-        );
-        let (full, full_p95) = median_p95(
             || {
                 std::hint::black_box(faces.analyze_gray(&frame));
             },
-            seconds / 2.0,
+            seconds,
         );
+        let ((tracked, tracked_p95), (full, full_p95)) = (median_p95(tracked), median_p95(full));
         say(format!(
             "{scene:<8} {found:>5} {:>22} {:>22} {:>6.2}x",
             format!("{tracked:.1} / {tracked_p95:.1}"),
