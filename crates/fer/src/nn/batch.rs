@@ -87,7 +87,6 @@ impl Winograd3x3 {
         let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
         let tiles = th * tw;
         let group = group_size(t * t * tiles * (self.cin + self.cout), xs.len());
-        let u_len = self.cin * self.cout;
         let mut outs = Vec::with_capacity(xs.len());
         WINOGRAD_SCRATCH.with(|scratch| {
             let (v, prod) = &mut *scratch.borrow_mut();
@@ -106,16 +105,7 @@ impl Winograd3x3 {
                     }
                 }
                 for (xi, out) in prod.chunks_mut(m_len.max(1)).enumerate() {
-                    gemm(
-                        Matrix::row_major(&v[xi * v_len..(xi + 1) * v_len], all, self.cin),
-                        Matrix::row_major(
-                            &self.transformed[xi * u_len..(xi + 1) * u_len],
-                            self.cin,
-                            self.cout,
-                        ),
-                        out,
-                        Product::Overwrite,
-                    );
+                    self.product(v, xi, all, out);
                 }
                 for j in 0..images.len() {
                     outs.push(if m == 4 {

@@ -317,6 +317,22 @@ impl Winograd3x3 {
         })
     }
 
+    /// Product `xi` of the t * t: M[xi] = V[xi] U[xi], `[tiles, cin] x [cin, cout]`, from
+    /// V laid out `[t * t, tiles, cin]`.
+    fn product(&self, v: &[f32], xi: usize, tiles: usize, out: &mut [f32]) {
+        let (v_len, u_len) = (tiles * self.cin, self.cin * self.cout);
+        gemm(
+            Matrix::row_major(&v[xi * v_len..(xi + 1) * v_len], tiles, self.cin),
+            Matrix::row_major(
+                &self.transformed[xi * u_len..(xi + 1) * u_len],
+                self.cin,
+                self.cout,
+            ),
+            out,
+            Product::Overwrite,
+        )
+    }
+
     /// Output tile side m of this layer's F(m x m, 3 x 3).
     pub fn tile(&self) -> usize {
         self.tile
@@ -348,21 +364,8 @@ impl Winograd3x3 {
             } else {
                 self.transform_input::<2>(x, th, tw, v);
             }
-            // M[xi] = V[xi] U[xi]: [t * t, tiles, cout].
-            let u_len = self.cin * self.cout;
             let v: &[f32] = v;
-            let product = |(xi, out): (usize, &mut [f32])| {
-                gemm(
-                    Matrix::row_major(&v[xi * v_len..(xi + 1) * v_len], tiles, self.cin),
-                    Matrix::row_major(
-                        &self.transformed[xi * u_len..(xi + 1) * u_len],
-                        self.cin,
-                        self.cout,
-                    ),
-                    out,
-                    Product::Overwrite,
-                )
-            };
+            let product = |(xi, out): (usize, &mut [f32])| self.product(v, xi, tiles, out);
             // The t * t products are independent: whole products go to the threads.
             let m_len = m_len.max(1); // chunks of 0 would panic; an empty map has none
             if ways > 1 {
