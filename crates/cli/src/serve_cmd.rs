@@ -77,6 +77,7 @@ impl ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    moodtune_web::share_freed_memory_between_threads();
     let addr = args.listen_addr();
     let allowed_hosts = args.allowed_hosts()?;
     let mpd = match (&args.mpd, &args.mpd_music_dir) {

@@ -16,14 +16,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Serves `app` on `addr` until Ctrl-C; `on_ready` hears the address once it listens.
-/// Call it before the process starts other threads (it tunes the allocator).
+/// A process that serves should call [`share_freed_memory_between_threads`] first.
 pub fn serve(
     app: WebApp,
     addr: SocketAddr,
     config: moodtune_server::ServerConfig,
     on_ready: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
-    share_freed_memory_between_threads();
     moodtune_server::run_blocking(Arc::new(Web(app)), addr, config, on_ready)
 }
 
@@ -32,11 +31,11 @@ pub fn serve(
 /// recommender loads (about 200 MB for 150,000 songs, freed at once), so every arena
 /// that served one kept that much: the soak test saw the resident memory ratchet from
 /// 110 MiB to 750 MiB. Two arenas still spread the frame decoders' small allocations,
-/// and a load's memory is reused by the next.
-fn share_freed_memory_between_threads() {
+/// and a load's memory is reused by the next. Call it before the process starts
+/// threads: arenas made before it are kept.
+pub fn share_freed_memory_between_threads() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; called before the server's
-    // threads exist.
+    // SAFETY: mallopt only changes allocator parameters (under glibc's own lock).
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
