@@ -51,9 +51,7 @@ impl PhotoMood {
             )
         })
     }
-}
 
-impl PhotoMood {
     /// The mood of the main face of `photo` under the expression model file `model`
     /// (the shipped one when `None`): what `recommend --photo` and `playlist --photo`
     /// read.

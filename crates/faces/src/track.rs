@@ -142,8 +142,7 @@ impl FaceTracker {
     /// a group at the live setting, at 0.39x the pixels, cost 0.7x a full scan. And a
     /// group's small faces flicker in and out of the cascade's reach: followed from a
     /// scan that missed one, the tracker found fewer faces than scanning every frame in
-    /// 6-11 of 80 frames (`zoom_recall`-style sways, docs/FACES.md), so groups are
-    /// scanned in full.
+    /// 6-15 of 80 swaying frames (docs/FACES.md), so groups are scanned in full.
     fn searches_pay(&self, gray: &GrayImage) -> bool {
         let (w, h) = gray.dimensions();
         let local: u64 = self

@@ -227,36 +227,64 @@ impl Classifier {
     /// when there are fewer of them than threads, each splits its layers.
     fn predict_on(&self, face: &GrayImage, threads: usize) -> Prediction {
         let views = self.views(face);
-        let everyone: Vec<usize> = (0..self.nets.len()).collect();
-        let member_logits = |members: &[usize]| self.member_logits(members, &views, threads);
-        let Some(cascade) = &self.cascade else {
-            let logits = member_logits(&everyone);
-            return Prediction {
-                probs: views_to_probs(&logits, self.meta().temperature),
-                passes: logits.len(),
-            };
-        };
-        let mut logits = Vec::new();
-        for stage in &cascade.stages {
-            logits.extend(member_logits(&stage.adds));
-            let probs = views_to_probs(&logits, stage.temperature);
-            if probs.iter().copied().fold(0.0, f32::max) >= stage.threshold {
-                return Prediction {
-                    probs,
-                    passes: logits.len(),
-                };
-            }
-        }
-        let staged = cascade.staged_members();
-        let rest: Vec<usize> = everyone
-            .into_iter()
-            .filter(|i| !staged.contains(i))
-            .collect();
-        logits.extend(member_logits(&rest));
-        Prediction {
-            probs: views_to_probs(&logits, self.meta().temperature),
+        let mut answers = self.staged(1, |members, _, logits| {
+            logits[0].extend(self.member_logits(members, &views, threads))
+        });
+        answers.remove(0)
+    }
+
+    /// Predictions for `faces` faces, member by member as the cascade (if any) asks:
+    /// `run(members, active, logits)` appends those members' logits of every view of
+    /// the `active` faces to `logits[face]`. A face leaves the run at the first stage
+    /// sure enough of it; faces unsure after every stage get the whole ensemble.
+    fn staged(
+        &self,
+        faces: usize,
+        mut run: impl FnMut(&[usize], &[usize], &mut [Vec<Vec<f32>>]),
+    ) -> Vec<Prediction> {
+        let answer = |logits: &[Vec<f32>], temperature: f32| Prediction {
+            probs: views_to_probs(logits, temperature),
             passes: logits.len(),
+        };
+        let mut logits: Vec<Vec<Vec<f32>>> = vec![Vec::new(); faces];
+        let mut answers: Vec<Option<Prediction>> = vec![None; faces];
+        let mut active: Vec<usize> = (0..faces).collect();
+        let everyone: Vec<usize> = (0..self.nets.len()).collect();
+        let rest = match &self.cascade {
+            Some(cascade) => {
+                for stage in &cascade.stages {
+                    if active.is_empty() {
+                        break;
+                    }
+                    run(&stage.adds, &active, &mut logits);
+                    active.retain(|&i| {
+                        let sure = answer(&logits[i], stage.temperature);
+                        let done =
+                            sure.probs.iter().copied().fold(0.0, f32::max) >= stage.threshold;
+                        if done {
+                            answers[i] = Some(sure);
+                        }
+                        !done
+                    });
+                }
+                let staged = cascade.staged_members();
+                everyone
+                    .into_iter()
+                    .filter(|i| !staged.contains(i))
+                    .collect()
+            }
+            None => everyone,
+        };
+        if !active.is_empty() {
+            run(&rest, &active, &mut logits);
         }
+        for i in active {
+            answers[i] = Some(answer(&logits[i], self.meta().temperature));
+        }
+        answers
+            .into_iter()
+            .map(|a| a.expect("every face is answered"))
+            .collect()
     }
 
     /// Raw logits of every member on every view the classifier averages, before
@@ -315,10 +343,7 @@ impl Classifier {
     /// stages run on the faces the earlier ones were unsure of.
     pub fn predict_batch(&self, faces: &[GrayImage]) -> Vec<Prediction> {
         let views: Vec<Vec<Vec<f32>>> = faces.iter().map(|f| self.views(f)).collect();
-        let mut logits: Vec<Vec<Vec<f32>>> = vec![Vec::new(); faces.len()];
-        // Each member's logits of every view of the `active` faces, member by member
-        // (as `member_logits` orders them).
-        let run = |members: &[usize], active: &[usize], logits: &mut Vec<Vec<Vec<f32>>>| {
+        self.staged(faces.len(), |members, active, logits| {
             for &m in members {
                 let inputs: Vec<Vec<f32>> = active
                     .iter()
@@ -329,42 +354,7 @@ impl Classifier {
                     logits[i].extend(out.by_ref().take(views[i].len()));
                 }
             }
-        };
-        let answer = |logits: &[Vec<f32>], temperature: f32| Prediction {
-            probs: views_to_probs(logits, temperature),
-            passes: logits.len(),
-        };
-        let everyone: Vec<usize> = (0..self.nets.len()).collect();
-        let mut active: Vec<usize> = (0..faces.len()).collect();
-        let mut answers: Vec<Option<Prediction>> = vec![None; faces.len()];
-        if let Some(cascade) = &self.cascade {
-            for stage in &cascade.stages {
-                run(&stage.adds, &active, &mut logits);
-                active.retain(|&i| {
-                    let sure = answer(&logits[i], stage.temperature);
-                    let done = sure.probs.iter().copied().fold(0.0, f32::max) >= stage.threshold;
-                    if done {
-                        answers[i] = Some(sure);
-                    }
-                    !done
-                });
-            }
-            let staged = cascade.staged_members();
-            let rest: Vec<usize> = everyone
-                .into_iter()
-                .filter(|i| !staged.contains(i))
-                .collect();
-            run(&rest, &active, &mut logits);
-        } else {
-            run(&everyone, &active, &mut logits);
-        }
-        for i in active {
-            answers[i] = Some(answer(&logits[i], self.meta().temperature));
-        }
-        answers
-            .into_iter()
-            .map(|a| a.expect("every face is answered"))
-            .collect()
+        })
     }
 }
 

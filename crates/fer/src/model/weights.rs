@@ -165,8 +165,14 @@ impl Network {
         let mut flat: Option<Vec<Vec<f32>>> = None;
         for layer in &self.layers {
             match layer {
-                Layer::Conv(c) => xs = c.forward_batch(&xs),
-                Layer::Winograd(c) => xs = c.forward_batch(&xs),
+                Layer::Conv(c) => {
+                    xs = c.forward_batch(&xs);
+                    xs.iter_mut().for_each(|x| nn::relu(&mut x.data));
+                }
+                Layer::Winograd(c) => {
+                    xs = c.forward_batch(&xs);
+                    xs.iter_mut().for_each(|x| nn::relu(&mut x.data));
+                }
                 Layer::Pool => xs = xs.iter().map(nn::max_pool2).collect(),
                 Layer::Dense(l, relu) => {
                     let input = flat
@@ -178,9 +184,6 @@ impl Network {
                     }
                     flat = Some(y);
                 }
-            }
-            if matches!(layer, Layer::Conv(_) | Layer::Winograd(_)) {
-                xs.iter_mut().for_each(|x| nn::relu(&mut x.data));
             }
         }
         flat.unwrap_or_default()

@@ -9,7 +9,7 @@ use super::{gemm, Conv2d, Linear, Matrix, Product, Tensor, Winograd3x3};
 use super::{IM2COL_SCRATCH, WINOGRAD_SCRATCH};
 
 /// A group's scratch (im2col columns, or Winograd's V and M) stays under this many
-/// floats (8 MB).
+/// floats (2 MB): 1 and 2 MB measured alike, 8 MB lost on slimvgg (docs/RESULTS.md).
 const GROUP_SCRATCH_FLOATS: usize = 1 << 19;
 
 /// Images per group for a layer whose scratch takes `per_image` floats per image.
