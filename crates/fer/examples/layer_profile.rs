@@ -1,10 +1,10 @@
 //! Time per layer of an architecture's inference on one core, random weights:
 //! `cargo run --release -p moodtune-fer --example layer_profile [ARCH]` (default slimvgg).
-//! Run it on an idle machine; the figures guide the engine (nn/mod.rs: GEMM_MAX_COLS, Winograd3x3; nn/batch.rs: the group budget).
+//! Run it on an idle machine; the figures guide the engine (nn/mod.rs: GEMM_MAX_COLS, Winograd; nn/batch.rs: the group budget).
 
 use moodtune_fer::model::weights::random_safetensors;
 use moodtune_fer::model::{Arch, LayerSpec, Network};
-use moodtune_fer::nn::{max_pool2, Conv2d, Tensor, Winograd3x3};
+use moodtune_fer::nn::{max_pool2, Conv2d, Tensor, Winograd};
 use std::time::Instant;
 
 /// Median milliseconds of one call, over 7 rounds of 50 calls.
@@ -69,15 +69,15 @@ fn main() {
                 let macs = (cin * k * k * cout * out_side * out_side) as f64;
                 // Each Winograd form where it applies, and what inference runs.
                 let mut forms = String::new();
-                for tile in [2, 4] {
-                    if let Some(fast) = Winograd3x3::with_tile(&conv, tile) {
+                for tile in [2, 3, 4] {
+                    if let Some(fast) = Winograd::with_tile(&conv, tile) {
                         let wms = median_ms(&mut || {
                             std::hint::black_box(fast.forward(&x));
                         });
                         forms += &format!("  F{tile}x{tile} {wms:.3} ms ({:.2}x)", ms / wms);
                     }
                 }
-                let (used, chosen) = match Winograd3x3::from_conv(&conv, side) {
+                let (used, chosen) = match Winograd::from_conv(&conv, side) {
                     Some(fast) => (
                         median_ms(&mut || {
                             std::hint::black_box(fast.forward(&x));

@@ -5,7 +5,7 @@
 //! `tencrop`).
 
 use super::arch::{Arch, LayerSpec};
-use crate::nn::{self, Conv2d, Linear, Tensor, Winograd3x3};
+use crate::nn::{self, Conv2d, Linear, Tensor, Winograd};
 use crate::preprocess::Pipeline;
 use anyhow::{anyhow, bail, Context, Result};
 use safetensors::SafeTensors;
@@ -79,7 +79,7 @@ enum Layer {
     Conv(Conv2d),
     /// A 3x3 pad-1 convolution run by Winograd's F(2x2, 3x3) (same outputs, fewer
     /// multiplies).
-    Winograd(Winograd3x3),
+    Winograd(Winograd),
     Pool,
     Dense(Linear, bool),
 }
@@ -562,7 +562,7 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
                         bias: tensor(format!("{name}.bias"), &[cout])?,
                     }
                 };
-                let fast = Winograd3x3::from_conv(&conv, side);
+                let fast = Winograd::from_conv(&conv, side);
                 side = side + 2 * pad + 1 - k;
                 match fast {
                     Some(fast) => Layer::Winograd(fast),

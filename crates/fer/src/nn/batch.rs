@@ -5,7 +5,7 @@
 //! as large as keep a layer's scratch within [`GROUP_SCRATCH_FLOATS`], so the wide early
 //! layers still run an image or two at a time, in cache.
 
-use super::{gemm, Conv2d, Linear, Matrix, Product, Tensor, Winograd3x3};
+use super::{gemm, Conv2d, Linear, Matrix, Product, Tensor, Winograd};
 use super::{IM2COL_SCRATCH, WINOGRAD_SCRATCH};
 
 /// A group's scratch (im2col columns, or Winograd's V and M) stays under this many
@@ -75,16 +75,16 @@ impl Conv2d {
     }
 }
 
-impl Winograd3x3 {
-    /// [`Winograd3x3::forward`] of every image of `xs` (all of one shape), on this
+impl Winograd {
+    /// [`Winograd::forward`] of every image of `xs` (all of one shape), on this
     /// thread: a group's tiles go through each of the t * t products together.
     pub fn forward_batch(&self, xs: &[Tensor]) -> Vec<Tensor> {
         let Some(first) = xs.first() else {
             return Vec::new();
         };
-        let (h, w, m) = (first.h, first.w, self.tile);
-        let t = m + 2;
-        let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
+        let (h, w) = (first.h, first.w);
+        let t = self.patch();
+        let (th, tw) = self.tiles(h, w);
         let tiles = th * tw;
         let group = group_size(t * t * tiles * (self.cin + self.cout), xs.len());
         let mut outs = Vec::with_capacity(xs.len());
@@ -98,21 +98,13 @@ impl Winograd3x3 {
                 let (v, prod) = (&mut v[..t * t * v_len], &mut prod[..t * t * m_len]);
                 for (j, x) in images.iter().enumerate() {
                     assert_eq!((x.c, x.h, x.w), (self.cin, h, w), "batch shapes");
-                    if m == 4 {
-                        self.transform_input_at::<4>(x, th, tw, v, j * tiles, all);
-                    } else {
-                        self.transform_input_at::<2>(x, th, tw, v, j * tiles, all);
-                    }
+                    self.transform_input_at(x, v, j * tiles, all);
                 }
                 for (xi, out) in prod.chunks_mut(m_len.max(1)).enumerate() {
                     self.product(v, xi, all, out);
                 }
                 for j in 0..images.len() {
-                    outs.push(if m == 4 {
-                        self.transform_output_at::<4>(prod, h, w, j * tiles, all)
-                    } else {
-                        self.transform_output_at::<2>(prod, h, w, j * tiles, all)
-                    });
+                    outs.push(self.transform_output_at(prod, h, w, j * tiles, all));
                 }
             }
         });

@@ -1,0 +1,111 @@
+//! Runtime dispatch of the engine's own loops (Winograd's transforms) to the widest
+//! vector extension the CPU has. The crate is built for baseline x86-64 (SSE2), so a
+//! plain loop runs 4 lanes wide; run under [`vectorized`], the same code is compiled
+//! again for AVX2 and for AVX-512 and the one this CPU supports is called. Rust does
+//! not contract `a * b + c` into fused multiply-adds, so every level computes the same
+//! floats: the tests compare them bit for bit against the baseline.
+
+use std::sync::OnceLock;
+
+/// A vector extension level the engine's loops are compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Simd {
+    /// What every x86-64 (or other) CPU runs: SSE2 on x86-64.
+    Baseline,
+    Avx2,
+    Avx512,
+}
+
+impl Simd {
+    /// The widest level this CPU supports, decided once.
+    pub fn detected() -> Simd {
+        static LEVEL: OnceLock<Simd> = OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::arch::is_x86_feature_detected as has;
+                if has!("avx512f") && has!("avx2") && has!("fma") {
+                    return Simd::Avx512;
+                }
+                if has!("avx2") && has!("fma") {
+                    return Simd::Avx2;
+                }
+            }
+            Simd::Baseline
+        })
+    }
+
+    /// Every level this CPU can run, baseline first.
+    pub fn available() -> Vec<Simd> {
+        [Simd::Baseline, Simd::Avx2, Simd::Avx512]
+            .into_iter()
+            .filter(|&level| level <= Simd::detected())
+            .collect()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Simd::Baseline => "baseline",
+            Simd::Avx2 => "AVX2",
+            Simd::Avx512 => "AVX-512",
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// A test's choice of level for this thread (at most [`Simd::detected`]).
+    static FORCED: std::cell::Cell<Option<Simd>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` on this thread with `vectorized!` methods at `level` (tests only).
+#[cfg(test)]
+pub(crate) fn at_level<R>(level: Simd, f: impl FnOnce() -> R) -> R {
+    assert!(level <= Simd::detected(), "this CPU lacks {}", level.name());
+    FORCED.with(|forced| forced.set(Some(level)));
+    let result = f();
+    FORCED.with(|forced| forced.set(None));
+    result
+}
+
+/// The level `vectorized!` methods run at: [`Simd::detected`], or a test's choice.
+#[inline(always)]
+pub(crate) fn level() -> Simd {
+    #[cfg(test)]
+    return FORCED
+        .with(|forced| forced.get())
+        .unwrap_or_else(Simd::detected);
+    #[cfg(not(test))]
+    Simd::detected()
+}
+
+/// `fn name(&self, args) -> R = body;` defines method `name`, which runs the
+/// `#[inline(always)]` method `body` compiled for the widest level this CPU has: `body`
+/// is inlined into one function per level, each built with that level's target
+/// features, and [`level`] picks which one runs.
+macro_rules! vectorized {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident(&self: $self_ty:ty $(, $arg:ident: $ty:ty)* $(,)?) $(-> $ret:ty)? = $body:ident;) => {
+        $(#[$meta])*
+        $vis fn $name(&self $(, $arg: $ty)*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            unsafe fn avx512(this: &$self_ty $(, $arg: $ty)*) $(-> $ret)? {
+                this.$body($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2(this: &$self_ty $(, $arg: $ty)*) $(-> $ret)? {
+                this.$body($($arg),*)
+            }
+            match $crate::nn::simd::level() {
+                // Safety: the level is at most what the CPU was detected to support.
+                #[cfg(target_arch = "x86_64")]
+                $crate::nn::Simd::Avx512 => unsafe { avx512(self $(, $arg)*) },
+                #[cfg(target_arch = "x86_64")]
+                $crate::nn::Simd::Avx2 => unsafe { avx2(self $(, $arg)*) },
+                _ => self.$body($($arg),*),
+            }
+        }
+    };
+}
+pub(crate) use vectorized;
