@@ -150,4 +150,29 @@ fn main() {
         "64 images: {one_by_one:.3} ms each one by one, {batched:.3} ms batched (Network::logits_batch, {:.2}x)",
         one_by_one / batched
     );
+    // One image split over two threads (the live face) against one thread, alternating.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a two-thread pool");
+    let (mut alone, mut split) = (vec![], vec![]);
+    for _ in 0..7 {
+        alone.push(median_ms(&mut || {
+            std::hint::black_box(net.logits(input.clone()));
+        }));
+        split.push(pool.install(|| {
+            median_ms(&mut || {
+                std::hint::black_box(net.logits_split(input.clone(), 2));
+            })
+        }));
+    }
+    for times in [&mut alone, &mut split] {
+        times.sort_by(|a, b| a.total_cmp(b));
+    }
+    println!(
+        "one image: {:.3} ms on one thread, {:.3} ms split over two (Network::logits_split, {:.2}x)",
+        alone[3],
+        split[3],
+        alone[3] / split[3]
+    );
 }

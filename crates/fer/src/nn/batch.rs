@@ -5,6 +5,7 @@
 //! as large as keep a layer's scratch within [`GROUP_SCRATCH_FLOATS`], so the wide early
 //! layers still run an image or two at a time, in cache.
 
+use super::winograd::Disjoint;
 use super::{gemm, Conv2d, Linear, Matrix, Product, Tensor, Winograd};
 use super::{IM2COL_SCRATCH, WINOGRAD_SCRATCH};
 
@@ -96,15 +97,16 @@ impl Winograd {
                 v.resize(t * t * v_len, 0.0);
                 prod.resize(t * t * m_len, 0.0);
                 let (v, prod) = (&mut v[..t * t * v_len], &mut prod[..t * t * m_len]);
+                let target = Disjoint::new(v);
                 for (j, x) in images.iter().enumerate() {
                     assert_eq!((x.c, x.h, x.w), (self.cin, h, w), "batch shapes");
-                    self.transform_input_at(x, v, j * tiles, all);
+                    self.transform_input_at(x, &target, j * tiles, all, 0..self.cin);
                 }
                 for (xi, out) in prod.chunks_mut(m_len.max(1)).enumerate() {
                     self.product(v, xi, all, out);
                 }
                 for j in 0..images.len() {
-                    outs.push(self.transform_output_at(prod, h, w, j * tiles, all));
+                    outs.push(self.output_of(prod, h, w, j * tiles, all));
                 }
             }
         });

@@ -17,6 +17,8 @@
 use super::simd::vectorized;
 use super::{gemm, Conv2d, Matrix, Product, Tensor, WINOGRAD_SCRATCH};
 use rayon::prelude::*;
+use std::marker::PhantomData;
+use std::ops::Range;
 
 /// A stride-1 convolution (any odd kernel, any padding under the kernel) run by
 /// Winograd's F(m x m, r x r): same outputs as [`Conv2d`] up to rounding.
@@ -239,6 +241,68 @@ fn transpose(
     }
 }
 
+/// Channel ranges for `ways` threads, in whole blocks of 16 (a vector register's
+/// worth at AVX-512) where there are enough channels; one range when `ways` is 1.
+fn channel_shares(channels: usize, ways: usize) -> Vec<Range<usize>> {
+    const BLOCK: usize = 16;
+    let blocks = channels.div_ceil(BLOCK);
+    let ways = ways.clamp(1, blocks.max(1));
+    let per = blocks.div_ceil(ways) * BLOCK;
+    (0..channels)
+        .step_by(per.max(1))
+        .map(|start| start..(start + per).min(channels))
+        .collect()
+}
+
+/// `out` cut into the planes of each channel range of `shares` (which tile `0..c`).
+fn split_planes<'a>(
+    out: &'a mut [f32],
+    shares: &[Range<usize>],
+    plane: usize,
+) -> Vec<&'a mut [f32]> {
+    let mut rest = out;
+    let mut parts = Vec::with_capacity(shares.len());
+    for share in shares {
+        let (part, tail) = rest.split_at_mut(share.len() * plane);
+        parts.push(part);
+        rest = tail;
+    }
+    parts
+}
+
+/// A buffer that several threads write disjoint parts of (a thread's channels of every
+/// tile's vector in Winograd's V): each part is borrowed alone, never the whole.
+pub(super) struct Disjoint<'a> {
+    data: *mut f32,
+    len: usize,
+    _buffer: PhantomData<&'a mut [f32]>,
+}
+
+// Safety: the buffer is only reached through `part`, whose callers keep parts disjoint.
+unsafe impl Send for Disjoint<'_> {}
+unsafe impl Sync for Disjoint<'_> {}
+
+impl<'a> Disjoint<'a> {
+    pub(super) fn new(buffer: &'a mut [f32]) -> Self {
+        Disjoint {
+            data: buffer.as_mut_ptr(),
+            len: buffer.len(),
+            _buffer: PhantomData,
+        }
+    }
+
+    /// `len` floats from `at`.
+    ///
+    /// # Safety
+    /// No other live part may overlap this one.
+    #[allow(clippy::mut_from_ref)]
+    #[inline(always)]
+    unsafe fn part(&self, at: usize, len: usize) -> &mut [f32] {
+        assert!(at + len <= self.len, "part {at}+{len} of {}", self.len);
+        std::slice::from_raw_parts_mut(self.data.add(at), len)
+    }
+}
+
 impl Winograd {
     /// Layers with fewer input channels stay on im2col: slimvgg's first layer (one
     /// channel) takes 0.02 ms of a 2.1 ms pass, nothing worth transforming for.
@@ -419,7 +483,16 @@ impl Winograd {
             v.resize(t * t * v_len, 0.0);
             prod.resize(t * t * m_len, 0.0);
             let (v, prod) = (&mut v[..t * t * v_len], &mut prod[..t * t * m_len]);
-            self.transform_input_at(x, v, 0, tiles);
+            // Each transform splits by channels: a thread's share of V is strided
+            // (every tile's vector), of the output whole planes.
+            let inputs = channel_shares(self.cin, ways);
+            let target = Disjoint::new(v);
+            let transform = |channels| self.transform_input_at(x, &target, 0, tiles, channels);
+            if inputs.len() > 1 {
+                inputs.into_par_iter().for_each(transform);
+            } else {
+                inputs.into_iter().for_each(transform);
+            }
             let v: &[f32] = v;
             let product = |(xi, out): (usize, &mut [f32])| self.product(v, xi, tiles, out);
             // The t * t products are independent: whole products go to the threads.
@@ -429,8 +502,52 @@ impl Winograd {
             } else {
                 prod.chunks_mut(m_len).enumerate().for_each(product);
             }
-            self.transform_output_at(prod, x.h, x.w, 0, tiles)
+            let (oh, ow) = (self.out_side(x.h), self.out_side(x.w));
+            let mut out = vec![0f32; self.cout * oh * ow];
+            let outputs = channel_shares(self.cout, ways);
+            let prod: &[f32] = prod;
+            let transform = |(channels, planes): (Range<usize>, &mut [f32])| {
+                self.transform_output_at(prod, (x.h, x.w), (0, tiles), channels, planes)
+            };
+            let parts = split_planes(&mut out, &outputs, oh * ow);
+            if parts.len() > 1 {
+                outputs.into_par_iter().zip(parts).for_each(transform);
+            } else {
+                outputs.into_iter().zip(parts).for_each(transform);
+            }
+            Tensor {
+                c: self.cout,
+                h: oh,
+                w: ow,
+                data: out,
+            }
         })
+    }
+
+    /// The whole output of one image of a batch's products, on this thread.
+    pub(super) fn output_of(
+        &self,
+        prod: &[f32],
+        h: usize,
+        w: usize,
+        first_tile: usize,
+        all_tiles: usize,
+    ) -> Tensor {
+        let (oh, ow) = (self.out_side(h), self.out_side(w));
+        let mut out = vec![0f32; self.cout * oh * ow];
+        self.transform_output_at(
+            prod,
+            (h, w),
+            (first_tile, all_tiles),
+            0..self.cout,
+            &mut out,
+        );
+        Tensor {
+            c: self.cout,
+            h: oh,
+            w: ow,
+            data: out,
+        }
     }
 
     vectorized! {
@@ -442,32 +559,42 @@ impl Winograd {
         pub(super) fn transform_input_at(
             &self: Winograd,
             x: &Tensor,
-            v: &mut [f32],
+            v: &Disjoint,
             first_tile: usize,
             all_tiles: usize,
+            channels: Range<usize>,
         ) = transform_input_body;
     }
 
     #[inline(always)]
-    fn transform_input_body(&self, x: &Tensor, v: &mut [f32], first_tile: usize, all_tiles: usize) {
+    fn transform_input_body(
+        &self,
+        x: &Tensor,
+        v: &Disjoint,
+        first_tile: usize,
+        all_tiles: usize,
+        channels: Range<usize>,
+    ) {
         let (h, w, m, cin, p) = (x.h, x.w, self.tile, self.cin, self.pad);
+        let (first, n) = (channels.start, channels.len());
         let t = self.patch();
         let (th, tw) = self.tiles(h, w);
         let (ph, pw) = (m * th + t - m, m * tw + t - m);
-        let mut padded = vec![0f32; ph * pw * cin];
+        let mut padded = vec![0f32; ph * pw * n];
+        let planes = &x.data[first * h * w..];
         for y in 0..h {
-            let at = ((y + p) * pw + p) * cin;
-            transpose(&x.data[y * w..], h * w, (cin, w), &mut padded[at..], cin);
+            let at = ((y + p) * pw + p) * n;
+            transpose(&planes[y * w..], h * w, (n, w), &mut padded[at..], n);
         }
-        // B^T d for one row of tiles: [t rows][pw columns][cin].
-        let mut rows = vec![0f32; t * pw * cin];
+        // B^T d for one row of tiles: [t rows][pw columns][n].
+        let mut rows = vec![0f32; t * pw * n];
         for ty in 0..th {
-            let band = &padded[m * ty * pw * cin..(m * ty + t) * pw * cin];
-            for (r, out) in rows.chunks_exact_mut(pw * cin).enumerate() {
-                for (col, dst) in out.chunks_exact_mut(cin).enumerate() {
+            let band = &padded[m * ty * pw * n..(m * ty + t) * pw * n];
+            for (r, out) in rows.chunks_exact_mut(pw * n).enumerate() {
+                for (col, dst) in out.chunks_exact_mut(n).enumerate() {
                     let d = slices(t, |i| {
-                        let at = (i * pw + col) * cin;
-                        &band[at..at + cin]
+                        let at = (i * pw + col) * n;
+                        &band[at..at + n]
                     });
                     self.input_row(r, &d[..t], dst);
                 }
@@ -477,12 +604,13 @@ impl Winograd {
                 let tile = first_tile + ty * tw + tx;
                 for r in 0..t {
                     let d = slices(t, |j| {
-                        let at = (r * pw + m * tx + j) * cin;
-                        &rows[at..at + cin]
+                        let at = (r * pw + m * tx + j) * n;
+                        &rows[at..at + n]
                     });
                     for c in 0..t {
-                        let at = ((r * t + c) * all_tiles + tile) * cin;
-                        self.input_row(c, &d[..t], &mut v[at..at + cin]);
+                        let at = ((r * t + c) * all_tiles + tile) * cin + first;
+                        // Safety: a call writes only its own channels of each vector.
+                        self.input_row(c, &d[..t], unsafe { v.part(at, n) });
                     }
                 }
             }
@@ -497,57 +625,59 @@ impl Winograd {
         pub(super) fn transform_output_at(
             &self: Winograd,
             prod: &[f32],
-            h: usize,
-            w: usize,
-            first_tile: usize,
-            all_tiles: usize,
-        ) -> Tensor = transform_output_body;
+            input: (usize, usize),
+            tiles: (usize, usize),
+            channels: Range<usize>,
+            out: &mut [f32],
+        ) = transform_output_body;
     }
 
     #[inline(always)]
     fn transform_output_body(
         &self,
         prod: &[f32],
-        h: usize,
-        w: usize,
-        first_tile: usize,
-        all_tiles: usize,
-    ) -> Tensor {
+        (h, w): (usize, usize),
+        (first_tile, all_tiles): (usize, usize),
+        channels: Range<usize>,
+        out: &mut [f32],
+    ) {
         let (m, cout) = (self.tile, self.cout);
+        let (first, n) = (channels.start, channels.len());
         let t = self.patch();
         let (th, tw) = self.tiles(h, w);
         let (oh, ow) = (self.out_side(h), self.out_side(w));
-        let mut out = vec![0f32; cout * oh * ow];
-        // A^T M for one tile, [m rows][t columns][cout]; then a row of tiles' outputs,
-        // channel-last ([m rows][m * tw columns][cout]), transposed into `out` a row at
+        assert_eq!(out.len(), n * oh * ow, "output planes");
+        let bias = &self.bias[channels];
+        // A^T M for one tile, [m rows][t columns][n]; then a row of tiles' outputs,
+        // channel-last ([m rows][m * tw columns][n]), transposed into `out` a row at
         // a time (writing each pixel's channels straight into the planes took 40% of
         // this function: a cache line per value).
-        let mut rows = vec![0f32; m * t * cout];
+        let mut rows = vec![0f32; m * t * n];
         let band_width = m * tw;
-        let mut band = vec![0f32; m * band_width * cout];
+        let mut band = vec![0f32; m * band_width * n];
         for ty in 0..th {
             for tx in 0..tw {
                 let tile = first_tile + ty * tw + tx;
                 for c in 0..t {
                     let p = slices(t, |k| {
-                        let at = ((k * t + c) * all_tiles + tile) * cout;
-                        &prod[at..at + cout]
+                        let at = ((k * t + c) * all_tiles + tile) * cout + first;
+                        &prod[at..at + n]
                     });
                     for r in 0..m {
-                        let at = (r * t + c) * cout;
-                        self.output_row(r, &p[..t], &mut rows[at..at + cout]);
+                        let at = (r * t + c) * n;
+                        self.output_row(r, &p[..t], &mut rows[at..at + n]);
                     }
                 }
                 for r in 0..m {
                     let p = slices(t, |k| {
-                        let at = (r * t + k) * cout;
-                        &rows[at..at + cout]
+                        let at = (r * t + k) * n;
+                        &rows[at..at + n]
                     });
                     for c in 0..m {
-                        let at = (r * band_width + m * tx + c) * cout;
-                        let pixel = &mut band[at..at + cout];
+                        let at = (r * band_width + m * tx + c) * n;
+                        let pixel = &mut band[at..at + n];
                         self.output_row(c, &p[..t], pixel);
-                        for (value, bias) in pixel.iter_mut().zip(&self.bias) {
+                        for (value, bias) in pixel.iter_mut().zip(bias) {
                             *value += bias;
                         }
                     }
@@ -558,15 +688,9 @@ impl Winograd {
                 if y >= oh {
                     break;
                 }
-                let row = &band[r * band_width * cout..];
-                transpose(row, cout, (ow, cout), &mut out[y * ow..], oh * ow);
+                let row = &band[r * band_width * n..];
+                transpose(row, n, (ow, n), &mut out[y * ow..], oh * ow);
             }
-        }
-        Tensor {
-            c: cout,
-            h: oh,
-            w: ow,
-            data: out,
         }
     }
 }
