@@ -34,7 +34,7 @@ pub fn arch_table(
     for name in archs {
         say(arch_speed(name, seconds, pool, bf16, reference)?.row(name));
     }
-    say(format!("(ratios > 1 mean moodtune is faster; training via libtorch/tch, inference pure Rust; {} threads)", pool.current_num_threads()));
+    say(format!("(ratios > 1 mean moodtune is faster; training via libtorch/tch, inference pure Rust, timed before and after the reference and averaged; {} threads)", pool.current_num_threads()));
     Ok(())
 }
 
