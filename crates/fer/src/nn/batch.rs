@@ -100,7 +100,7 @@ impl Winograd {
                 let target = Disjoint::new(v);
                 for (j, x) in images.iter().enumerate() {
                     assert_eq!((x.c, x.h, x.w), (self.cin, h, w), "batch shapes");
-                    self.transform_input_at(x, &target, j * tiles, all, 0..self.cin);
+                    self.transform_input_at(x, &target, j * tiles, all, 0..th);
                 }
                 for (xi, out) in prod.chunks_mut(m_len.max(1)).enumerate() {
                     self.product(v, xi, all, out);

@@ -241,16 +241,38 @@ fn transpose(
     }
 }
 
-/// Channel ranges for `ways` threads, in whole blocks of 16 (a vector register's
-/// worth at AVX-512) where there are enough channels; one range when `ways` is 1.
-fn channel_shares(channels: usize, ways: usize) -> Vec<Range<usize>> {
-    const BLOCK: usize = 16;
-    let blocks = channels.div_ceil(BLOCK);
+/// [`transpose`] of every `step`-th source column: `dst[c * dst_stride + r] =
+/// src[r * src_stride + c * step]`.
+#[inline(always)]
+fn transpose_strided(
+    src: &[f32],
+    (src_stride, step): (usize, usize),
+    (rows, cols): (usize, usize),
+    dst: &mut [f32],
+    dst_stride: usize,
+) {
+    if step == 1 {
+        return transpose(src, src_stride, (rows, cols), dst, dst_stride);
+    }
+    const BLOCK: usize = 8;
+    for r0 in (0..rows).step_by(BLOCK) {
+        for c in 0..cols {
+            for r in r0..(r0 + BLOCK).min(rows) {
+                dst[c * dst_stride + r] = src[r * src_stride + c * step];
+            }
+        }
+    }
+}
+
+/// `0..n` in ranges for `ways` threads, each a whole number of `block`s (16 channels
+/// are a vector register at AVX-512) where there are enough; one range when `ways` is 1.
+fn shares(n: usize, block: usize, ways: usize) -> Vec<Range<usize>> {
+    let blocks = n.div_ceil(block);
     let ways = ways.clamp(1, blocks.max(1));
-    let per = blocks.div_ceil(ways) * BLOCK;
-    (0..channels)
+    let per = blocks.div_ceil(ways) * block;
+    (0..n)
         .step_by(per.max(1))
-        .map(|start| start..(start + per).min(channels))
+        .map(|start| start..(start + per).min(n))
         .collect()
 }
 
@@ -483,11 +505,13 @@ impl Winograd {
             v.resize(t * t * v_len, 0.0);
             prod.resize(t * t * m_len, 0.0);
             let (v, prod) = (&mut v[..t * t * v_len], &mut prod[..t * t * m_len]);
-            // Each transform splits by channels: a thread's share of V is strided
-            // (every tile's vector), of the output whole planes.
-            let inputs = channel_shares(self.cin, ways);
+            // The input transform splits by rows of tiles (a thread's share of each of
+            // V's t * t matrices is a run of whole tiles), the output one by channels
+            // (whole planes).
+            let (th, _) = self.tiles(x.h, x.w);
+            let inputs = shares(th, 1, ways);
             let target = Disjoint::new(v);
-            let transform = |channels| self.transform_input_at(x, &target, 0, tiles, channels);
+            let transform = |bands| self.transform_input_at(x, &target, 0, tiles, bands);
             if inputs.len() > 1 {
                 inputs.into_par_iter().for_each(transform);
             } else {
@@ -504,7 +528,7 @@ impl Winograd {
             }
             let (oh, ow) = (self.out_side(x.h), self.out_side(x.w));
             let mut out = vec![0f32; self.cout * oh * ow];
-            let outputs = channel_shares(self.cout, ways);
+            let outputs = shares(self.cout, 16, ways);
             let prod: &[f32] = prod;
             let transform = |(channels, planes): (Range<usize>, &mut [f32])| {
                 self.transform_output_at(prod, (x.h, x.w), (0, tiles), channels, planes)
@@ -562,7 +586,7 @@ impl Winograd {
             v: &Disjoint,
             first_tile: usize,
             all_tiles: usize,
-            channels: Range<usize>,
+            bands: Range<usize>,
         ) = transform_input_body;
     }
 
@@ -573,45 +597,60 @@ impl Winograd {
         v: &Disjoint,
         first_tile: usize,
         all_tiles: usize,
-        channels: Range<usize>,
+        bands: Range<usize>,
     ) {
         let (h, w, m, cin, p) = (x.h, x.w, self.tile, self.cin, self.pad);
-        let (first, n) = (channels.start, channels.len());
         let t = self.patch();
-        let (th, tw) = self.tiles(h, w);
-        let (ph, pw) = (m * th + t - m, m * tw + t - m);
-        let mut padded = vec![0f32; ph * pw * n];
-        let planes = &x.data[first * h * w..];
+        let (_, tw) = self.tiles(h, w);
+        // The padded plane's rows hold their columns by phase: column `m * g + q` at
+        // `[q][g]` (`groups` per phase), so a tile column's combination over a whole
+        // row of tiles reads one contiguous run, and both passes below combine long
+        // vectors (a row, a row of tiles) instead of one channel vector at a time.
+        let groups = (m * tw + t - m).div_ceil(m);
+        let row_len = m * groups * cin;
+        // The padded rows this share of bands reads.
+        let (first_row, end_row) = (m * bands.start, m * bands.end + t - m);
+        let mut padded = vec![0f32; (end_row - first_row) * row_len];
         for y in 0..h {
-            let at = ((y + p) * pw + p) * n;
-            transpose(&planes[y * w..], h * w, (n, w), &mut padded[at..], n);
-        }
-        // B^T d for one row of tiles: [t rows][pw columns][n].
-        let mut rows = vec![0f32; t * pw * n];
-        for ty in 0..th {
-            let band = &padded[m * ty * pw * n..(m * ty + t) * pw * n];
-            for (r, out) in rows.chunks_exact_mut(pw * n).enumerate() {
-                for (col, dst) in out.chunks_exact_mut(n).enumerate() {
-                    let d = slices(t, |i| {
-                        let at = (i * pw + col) * n;
-                        &band[at..at + n]
-                    });
-                    self.input_row(r, &d[..t], dst);
+            let Some(row) = (y + p)
+                .checked_sub(first_row)
+                .filter(|r| *r < end_row - first_row)
+            else {
+                continue;
+            };
+            let dst_row = &mut padded[row * row_len..(row + 1) * row_len];
+            for q in 0..m {
+                // Input columns i with (i + p) % m == q: i0, i0 + m, ...
+                let i0 = (q + m - p % m) % m;
+                if i0 >= w {
+                    continue;
                 }
+                let count = (w - i0).div_ceil(m);
+                let at = (q * groups + (i0 + p) / m) * cin;
+                let src = &x.data[y * w + i0..];
+                transpose_strided(src, (h * w, m), (cin, count), &mut dst_row[at..], cin);
             }
-            // ... then the same combinations of each tile's columns.
-            for tx in 0..tw {
-                let tile = first_tile + ty * tw + tx;
-                for r in 0..t {
-                    let d = slices(t, |j| {
-                        let at = (r * pw + m * tx + j) * n;
-                        &rows[at..at + n]
-                    });
-                    for c in 0..t {
-                        let at = ((r * t + c) * all_tiles + tile) * cin + first;
-                        // Safety: a call writes only its own channels of each vector.
-                        self.input_row(c, &d[..t], unsafe { v.part(at, n) });
-                    }
+        }
+        // B^T d for one row of tiles: [t rows][row_len], phase-ordered like `padded`.
+        let mut rows = vec![0f32; t * row_len];
+        for ty in bands {
+            let band = &padded[(m * ty - first_row) * row_len..];
+            for (r, out) in rows.chunks_exact_mut(row_len).enumerate() {
+                let d = slices(t, |i| &band[i * row_len..(i + 1) * row_len]);
+                self.input_row(r, &d[..t], out);
+            }
+            // ... then the same combinations of each tile's columns, for the whole row
+            // of tiles at once: column j of tile tx is phase j % m, group tx + j / m.
+            let run = tw * cin;
+            for r in 0..t {
+                let d = slices(t, |j| {
+                    let at = r * row_len + ((j % m) * groups + j / m) * cin;
+                    &rows[at..at + run]
+                });
+                for c in 0..t {
+                    let at = ((r * t + c) * all_tiles + first_tile + ty * tw) * cin;
+                    // Safety: a call writes only its own rows of tiles.
+                    self.input_row(c, &d[..t], unsafe { v.part(at, run) });
                 }
             }
         }
