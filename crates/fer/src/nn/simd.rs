@@ -35,6 +35,32 @@ impl Simd {
         })
     }
 
+    /// The level the engine runs at: [`Self::detected`], or a lower one named by the
+    /// `MOODTUNE_SIMD` environment variable (`baseline`, `avx2`, `avx512`), which lets
+    /// one machine time the paths a CPU with less would take. Decided once.
+    pub fn active() -> Simd {
+        static LEVEL: OnceLock<Simd> = OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            let asked = std::env::var("MOODTUNE_SIMD").ok();
+            Self::limited(asked.as_deref().and_then(Self::parse))
+        })
+    }
+
+    /// [`Self::detected`], capped at `cap` when given.
+    fn limited(cap: Option<Simd>) -> Simd {
+        cap.map_or(Self::detected(), |cap| cap.min(Self::detected()))
+    }
+
+    /// A level from its `MOODTUNE_SIMD` spelling.
+    pub fn parse(name: &str) -> Option<Simd> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "baseline" | "sse2" => Some(Simd::Baseline),
+            "avx2" => Some(Simd::Avx2),
+            "avx512" | "avx-512" => Some(Simd::Avx512),
+            _ => None,
+        }
+    }
+
     /// Every level this CPU can run, baseline first.
     pub fn available() -> Vec<Simd> {
         [Simd::Baseline, Simd::Avx2, Simd::Avx512]
@@ -68,15 +94,15 @@ pub(crate) fn at_level<R>(level: Simd, f: impl FnOnce() -> R) -> R {
     result
 }
 
-/// The level `vectorized!` methods run at: [`Simd::detected`], or a test's choice.
+/// The level `vectorized!` methods run at: [`Simd::active`], or a test's choice.
 #[inline(always)]
 pub(crate) fn level() -> Simd {
     #[cfg(test)]
     return FORCED
         .with(|forced| forced.get())
-        .unwrap_or_else(Simd::detected);
+        .unwrap_or_else(Simd::active);
     #[cfg(not(test))]
-    Simd::detected()
+    Simd::active()
 }
 
 /// `fn name(&self, args) -> R = body;` defines method `name`, which runs the
@@ -109,3 +135,20 @@ macro_rules! vectorized {
     };
 }
 pub(crate) use vectorized;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_asked_level_is_parsed_and_capped_at_what_the_cpu_has() {
+        assert_eq!(Simd::parse("AVX2"), Some(Simd::Avx2));
+        assert_eq!(Simd::parse(" avx512 "), Some(Simd::Avx512));
+        assert_eq!(Simd::parse("baseline"), Some(Simd::Baseline));
+        assert_eq!(Simd::parse("neon"), None);
+        assert_eq!(Simd::limited(None), Simd::detected());
+        assert_eq!(Simd::limited(Some(Simd::Baseline)), Simd::Baseline);
+        assert_eq!(Simd::limited(Some(Simd::Avx512)), Simd::detected());
+        assert!(Simd::limited(Some(Simd::Avx2)) <= Simd::Avx2);
+    }
+}

@@ -56,7 +56,8 @@ pub fn cpu_summary() -> String {
     #[cfg(not(target_arch = "x86_64"))]
     let vector = "vector extensions not checked".to_string();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    format!("{name}; {vector}; {cores} cores available")
+    let engine = moodtune_fer::nn::Simd::active().name();
+    format!("{name}; {vector}; {cores} cores available; engine loops at {engine} (MOODTUNE_SIMD)")
 }
 
 /// A synthetic 48x48 face and a batch of 64 copies: inputs for latency figures.
@@ -263,7 +264,12 @@ mod tests {
         let summary = super::cpu_summary();
         let cores = std::thread::available_parallelism().unwrap().get();
         assert!(
-            summary.ends_with(&format!("; {cores} cores available")),
+            summary.contains(&format!("; {cores} cores available; ")),
+            "{summary}"
+        );
+        let engine = moodtune_fer::nn::Simd::active().name();
+        assert!(
+            summary.ends_with(&format!("; engine loops at {engine} (MOODTUNE_SIMD)")),
             "{summary}"
         );
         if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
