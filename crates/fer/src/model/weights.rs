@@ -77,8 +77,8 @@ pub struct ModelMeta {
 
 enum Layer {
     Conv(Conv2d),
-    /// A 3x3 pad-1 convolution run by Winograd's F(2x2, 3x3) (same outputs, fewer
-    /// multiplies).
+    /// A convolution run by Winograd's minimal filtering (`nn::Winograd`: same outputs
+    /// up to rounding, fewer multiplies).
     Winograd(Winograd),
     Pool,
     Dense(Linear, bool),

@@ -4,7 +4,8 @@
 //! `[tiles, cin] x [cin, cout]`. For 3x3 kernels F(2x2) does 2.25x fewer
 //! multiply-accumulates than im2col (1.56x at 5x5, whose 3x3 tiles cover 6x6), F(4x4) 4x
 //! where its tiles divide the map, for more work in its transforms; for paper-table's
-//! 7x7 ones F(2x2) does 3.06x fewer. The filters are transformed once, at load.
+//! 7x7 ones F(2x2) does 3.06x fewer and F(3x3), which runs, 5.44x. The filters are
+//! transformed once, at load.
 //!
 //! Inside the layer the data are channel-last (`[position, channel]`): the transforms
 //! then run along whole channel vectors (16-384 long) rather than along a row of a few
@@ -241,8 +242,8 @@ fn transpose(
     }
 }
 
-/// [`transpose`] of every `step`-th source column: `dst[c * dst_stride + r] =
-/// src[r * src_stride + c * step]`.
+/// [`transpose`] of every `step`-th source column (`step` > 1: the phases of the input
+/// transform's padded rows): `dst[c * dst_stride + r] = src[r * src_stride + c * step]`.
 #[inline(always)]
 fn transpose_strided(
     src: &[f32],
@@ -251,9 +252,6 @@ fn transpose_strided(
     dst: &mut [f32],
     dst_stride: usize,
 ) {
-    if step == 1 {
-        return transpose(src, src_stride, (rows, cols), dst, dst_stride);
-    }
     const BLOCK: usize = 8;
     for r0 in (0..rows).step_by(BLOCK) {
         for c in 0..cols {
@@ -292,8 +290,8 @@ fn split_planes<'a>(
     parts
 }
 
-/// A buffer that several threads write disjoint parts of (a thread's channels of every
-/// tile's vector in Winograd's V): each part is borrowed alone, never the whole.
+/// A buffer that several threads write disjoint parts of (a thread's rows of tiles in
+/// each of Winograd's t * t matrices of V): each part is borrowed alone, never the whole.
 pub(super) struct Disjoint<'a> {
     data: *mut f32,
     len: usize,
@@ -379,12 +377,14 @@ impl Winograd {
             return None;
         }
         let (cin, cout, t) = (conv.cin, conv.cout, tile + k - 1);
-        let (b_t, g, a_t) = toom_cook(tile, k);
         let to_f32 = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
-        let g: Vec<f32> = match (written_out, tile) {
-            (true, 2) => FILTER_TRANSFORM_2.to_vec(),
-            (true, _) => FILTER_TRANSFORM_4.to_vec(),
-            _ => to_f32(g),
+        let (g, input_matrix, output_matrix) = match (written_out, tile) {
+            (true, 2) => (FILTER_TRANSFORM_2.to_vec(), Vec::new(), Vec::new()),
+            (true, _) => (FILTER_TRANSFORM_4.to_vec(), Vec::new(), Vec::new()),
+            _ => {
+                let (b_t, g, a_t) = toom_cook(tile, k);
+                (to_f32(g), to_f32(b_t), to_f32(a_t))
+            }
         };
         let mut transformed = vec![0f32; t * t * cin * cout];
         let mut gg = vec![0f32; t * k];
@@ -404,11 +404,6 @@ impl Winograd {
                 }
             }
         }
-        let (input_matrix, output_matrix) = if written_out {
-            (Vec::new(), Vec::new())
-        } else {
-            (to_f32(b_t), to_f32(a_t))
-        };
         Some(Winograd {
             cin,
             cout,
@@ -508,7 +503,6 @@ impl Winograd {
             // The input transform splits by rows of tiles (a thread's share of each of
             // V's t * t matrices is a run of whole tiles), the output one by channels
             // (whole planes).
-            let (th, _) = self.tiles(x.h, x.w);
             let inputs = shares(th, 1, ways);
             let target = Disjoint::new(v);
             let transform = |bands| self.transform_input_at(x, &target, 0, tiles, bands);

@@ -7,6 +7,7 @@ pub mod table;
 use moodtune_core::Emotion;
 use moodtune_fer::data::Dataset;
 use moodtune_fer::model::{weights::random_safetensors, Arch, Tta};
+use moodtune_fer::nn::Simd;
 use moodtune_fer::Classifier;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -39,24 +40,16 @@ pub fn cpu_summary() -> String {
         name = format!("{name} (family {family}, model {model})");
     }
     #[cfg(target_arch = "x86_64")]
-    let vector = {
-        let mut have = Vec::new();
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            have.push("AVX2+FMA");
-        }
-        if is_x86_feature_detected!("avx512f") {
-            have.push("AVX-512");
-        }
-        if have.is_empty() {
-            "no AVX2".to_string()
-        } else {
-            have.join(", ")
-        }
-    };
+    let vector = match Simd::detected() {
+        Simd::Avx512 => "AVX2+FMA, AVX-512",
+        Simd::Avx2 => "AVX2+FMA",
+        Simd::Baseline => "no AVX2",
+    }
+    .to_string();
     #[cfg(not(target_arch = "x86_64"))]
     let vector = "vector extensions not checked".to_string();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let engine = moodtune_fer::nn::Simd::active().name();
+    let engine = Simd::active().name();
     format!("{name}; {vector}; {cores} cores available; engine loops at {engine} (MOODTUNE_SIMD)")
 }
 
