@@ -27,6 +27,7 @@ pub struct Tensor {
 use rayon::prelude::*;
 
 mod batch;
+mod sgemm;
 mod simd;
 pub use simd::Simd;
 mod winograd;
@@ -298,6 +299,13 @@ fn gemm_split(a: Matrix, b: Matrix, out: &mut [f32], product: Product, ways: usi
 
 /// `out[a.rows, b.cols] += a * b` (or `= a * b`), `out` row-major and dense.
 fn gemm(a: Matrix, b: Matrix, out: &mut [f32], product: Product) {
+    // One row (a dense layer on one image) is a matrix-vector product: packing the
+    // weights would cost as much as the product, so `gemm` keeps those.
+    #[cfg(target_arch = "x86_64")]
+    if a.rows > 1 && simd::level() == Simd::Avx512 {
+        // Safety: the level is at most what the CPU was detected to support.
+        return unsafe { sgemm::sgemm_avx512(a, b, out, product == Product::Accumulate) };
+    }
     let max_cols = if a.cols >= DEEP_PRODUCT_MIN_DEPTH {
         usize::MAX
     } else {

@@ -747,7 +747,10 @@ mod tests {
 
     /// The transforms compiled for AVX2 and AVX-512 compute the baseline's floats, bit
     /// for bit, on every level this CPU has (written-out and Toom-Cook transforms, block
-    /// and remainder lanes: 16 and 24 input channels, 24 and 5 output channels).
+    /// and remainder lanes: 16 and 24 input channels, 24 and 5 output channels). The
+    /// products agree too: at AVX-512 they run the engine's kernel (`sgemm.rs`), which
+    /// sums each output over the depth in order with fused multiply-adds, as `gemm`'s
+    /// AVX2 kernels do at these depths.
     #[test]
     fn every_vector_level_computes_the_baseline_floats() {
         let mut cases = vec![];

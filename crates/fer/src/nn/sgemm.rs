@@ -1,0 +1,339 @@
+//! The engine's own single-precision matrix product for CPUs with AVX-512.
+//!
+//! `gemm` 0.18 builds its AVX-512 kernels only with a nightly compiler, so on stable Rust
+//! every product ran 8-lane AVX2 kernels, half the width of the 512-bit FMA units Intel's
+//! server cores have two of. This is the classic blocked product (Goto's scheme, as in
+//! BLIS): `b` is packed into panels [`NR`] columns wide and [`KC`] deep, `a` into panels
+//! [`MR`] rows tall, and a register-blocked kernel adds the product of one panel of each
+//! into an `MR` x `NR` tile of the output, its 24 sums held in 24 of the 32 vector
+//! registers. Ragged edges are zero-padded in the packs and masked at the store, so any
+//! shape and any strides work.
+
+use std::cell::RefCell;
+
+use super::Matrix;
+
+/// Output rows per kernel tile: one broadcast of `a` each.
+const MR: usize = 12;
+/// Output columns per kernel tile: two 16-lane vectors of `b`.
+const NR: usize = 32;
+/// Depth of one pass: a `b` panel (`KC * NR` floats, 32 KiB) stays in the L1 cache while
+/// the `a` panels stream past it (128, 192, 256 and 384 timed alike).
+const KC: usize = 256;
+/// Rows of `a` taken at once (`MC * KC` floats, 120 KiB, for the L2 cache).
+const MC: usize = 10 * MR;
+/// `b` wider than this is packed even when its rows are contiguous: read in place, each
+/// step of a panel lands a long row away (a batch's im2col matrix), and the cache and
+/// TLB misses cost more than the copy (5x5 im2col at batch 32, 800 columns: 46 -> 59
+/// G MAC/s packed; at 100 columns in place was faster, 62 against 55).
+const PACKED_B_MIN_COLS: usize = 256;
+/// Columns of `b` packed at once (`KC * NC` floats, 1.5 MiB).
+const NC: usize = 64 * NR;
+
+thread_local! {
+    /// A thread's packed panels of `a` and `b`, kept between products.
+    static PACKS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// `out[a.rows, b.cols] += a * b`, or `= a * b` when `accumulate` is false; `out`
+/// row-major and dense.
+///
+/// Operands whose rows are contiguous are read where they lie: a packed copy pays only
+/// when it is reused many times, and the engine's products are mostly thin (a 5x5
+/// layer's weights would be copied whole for one 25-column panel: 50 G MAC/s in place,
+/// 21 packed). A strided operand (a transposed weight matrix) is packed, and a wide `b`
+/// ([`PACKED_B_MIN_COLS`]).
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+pub(super) unsafe fn sgemm_avx512(a: Matrix, b: Matrix, out: &mut [f32], accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "inner dimensions");
+    assert_eq!(out.len(), m * n, "output size");
+    // The last element each operand's view reaches is inside its slice.
+    assert!(m == 0 || k == 0 || (m - 1) * a.row_stride + (k - 1) * a.col_stride < a.data.len());
+    assert!(k == 0 || n == 0 || (k - 1) * b.row_stride + (n - 1) * b.col_stride < b.data.len());
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            out.fill(0.0);
+        }
+        return;
+    }
+    let direct_a = a.col_stride == 1;
+    let direct_b = b.col_stride == 1 && n <= PACKED_B_MIN_COLS;
+    PACKS.with(|packs| {
+        let (packed_a, packed_b) = &mut *packs.borrow_mut();
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                // The first pass over the depth sets the output unless asked to add.
+                let add = accumulate || pc > 0;
+                // Column `jr` of this block of `b` at step 0, and the distance between steps.
+                let (b_block, b_step) = if direct_b {
+                    (&b.data[pc * b.row_stride + jc..], b.row_stride)
+                } else {
+                    pack_b(b, pc..pc + kc, jc..jc + nc, packed_b);
+                    (&packed_b[..], NR)
+                };
+                for ic in (0..m).step_by(MC) {
+                    let mc = MC.min(m - ic);
+                    if !direct_a {
+                        pack_a(a, ic..ic + mc, pc..pc + kc, packed_a);
+                    }
+                    for jr in (0..nc).step_by(NR) {
+                        let cols = NR.min(nc - jr);
+                        let b_panel = if direct_b { jr } else { jr * kc };
+                        for ir in (0..mc).step_by(MR) {
+                            let rows = MR.min(mc - ir);
+                            let at = (ic + ir) * n + jc + jr;
+                            let tile = Tile {
+                                c: out[at..].as_mut_ptr(),
+                                ldc: n,
+                                rows,
+                                cols,
+                                add,
+                            };
+                            let b_panel = b_block[b_panel..].as_ptr();
+                            // Safety: the tile's `rows` rows of `cols` columns from `at`,
+                            // `n` apart, lie inside `out` (m * n); the operands hold kc
+                            // steps of the tile's rows and columns (asserted above, or
+                            // packed so).
+                            unsafe {
+                                if direct_a {
+                                    let a_rows = &a.data[(ic + ir) * a.row_stride + pc..];
+                                    kernel::<false>(
+                                        kc,
+                                        a_rows.as_ptr(),
+                                        a.row_stride,
+                                        b_panel,
+                                        b_step,
+                                        tile,
+                                    );
+                                } else {
+                                    let a_panel = &packed_a[ir * kc..];
+                                    kernel::<true>(kc, a_panel.as_ptr(), MR, b_panel, b_step, tile);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Where a kernel's sums go: `rows` x `cols` (at most [`MR`] x [`NR`]) of the output
+/// from `c`, its rows `ldc` apart; added to what is there when `add`.
+struct Tile {
+    c: *mut f32,
+    ldc: usize,
+    rows: usize,
+    cols: usize,
+    add: bool,
+}
+
+/// Packs `b[depth, cols]` as panels of [`NR`] columns: panel j holds, for each step p
+/// of the depth, the `NR` values of row p (zeros past the last column).
+fn pack_b(
+    b: Matrix,
+    depth: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    packed: &mut Vec<f32>,
+) {
+    let kc = depth.len();
+    let panels = cols.len().div_ceil(NR);
+    packed.clear();
+    packed.resize(panels * kc * NR, 0.0);
+    for (j, panel) in packed.chunks_exact_mut(kc * NR).enumerate() {
+        let first = cols.start + j * NR;
+        let width = NR.min(cols.end - first);
+        for (p, dst) in depth.clone().zip(panel.chunks_exact_mut(NR)) {
+            let row = p * b.row_stride + first * b.col_stride;
+            if b.col_stride == 1 {
+                dst[..width].copy_from_slice(&b.data[row..row + width]);
+            } else {
+                for (q, d) in dst[..width].iter_mut().enumerate() {
+                    *d = b.data[row + q * b.col_stride];
+                }
+            }
+        }
+    }
+}
+
+/// Packs `a[rows, depth]` as panels of [`MR`] rows: panel i holds, for each step p of
+/// the depth, the `MR` values of column p (zeros past the last row).
+fn pack_a(
+    a: Matrix,
+    rows: std::ops::Range<usize>,
+    depth: std::ops::Range<usize>,
+    packed: &mut Vec<f32>,
+) {
+    let kc = depth.len();
+    let panels = rows.len().div_ceil(MR);
+    packed.clear();
+    packed.resize(panels * kc * MR, 0.0);
+    for (i, panel) in packed.chunks_exact_mut(kc * MR).enumerate() {
+        let first = rows.start + i * MR;
+        let height = MR.min(rows.end - first);
+        for r in 0..height {
+            let row = (first + r) * a.row_stride;
+            for (p, dst) in depth.clone().zip(panel.chunks_exact_mut(MR)) {
+                dst[r] = a.data[row + p * a.col_stride];
+            }
+        }
+    }
+}
+
+/// Adds (or stores) the product of `MR` rows of `a` and `NR` columns of `b`, `kc` steps
+/// deep, into `tile`. `b`'s steps are `b_step` apart; `a` is a packed panel (step p's
+/// `MR` values at `p * MR`) when `PACKED_A`, else rows `lda` apart read in place.
+///
+/// # Safety
+/// AVX-512F; `a` and `b` hold `kc` steps of the tile's rows and columns, and the tile
+/// lies in the output.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn kernel<const PACKED_A: bool>(
+    kc: usize,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    b_step: usize,
+    tile: Tile,
+) {
+    use std::arch::x86_64::*;
+    let low: __mmask16 = lanes(tile.cols.min(16));
+    let high: __mmask16 = lanes(tile.cols.saturating_sub(16));
+    // Rows past the tile's last read its last row again (their sums are not stored),
+    // so nothing past the operand is read.
+    let a_rows: [*const f32; MR] = std::array::from_fn(|i| {
+        let row = if PACKED_A {
+            i
+        } else {
+            i.min(tile.rows - 1) * lda
+        };
+        // Safety: inside `a` by the contract above.
+        unsafe { a.add(row) }
+    });
+    // Constant indices only (the loops over MR unroll), so the sums stay in registers.
+    let mut sums = [[_mm512_setzero_ps(); 2]; MR];
+    for p in 0..kc {
+        let a_at = if PACKED_A { p * MR } else { p };
+        // Safety: step p of `b`'s columns is inside it; the masks keep to `cols`.
+        let (b0, b1) = unsafe {
+            let b_row = b.add(p * b_step);
+            (
+                _mm512_maskz_loadu_ps(low, b_row),
+                _mm512_maskz_loadu_ps(high, b_row.add(16)),
+            )
+        };
+        for (sum, row) in sums.iter_mut().zip(&a_rows) {
+            // Safety: step p of row i is inside `a`.
+            let ai = _mm512_set1_ps(unsafe { *row.add(a_at) });
+            sum[0] = _mm512_fmadd_ps(ai, b0, sum[0]);
+            sum[1] = _mm512_fmadd_ps(ai, b1, sum[1]);
+        }
+    }
+    for (i, sum) in sums.iter().enumerate() {
+        if i >= tile.rows {
+            break;
+        }
+        // Safety: row i < rows of the tile; the masks keep to its `cols` columns.
+        unsafe {
+            let row = tile.c.add(i * tile.ldc);
+            let (mut v0, mut v1) = (sum[0], sum[1]);
+            if tile.add {
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(low, row));
+                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(high, row.add(16)));
+            }
+            _mm512_mask_storeu_ps(row, low, v0);
+            _mm512_mask_storeu_ps(row.add(16), high, v1);
+        }
+    }
+}
+
+/// A mask of the first `n` (at most 16) lanes.
+fn lanes(n: usize) -> u16 {
+    if n >= 16 {
+        u16::MAX
+    } else {
+        (1u16 << n) - 1
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::nn::Simd;
+
+    fn pseudo(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
+            .collect()
+    }
+
+    /// Every shape class: edges in rows and columns, depths across a pass, strided and
+    /// transposed operands, accumulate and overwrite, against a sum in f64.
+    #[test]
+    fn the_avx512_product_matches_a_reference_on_ragged_shapes_and_strides() {
+        if Simd::detected() < Simd::Avx512 {
+            eprintln!("this CPU has no AVX-512: its product is not run here");
+            return;
+        }
+        let shapes = [
+            (1, 1, 1),
+            (5, 3, 7),
+            (12, 192, 32),
+            (13, 193, 33),
+            (25, 9, 1600),
+            (64, 577, 25),
+            (121, 400, 2100),
+            (7, 1000, 64),
+        ];
+        for (m, k, n) in shapes {
+            for transposed_b in [false, true] {
+                for accumulate in [false, true] {
+                    let a_data = pseudo(m * k, 1);
+                    let b_data = pseudo(k * n, 2);
+                    let a = Matrix::row_major(&a_data, m, k);
+                    let b = if transposed_b {
+                        Matrix::row_major(&b_data, n, k).transposed()
+                    } else {
+                        Matrix::row_major(&b_data, k, n)
+                    };
+                    let start = pseudo(m * n, 3);
+                    let mut out = if accumulate {
+                        start.clone()
+                    } else {
+                        vec![f32::NAN; m * n]
+                    };
+                    unsafe { sgemm_avx512(a, b, &mut out, accumulate) };
+                    for r in 0..m {
+                        for c in 0..n {
+                            let mut want: f64 = if accumulate {
+                                start[r * n + c] as f64
+                            } else {
+                                0.0
+                            };
+                            for p in 0..k {
+                                want += a.data[r * a.row_stride + p * a.col_stride] as f64
+                                    * b.data[p * b.row_stride + c * b.col_stride] as f64;
+                            }
+                            let got = out[r * n + c] as f64;
+                            assert!(
+                                (got - want).abs() <= 1e-4 * (1.0 + want.abs()) * (k as f64).sqrt(),
+                                "({m}, {k}, {n}) transposed {transposed_b} accumulate \
+                                 {accumulate}: [{r}, {c}] {got} vs {want}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
