@@ -116,6 +116,14 @@ impl Network {
     /// [`Self::logits`] with each layer's products split `ways` ways over the rayon
     /// pool: for one image on idle cores (the live camera's face). Same results.
     pub fn logits_split(&self, input: Vec<f32>, ways: usize) -> Vec<f32> {
+        if ways > 1 {
+            return nn::keeping_pool_awake(|| self.logits_on(input, ways));
+        }
+        self.logits_on(input, 1)
+    }
+
+    /// [`Self::logits_split`] without keeping the pool awake.
+    fn logits_on(&self, input: Vec<f32>, ways: usize) -> Vec<f32> {
         let side = self.meta.crop;
         let mut x = Tensor {
             c: 1,

@@ -137,6 +137,75 @@ struct Tile {
     add: bool,
 }
 
+/// `out[1, b.cols] += a * b` (or `=`) for a one-row `a` whose columns of `b` are
+/// contiguous (a dense layer's weight matrix, transposed): one dot product per output,
+/// four outputs at a time so each load of `a` serves four weight rows. This streams
+/// the weights once and is bound by memory bandwidth (paper's first dense layer is
+/// 75 MB), so it matters that the loads keep coming: eight independent sums.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[cfg(target_arch = "x86_64")]
+pub(super) unsafe fn dot_columns_avx512(a: Matrix, b: Matrix, out: &mut [f32], accumulate: bool) {
+    let (k, n) = (a.cols, b.cols);
+    assert!(
+        a.rows == 1 && a.col_stride == 1 && b.row_stride == 1,
+        "a row times columns"
+    );
+    assert_eq!(b.rows, k, "inner dimensions");
+    assert_eq!(out.len(), n, "output size");
+    assert!(k <= a.data.len() && (n == 0 || k == 0 || (n - 1) * b.col_stride + k <= b.data.len()));
+    let x = &a.data[..k];
+    let mut j = 0;
+    while j < n {
+        let count = 4.min(n - j);
+        // Columns past the last of the four repeat it (their sums are dropped).
+        let columns: [&[f32]; 4] = std::array::from_fn(|c| {
+            let at = (j + c.min(count - 1)) * b.col_stride;
+            &b.data[at..at + k]
+        });
+        // Safety: AVX-512F by the contract; each column holds k floats, as does x.
+        let sums = unsafe { dot4(x, columns) };
+        for (o, sum) in out[j..j + count].iter_mut().zip(sums) {
+            *o = if accumulate { *o + sum } else { sum };
+        }
+        j += count;
+    }
+}
+
+/// The dot products of `x` with four columns of its length.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn dot4(x: &[f32], columns: [&[f32]; 4]) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    let k = x.len();
+    // Two sums per column, over alternate 16-float chunks, so eight FMAs are in flight.
+    let mut sums = [[_mm512_setzero_ps(); 2]; 4];
+    let mut p = 0;
+    let load = |data: &[f32], at: usize, mask: __mmask16| {
+        // Safety: the mask keeps to the lanes of `data` from `at`.
+        unsafe { _mm512_maskz_loadu_ps(mask, data[at..].as_ptr()) }
+    };
+    while p + 32 <= k {
+        for half in 0..2 {
+            let xv = load(x, p + 16 * half, u16::MAX);
+            for (sum, column) in sums.iter_mut().zip(&columns) {
+                sum[half] = _mm512_fmadd_ps(xv, load(column, p + 16 * half, u16::MAX), sum[half]);
+            }
+        }
+        p += 32;
+    }
+    while p < k {
+        let mask = lanes(k - p);
+        let xv = load(x, p, mask);
+        for (sum, column) in sums.iter_mut().zip(&columns) {
+            sum[0] = _mm512_fmadd_ps(xv, load(column, p, mask), sum[0]);
+        }
+        p += 16;
+    }
+    sums.map(|[s0, s1]| _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)))
+}
+
 /// Packs `b[depth, cols]` as panels of [`NR`] columns: panel j holds, for each step p
 /// of the depth, the `NR` values of row p (zeros past the last column).
 fn pack_b(
@@ -275,6 +344,49 @@ mod tests {
         (0..len)
             .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
             .collect()
+    }
+
+    #[test]
+    fn the_avx512_row_times_columns_matches_a_reference() {
+        if Simd::detected() < Simd::Avx512 {
+            eprintln!("this CPU has no AVX-512: its product is not run here");
+            return;
+        }
+        for (k, n) in [
+            (1, 1),
+            (15, 3),
+            (16, 4),
+            (33, 5),
+            (64, 7),
+            (1000, 9),
+            (36864, 6),
+        ] {
+            for accumulate in [false, true] {
+                let x = pseudo(k, 4);
+                let w = pseudo(k * n, 5);
+                let start = pseudo(n, 6);
+                let mut out = if accumulate {
+                    start.clone()
+                } else {
+                    vec![f32::NAN; n]
+                };
+                let a = Matrix::row_major(&x, 1, k);
+                let b = Matrix::row_major(&w, n, k).transposed();
+                unsafe { dot_columns_avx512(a, b, &mut out, accumulate) };
+                for j in 0..n {
+                    let base = if accumulate { start[j] as f64 } else { 0.0 };
+                    let want: f64 = base
+                        + (0..k)
+                            .map(|p| x[p] as f64 * w[j * k + p] as f64)
+                            .sum::<f64>();
+                    let got = out[j] as f64;
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()) * (k as f64).sqrt(),
+                        "({k}, {n}) accumulate {accumulate}: [{j}] {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 
     /// Every shape class: edges in rows and columns, depths across a pass, strided and
