@@ -6,7 +6,7 @@
 //! layers still run an image or two at a time, in cache.
 
 use super::winograd::Disjoint;
-use super::{gemm, Conv2d, Linear, Matrix, Product, Tensor, Winograd};
+use super::{gemm, scratch_of, Conv2d, Linear, Matrix, Product, Tensor, Winograd};
 use super::{IM2COL_SCRATCH, WINOGRAD_SCRATCH};
 
 /// A group's scratch (im2col columns, or Winograd's V and M) stays under this many
@@ -36,8 +36,7 @@ impl Conv2d {
             let mut product = Vec::new();
             for images in xs.chunks(group) {
                 let n = images.len() * cols;
-                col.clear();
-                col.resize(rows * n, 0.0);
+                let col = scratch_of(col, rows * n);
                 let per_channel = k * k * n;
                 for (j, x) in images.iter().enumerate() {
                     assert_eq!(

@@ -83,11 +83,10 @@ impl Conv2d {
             out[o * cols..(o + 1) * cols].fill(*b);
         }
         // The thread's im2col buffer from the last layer serves again (see
-        // WINOGRAD_SCRATCH); zeroed, as the padding taps are never written.
+        // WINOGRAD_SCRATCH); im2col writes all of it.
         IM2COL_SCRATCH.with(|scratch| {
             let col = &mut *scratch.borrow_mut();
-            col.clear();
-            col.resize(rows * cols, 0.0);
+            let col = scratch_of(col, rows * cols);
             // Each input channel fills its own k * k rows: with threads to spare they
             // share the copying (megabytes for the 7x7 layers).
             // At least 1: a map smaller than the kernel has no outputs, and no rows to fill.
@@ -119,8 +118,9 @@ impl Conv2d {
     }
 
     /// Input channel `ci`'s rows of im2col's `[cin * k * k, oh * ow]` matrix: row
-    /// (ky, kx) of `rows` (`[k * k, oh * ow]`, zeroed) gets the input pixel under that
-    /// tap for every output position.
+    /// (ky, kx) of `rows` (`[k * k, oh * ow]`) gets the input pixel under that tap for
+    /// every output position, or zero where the tap falls in the padding: every value is
+    /// written, so the buffer needs no zeroing first.
     fn im2col_channel(&self, x: &Tensor, ci: usize, oh: usize, ow: usize, rows: &mut [f32]) {
         self.im2col_channel_at(x, ci, (oh, ow), rows, oh * ow, 0);
     }
@@ -144,23 +144,35 @@ impl Conv2d {
                 let r = ky * k + kx;
                 let at = r * row_stride + first_col;
                 let dst = &mut rows[at..at + cols];
+                // Output columns whose input column falls inside the image.
+                let lo = p.saturating_sub(kx).min(ow);
+                let hi = (x.w + p).saturating_sub(kx).clamp(lo, ow);
                 for oy in 0..oh {
                     let iy = oy as isize + ky as isize - p as isize;
+                    let out_row = &mut dst[oy * ow..(oy + 1) * ow];
                     if iy < 0 || iy >= x.h as isize {
+                        out_row.fill(0.0);
                         continue;
                     }
                     let src_row = &plane[iy as usize * x.w..(iy as usize + 1) * x.w];
-                    let out_row = &mut dst[oy * ow..(oy + 1) * ow];
-                    // Output columns whose input column falls inside the image.
-                    let lo = p.saturating_sub(kx);
-                    let hi = (x.w + p).saturating_sub(kx).min(ow);
-                    for ox in lo..hi {
-                        out_row[ox] = src_row[ox + kx - p];
+                    out_row[..lo].fill(0.0);
+                    if lo < hi {
+                        out_row[lo..hi].copy_from_slice(&src_row[lo + kx - p..hi + kx - p]);
                     }
+                    out_row[hi..].fill(0.0);
                 }
             }
         }
     }
+}
+
+/// The first `len` floats of a thread's scratch buffer, grown (zeroed) if shorter: its
+/// contents are what the last layer left, for callers that write all of them.
+fn scratch_of(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
 }
 
 thread_local! {
