@@ -8,9 +8,10 @@
 //! products), so the live camera's face is not left to one core. A convolution is
 //! im2col + SGEMM ([`Conv2d`]) or, on maps big enough to pay, Winograd's F(4x4, 3x3) or
 //! F(2x2, 3x3), or F(3x3, 7x7) for paper-table ([`Winograd`], `winograd.rs`), computed
-//! channel-last inside the layer. The products go to `gemm` when narrow and
-//! `matrixmultiply` when wide (`GEMM_MAX_COLS`; deep ones to `gemm` at any width); both
-//! pick AVX2/FMA kernels at run time (`gemm`'s AVX-512 ones need a nightly compiler).
+//! channel-last inside the layer. On CPUs with AVX-512 the products run the engine's
+//! own kernel (`sgemm.rs`); elsewhere they go to `gemm` when narrow and `matrixmultiply`
+//! when wide (`GEMM_MAX_COLS`; deep ones to `gemm` at any width), both with AVX2/FMA
+//! kernels picked at run time (`gemm`'s AVX-512 ones need a nightly compiler).
 //! The engine's own loops (Winograd's transforms) run compiled for AVX2 or AVX-512 by
 //! runtime dispatch (`simd.rs`). BatchNorm is folded into the preceding convolution at
 //! load time, so inference is conv -> ReLU -> pool -> dense.
@@ -27,6 +28,7 @@ pub struct Tensor {
 use rayon::prelude::*;
 
 mod batch;
+#[cfg(target_arch = "x86_64")]
 mod sgemm;
 mod simd;
 pub use simd::Simd;
@@ -353,15 +355,15 @@ fn gemm_split(a: Matrix, b: Matrix, out: &mut [f32], product: Product, ways: usi
 /// `out[a.rows, b.cols] += a * b` (or `= a * b`), `out` row-major and dense.
 fn gemm(a: Matrix, b: Matrix, out: &mut [f32], product: Product) {
     #[cfg(target_arch = "x86_64")]
-    if simd::level() == Simd::Avx512 {
-        let accumulate = product == Product::Accumulate;
+    {
+        let (level, accumulate) = (simd::level(), product == Product::Accumulate);
         // Safety (both): the level is at most what the CPU was detected to support.
-        if a.rows > 1 {
+        if level == Simd::Avx512 && a.rows > 1 {
             return unsafe { sgemm::sgemm_avx512(a, b, out, accumulate) };
         }
         // One row (a dense layer on one image): dot products along the weight rows.
-        if a.col_stride == 1 && b.row_stride == 1 {
-            return unsafe { sgemm::dot_columns_avx512(a, b, out, accumulate) };
+        if level >= Simd::Avx2 && a.rows == 1 && a.col_stride == 1 && b.row_stride == 1 {
+            return unsafe { sgemm::dot_columns(a, b, out, accumulate, level) };
         }
     }
     let max_cols = if a.cols >= DEEP_PRODUCT_MIN_DEPTH {
