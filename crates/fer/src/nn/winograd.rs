@@ -242,26 +242,6 @@ fn transpose(
     }
 }
 
-/// [`transpose`] of every `step`-th source column (`step` > 1: the phases of the input
-/// transform's padded rows): `dst[c * dst_stride + r] = src[r * src_stride + c * step]`.
-#[inline(always)]
-fn transpose_strided(
-    src: &[f32],
-    (src_stride, step): (usize, usize),
-    (rows, cols): (usize, usize),
-    dst: &mut [f32],
-    dst_stride: usize,
-) {
-    const BLOCK: usize = 8;
-    for r0 in (0..rows).step_by(BLOCK) {
-        for c in 0..cols {
-            for r in r0..(r0 + BLOCK).min(rows) {
-                dst[c * dst_stride + r] = src[r * src_stride + c * step];
-            }
-        }
-    }
-}
-
 /// `0..n` in ranges for `ways` threads, each a whole number of `block`s (16 channels
 /// are a vector register at AVX-512) where there are enough; one range when `ways` is 1.
 fn shares(n: usize, block: usize, ways: usize) -> Vec<Range<usize>> {
@@ -605,6 +585,9 @@ impl Winograd {
         // The padded rows this share of bands reads.
         let (first_row, end_row) = (m * bands.start, m * bands.end + t - m);
         let mut padded = vec![0f32; (end_row - first_row) * row_len];
+        // One input row channel-last, then each pixel's channels copied whole to its
+        // phase (a strided element-by-element gather was 45% of this function).
+        let mut pixels = vec![0f32; w * cin];
         for y in 0..h {
             let Some(row) = (y + p)
                 .checked_sub(first_row)
@@ -613,16 +596,11 @@ impl Winograd {
                 continue;
             };
             let dst_row = &mut padded[row * row_len..(row + 1) * row_len];
-            for q in 0..m {
-                // Input columns i with (i + p) % m == q: i0, i0 + m, ...
-                let i0 = (q + m - p % m) % m;
-                if i0 >= w {
-                    continue;
-                }
-                let count = (w - i0).div_ceil(m);
-                let at = (q * groups + (i0 + p) / m) * cin;
-                let src = &x.data[y * w + i0..];
-                transpose_strided(src, (h * w, m), (cin, count), &mut dst_row[at..], cin);
+            transpose(&x.data[y * w..], h * w, (cin, w), &mut pixels, cin);
+            for (i, channels) in pixels.chunks_exact(cin).enumerate() {
+                let column = i + p;
+                let at = ((column % m) * groups + column / m) * cin;
+                dst_row[at..at + cin].copy_from_slice(channels);
             }
         }
         // B^T d for one row of tiles: [t rows][row_len], phase-ordered like `padded`.
