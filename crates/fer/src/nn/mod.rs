@@ -438,18 +438,21 @@ pub fn relu(v: &mut [f32]) {
 // [c, h, w] -> [c, h/2, w/2], floor like PyTorch's max_pool2d(2).
 pub fn max_pool2(x: &Tensor) -> Tensor {
     let (oh, ow) = (x.h / 2, x.w / 2);
-    let mut out = Vec::with_capacity(x.c * oh * ow);
-    for c in 0..x.c {
-        let plane = &x.data[c * x.h * x.w..];
-        for y in 0..oh {
-            for xx in 0..ow {
-                let i = 2 * y * x.w + 2 * xx;
-                out.push(
-                    plane[i]
-                        .max(plane[i + 1])
-                        .max(plane[i + x.w])
-                        .max(plane[i + x.w + 1]),
-                );
+    let mut out = vec![0f32; x.c * oh * ow];
+    if oh > 0 && ow > 0 {
+        // Whole output rows from pairs of input rows: loops the compiler vectorizes.
+        for (c, planes) in out.chunks_exact_mut(oh * ow).enumerate() {
+            let plane = &x.data[c * x.h * x.w..(c + 1) * x.h * x.w];
+            for (y, row) in planes.chunks_exact_mut(ow).enumerate() {
+                let top = &plane[2 * y * x.w..][..2 * ow];
+                let bottom = &plane[(2 * y + 1) * x.w..][..2 * ow];
+                for ((o, t), b) in row
+                    .iter_mut()
+                    .zip(top.chunks_exact(2))
+                    .zip(bottom.chunks_exact(2))
+                {
+                    *o = t[0].max(t[1]).max(b[0].max(b[1]));
+                }
             }
         }
     }
@@ -685,6 +688,21 @@ mod tests {
         let p = max_pool2(&x);
         assert_eq!((p.h, p.w), (1, 2));
         assert_eq!(p.data, vec![5.0, 7.0]);
+        // Several channels, odd sides (the last row and column dropped), and a map too
+        // small to pool.
+        let x = pseudo_map(3, 5, 7, 9);
+        let p = max_pool2(&x);
+        assert_eq!((p.c, p.h, p.w), (3, 2, 3));
+        for c in 0..3 {
+            for y in 0..2 {
+                for xx in 0..3 {
+                    let at = |dy: usize, dx: usize| x.data[c * 35 + (2 * y + dy) * 7 + 2 * xx + dx];
+                    let want = at(0, 0).max(at(0, 1)).max(at(1, 0)).max(at(1, 1));
+                    assert_eq!(p.data[c * 6 + y * 3 + xx], want);
+                }
+            }
+        }
+        assert!(max_pool2(&pseudo_map(2, 1, 6, 1)).data.is_empty());
         let l = Linear {
             inputs: 2,
             outputs: 1,
