@@ -258,7 +258,8 @@ fn dot4(x: &[f32], columns: [&[f32]; 4]) -> [f32; 4] {
 }
 
 /// Packs `b[depth, cols]` as panels of [`NR`] columns: panel j holds, for each step p
-/// of the depth, the `NR` values of row p (zeros past the last column).
+/// of the depth, the `NR` values of row p (zeros past the last column), overwriting
+/// what `packed` held.
 fn pack_b(
     b: Matrix,
     depth: std::ops::Range<usize>,
@@ -267,7 +268,8 @@ fn pack_b(
 ) {
     let kc = depth.len();
     let panels = cols.len().div_ceil(NR);
-    packed.clear();
+    // Every value is written below, so the buffer is not cleared first (for a batch's
+    // wide matrices, zeroing cost as much as the copy).
     packed.resize(panels * kc * NR, 0.0);
     for (j, panel) in packed.chunks_exact_mut(kc * NR).enumerate() {
         let first = cols.start + j * NR;
@@ -281,6 +283,7 @@ fn pack_b(
                     *d = b.data[row + q * b.col_stride];
                 }
             }
+            dst[width..].fill(0.0);
         }
     }
 }
@@ -295,16 +298,15 @@ fn pack_a(
 ) {
     let kc = depth.len();
     let panels = rows.len().div_ceil(MR);
-    packed.clear();
     packed.resize(panels * kc * MR, 0.0);
     for (i, panel) in packed.chunks_exact_mut(kc * MR).enumerate() {
         let first = rows.start + i * MR;
         let height = MR.min(rows.end - first);
-        for r in 0..height {
-            let row = (first + r) * a.row_stride;
-            for (p, dst) in depth.clone().zip(panel.chunks_exact_mut(MR)) {
-                dst[r] = a.data[row + p * a.col_stride];
+        for (p, dst) in depth.clone().zip(panel.chunks_exact_mut(MR)) {
+            for (r, d) in dst[..height].iter_mut().enumerate() {
+                *d = a.data[(first + r) * a.row_stride + p * a.col_stride];
             }
+            dst[height..].fill(0.0);
         }
     }
 }
