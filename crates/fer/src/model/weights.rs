@@ -117,7 +117,7 @@ impl Network {
     /// pool: for one image on idle cores (the live camera's face). Same results.
     pub fn logits_split(&self, input: Vec<f32>, ways: usize) -> Vec<f32> {
         if ways > 1 {
-            return nn::keeping_pool_awake(|| self.logits_on(input, ways));
+            return nn::keeping_pool_awake(ways, || self.logits_on(input, ways));
         }
         self.logits_on(input, 1)
     }

@@ -284,20 +284,22 @@ const DEEP_PRODUCT_MIN_DEPTH: usize = 64;
 /// enough that a spinner stuck beside an unrelated job lets go.
 const AWAKE_IDLE_LIMIT: std::time::Duration = std::time::Duration::from_micros(200);
 
-/// Runs `f` (a split pass over the rayon pool) while the pool's other threads wait for
-/// its work spinning rather than asleep. A pool thread that finds no work soon goes to
-/// sleep, and waking it takes 30-40 us on these virtual machines, longer than half of
-/// many of a small network's layers: a rayon `join` after a 30 us serial step cost 47 us
-/// instead of saving 16 (2 vCPU Intel Xeon, 2026-12-07). Each spinner steals the
-/// pass's jobs as they come and returns when `f` is done or after
-/// [`AWAKE_IDLE_LIMIT`] without work, so it can never wait on itself.
-pub fn keeping_pool_awake<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+/// Runs `f` (a pass split `ways` ways over the rayon pool) while `ways - 1` of the
+/// pool's other threads wait for its work spinning rather than asleep. A pool thread
+/// that finds no work soon goes to sleep, and waking it takes 30-40 us on these virtual
+/// machines, longer than half of many of a small network's layers: a rayon `join` after
+/// a 30 us serial step cost 47 us instead of saving 16 (2 vCPU Intel Xeon, 2026-12-07).
+/// Each spinner steals the pass's jobs as they come and returns when `f` is done or
+/// after [`AWAKE_IDLE_LIMIT`] without work, so it can never wait on itself.
+pub fn keeping_pool_awake<R: Send>(ways: usize, f: impl FnOnce() -> R + Send) -> R {
     use std::sync::atomic::{AtomicBool, Ordering};
     let done = AtomicBool::new(false);
     rayon::scope(|scope| {
         let caller = rayon::current_thread_index();
         let done = &done;
-        for _ in 1..rayon::current_num_threads() {
+        // One spinner per extra way the pass splits, so a pass split 2 ways on a big
+        // machine keeps one other core busy, not all of them.
+        for _ in 1..ways.min(rayon::current_num_threads()) {
             scope.spawn(move |_| {
                 if rayon::current_thread_index() == caller {
                     return;
@@ -675,6 +677,30 @@ mod tests {
                 assert!((folded.data[c * 16 + i] - want).abs() < 1e-4);
             }
         }
+    }
+
+    /// The result comes back, nested and concurrent passes finish (a spinner may land
+    /// beside another pass, or on the caller's own thread), and a one-way pass spins up
+    /// nothing.
+    #[test]
+    fn a_pass_kept_awake_returns_and_never_waits_on_itself() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        assert_eq!(keeping_pool_awake(2, || 7), 7);
+        assert_eq!(pool.install(|| keeping_pool_awake(1, || 8)), 8);
+        let sums: Vec<u64> = pool.install(|| {
+            (0..64u64)
+                .into_par_iter()
+                .map(|i| {
+                    keeping_pool_awake(2, || {
+                        keeping_pool_awake(2, || (0..1000u64).into_par_iter().map(|x| x * i).sum())
+                    })
+                })
+                .collect()
+        });
+        assert_eq!(sums, (0..64u64).map(|i| i * 499_500).collect::<Vec<_>>());
     }
 
     #[test]
