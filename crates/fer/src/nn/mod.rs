@@ -27,6 +27,8 @@ pub struct Tensor {
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+mod amx;
 mod batch;
 #[cfg(target_arch = "x86_64")]
 mod sgemm;
@@ -359,6 +361,10 @@ fn gemm(a: Matrix, b: Matrix, out: &mut [f32], product: Product) {
     #[cfg(target_arch = "x86_64")]
     {
         let (level, accumulate) = (simd::level(), product == Product::Accumulate);
+        if a.rows > 1 && a.col_stride == 1 && b.col_stride == 1 && Simd::bf16_products() {
+            // Safety: bf16_products() holds only where AMX is available.
+            return unsafe { amx::product_amx(a, b, out, accumulate) };
+        }
         // Safety (both): the level is at most what the CPU was detected to support.
         if level == Simd::Avx512 && a.rows > 1 {
             return unsafe { sgemm::sgemm_avx512(a, b, out, accumulate) };

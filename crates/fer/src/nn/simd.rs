@@ -61,6 +61,20 @@ impl Simd {
         }
     }
 
+    /// Whether the products round their operands to bf16 and run on AMX tiles (f32
+    /// sums): asked with `MOODTUNE_PRECISION=bf16` (default `f32`), on CPUs with AMX
+    /// whose kernel grants the tiles, at the AVX-512 level. Elsewhere products stay f32.
+    pub fn bf16_products() -> bool {
+        static ASKED: OnceLock<bool> = OnceLock::new();
+        let asked = *ASKED.get_or_init(|| {
+            std::env::var("MOODTUNE_PRECISION").is_ok_and(|v| v.trim().eq_ignore_ascii_case("bf16"))
+        });
+        #[cfg(target_arch = "x86_64")]
+        return asked && level() == Simd::Avx512 && super::amx::available();
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
     /// Every level this CPU can run, baseline first.
     pub fn available() -> Vec<Simd> {
         [Simd::Baseline, Simd::Avx2, Simd::Avx512]

@@ -50,7 +50,15 @@ pub fn cpu_summary() -> String {
     let vector = "vector extensions not checked".to_string();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let engine = Simd::active().name();
-    format!("{name}; {vector}; {cores} cores available; engine loops at {engine} (MOODTUNE_SIMD)")
+    let products = if Simd::bf16_products() {
+        "bf16 on AMX tiles"
+    } else {
+        "f32"
+    };
+    format!(
+        "{name}; {vector}; {cores} cores available; engine loops at {engine} (MOODTUNE_SIMD); \
+         products in {products} (MOODTUNE_PRECISION)"
+    )
 }
 
 /// A synthetic 48x48 face and a batch of 64 copies: inputs for latency figures.
@@ -262,7 +270,16 @@ mod tests {
         );
         let engine = moodtune_fer::nn::Simd::active().name();
         assert!(
-            summary.ends_with(&format!("; engine loops at {engine} (MOODTUNE_SIMD)")),
+            summary.contains(&format!("; engine loops at {engine} (MOODTUNE_SIMD); ")),
+            "{summary}"
+        );
+        let products = if moodtune_fer::nn::Simd::bf16_products() {
+            "bf16 on AMX tiles"
+        } else {
+            "f32"
+        };
+        assert!(
+            summary.ends_with(&format!("; products in {products} (MOODTUNE_PRECISION)")),
             "{summary}"
         );
         if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {

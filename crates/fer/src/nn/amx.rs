@@ -1,0 +1,327 @@
+//! Products on Intel's AMX tiles, with bf16 operands and f32 sums (`tdpbf16ps`: a
+//! 16x16 f32 tile gains the product of a 16x32 bf16 tile and a 32x16 one in one
+//! instruction, many times the multiply-adds of AVX-512). Asked for with
+//! `MOODTUNE_PRECISION=bf16` ([`super::Simd::bf16_products`]): rounding both operands of
+//! every product to bf16 left the shipped model's PublicTest accuracy unchanged
+//! (docs/RESULTS.md), but its logits move by more than the PyTorch parity test allows, so
+//! f32 stays the default. Stable Rust has no AMX intrinsics: the tile instructions are
+//! written in `asm!`, and Linux gives a process the tile registers only when asked
+//! (`arch_prctl(ARCH_REQ_XCOMP_PERM)`).
+//!
+//! Both operands are converted per product: `a` to bf16 rows (depth padded to 32), `b`
+//! to pairs of rows interleaved per column (the layout `tdpbf16ps` reads), rows and
+//! columns padded to 32, so every block is 2x2 output tiles and no tile reads past the
+//! end.
+
+use std::arch::asm;
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use super::Matrix;
+
+/// Output rows and columns per block: 2x2 tiles of 16x16.
+const BLOCK: usize = 32;
+/// Depth per tile product: 32 bf16 values, a tile row of 64 bytes.
+const DEPTH: usize = 32;
+
+/// Whether this CPU has AMX tiles with bf16 products and Linux lets this process use
+/// them (asked once).
+pub fn available() -> bool {
+    static READY: OnceLock<bool> = OnceLock::new();
+    *READY.get_or_init(|| {
+        let leaf7 = std::arch::x86_64::__cpuid_count(7, 0);
+        let (amx_bf16, amx_tile) = (leaf7.edx >> 22 & 1 == 1, leaf7.edx >> 24 & 1 == 1);
+        amx_bf16
+            && amx_tile
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512bf16")
+            && request_tile_data()
+    })
+}
+
+/// `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`: 0 when granted.
+fn request_tile_data() -> bool {
+    const SYS_ARCH_PRCTL: i64 = 158;
+    const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
+    const XFEATURE_XTILEDATA: i64 = 18;
+    let result: i64;
+    // Safety: a system call that changes no memory of ours; rcx and r11 are clobbered
+    // by `syscall`.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") SYS_ARCH_PRCTL => result,
+            in("rdi") ARCH_REQ_XCOMP_PERM,
+            in("rsi") XFEATURE_XTILEDATA,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    result == 0
+}
+
+/// A thread's converted operands, kept between products.
+#[derive(Default)]
+struct Scratch {
+    a: Vec<u16>,
+    b: Vec<u32>,
+    tile: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Tile configuration: palette 1, all eight tiles 16 rows of 64 bytes.
+#[repr(C, align(64))]
+struct TileConfig([u8; 64]);
+
+impl TileConfig {
+    fn uniform() -> Self {
+        let mut bytes = [0u8; 64];
+        bytes[0] = 1;
+        for tile in 0..8 {
+            bytes[16 + 2 * tile] = 64;
+            bytes[48 + tile] = 16;
+        }
+        TileConfig(bytes)
+    }
+}
+
+/// `out[a.rows, b.cols] += a * b` (or `=`), both operands row-major f32, rounded to bf16
+/// here; `out` row-major and dense.
+///
+/// # Safety
+/// [`available`] must have returned true.
+pub(super) unsafe fn product_amx(a: Matrix, b: Matrix, out: &mut [f32], accumulate: bool) {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    assert_eq!(b.rows, k, "inner dimensions");
+    assert_eq!(out.len(), m * n, "output size");
+    assert!(a.col_stride == 1 && b.col_stride == 1, "row-major operands");
+    assert!(m == 0 || k == 0 || (m - 1) * a.row_stride + k <= a.data.len());
+    assert!(k == 0 || n == 0 || (k - 1) * b.row_stride + n <= b.data.len());
+    if m == 0 || n == 0 {
+        return;
+    }
+    let (mp, kp, np) = (
+        m.next_multiple_of(BLOCK),
+        k.next_multiple_of(DEPTH).max(DEPTH),
+        n.next_multiple_of(BLOCK),
+    );
+    SCRATCH.with(|scratch| {
+        let scratch = &mut *scratch.borrow_mut();
+        // Safety (both): AVX-512 BW and BF16 come with `available`.
+        unsafe {
+            convert_rows(a, (mp, kp), &mut scratch.a);
+            interleave_pairs(b, (kp, np), &mut scratch.b);
+        }
+        scratch.tile.resize(BLOCK * BLOCK, 0.0);
+        let config = TileConfig::uniform();
+        let (a_stride, b_stride) = (kp * 2, np * 4);
+        // Safety: tiles are configured before use and released after; every tile load
+        // reads 16 rows of 64 bytes inside the padded operands (rows i0..i0 + 32 of
+        // `mp`, depth columns d..d + 32 of `kp`; pair rows d / 2.. + 16 of `kp / 2`,
+        // columns j0..j0 + 32 of `np`); the stores write the 32x32 `tile` buffer.
+        unsafe {
+            asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack));
+            for i0 in (0..m).step_by(BLOCK) {
+                for j0 in (0..n).step_by(BLOCK) {
+                    asm!(
+                        "tilezero tmm0",
+                        "tilezero tmm1",
+                        "tilezero tmm2",
+                        "tilezero tmm3",
+                        options(nostack)
+                    );
+                    for d in (0..kp).step_by(DEPTH) {
+                        let a0 = scratch.a.as_ptr().add(i0 * kp + d);
+                        let a1 = a0.add(16 * kp);
+                        let b0 = scratch.b.as_ptr().add(d / 2 * np + j0);
+                        let b1 = b0.add(16);
+                        asm!(
+                            "tileloadd tmm4, [{a0} + {sa}*1]",
+                            "tileloadd tmm5, [{a1} + {sa}*1]",
+                            "tileloadd tmm6, [{b0} + {sb}*1]",
+                            "tileloadd tmm7, [{b1} + {sb}*1]",
+                            "tdpbf16ps tmm0, tmm4, tmm6",
+                            "tdpbf16ps tmm1, tmm4, tmm7",
+                            "tdpbf16ps tmm2, tmm5, tmm6",
+                            "tdpbf16ps tmm3, tmm5, tmm7",
+                            a0 = in(reg) a0,
+                            a1 = in(reg) a1,
+                            b0 = in(reg) b0,
+                            b1 = in(reg) b1,
+                            sa = in(reg) a_stride,
+                            sb = in(reg) b_stride,
+                            options(nostack, readonly)
+                        );
+                    }
+                    let t = scratch.tile.as_mut_ptr();
+                    asm!(
+                        "tilestored [{t0} + {s}*1], tmm0",
+                        "tilestored [{t1} + {s}*1], tmm1",
+                        "tilestored [{t2} + {s}*1], tmm2",
+                        "tilestored [{t3} + {s}*1], tmm3",
+                        t0 = in(reg) t,
+                        t1 = in(reg) t.add(16),
+                        t2 = in(reg) t.add(16 * BLOCK),
+                        t3 = in(reg) t.add(16 * BLOCK + 16),
+                        s = in(reg) BLOCK * 4,
+                        options(nostack)
+                    );
+                    let (rows, cols) = (BLOCK.min(m - i0), BLOCK.min(n - j0));
+                    for (r, sums) in scratch.tile.chunks_exact(BLOCK).take(rows).enumerate() {
+                        let dst = &mut out[(i0 + r) * n + j0..][..cols];
+                        if accumulate {
+                            dst.iter_mut().zip(sums).for_each(|(o, s)| *o += s);
+                        } else {
+                            dst.copy_from_slice(&sums[..cols]);
+                        }
+                    }
+                }
+            }
+            asm!("tilerelease", options(nostack));
+        }
+    });
+}
+
+/// `a` rounded to bf16 into `[rows, depth]` (zero-padded), row-major.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+fn convert_rows(a: Matrix, (rows, depth): (usize, usize), dst: &mut Vec<u16>) {
+    dst.clear();
+    dst.resize(rows * depth, 0);
+    let k = a.cols;
+    for (r, row) in dst.chunks_exact_mut(depth).take(a.rows).enumerate() {
+        let src = &a.data[r * a.row_stride..][..k];
+        for (chunk, out) in src.chunks(32).zip(row.chunks_exact_mut(32)) {
+            let len = chunk.len();
+            let (low, high) = (lanes(len.min(16)), lanes(len.saturating_sub(16)));
+            // Safety: the masks keep to `chunk`; `out` holds 32 u16s.
+            unsafe {
+                let v0 = _mm512_maskz_loadu_ps(low, chunk.as_ptr());
+                let v1 = _mm512_maskz_loadu_ps(high, chunk.as_ptr().add(16.min(len)));
+                let bf: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(v1, v0));
+                _mm512_storeu_si512(out.as_mut_ptr() as *mut _, bf);
+            }
+        }
+    }
+}
+
+/// `b` rounded to bf16 as `[depth / 2, cols]` pairs (zero-padded): pair (q, j) holds
+/// rows 2q (low half) and 2q + 1 of column j.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+fn interleave_pairs(b: Matrix, (depth, cols): (usize, usize), dst: &mut Vec<u32>) {
+    dst.clear();
+    dst.resize(depth / 2 * cols, 0);
+    let (k, n) = (b.rows, b.cols);
+    // Interleaves the 16 values of two rows (the low and high half of 32 bf16 values).
+    static INTERLEAVE: [u16; 32] = {
+        let mut index = [0u16; 32];
+        let mut j = 0;
+        while j < 16 {
+            index[2 * j] = j as u16;
+            index[2 * j + 1] = 16 + j as u16;
+            j += 1;
+        }
+        index
+    };
+    // Safety: INTERLEAVE is 64 bytes.
+    let interleave = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr() as *const _) };
+    for (q, row) in dst.chunks_exact_mut(cols).take(k.div_ceil(2)).enumerate() {
+        let first = &b.data[2 * q * b.row_stride..][..n];
+        let second = (2 * q + 1 < k).then(|| &b.data[(2 * q + 1) * b.row_stride..][..n]);
+        for (j0, out) in (0..n).step_by(16).zip(row.chunks_exact_mut(16)) {
+            let mask = lanes(n - j0);
+            // Safety: the mask keeps to the rows' `n` values; `out` holds 16 u32s.
+            unsafe {
+                let r0 = _mm512_maskz_loadu_ps(mask, first[j0..].as_ptr());
+                let r1 = match second {
+                    Some(row) => _mm512_maskz_loadu_ps(mask, row[j0..].as_ptr()),
+                    None => _mm512_setzero_ps(),
+                };
+                let both: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(r1, r0));
+                let pairs = _mm512_permutexvar_epi16(interleave, both);
+                _mm512_storeu_si512(out.as_mut_ptr() as *mut _, pairs);
+            }
+        }
+    }
+}
+
+/// A mask of the first `n` (at most 16) lanes.
+fn lanes(n: usize) -> u16 {
+    if n >= 16 {
+        u16::MAX
+    } else {
+        (1u16 << n) - 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pseudo(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
+            .collect()
+    }
+
+    /// Against an f64 sum of the bf16-rounded operands: ragged rows, columns and
+    /// depths, strided rows, accumulate and overwrite.
+    #[test]
+    fn the_tile_product_sums_the_rounded_operands() {
+        if !available() {
+            eprintln!("this CPU (or kernel) gives no AMX tiles: their product is not run here");
+            return;
+        }
+        let round = |x: f32| half::bf16::from_f32(x).to_f64();
+        for (m, k, n) in [
+            (1, 1, 1),
+            (5, 3, 7),
+            (32, 32, 32),
+            (33, 65, 47),
+            (100, 32, 64),
+            (25, 600, 130),
+        ] {
+            for accumulate in [false, true] {
+                // `a` rows 3 apart from a wider buffer, to check the row stride.
+                let a_data = pseudo(m * (k + 3), 1);
+                let b_data = pseudo(k * n, 2);
+                let a = Matrix {
+                    data: &a_data,
+                    rows: m,
+                    cols: k,
+                    row_stride: k + 3,
+                    col_stride: 1,
+                };
+                let b = Matrix::row_major(&b_data, k, n);
+                let start = pseudo(m * n, 3);
+                let mut out = if accumulate {
+                    start.clone()
+                } else {
+                    vec![f32::NAN; m * n]
+                };
+                unsafe { product_amx(a, b, &mut out, accumulate) };
+                for r in 0..m {
+                    for c in 0..n {
+                        let mut want = if accumulate {
+                            start[r * n + c] as f64
+                        } else {
+                            0.0
+                        };
+                        for p in 0..k {
+                            want += round(a_data[r * (k + 3) + p]) * round(b_data[p * n + c]);
+                        }
+                        let got = out[r * n + c] as f64;
+                        assert!(
+                            (got - want).abs() <= 1e-5 * (1.0 + want.abs()) * (k as f64).sqrt(),
+                            "({m}, {k}, {n}) accumulate {accumulate}: [{r}, {c}] {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
