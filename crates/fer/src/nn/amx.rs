@@ -18,6 +18,7 @@ use std::arch::x86_64::*;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+use super::sgemm::lanes;
 use super::Matrix;
 
 /// Output rows and columns per block: 2x2 tiles of 16x16.
@@ -249,24 +250,10 @@ fn interleave_pairs(b: Matrix, (depth, cols): (usize, usize), dst: &mut Vec<u32>
     }
 }
 
-/// A mask of the first `n` (at most 16) lanes.
-fn lanes(n: usize) -> u16 {
-    if n >= 16 {
-        u16::MAX
-    } else {
-        (1u16 << n) - 1
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pseudo(len: usize, seed: u32) -> Vec<f32> {
-        (0..len)
-            .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
-            .collect()
-    }
+    use crate::nn::tests::pseudo;
 
     /// Against an f64 sum of the bf16-rounded operands: ragged rows, columns and
     /// depths, strided rows, accumulate and overwrite.

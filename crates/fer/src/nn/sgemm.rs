@@ -380,7 +380,7 @@ unsafe fn kernel<const PACKED_A: bool>(
 }
 
 /// A mask of the first `n` (at most 16) lanes.
-fn lanes(n: usize) -> u16 {
+pub(super) fn lanes(n: usize) -> u16 {
     if n >= 16 {
         u16::MAX
     } else {
@@ -391,13 +391,8 @@ fn lanes(n: usize) -> u16 {
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
+    use crate::nn::tests::pseudo;
     use crate::nn::Simd;
-
-    fn pseudo(len: usize, seed: u32) -> Vec<f32> {
-        (0..len)
-            .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 2001) as f32 / 1000.0 - 1.0)
-            .collect()
-    }
 
     #[test]
     fn row_times_columns_matches_a_reference_on_every_vector_level() {
