@@ -31,6 +31,10 @@ const DEPTH: usize = 32;
 pub fn available() -> bool {
     static READY: OnceLock<bool> = OnceLock::new();
     *READY.get_or_init(|| {
+        // Leaf 7 (structured extended features) exists only from this maximum leaf up.
+        if std::arch::x86_64::__cpuid(0).eax < 7 {
+            return false;
+        }
         let leaf7 = std::arch::x86_64::__cpuid_count(7, 0);
         let (amx_bf16, amx_tile) = (leaf7.edx >> 22 & 1 == 1, leaf7.edx >> 24 & 1 == 1);
         amx_bf16
@@ -41,7 +45,15 @@ pub fn available() -> bool {
     })
 }
 
-/// `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`: 0 when granted.
+/// `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`: 0 when granted. Linux only
+/// (the system call numbers are Linux's); elsewhere the tiles are not used.
+#[cfg(not(target_os = "linux"))]
+fn request_tile_data() -> bool {
+    false
+}
+
+/// See the other `request_tile_data`.
+#[cfg(target_os = "linux")]
 fn request_tile_data() -> bool {
     const SYS_ARCH_PRCTL: i64 = 158;
     const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
