@@ -45,14 +45,13 @@ pub fn available() -> bool {
     })
 }
 
-/// `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`: 0 when granted. Linux only
-/// (the system call numbers are Linux's); elsewhere the tiles are not used.
+/// Elsewhere than Linux the tiles are not used (the system call below is Linux's).
 #[cfg(not(target_os = "linux"))]
 fn request_tile_data() -> bool {
     false
 }
 
-/// See the other `request_tile_data`.
+/// `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`: 0 when granted.
 #[cfg(target_os = "linux")]
 fn request_tile_data() -> bool {
     const SYS_ARCH_PRCTL: i64 = 158;
