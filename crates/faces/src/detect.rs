@@ -177,37 +177,206 @@ impl SeetaDetector {
     }
 }
 
+impl SeetaDetector {
+    /// Size of the working image for a `width` x `height` one.
+    fn working_size(&self, width: u32, height: u32) -> (u32, u32, f32) {
+        let s = self.working_scale(width, height);
+        let sw = ((width as f32 * s).round() as u32).max(1);
+        let sh = ((height as f32 * s).round() as u32).max(1);
+        (sw, sh, s)
+    }
+
+    /// rustface's pyramid on a `sw` x `sh` working image: from scale 1 down by
+    /// `pyramid_scale` while the window still fits the smaller side, or the largest
+    /// face wanted; each level's scale and pixels, computed as rustface computes them.
+    fn pyramid(&self, sw: u32, sh: u32) -> Vec<(f32, u64)> {
+        let mut smallest = sw.min(sh);
+        if self.config.max_face > 0 {
+            smallest = smallest.min(self.config.max_face.max(SEETA_WINDOW));
+        }
+        let min_scale = SEETA_WINDOW as f32 / smallest as f32;
+        let step = self.pyramid_step();
+        let mut levels = Vec::new();
+        let mut scale = 1.0f32;
+        while scale >= min_scale {
+            levels.push((
+                scale,
+                (sw as f32 * scale) as u64 * (sh as f32 * scale) as u64,
+            ));
+            scale *= step;
+        }
+        levels
+    }
+
+    fn pyramid_step(&self) -> f32 {
+        self.config.pyramid_scale.clamp(0.1, 0.99)
+    }
+
+    /// Where the pyramid splits into two scans of about equal pixels, one per core:
+    /// the scale of the second scan's first level and the largest face (in working
+    /// pixels) that keeps the first scan above it. None when one scan is better (one
+    /// level, one thread, or face sizes too close to separate the levels).
+    fn pyramid_split(&self, sw: u32, sh: u32) -> Option<(f32, u32)> {
+        if rayon::current_num_threads() < 2 {
+            return None;
+        }
+        let levels = self.pyramid(sw, sh);
+        let total: u64 = levels.iter().map(|l| l.1).sum();
+        if total < SPLIT_MIN_PIXELS {
+            return None;
+        }
+        let mut first = 0;
+        let mut upper = 0;
+        for (i, level) in levels.iter().enumerate() {
+            upper += level.1;
+            first = i;
+            if 2 * upper >= total {
+                break;
+            }
+        }
+        let (&(last_upper, _), &(lower, _)) = (levels.get(first)?, levels.get(first + 1)?);
+        // rustface scans a level while 40 / max_face <= its scale: the smallest such
+        // max_face for the last upper level must leave the next one out.
+        let mut max_face = (SEETA_WINDOW as f32 / last_upper).ceil() as u32;
+        while SEETA_WINDOW as f32 / max_face as f32 > last_upper {
+            max_face += 1;
+        }
+        let separates = SEETA_WINDOW as f32 / max_face as f32 > lower;
+        let fits = (sw as f32 * lower) as u32 >= SEETA_WINDOW
+            && (sh as f32 * lower) as u32 >= SEETA_WINDOW;
+        (separates && fits).then_some((lower, max_face))
+    }
+
+    /// One rustface scan of `work`: windows in its pixels with their summed scores,
+    /// scores above `threshold`; `max_face` 0 is no limit.
+    fn scan(&self, work: &GrayImage, max_face: u32, threshold: f64) -> Vec<Window> {
+        // rustface's detector keeps scratch buffers and is not `Send`, so one is made
+        // per call from the shared model; that costs far less than the scan itself.
+        let mut det = rustface::create_detector_with_model((*self.model).clone());
+        det.set_min_face_size(SEETA_WINDOW);
+        det.set_pyramid_scale_factor(self.pyramid_step());
+        det.set_slide_window_step(
+            self.config.window_step.max(1),
+            self.config.window_step.max(1),
+        );
+        det.set_score_thresh(threshold);
+        if max_face > 0 {
+            det.set_max_face_size(max_face.max(SEETA_WINDOW));
+        }
+        let data = rustface::ImageData::new(work.as_raw(), work.width(), work.height());
+        det.detect(&data)
+            .into_iter()
+            .map(|f| {
+                let b = f.bbox();
+                Window {
+                    x: b.x() as f32,
+                    y: b.y() as f32,
+                    side: b.width() as f32,
+                    score: f.score(),
+                }
+            })
+            .collect()
+    }
+
+    /// Faces in the working image: the pyramid's upper levels and its lower ones on
+    /// two threads when that pays. Each half keeps every window (its own last
+    /// non-maximum suppression has summed the scores of the windows it merged), and
+    /// the halves merge here as rustface's last suppression would have merged them,
+    /// before the score threshold.
+    fn scan_pyramid(&self, work: &GrayImage) -> Vec<Window> {
+        let threshold = self.config.score_threshold.max(0.01);
+        let Some((lower, max_face)) = self.pyramid_split(work.width(), work.height()) else {
+            return self.scan(work, self.config.max_face, threshold);
+        };
+        let (upper, lower_windows) = rayon::join(
+            || self.scan(work, max_face, MIN_SCORE),
+            || {
+                let (w, h) = (
+                    (work.width() as f32 * lower) as u32,
+                    (work.height() as f32 * lower) as u32,
+                );
+                let small = image::imageops::resize(work, w, h, FilterType::Triangle);
+                let limit = (self.config.max_face as f32 * lower).round() as u32;
+                let mut found = self.scan(&small, limit, MIN_SCORE);
+                for f in &mut found {
+                    f.x /= lower;
+                    f.y /= lower;
+                    f.side /= lower;
+                }
+                found
+            },
+        );
+        let mut merged = summed_suppression(upper.into_iter().chain(lower_windows).collect());
+        merged.retain(|f| f.score >= threshold);
+        merged
+    }
+}
+
+/// Smallest scan split over two threads: about 3 ms of scanning on one core (a
+/// tracker's search around a face is a few hundred microseconds, and waking a second
+/// thread for it costs tens).
+const SPLIT_MIN_PIXELS: u64 = 32_768;
+/// Threshold for the halves of a split scan: every window survives until they merge.
+const MIN_SCORE: f64 = 1e-6;
+/// Overlap at which rustface's last suppression merges two windows.
+const LAST_SUPPRESSION_IOU: f32 = 0.3;
+
+/// A square window found by rustface, in the pixels of the image scanned.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    x: f32,
+    y: f32,
+    side: f32,
+    score: f64,
+}
+
+impl Window {
+    fn iou(&self, other: &Window) -> f32 {
+        let w = (self.x + self.side).min(other.x + other.side) - self.x.max(other.x);
+        let h = (self.y + self.side).min(other.y + other.side) - self.y.max(other.y);
+        if w <= 0.0 || h <= 0.0 {
+            return 0.0;
+        }
+        let inter = w * h;
+        inter / (self.side * self.side + other.side * other.side - inter)
+    }
+}
+
+/// rustface's non-maximum suppression: best first, each kept window absorbing the
+/// scores of the windows it overlaps by more than [`LAST_SUPPRESSION_IOU`].
+fn summed_suppression(mut windows: Vec<Window>) -> Vec<Window> {
+    windows.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut merged = vec![false; windows.len()];
+    let mut kept = Vec::new();
+    for i in 0..windows.len() {
+        if merged[i] {
+            continue;
+        }
+        let mut best = windows[i];
+        for j in i + 1..windows.len() {
+            if !merged[j] && windows[i].iou(&windows[j]) > LAST_SUPPRESSION_IOU {
+                merged[j] = true;
+                best.score += windows[j].score;
+            }
+        }
+        kept.push(best);
+    }
+    kept
+}
+
 impl FaceDetector for SeetaDetector {
     fn name(&self) -> &str {
         "seetaface"
     }
 
     fn scanned_pixels(&self, width: u32, height: u32) -> u64 {
-        let s = self.working_scale(width, height);
-        let sw = ((width as f32 * s).round() as u32).max(1);
-        let sh = ((height as f32 * s).round() as u32).max(1);
-        // rustface's pyramid: from the working image down by `pyramid_scale` while the
-        // window still fits the smaller side, or the largest face wanted.
-        let mut smallest = sw.min(sh);
-        if self.config.max_face > 0 {
-            smallest = smallest.min(self.config.max_face.max(SEETA_WINDOW));
-        }
-        let min_scale = SEETA_WINDOW as f32 / smallest as f32;
-        let step = self.config.pyramid_scale.clamp(0.1, 0.99);
-        let mut scale = 1.0f32;
-        let mut pixels = 0;
-        while scale >= min_scale {
-            pixels += (sw as f32 * scale) as u64 * (sh as f32 * scale) as u64;
-            scale *= step;
-        }
-        pixels
+        let (sw, sh, _) = self.working_size(width, height);
+        self.pyramid(sw, sh).iter().map(|l| l.1).sum()
     }
 
     fn detect(&self, gray: &GrayImage) -> Vec<Detection> {
         let (w, h) = gray.dimensions();
-        let s = self.working_scale(w, h);
-        let sw = ((w as f32 * s).round() as u32).max(1);
-        let sh = ((h as f32 * s).round() as u32).max(1);
+        let (sw, sh, s) = self.working_size(w, h);
         // rustface's scan subtracts the window from the image size without a check.
         if sw < SEETA_WINDOW || sh < SEETA_WINDOW {
             return Vec::new();
@@ -221,37 +390,15 @@ impl FaceDetector for SeetaDetector {
             resized = image::imageops::resize(gray, sw, sh, FilterType::Triangle);
             &resized
         };
-
-        // rustface's detector keeps scratch buffers and is not `Send`, so one is made
-        // per call from the shared model; that costs far less than the scan itself.
-        let mut det = rustface::create_detector_with_model((*self.model).clone());
-        det.set_min_face_size(SEETA_WINDOW);
-        det.set_pyramid_scale_factor(self.config.pyramid_scale.clamp(0.1, 0.99));
-        det.set_slide_window_step(
-            self.config.window_step.max(1),
-            self.config.window_step.max(1),
-        );
-        det.set_score_thresh(self.config.score_threshold.max(0.01));
-        if self.config.max_face > 0 {
-            det.set_max_face_size(self.config.max_face.max(SEETA_WINDOW));
-        }
-        let data = rustface::ImageData::new(work.as_raw(), sw, sh);
         let inv = 1.0 / s;
-        det.detect(&data)
+        self.scan_pyramid(work)
             .into_iter()
             .filter_map(|f| {
-                let b = f.bbox();
-                let bbox = FaceBox::clipped(
-                    b.x() as f32 * inv,
-                    b.y() as f32 * inv,
-                    b.width() as f32 * inv,
-                    b.height() as f32 * inv,
-                    w,
-                    h,
-                )?;
+                let bbox =
+                    FaceBox::clipped(f.x * inv, f.y * inv, f.side * inv, f.side * inv, w, h)?;
                 Some(Detection {
                     bbox,
-                    score: f.score() as f32,
+                    score: f.score as f32,
                 })
             })
             .collect()

@@ -7,7 +7,8 @@ use common::{photo, RecordingClassifier};
 use image::imageops::FilterType;
 use image::{DynamicImage, GenericImageView, GrayImage, Luma, RgbImage};
 use moodtune_faces::{
-    load_image, FaceBox, FaceFlag, FacePipeline, PipelineConfig, SeetaConfig, SeetaDetector,
+    load_image, FaceBox, FaceDetector, FaceFlag, FacePipeline, PipelineConfig, SeetaConfig,
+    SeetaDetector,
 };
 use std::sync::Arc;
 
@@ -471,5 +472,41 @@ fn a_group_in_front_of_the_camera_and_a_crowd_get_full_scans() {
     for i in 2..=3 {
         assert_eq!(tracker.detect(&crowd).len(), faces);
         assert_eq!(tracker.full_scans(), i);
+    }
+}
+
+/// A scan splits its pyramid over two threads when it has them: the faces must be
+/// those one thread finds, each box overlapping its counterpart by more than half (the
+/// usual criterion for a detection of the same face): the lower levels are scanned on
+/// an image shrunk beforehand, so a box may shift or grow by a few pixels.
+#[test]
+fn a_scan_split_over_two_threads_finds_the_faces_one_thread_finds() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/astronaut-face.png");
+    let mut cases = vec![(fixture, SeetaConfig::photo())];
+    if let Some(group) = photo("multi_face.jpg") {
+        cases.push((group.clone(), SeetaConfig::photo()));
+        cases.push((group, SeetaConfig::live()));
+    }
+    for (path, cfg) in cases {
+        let gray = load_image(&path).unwrap().to_luma8();
+        let detector = SeetaDetector::new(cfg);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| detector.detect(&gray))
+        };
+        let (one, two) = (on(1), on(2));
+        assert!(!one.is_empty(), "{}: no face", path.display());
+        assert_eq!(one.len(), two.len(), "{}: {one:?} {two:?}", path.display());
+        for face in &one {
+            let best = two
+                .iter()
+                .map(|d| d.bbox.iou(&face.bbox))
+                .fold(0.0, f32::max);
+            assert!(best > 0.5, "{}: {face:?} not in {two:?}", path.display());
+        }
     }
 }
