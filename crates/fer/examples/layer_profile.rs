@@ -46,16 +46,9 @@ fn main() {
                 pad,
                 ..
             } => {
-                let conv = Conv2d {
-                    cin,
-                    cout,
-                    k,
-                    pad,
-                    weight: (0..cout * cin * k * k)
+                let conv = Conv2d::new(cin, cout, k, pad, (0..cout * cin * k * k)
                         .map(|i| (i % 7) as f32 * 0.01)
-                        .collect(),
-                    bias: vec![0.0; cout],
-                };
+                        .collect(), vec![0.0; cout]);
                 let x = Tensor {
                     c: cin,
                     h: side,

@@ -5,7 +5,7 @@
 //! `tencrop`).
 
 use super::arch::{Arch, LayerSpec};
-use crate::nn::{self, Conv2d, Linear, Tensor, Winograd};
+use crate::nn::{self, Conv2d, Linear, Simd, Tensor, Winograd};
 use crate::preprocess::Pipeline;
 use anyhow::{anyhow, bail, Context, Result};
 use safetensors::SafeTensors;
@@ -124,15 +124,41 @@ impl Network {
 
     /// [`Self::logits_split`] without keeping the pool awake.
     fn logits_on(&self, input: Vec<f32>, ways: usize) -> Vec<f32> {
+        let dense = self.first_dense();
+        let x = self.convolve(&self.layers[..dense], self.input_plane(input), ways);
+        let mut flat = x.data;
+        for layer in &self.layers[dense..] {
+            if let Layer::Dense(l, relu) = layer {
+                flat = l.forward_split(&flat, ways);
+                if *relu {
+                    nn::relu(&mut flat);
+                }
+            }
+        }
+        flat
+    }
+
+    /// Where the dense layers start: convolutions and pools come before.
+    fn first_dense(&self) -> usize {
+        self.layers
+            .iter()
+            .position(|l| matches!(l, Layer::Dense(..)))
+            .unwrap_or(self.layers.len())
+    }
+
+    fn input_plane(&self, data: Vec<f32>) -> Tensor {
         let side = self.meta.crop;
-        let mut x = Tensor {
+        Tensor {
             c: 1,
             h: side,
             w: side,
-            data: input,
-        };
-        let mut flat: Option<Vec<f32>> = None;
-        for layer in &self.layers {
+            data,
+        }
+    }
+
+    /// `x` through `layers` (convolutions and pools), each product split `ways` ways.
+    fn convolve(&self, layers: &[Layer], mut x: Tensor, ways: usize) -> Tensor {
+        for layer in layers {
             match layer {
                 Layer::Conv(c) => {
                     x = c.forward_split(&x, ways);
@@ -143,35 +169,31 @@ impl Network {
                     nn::relu(&mut x.data);
                 }
                 Layer::Pool => x = nn::max_pool2(&x),
-                Layer::Dense(l, relu) => {
-                    let input = flat.take().unwrap_or_else(|| std::mem::take(&mut x.data));
-                    let mut y = l.forward_split(&input, ways);
-                    if *relu {
-                        nn::relu(&mut y);
-                    }
-                    flat = Some(y);
-                }
+                Layer::Dense(..) => unreachable!("dense layers come after the convolutions"),
             }
         }
-        flat.expect("every architecture ends in a dense layer")
+        x
     }
 
     /// [`Self::logits`] of every input, on this thread, layer by layer over the batch:
     /// each layer's weights are read once per group of images instead of once per
     /// image (`nn::batch`). Same results up to the order of float sums.
     pub fn logits_batch(&self, inputs: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
-        let side = self.meta.crop;
-        let mut xs: Vec<Tensor> = inputs
-            .into_iter()
-            .map(|data| Tensor {
-                c: 1,
-                h: side,
-                w: side,
-                data,
-            })
-            .collect();
+        let mut xs: Vec<Tensor> = inputs.into_iter().map(|x| self.input_plane(x)).collect();
+        // With bf16 products on AMX tiles the convolutions are fast enough that a batch's
+        // activations, going through memory layer by layer, cost more than each image's
+        // own pass reading the weights again: they run image by image, and only the dense
+        // layers (paper's 75 MB) over the batch (`layer_profile`, docs/RESULTS.md).
+        let mut start = 0;
+        if Simd::bf16_products() {
+            start = self.first_dense();
+            xs = xs
+                .into_iter()
+                .map(|x| self.convolve(&self.layers[..start], x, 1))
+                .collect();
+        }
         let mut flat: Option<Vec<Vec<f32>>> = None;
-        for layer in &self.layers {
+        for layer in &self.layers[start..] {
             match layer {
                 Layer::Conv(c) => {
                     xs = c.forward_batch(&xs);
@@ -538,14 +560,7 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
             } => {
                 let shape = [cout, cin, k, k];
                 let conv = if batchnorm {
-                    let mut conv = Conv2d {
-                        cin,
-                        cout,
-                        k,
-                        pad,
-                        weight: tensor(format!("{name}.conv.weight"), &shape)?,
-                        bias: vec![0.0; cout],
-                    };
+                    let mut conv = Conv2d::new(cin, cout, k, pad, tensor(format!("{name}.conv.weight"), &shape)?, vec![0.0; cout]);
                     let bn = |p: &str| tensor(format!("{name}.bn.{p}"), &[cout]);
                     conv.fold_batchnorm(
                         &bn("weight")?,
@@ -561,14 +576,7 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
                     }
                     conv
                 } else {
-                    Conv2d {
-                        cin,
-                        cout,
-                        k,
-                        pad,
-                        weight: tensor(format!("{name}.weight"), &shape)?,
-                        bias: tensor(format!("{name}.bias"), &[cout])?,
-                    }
+                    Conv2d::new(cin, cout, k, pad, tensor(format!("{name}.weight"), &shape)?, tensor(format!("{name}.bias"), &[cout])?)
                 };
                 let fast = Winograd::from_conv(&conv, side);
                 side = side + 2 * pad + 1 - k;

@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use super::sgemm::lanes;
-use super::Matrix;
+use super::{Bf16Copy, Matrix};
 
 /// Output rows and columns per block: 2x2 tiles of 16x16.
 const BLOCK: usize = 32;
@@ -117,18 +117,28 @@ pub(super) unsafe fn product_amx(a: Matrix, b: Matrix, out: &mut [f32], accumula
     if m == 0 || n == 0 {
         return;
     }
-    let (mp, kp, np) = (
-        m.next_multiple_of(BLOCK),
-        k.next_multiple_of(DEPTH).max(DEPTH),
-        n.next_multiple_of(BLOCK),
-    );
+    let (mp, kp, np) = padded(m, k, n);
     SCRATCH.with(|scratch| {
         let scratch = &mut *scratch.borrow_mut();
-        // Safety (both): AVX-512 BW and BF16 come with `available`.
-        unsafe {
-            convert_rows(a, (mp, kp), &mut scratch.a);
-            interleave_pairs(b, (kp, np), &mut scratch.b);
-        }
+        // A copy made for a different padding (never, as layers make them) is ignored.
+        let a16: &[u16] = match a.bf16 {
+            Some(Bf16Copy::Rows { data, depth }) if depth == kp => data,
+            // Safety: AVX-512 BW and BF16 come with `available`.
+            _ => unsafe {
+                convert_rows(a, (mp, kp), &mut scratch.a);
+                &scratch.a
+            },
+        };
+        let b16: &[u32] = match b.bf16 {
+            Some(Bf16Copy::Pairs { data, cols }) if cols == np => data,
+            // Safety: as above.
+            _ => unsafe {
+                interleave_pairs(b, (kp, np), &mut scratch.b);
+                &scratch.b
+            },
+        };
+        // Every tile load below stays inside these.
+        assert!(a16.len() >= mp * kp && b16.len() >= kp / 2 * np, "bf16 operands");
         scratch.tile.resize(BLOCK * BLOCK, 0.0);
         let config = TileConfig::uniform();
         let (a_stride, b_stride) = (kp * 2, np * 4);
@@ -148,9 +158,9 @@ pub(super) unsafe fn product_amx(a: Matrix, b: Matrix, out: &mut [f32], accumula
                         options(nostack)
                     );
                     for d in (0..kp).step_by(DEPTH) {
-                        let a0 = scratch.a.as_ptr().add(i0 * kp + d);
+                        let a0 = a16.as_ptr().add(i0 * kp + d);
                         let a1 = a0.add(16 * kp);
-                        let b0 = scratch.b.as_ptr().add(d / 2 * np + j0);
+                        let b0 = b16.as_ptr().add(d / 2 * np + j0);
                         let b1 = b0.add(16);
                         asm!(
                             "tileloadd tmm4, [{a0} + {sa}*1]",
@@ -197,6 +207,42 @@ pub(super) unsafe fn product_amx(a: Matrix, b: Matrix, out: &mut [f32], accumula
             asm!("tilerelease", options(nostack));
         }
     });
+}
+
+/// Rows, depth and columns of a product padded to whole blocks.
+fn padded(m: usize, k: usize, n: usize) -> (usize, usize, usize) {
+    (
+        m.next_multiple_of(BLOCK),
+        k.next_multiple_of(DEPTH).max(DEPTH),
+        n.next_multiple_of(BLOCK),
+    )
+}
+
+/// `a` (a layer's weights, the left operand of its products) rounded to bf16 once, as
+/// [`Bf16Copy::Rows`] holds it: a block of rows to spare, so a product over any later
+/// run of rows (`Matrix::rows_from`) loads whole blocks inside it.
+///
+/// # Safety
+/// [`available`] must have returned true.
+pub(super) unsafe fn rows_bf16(a: Matrix) -> (Vec<u16>, usize) {
+    let (mp, kp, _) = padded(a.rows, a.cols, 1);
+    let mut rows = Vec::new();
+    // Safety: AVX-512 BW and BF16 come with `available`.
+    unsafe { convert_rows(a, (mp + BLOCK, kp), &mut rows) };
+    (rows, kp)
+}
+
+/// `b` (a layer's weights, the right operand of its products) rounded to bf16 once, as
+/// [`Bf16Copy::Pairs`] holds it.
+///
+/// # Safety
+/// [`available`] must have returned true.
+pub(super) unsafe fn pairs_bf16(b: Matrix) -> (Vec<u32>, usize) {
+    let (_, kp, np) = padded(1, b.rows, b.cols);
+    let mut pairs = Vec::new();
+    // Safety: as above.
+    unsafe { interleave_pairs(b, (kp, np), &mut pairs) };
+    (pairs, np)
 }
 
 /// `a` rounded to bf16 into `[rows, depth]` (zero-padded), row-major.
@@ -293,6 +339,7 @@ mod tests {
                     cols: k,
                     row_stride: k + 3,
                     col_stride: 1,
+                    bf16: None,
                 };
                 let b = Matrix::row_major(&b_data, k, n);
                 let start = pseudo(m * n, 3);

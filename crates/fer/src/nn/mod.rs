@@ -47,9 +47,39 @@ pub struct Conv2d {
     /// `[cout, cin * k * k]`, row-major (PyTorch's `[cout, cin, k, k]` flattened).
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
+    /// `weight` in bf16 where products run in bf16.
+    bf16: Bf16Weights<(Vec<u16>, usize)>,
 }
 
 impl Conv2d {
+    /// A `k` x `k` convolution from `cin` to `cout` channels, `pad` zeros around the
+    /// input; `weight` `[cout, cin * k * k]`, row-major.
+    pub fn new(
+        cin: usize,
+        cout: usize,
+        k: usize,
+        pad: usize,
+        weight: Vec<f32>,
+        bias: Vec<f32>,
+    ) -> Conv2d {
+        Conv2d {
+            cin,
+            cout,
+            k,
+            pad,
+            weight,
+            bias,
+            bf16: Bf16Weights::default(),
+        }
+    }
+
+    /// The weights as the left operand of a product (`[cout, cin * k * k]`), with their
+    /// bf16 copy where products run in bf16.
+    fn weight_matrix(&self) -> Matrix<'_> {
+        let m = Matrix::row_major(&self.weight, self.cout, self.cin * self.k * self.k);
+        m.with_bf16(bf16_rows(&self.bf16, m))
+    }
+
     /// Folds `y = gamma * (x - mean) / sqrt(var + eps) + beta` into the weights.
     pub fn fold_batchnorm(
         &mut self,
@@ -67,6 +97,7 @@ impl Conv2d {
             }
             self.bias[o] = (self.bias[o] - mean[o]) * scale + beta[o];
         }
+        self.bf16 = Bf16Weights::default();
     }
 
     // [cin, h, w] -> [cout, h + 2p - k + 1, w + 2p - k + 1]
@@ -106,7 +137,7 @@ impl Conv2d {
             }
             // out[cout, cols] += weight[cout, rows] * col[rows, cols]
             gemm_split(
-                Matrix::row_major(&self.weight, self.cout, rows),
+                self.weight_matrix(),
                 Matrix::row_major(col, rows, cols),
                 &mut out,
                 Product::Accumulate,
@@ -225,6 +256,91 @@ struct Matrix<'a> {
     cols: usize,
     row_stride: usize,
     col_stride: usize,
+    /// The same matrix already rounded to bf16 for AMX tiles (a layer's weights,
+    /// converted once), or `None`: a product in bf16 then converts `data` itself.
+    bf16: Option<Bf16Copy<'a>>,
+}
+
+/// A matrix in bf16, laid out as AMX tile loads read it (`amx.rs`).
+#[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+enum Bf16Copy<'a> {
+    /// As a left operand: rows of `depth` values (the depth padded), with rows to spare
+    /// after the last so a block of rows may start anywhere.
+    Rows { data: &'a [u16], depth: usize },
+    /// As a right operand: pairs of rows interleaved per column, `cols` (padded) to a
+    /// pair row.
+    Pairs { data: &'a [u32], cols: usize },
+}
+
+/// A layer's weights rounded to bf16 for AMX products, made by the first product that
+/// runs in bf16 and kept; never made where products run in f32. Weights must not change
+/// after a layer's first pass (folding BatchNorm clears it).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Bf16Weights<T>(std::sync::OnceLock<T>);
+
+impl<T> Bf16Weights<T> {
+    #[cfg(target_arch = "x86_64")]
+    fn get_or_make(&self, make: impl FnOnce() -> T) -> &T {
+        self.0.get_or_init(make)
+    }
+}
+
+/// Matrix `index` of `count` weight matrices (`matrix(i)`, right operands of the
+/// same shape) as bf16 pairs, all of them made once into `cache`, where products run in
+/// bf16.
+fn bf16_pairs<'a>(
+    cache: &'a Bf16Weights<(Vec<u32>, usize)>,
+    count: usize,
+    index: usize,
+    matrix: impl Fn(usize) -> Matrix<'a>,
+) -> Option<Bf16Copy<'a>> {
+    if !Simd::bf16_products() {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (all, cols) = cache.get_or_make(|| {
+            let mut all = Vec::new();
+            let mut cols = 0;
+            for i in 0..count {
+                // Safety: bf16_products() holds only where AMX is available.
+                let (pairs, padded) = unsafe { amx::pairs_bf16(matrix(i)) };
+                all.extend_from_slice(&pairs);
+                cols = padded;
+            }
+            (all, cols)
+        });
+        let each = all.len() / count;
+        Some(Bf16Copy::Pairs {
+            data: &all[index * each..(index + 1) * each],
+            cols: *cols,
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (cache, count, index, matrix);
+        None
+    }
+}
+
+/// `weights` (a left operand) as bf16 rows, made once into `cache`, where products run
+/// in bf16.
+fn bf16_rows<'a>(cache: &'a Bf16Weights<(Vec<u16>, usize)>, weights: Matrix) -> Option<Bf16Copy<'a>> {
+    if !Simd::bf16_products() {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // Safety: bf16_products() holds only where AMX is available.
+        let (data, depth) = cache.get_or_make(|| unsafe { amx::rows_bf16(weights) });
+        Some(Bf16Copy::Rows { data, depth: *depth })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (cache, weights);
+        None
+    }
 }
 
 impl<'a> Matrix<'a> {
@@ -236,23 +352,40 @@ impl<'a> Matrix<'a> {
             cols,
             row_stride: cols,
             col_stride: 1,
+            bf16: None,
         }
+    }
+
+    /// This matrix with its bf16 copy.
+    fn with_bf16(self, copy: Option<Bf16Copy<'a>>) -> Self {
+        Matrix { bf16: copy, ..self }
     }
 
     /// Rows `first..first + rows`.
     fn rows_from(self, first: usize, rows: usize) -> Self {
+        let bf16 = match self.bf16 {
+            Some(Bf16Copy::Rows { data, depth }) => Some(Bf16Copy::Rows {
+                data: &data[first * depth..],
+                depth,
+            }),
+            // Pairs hold two rows each: the product converts the part itself.
+            _ => None,
+        };
         Matrix {
             data: &self.data[first * self.row_stride..],
             rows,
+            bf16,
             ..self
         }
     }
 
-    /// Columns `first..first + cols`.
+    /// Columns `first..first + cols` (without the bf16 copy: its padding is the whole
+    /// matrix's).
     fn cols_from(self, first: usize, cols: usize) -> Self {
         Matrix {
             data: &self.data[first * self.col_stride..],
             cols,
+            bf16: None,
             ..self
         }
     }
@@ -263,6 +396,7 @@ impl<'a> Matrix<'a> {
             cols: self.rows,
             row_stride: self.col_stride,
             col_stride: self.row_stride,
+            bf16: None,
             ..self
         }
     }
@@ -524,14 +658,7 @@ mod tests {
 
     /// A 3x3, pad-1 convolution with pseudo-random weights (`seed`) and bias (`seed + 1`).
     pub(super) fn padded_3x3(cin: usize, cout: usize, seed: u32) -> Conv2d {
-        Conv2d {
-            cin,
-            cout,
-            k: 3,
-            pad: 1,
-            weight: pseudo(cout * cin * 9, seed),
-            bias: pseudo(cout, seed + 1),
-        }
+        Conv2d::new(cin, cout, 3, 1, pseudo(cout * cin * 9, seed), pseudo(cout, seed + 1))
     }
 
     /// A `[c, h, w]` map of pseudo-random values.
@@ -634,14 +761,7 @@ mod tests {
     #[test]
     fn conv_matches_naive_padded_and_unpadded() {
         for (k, pad) in [(3, 1), (3, 0), (7, 0)] {
-            let conv = Conv2d {
-                cin: 2,
-                cout: 3,
-                k,
-                pad,
-                weight: pseudo(3 * 2 * k * k, 1),
-                bias: vec![0.1, -0.2, 0.3],
-            };
+            let conv = Conv2d::new(2, 3, k, pad, pseudo(3 * 2 * k * k, 1), vec![0.1, -0.2, 0.3]);
             let x = Tensor {
                 c: 2,
                 h: 9,
@@ -659,14 +779,7 @@ mod tests {
 
     #[test]
     fn batchnorm_folding_matches_explicit_normalisation() {
-        let mut conv = Conv2d {
-            cin: 1,
-            cout: 2,
-            k: 3,
-            pad: 1,
-            weight: pseudo(18, 3),
-            bias: vec![0.0, 0.5],
-        };
+        let mut conv = Conv2d::new(1, 2, 3, 1, pseudo(18, 3), vec![0.0, 0.5]);
         let x = Tensor {
             c: 1,
             h: 4,

@@ -16,7 +16,7 @@
 //! other sizes use matrices built by Toom-Cook ([`toom_cook`]) and applied row by row.
 
 use super::simd::vectorized;
-use super::{gemm, Conv2d, Matrix, Product, Tensor, WINOGRAD_SCRATCH};
+use super::{bf16_pairs, Bf16Weights, gemm, Conv2d, Matrix, Product, Tensor, WINOGRAD_SCRATCH};
 use rayon::prelude::*;
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -38,6 +38,9 @@ pub struct Winograd {
     /// `[t * t, cin, cout]`: the transformed filter `G g G^T`, one matrix per position,
     /// transposed.
     transformed: Vec<f32>,
+    /// `transformed` in bf16 where products run in bf16: each position's matrix as
+    /// pairs, one after the other, and the padded columns of a pair row.
+    bf16: Bf16Weights<(Vec<u32>, usize)>,
     bias: Vec<f32>,
 }
 
@@ -393,6 +396,7 @@ impl Winograd {
             input_matrix,
             output_matrix,
             transformed,
+            bf16: Bf16Weights::default(),
             bias: conv.bias.clone(),
         })
     }
@@ -441,17 +445,28 @@ impl Winograd {
     /// Product `xi` of the t * t: M[xi] = V[xi] U[xi], `[tiles, cin] x [cin, cout]`, from
     /// V laid out `[t * t, tiles, cin]`.
     pub(super) fn product(&self, v: &[f32], xi: usize, tiles: usize, out: &mut [f32]) {
-        let (v_len, u_len) = (tiles * self.cin, self.cin * self.cout);
+        let v_len = tiles * self.cin;
         gemm(
             Matrix::row_major(&v[xi * v_len..(xi + 1) * v_len], tiles, self.cin),
+            self.filter_matrix(xi),
+            out,
+            Product::Overwrite,
+        )
+    }
+
+    /// Position `xi`'s transformed filter, `[cin, cout]`, with its bf16 copy where
+    /// products run in bf16.
+    fn filter_matrix(&self, xi: usize) -> Matrix<'_> {
+        let u_len = self.cin * self.cout;
+        let at = |xi: usize| {
             Matrix::row_major(
                 &self.transformed[xi * u_len..(xi + 1) * u_len],
                 self.cin,
                 self.cout,
-            ),
-            out,
-            Product::Overwrite,
-        )
+            )
+        };
+        let positions = self.patch() * self.patch();
+        at(xi).with_bf16(bf16_pairs(&self.bf16, positions, xi, at))
     }
 
     /// Tiles per column and per row of the output for an `h` x `w` input.
@@ -713,14 +728,7 @@ mod tests {
     use super::*;
 
     fn large_kernel(k: usize, pad: usize, cout: usize) -> Conv2d {
-        Conv2d {
-            cin: 16,
-            cout,
-            k,
-            pad,
-            weight: pseudo(cout * 16 * k * k, 11),
-            bias: pseudo(cout, 12),
-        }
+        Conv2d::new(16, cout, k, pad, pseudo(cout * 16 * k * k, 11), pseudo(cout, 12))
     }
 
     /// The transforms compiled for AVX2 and AVX-512 compute the baseline's floats, bit
@@ -825,14 +833,7 @@ mod tests {
     /// Convolutions Winograd does not apply to, or would not pay on, stay direct.
     #[test]
     fn winograd_declines_what_it_does_not_apply_to() {
-        let direct_only = |cin, k, pad| Conv2d {
-            cin,
-            cout: 2,
-            k,
-            pad,
-            weight: vec![0.0; 2 * cin * k * k],
-            bias: vec![0.0; 2],
-        };
+        let direct_only = |cin, k, pad| Conv2d::new(cin, 2, k, pad, vec![0.0; 2 * cin * k * k], vec![0.0; 2]);
         assert!(Winograd::from_conv(&direct_only(16, 3, 0), 40).is_none());
         assert!(Winograd::from_conv(&direct_only(1, 3, 1), 40).is_none());
         assert!(Winograd::from_conv(&direct_only(1, 7, 0), 40).is_none());
