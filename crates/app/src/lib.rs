@@ -44,4 +44,11 @@ pub mod web;
 
 pub use upload::safe_file_name;
 
+/// How the moodtune program runs its networks: bf16 products on AMX tiles where the CPU
+/// has them (PublicTest accuracy unchanged, 1.5-2x faster passes; docs/RESULTS.md), f32
+/// elsewhere or with `MOODTUNE_PRECISION=f32`. The library alone computes in f32.
+pub fn configure_inference() {
+    moodtune_fer::nn::Simd::prefer_bf16_products();
+}
+
 pub use error::{Error, Result};

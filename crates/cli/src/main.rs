@@ -60,6 +60,7 @@ fn main() -> std::process::ExitCode {
     if !matches!(cli.command, Command::Serve(_)) {
         quiet_on_closed_stdout();
     }
+    moodtune_app::configure_inference();
     let result = match cli.command {
         Command::Serve(a) => serve_cmd::run(a),
         Command::Recognize(a) => recognize_cmd::run(a),

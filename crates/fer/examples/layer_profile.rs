@@ -46,9 +46,16 @@ fn main() {
                 pad,
                 ..
             } => {
-                let conv = Conv2d::new(cin, cout, k, pad, (0..cout * cin * k * k)
+                let conv = Conv2d::new(
+                    cin,
+                    cout,
+                    k,
+                    pad,
+                    (0..cout * cin * k * k)
                         .map(|i| (i % 7) as f32 * 0.01)
-                        .collect(), vec![0.0; cout]);
+                        .collect(),
+                    vec![0.0; cout],
+                );
                 let x = Tensor {
                     c: cin,
                     h: side,

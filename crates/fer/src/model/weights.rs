@@ -560,7 +560,14 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
             } => {
                 let shape = [cout, cin, k, k];
                 let conv = if batchnorm {
-                    let mut conv = Conv2d::new(cin, cout, k, pad, tensor(format!("{name}.conv.weight"), &shape)?, vec![0.0; cout]);
+                    let mut conv = Conv2d::new(
+                        cin,
+                        cout,
+                        k,
+                        pad,
+                        tensor(format!("{name}.conv.weight"), &shape)?,
+                        vec![0.0; cout],
+                    );
                     let bn = |p: &str| tensor(format!("{name}.bn.{p}"), &[cout]);
                     conv.fold_batchnorm(
                         &bn("weight")?,
@@ -576,7 +583,14 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
                     }
                     conv
                 } else {
-                    Conv2d::new(cin, cout, k, pad, tensor(format!("{name}.weight"), &shape)?, tensor(format!("{name}.bias"), &[cout])?)
+                    Conv2d::new(
+                        cin,
+                        cout,
+                        k,
+                        pad,
+                        tensor(format!("{name}.weight"), &shape)?,
+                        tensor(format!("{name}.bias"), &[cout])?,
+                    )
                 };
                 let fast = Winograd::from_conv(&conv, side);
                 side = side + 2 * pad + 1 - k;

@@ -138,7 +138,10 @@ pub(super) unsafe fn product_amx(a: Matrix, b: Matrix, out: &mut [f32], accumula
             },
         };
         // Every tile load below stays inside these.
-        assert!(a16.len() >= mp * kp && b16.len() >= kp / 2 * np, "bf16 operands");
+        assert!(
+            a16.len() >= mp * kp && b16.len() >= kp / 2 * np,
+            "bf16 operands"
+        );
         scratch.tile.resize(BLOCK * BLOCK, 0.0);
         let config = TileConfig::uniform();
         let (a_stride, b_stride) = (kp * 2, np * 4);
@@ -367,6 +370,39 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A layer's weights converted once (and a run of their rows, as a split pass takes
+    /// them) give exactly the products that converting them per product gives.
+    #[test]
+    fn weights_converted_once_give_the_products_of_a_fresh_conversion() {
+        if !available() {
+            eprintln!("this CPU (or kernel) gives no AMX tiles: their product is not run here");
+            return;
+        }
+        for (m, k, n, first) in [(40, 70, 33, 0), (40, 70, 33, 13), (256, 300, 25, 128)] {
+            let (a_data, b_data) = (pseudo(m * k, 4), pseudo(k * n, 5));
+            let (a, b) = (
+                Matrix::row_major(&a_data, m, k),
+                Matrix::row_major(&b_data, k, n),
+            );
+            let rows = m - first;
+            let fresh = |a: Matrix, b: Matrix| {
+                let mut out = vec![0.0; rows * n];
+                unsafe { product_amx(a, b, &mut out, false) };
+                out
+            };
+            let want = fresh(a.rows_from(first, rows), b);
+            let (a16, depth) = unsafe { rows_bf16(a) };
+            let (b16, cols) = unsafe { pairs_bf16(b) };
+            let a_once = a.with_bf16(Some(Bf16Copy::Rows { data: &a16, depth }));
+            let b_once = b.with_bf16(Some(Bf16Copy::Pairs { data: &b16, cols }));
+            assert_eq!(
+                fresh(a_once.rows_from(first, rows), b_once),
+                want,
+                "({m}, {k}, {n}) from row {first}"
+            );
         }
     }
 }

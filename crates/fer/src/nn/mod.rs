@@ -326,7 +326,10 @@ fn bf16_pairs<'a>(
 
 /// `weights` (a left operand) as bf16 rows, made once into `cache`, where products run
 /// in bf16.
-fn bf16_rows<'a>(cache: &'a Bf16Weights<(Vec<u16>, usize)>, weights: Matrix) -> Option<Bf16Copy<'a>> {
+fn bf16_rows<'a>(
+    cache: &'a Bf16Weights<(Vec<u16>, usize)>,
+    weights: Matrix,
+) -> Option<Bf16Copy<'a>> {
     if !Simd::bf16_products() {
         return None;
     }
@@ -334,7 +337,10 @@ fn bf16_rows<'a>(cache: &'a Bf16Weights<(Vec<u16>, usize)>, weights: Matrix) -> 
     {
         // Safety: bf16_products() holds only where AMX is available.
         let (data, depth) = cache.get_or_make(|| unsafe { amx::rows_bf16(weights) });
-        Some(Bf16Copy::Rows { data, depth: *depth })
+        Some(Bf16Copy::Rows {
+            data,
+            depth: *depth,
+        })
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -658,7 +664,14 @@ mod tests {
 
     /// A 3x3, pad-1 convolution with pseudo-random weights (`seed`) and bias (`seed + 1`).
     pub(super) fn padded_3x3(cin: usize, cout: usize, seed: u32) -> Conv2d {
-        Conv2d::new(cin, cout, 3, 1, pseudo(cout * cin * 9, seed), pseudo(cout, seed + 1))
+        Conv2d::new(
+            cin,
+            cout,
+            3,
+            1,
+            pseudo(cout * cin * 9, seed),
+            pseudo(cout, seed + 1),
+        )
     }
 
     /// A `[c, h, w]` map of pseudo-random values.

@@ -5,7 +5,11 @@
 //! not contract `a * b + c` into fused multiply-adds, so every level computes the same
 //! floats: the tests compare them bit for bit against the baseline.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+
+/// Set by [`Simd::prefer_bf16_products`].
+static BF16_PREFERRED: AtomicBool = AtomicBool::new(false);
 
 /// A vector extension level the engine's loops are compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -62,21 +66,37 @@ impl Simd {
     }
 
     /// Whether the products round their operands to bf16 and run on AMX tiles (f32
-    /// sums): asked with `MOODTUNE_PRECISION=bf16` (default `f32`), on CPUs with AMX
-    /// whose kernel grants the tiles, at the AVX-512 level. Elsewhere products stay f32.
+    /// sums), on CPUs with AMX whose kernel grants the tiles, at the AVX-512 level;
+    /// elsewhere products stay f32. `MOODTUNE_PRECISION` (`bf16` or `f32`) decides;
+    /// unset, the library computes in f32 (what the PyTorch parity test checks) unless
+    /// the program asked for bf16 with [`Self::prefer_bf16_products`].
     pub fn bf16_products() -> bool {
-        static ASKED: OnceLock<bool> = OnceLock::new();
+        static ASKED: OnceLock<Option<bool>> = OnceLock::new();
         let asked = *ASKED.get_or_init(|| {
-            std::env::var("MOODTUNE_PRECISION").is_ok_and(|v| v.trim().eq_ignore_ascii_case("bf16"))
+            let value = std::env::var("MOODTUNE_PRECISION").ok()?;
+            match value.trim().to_ascii_lowercase().as_str() {
+                "bf16" => Some(true),
+                "f32" => Some(false),
+                _ => None,
+            }
         });
+        let wanted = asked.unwrap_or_else(|| BF16_PREFERRED.load(Ordering::Relaxed));
         #[cfg(target_arch = "x86_64")]
-        return asked && level() == Simd::Avx512 && super::amx::available();
+        return wanted && level() == Simd::Avx512 && super::amx::available();
         #[cfg(not(target_arch = "x86_64"))]
         {
-            // No AMX off x86-64: the variable is read but changes nothing.
-            let _ = asked;
+            // No AMX off x86-64: the choice changes nothing.
+            let _ = wanted;
             false
         }
+    }
+
+    /// Makes bf16 products this process's default where the CPU has AMX (and
+    /// `MOODTUNE_PRECISION` does not say `f32`): the moodtune program's choice, since
+    /// they left the shipped model's PublicTest accuracy unchanged (docs/RESULTS.md).
+    /// Each product reads the choice, so it may be made at any time.
+    pub fn prefer_bf16_products() {
+        BF16_PREFERRED.store(true, Ordering::Relaxed);
     }
 
     /// Every level this CPU can run, baseline first.

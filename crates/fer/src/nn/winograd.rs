@@ -16,7 +16,7 @@
 //! other sizes use matrices built by Toom-Cook ([`toom_cook`]) and applied row by row.
 
 use super::simd::vectorized;
-use super::{bf16_pairs, Bf16Weights, gemm, Conv2d, Matrix, Product, Tensor, WINOGRAD_SCRATCH};
+use super::{bf16_pairs, gemm, Bf16Weights, Conv2d, Matrix, Product, Tensor, WINOGRAD_SCRATCH};
 use rayon::prelude::*;
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -728,7 +728,14 @@ mod tests {
     use super::*;
 
     fn large_kernel(k: usize, pad: usize, cout: usize) -> Conv2d {
-        Conv2d::new(16, cout, k, pad, pseudo(cout * 16 * k * k, 11), pseudo(cout, 12))
+        Conv2d::new(
+            16,
+            cout,
+            k,
+            pad,
+            pseudo(cout * 16 * k * k, 11),
+            pseudo(cout, 12),
+        )
     }
 
     /// The transforms compiled for AVX2 and AVX-512 compute the baseline's floats, bit
@@ -833,7 +840,8 @@ mod tests {
     /// Convolutions Winograd does not apply to, or would not pay on, stay direct.
     #[test]
     fn winograd_declines_what_it_does_not_apply_to() {
-        let direct_only = |cin, k, pad| Conv2d::new(cin, 2, k, pad, vec![0.0; 2 * cin * k * k], vec![0.0; 2]);
+        let direct_only =
+            |cin, k, pad| Conv2d::new(cin, 2, k, pad, vec![0.0; 2 * cin * k * k], vec![0.0; 2]);
         assert!(Winograd::from_conv(&direct_only(16, 3, 0), 40).is_none());
         assert!(Winograd::from_conv(&direct_only(1, 3, 1), 40).is_none());
         assert!(Winograd::from_conv(&direct_only(1, 7, 0), 40).is_none());
