@@ -1,17 +1,18 @@
 //! Products on Intel's AMX tiles, with bf16 operands and f32 sums (`tdpbf16ps`: a
 //! 16x16 f32 tile gains the product of a 16x32 bf16 tile and a 32x16 one in one
-//! instruction, many times the multiply-adds of AVX-512). Asked for with
-//! `MOODTUNE_PRECISION=bf16` ([`super::Simd::bf16_products`]): rounding both operands of
-//! every product to bf16 left the shipped model's PublicTest accuracy unchanged
-//! (docs/RESULTS.md), but its logits move by more than the PyTorch parity test allows, so
-//! f32 stays the default. Stable Rust has no AMX intrinsics: the tile instructions are
-//! written in `asm!`, and Linux gives a process the tile registers only when asked
-//! (`arch_prctl(ARCH_REQ_XCOMP_PERM)`).
+//! instruction, many times the multiply-adds of AVX-512). Used where
+//! [`super::Simd::bf16_products`] says (the moodtune program's default on CPUs with
+//! AMX): rounding both operands of every product to bf16 left the shipped model's
+//! PublicTest accuracy unchanged (docs/RESULTS.md), but its logits move by more than the
+//! PyTorch parity test allows, so the library alone stays f32. Stable Rust has no AMX
+//! intrinsics: the tile instructions are written in `asm!`, and Linux gives a process
+//! the tile registers only when asked (`arch_prctl(ARCH_REQ_XCOMP_PERM)`).
 //!
-//! Both operands are converted per product: `a` to bf16 rows (depth padded to 32), `b`
-//! to pairs of rows interleaved per column (the layout `tdpbf16ps` reads), rows and
-//! columns padded to 32, so every block is 2x2 output tiles and no tile reads past the
-//! end.
+//! Operands go to bf16 as the tiles read them: `a` as rows (depth padded to 32), `b` as
+//! pairs of rows interleaved per column, rows and columns padded to 32, so every block
+//! is 2x2 output tiles and no tile reads past the end. A layer's weights are converted
+//! once ([`rows_bf16`], [`pairs_bf16`], kept by the layer); the other operand per
+//! product.
 
 use std::arch::asm;
 use std::arch::x86_64::*;
