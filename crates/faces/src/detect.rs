@@ -1,7 +1,7 @@
 //! Face detectors behind one small trait, so a stronger model (RetinaFace) can be added
 //! beside the shipped SeetaFace cascade without touching the pipeline.
 
-use image::imageops::FilterType;
+use crate::shrink::shrink;
 use image::GrayImage;
 use serde::{Deserialize, Serialize};
 
@@ -295,7 +295,7 @@ impl SeetaDetector {
                     (work.width() as f32 * lower) as u32,
                     (work.height() as f32 * lower) as u32,
                 );
-                let small = image::imageops::resize(work, w, h, FilterType::Triangle);
+                let small = shrink(work, w, h);
                 let limit = (self.config.max_face as f32 * lower).round() as u32;
                 let mut found = self.scan(&small, limit, MIN_SCORE);
                 for f in &mut found {
@@ -385,9 +385,9 @@ impl FaceDetector for SeetaDetector {
         let work: &GrayImage = if sw == w && sh == h {
             gray
         } else {
-            // Triangle (bilinear) keeps enough detail for the cascade and is far
-            // cheaper than Lanczos on every frame.
-            resized = image::imageops::resize(gray, sw, sh, FilterType::Triangle);
+            // Bilinear keeps enough detail for the cascade and is far cheaper than
+            // Lanczos on every frame.
+            resized = shrink(gray, sw, sh);
             &resized
         };
         let inv = 1.0 / s;

@@ -12,6 +12,7 @@ pub mod crop;
 pub mod detect;
 pub mod load;
 pub mod pipeline;
+mod shrink;
 pub mod track;
 
 pub use annotate::{annotate, save_image};

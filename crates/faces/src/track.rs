@@ -9,7 +9,7 @@
 
 use crate::detect::{Detection, FaceBox, FaceDetector, SeetaConfig, SeetaDetector};
 use crate::pipeline::{merge_and_sort, PipelineConfig};
-use image::imageops::FilterType;
+use crate::shrink::shrink;
 use image::GrayImage;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -160,7 +160,7 @@ impl FaceTracker {
         let (roi, pw, ph) = search_window(prev, w, h)?;
         let patch = image::imageops::crop_imm(gray, roi.x, roi.y, roi.width, roi.height).to_image();
         let small = if (pw, ph) != (roi.width, roi.height) {
-            image::imageops::resize(&patch, pw, ph, FilterType::Triangle)
+            shrink(&patch, pw, ph)
         } else {
             patch
         };
