@@ -97,9 +97,11 @@ fn group_photo_finds_everyone_largest_first() {
     for w in faces.windows(2) {
         assert!(w[0].bbox.area() >= w[1].bbox.area());
     }
+    // Neighbours' boxes may touch by a pixel or two; one face found twice would overlap
+    // far more.
     for (i, a) in faces.iter().enumerate() {
         for b in &faces[i + 1..] {
-            assert_eq!(a.bbox.iou(&b.bbox), 0.0, "faces overlap: {a:?} {b:?}");
+            assert!(a.bbox.iou(&b.bbox) < 0.01, "faces overlap: {a:?} {b:?}");
         }
     }
     assert_eq!(clf.crops.lock().unwrap().len(), 5);
@@ -478,7 +480,7 @@ fn a_group_in_front_of_the_camera_and_a_crowd_get_full_scans() {
 /// A scan splits its pyramid over two threads when it has them: the faces must be
 /// those one thread finds, each box overlapping its counterpart by more than half (the
 /// usual criterion for a detection of the same face): the lower levels are scanned on
-/// an image shrunk beforehand, so a box may shift or grow by a few pixels.
+/// an image sampled beforehand, so a box may shift or grow by a few pixels.
 #[test]
 fn a_scan_split_over_two_threads_finds_the_faces_one_thread_finds() {
     let fixture =
