@@ -281,10 +281,10 @@ impl SeetaDetector {
     /// Faces in the working image: the pyramid's upper levels and its lower ones on
     /// two threads when that pays (the lower ones from an image sampled as rustface
     /// samples its levels: with `image`'s or `fast_image_resize`'s smoothing filters,
-    /// 0.5-0.8% of the faces of swaying group scenes were lost; faces_bench). Each half keeps every window (its own last
-    /// non-maximum suppression has summed the scores of the windows it merged), and
-    /// the halves merge here as rustface's last suppression would have merged them,
-    /// before the score threshold.
+    /// 0.5-0.8% of the faces of swaying group scenes were lost; faces_bench). Each
+    /// half keeps every window (its own last non-maximum suppression has summed the
+    /// scores of the windows it merged), and the halves merge here as rustface's last
+    /// suppression would have merged them, before the score threshold.
     fn scan_pyramid(&self, work: &GrayImage) -> Vec<Window> {
         let threshold = self.config.score_threshold.max(0.01);
         let Some((lower, max_face)) = self.pyramid_split(work.width(), work.height()) else {
@@ -449,6 +449,25 @@ mod tests {
         assert_eq!(local.scanned_pixels(88, 88), 88 * 88 + 61 * 61);
         // Smaller than the window: nothing is scanned.
         assert_eq!(local.scanned_pixels(30, 30), 0);
+    }
+
+    #[test]
+    fn overlapping_windows_merge_into_the_best_with_their_scores_summed() {
+        let window = |x: f32, side: f32, score: f64| Window {
+            x,
+            y: 0.0,
+            side,
+            score,
+        };
+        // The best (score 3) overlaps the first by 0.6 (merged), the third by 0.18 (kept).
+        let merged = summed_suppression(vec![
+            window(0.0, 40.0, 2.0),
+            window(10.0, 40.0, 3.0),
+            window(38.0, 40.0, 1.0),
+        ]);
+        assert_eq!(merged.len(), 2, "{merged:?}");
+        assert_eq!((merged[0].x, merged[0].score), (10.0, 5.0));
+        assert_eq!((merged[1].x, merged[1].score), (38.0, 1.0));
     }
 
     #[test]
