@@ -3,6 +3,8 @@
 //! precision is the process's. Runs where FER2013 is beside the checkout (../shared, as
 //! in CI) and the CPU has AMX.
 
+mod common;
+
 use moodtune_fer::metrics::argmax;
 use moodtune_fer::nn::Simd;
 use moodtune_fer::{Classifier, Evaluation};
@@ -13,20 +15,9 @@ fn bf16_products_keep_the_shipped_models_publictest_answers() {
         eprintln!("MOODTUNE_PRECISION is set: it decides the precision, so both runs would use it");
         return;
     }
-    let csv = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/fer2013/fer2013.csv.gz");
-    if !csv.exists() {
-        moodtune_testkit::missing(
-            &csv.display().to_string(),
-            "FER2013 lives in ../shared/data",
-        );
+    let Some(ds) = common::public_test() else {
         return;
-    }
-    let opts = moodtune_fer::LoadOptions {
-        usages: vec![moodtune_fer::Usage::PublicTest],
-        ..Default::default()
     };
-    let ds = moodtune_fer::Dataset::load(&csv, &opts).unwrap();
     let clf = Classifier::shipped().unwrap();
     assert!(
         !Simd::bf16_products(),

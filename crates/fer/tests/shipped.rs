@@ -5,6 +5,8 @@
 //! beside the checkout (../shared, as in CI), it scores on PublicTest what docs/MODEL.md
 //! says it does.
 
+mod common;
+
 use moodtune_core::{Emotion, ExpressionClassifier};
 use moodtune_fer::classifier::fer_image;
 use moodtune_fer::metrics::argmax;
@@ -133,20 +135,9 @@ fn model_card_accuracy() -> f64 {
 
 #[test]
 fn shipped_model_scores_the_model_cards_publictest_accuracy() {
-    let csv = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/fer2013/fer2013.csv.gz");
-    if !csv.exists() {
-        moodtune_testkit::missing(
-            &csv.display().to_string(),
-            "FER2013 lives in ../shared/data",
-        );
+    let Some(ds) = common::public_test() else {
         return;
-    }
-    let opts = moodtune_fer::LoadOptions {
-        usages: vec![moodtune_fer::Usage::PublicTest],
-        ..Default::default()
     };
-    let ds = moodtune_fer::Dataset::load(&csv, &opts).unwrap();
     let clf = Classifier::shipped().unwrap();
     let ev = moodtune_fer::Evaluation::new(&ds.labels, &clf.predict_dataset(&ds));
     let card = model_card_accuracy();
