@@ -91,6 +91,15 @@ impl Simd {
         }
     }
 
+    /// What [`Self::bf16_products`] says, as the benchmark prints it.
+    pub fn products_name() -> &'static str {
+        if Self::bf16_products() {
+            "bf16 on AMX tiles"
+        } else {
+            "f32"
+        }
+    }
+
     /// Makes bf16 products this process's default where the CPU has AMX (and
     /// `MOODTUNE_PRECISION` does not say `f32`): the moodtune program's choice, since
     /// they left the shipped model's PublicTest accuracy unchanged (docs/RESULTS.md).

@@ -50,11 +50,7 @@ pub fn cpu_summary() -> String {
     let vector = "vector extensions not checked".to_string();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let engine = Simd::active().name();
-    let products = if Simd::bf16_products() {
-        "bf16 on AMX tiles"
-    } else {
-        "f32"
-    };
+    let products = Simd::products_name();
     format!(
         "{name}; {vector}; {cores} cores available; engine loops at {engine} (MOODTUNE_SIMD); \
          products in {products} (MOODTUNE_PRECISION)"
@@ -273,11 +269,7 @@ mod tests {
             summary.contains(&format!("; engine loops at {engine} (MOODTUNE_SIMD); ")),
             "{summary}"
         );
-        let products = if moodtune_fer::nn::Simd::bf16_products() {
-            "bf16 on AMX tiles"
-        } else {
-            "f32"
-        };
+        let products = moodtune_fer::nn::Simd::products_name();
         assert!(
             summary.ends_with(&format!("; products in {products} (MOODTUNE_PRECISION)")),
             "{summary}"
