@@ -5,7 +5,7 @@
 //! `tencrop`).
 
 use super::arch::{Arch, LayerSpec};
-use crate::nn::{self, Conv2d, Linear, Simd, Tensor, Winograd};
+use crate::nn::{self, Conv2d, Epilogue, Linear, Simd, Tensor, Winograd};
 use crate::preprocess::Pipeline;
 use anyhow::{anyhow, bail, Context, Result};
 use safetensors::SafeTensors;
@@ -158,21 +158,33 @@ impl Network {
 
     /// `x` through `layers` (convolutions and pools), each product split `ways` ways.
     fn convolve(&self, layers: &[Layer], mut x: Tensor, ways: usize) -> Tensor {
-        for layer in layers {
-            match layer {
+        let mut i = 0;
+        while i < layers.len() {
+            match &layers[i] {
                 Layer::Conv(c) => {
                     x = c.forward_split(&x, ways);
                     nn::relu(&mut x.data);
                 }
                 Layer::Winograd(c) => {
-                    x = c.forward_split(&x, ways);
-                    nn::relu(&mut x.data);
+                    let epilogue = Self::winograd_epilogue(c, layers.get(i + 1));
+                    x = c.forward_fused(&x, ways, epilogue);
+                    i += usize::from(epilogue.pool);
                 }
                 Layer::Pool => x = nn::max_pool2(&x),
                 Layer::Dense(..) => unreachable!("dense layers come after the convolutions"),
             }
+            i += 1;
         }
         x
+    }
+
+    /// A Winograd layer's ReLU, and the pool that follows it where its tiles can take
+    /// it (the caller then skips the pool).
+    fn winograd_epilogue(conv: &Winograd, next: Option<&Layer>) -> Epilogue {
+        Epilogue {
+            relu: true,
+            pool: matches!(next, Some(Layer::Pool)) && conv.pools(),
+        }
     }
 
     /// [`Self::logits`] of every input, on this thread, layer by layer over the batch:
@@ -193,15 +205,18 @@ impl Network {
                 .collect();
         }
         let mut flat: Option<Vec<Vec<f32>>> = None;
-        for layer in &self.layers[start..] {
-            match layer {
+        let layers = &self.layers[start..];
+        let mut i = 0;
+        while i < layers.len() {
+            match &layers[i] {
                 Layer::Conv(c) => {
                     xs = c.forward_batch(&xs);
                     xs.iter_mut().for_each(|x| nn::relu(&mut x.data));
                 }
                 Layer::Winograd(c) => {
-                    xs = c.forward_batch(&xs);
-                    xs.iter_mut().for_each(|x| nn::relu(&mut x.data));
+                    let epilogue = Self::winograd_epilogue(c, layers.get(i + 1));
+                    xs = c.forward_batch(&xs, epilogue);
+                    i += usize::from(epilogue.pool);
                 }
                 Layer::Pool => xs = xs.iter().map(nn::max_pool2).collect(),
                 Layer::Dense(l, relu) => {
@@ -215,6 +230,7 @@ impl Network {
                     flat = Some(y);
                 }
             }
+            i += 1;
         }
         flat.unwrap_or_default()
     }

@@ -6,7 +6,7 @@
 //! layers still run an image or two at a time, in cache.
 
 use super::winograd::Disjoint;
-use super::{gemm, scratch_of, Conv2d, Linear, Matrix, Product, Tensor, Winograd};
+use super::{gemm, scratch_of, Conv2d, Epilogue, Linear, Matrix, Product, Tensor, Winograd};
 use super::{IM2COL_SCRATCH, WINOGRAD_SCRATCH};
 
 /// A group's scratch (im2col columns, or Winograd's V and M) stays under this many
@@ -76,9 +76,9 @@ impl Conv2d {
 }
 
 impl Winograd {
-    /// [`Winograd::forward`] of every image of `xs` (all of one shape), on this
+    /// [`Winograd::forward_fused`] of every image of `xs` (all of one shape), on this
     /// thread: a group's tiles go through each of the t * t products together.
-    pub fn forward_batch(&self, xs: &[Tensor]) -> Vec<Tensor> {
+    pub fn forward_batch(&self, xs: &[Tensor], epilogue: Epilogue) -> Vec<Tensor> {
         let Some(first) = xs.first() else {
             return Vec::new();
         };
@@ -105,7 +105,7 @@ impl Winograd {
                     self.product(v, xi, all, out);
                 }
                 for j in 0..images.len() {
-                    outs.push(self.output_of(prod, h, w, j * tiles, all));
+                    outs.push(self.output_of(prod, (h, w), (j * tiles, all), epilogue));
                 }
             }
         });

@@ -16,9 +16,11 @@
 //! other sizes use matrices built by Toom-Cook ([`toom_cook`]) and applied row by row.
 
 use super::simd::vectorized;
-use super::{bf16_pairs, gemm, Bf16Weights, Conv2d, Matrix, Product, Tensor, WINOGRAD_SCRATCH};
+use super::{as_uninit, bf16_pairs, gemm, written_whole, Bf16Weights, Conv2d, Epilogue};
+use super::{Matrix, Product, Tensor, WINOGRAD_SCRATCH};
 use rayon::prelude::*;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 /// A stride-1 convolution (any odd kernel, any padding under the kernel) run by
@@ -214,7 +216,7 @@ fn transpose(
     src: &[f32],
     src_stride: usize,
     (rows, cols): (usize, usize),
-    dst: &mut [f32],
+    dst: &mut [MaybeUninit<f32>],
     dst_stride: usize,
 ) {
     const BLOCK: usize = 8;
@@ -231,14 +233,14 @@ fn transpose(
                 for c in 0..BLOCK {
                     let at = (c0 + c) * dst_stride + r0;
                     for (value, line) in dst[at..at + BLOCK].iter_mut().zip(&block) {
-                        *value = line[c];
+                        value.write(line[c]);
                     }
                 }
                 continue;
             }
             for c in c0..(c0 + BLOCK).min(cols) {
                 for r in r0..(r0 + BLOCK).min(rows) {
-                    dst[c * dst_stride + r] = src[r * src_stride + c];
+                    dst[c * dst_stride + r].write(src[r * src_stride + c]);
                 }
             }
         }
@@ -259,10 +261,10 @@ fn shares(n: usize, block: usize, ways: usize) -> Vec<Range<usize>> {
 
 /// `out` cut into the planes of each channel range of `shares` (which tile `0..c`).
 fn split_planes<'a>(
-    out: &'a mut [f32],
+    out: &'a mut [MaybeUninit<f32>],
     shares: &[Range<usize>],
     plane: usize,
-) -> Vec<&'a mut [f32]> {
+) -> Vec<&'a mut [MaybeUninit<f32>]> {
     let mut rest = out;
     let mut parts = Vec::with_capacity(shares.len());
     for share in shares {
@@ -482,7 +484,23 @@ impl Winograd {
 
     /// [`Self::forward`] with its products shared out `ways` ways over the rayon pool.
     pub fn forward_split(&self, x: &Tensor, ways: usize) -> Tensor {
+        self.forward_fused(x, ways, Epilogue::NONE)
+    }
+
+    /// Whether this layer's output transform can take a 2x2 max pool: its tiles have an
+    /// even side, so no pooling window straddles two rows of tiles.
+    pub fn pools(&self) -> bool {
+        self.tile % 2 == 0
+    }
+
+    /// [`Self::forward_split`] followed by what `epilogue` asks, done as the output
+    /// transform writes each row of tiles (same values as a ReLU and a pool after it).
+    pub fn forward_fused(&self, x: &Tensor, ways: usize, epilogue: Epilogue) -> Tensor {
         assert_eq!(x.c, self.cin, "conv input channels");
+        assert!(
+            !epilogue.pool || self.pools(),
+            "pooling fused into odd tiles"
+        );
         let t = self.patch();
         let (th, tw) = self.tiles(x.h, x.w);
         let tiles = th * tw;
@@ -515,24 +533,26 @@ impl Winograd {
             } else {
                 prod.chunks_mut(m_len).enumerate().for_each(product);
             }
-            let (oh, ow) = (self.out_side(x.h), self.out_side(x.w));
-            let mut out = vec![0f32; self.cout * oh * ow];
+            let (oh, ow) = epilogue.side(self.out_side(x.h), self.out_side(x.w));
             let outputs = shares(self.cout, 16, ways);
             let prod: &[f32] = prod;
-            let transform = |(channels, planes): (Range<usize>, &mut [f32])| {
-                self.transform_output_at(prod, (x.h, x.w), (0, tiles), channels, planes)
+            let transform = |(channels, planes): (Range<usize>, &mut [MaybeUninit<f32>])| {
+                let input = ((x.h, x.w), (0, tiles));
+                self.transform_output_at(prod, input, channels, epilogue, planes)
             };
-            let parts = split_planes(&mut out, &outputs, oh * ow);
-            if parts.len() > 1 {
-                outputs.into_par_iter().zip(parts).for_each(transform);
-            } else {
-                outputs.into_iter().zip(parts).for_each(transform);
-            }
+            let data = written_whole(self.cout * oh * ow, |out| {
+                let parts = split_planes(out, &outputs, oh * ow);
+                if parts.len() > 1 {
+                    outputs.into_par_iter().zip(parts).for_each(transform);
+                } else {
+                    outputs.into_iter().zip(parts).for_each(transform);
+                }
+            });
             Tensor {
                 c: self.cout,
                 h: oh,
                 w: ow,
-                data: out,
+                data,
             }
         })
     }
@@ -541,25 +561,19 @@ impl Winograd {
     pub(super) fn output_of(
         &self,
         prod: &[f32],
-        h: usize,
-        w: usize,
-        first_tile: usize,
-        all_tiles: usize,
+        (h, w): (usize, usize),
+        tiles: (usize, usize),
+        epilogue: Epilogue,
     ) -> Tensor {
-        let (oh, ow) = (self.out_side(h), self.out_side(w));
-        let mut out = vec![0f32; self.cout * oh * ow];
-        self.transform_output_at(
-            prod,
-            (h, w),
-            (first_tile, all_tiles),
-            0..self.cout,
-            &mut out,
-        );
+        let (oh, ow) = epilogue.side(self.out_side(h), self.out_side(w));
+        let data = written_whole(self.cout * oh * ow, |out| {
+            self.transform_output_at(prod, ((h, w), tiles), 0..self.cout, epilogue, out)
+        });
         Tensor {
             c: self.cout,
             h: oh,
             w: ow,
-            data: out,
+            data,
         }
     }
 
@@ -611,7 +625,13 @@ impl Winograd {
                 continue;
             };
             let dst_row = &mut padded[row * row_len..(row + 1) * row_len];
-            transpose(&x.data[y * w..], h * w, (cin, w), &mut pixels, cin);
+            transpose(
+                &x.data[y * w..],
+                h * w,
+                (cin, w),
+                as_uninit(&mut pixels),
+                cin,
+            );
             for (i, channels) in pixels.chunks_exact(cin).enumerate() {
                 let column = i + p;
                 let at = ((column % m) * groups + column / m) * cin;
@@ -646,15 +666,15 @@ impl Winograd {
     vectorized! {
         /// Y = A^T M A plus the bias for every tile of an `h` x `w` input, from a batch's
         /// products (`[t * t, all_tiles, cout]`, this image's tiles from `first_tile`),
-        /// written back channel-first; the last tiles of a side that m does not divide drop
-        /// their outputs past the edge.
+        /// then the epilogue, written back channel-first (every value of `out`); the last
+        /// tiles of a side that m does not divide drop their outputs past the edge.
         pub(super) fn transform_output_at(
             &self: Winograd,
             prod: &[f32],
-            input: (usize, usize),
-            tiles: (usize, usize),
+            input: ((usize, usize), (usize, usize)),
             channels: Range<usize>,
-            out: &mut [f32],
+            epilogue: Epilogue,
+            out: &mut [MaybeUninit<f32>],
         ) = transform_output_body;
     }
 
@@ -662,17 +682,18 @@ impl Winograd {
     fn transform_output_body(
         &self,
         prod: &[f32],
-        (h, w): (usize, usize),
-        (first_tile, all_tiles): (usize, usize),
+        ((h, w), (first_tile, all_tiles)): ((usize, usize), (usize, usize)),
         channels: Range<usize>,
-        out: &mut [f32],
+        epilogue: Epilogue,
+        out: &mut [MaybeUninit<f32>],
     ) {
         let (m, cout) = (self.tile, self.cout);
         let (first, n) = (channels.start, channels.len());
         let t = self.patch();
         let (th, tw) = self.tiles(h, w);
         let (oh, ow) = (self.out_side(h), self.out_side(w));
-        assert_eq!(out.len(), n * oh * ow, "output planes");
+        let (out_h, out_w) = epilogue.side(oh, ow);
+        assert_eq!(out.len(), n * out_h * out_w, "output planes");
         let bias = &self.bias[channels];
         // A^T M for one tile, [m rows][t columns][n]; then a row of tiles' outputs,
         // channel-last ([m rows][m * tw columns][n]), transposed into `out` a row at
@@ -681,6 +702,7 @@ impl Winograd {
         let mut rows = vec![0f32; m * t * n];
         let band_width = m * tw;
         let mut band = vec![0f32; m * band_width * n];
+        let mut pool_row = vec![0f32; if epilogue.pool { out_w * n } else { 0 }];
         for ty in 0..th {
             for tx in 0..tw {
                 let tile = first_tile + ty * tw + tx;
@@ -703,11 +725,48 @@ impl Winograd {
                         let at = (r * band_width + m * tx + c) * n;
                         let pixel = &mut band[at..at + n];
                         self.output_row(c, &p[..t], pixel);
-                        for (value, bias) in pixel.iter_mut().zip(bias) {
-                            *value += bias;
+                        if epilogue.relu {
+                            for (value, bias) in pixel.iter_mut().zip(bias) {
+                                *value = (*value + bias).max(0.0);
+                            }
+                        } else {
+                            for (value, bias) in pixel.iter_mut().zip(bias) {
+                                *value += bias;
+                            }
                         }
                     }
                 }
+            }
+            if epilogue.pool {
+                // Pairs of the band's rows into its first m / 2 rows (the maximum of
+                // each 2x2 window's channel vectors), which go out as the pooled map's.
+                for r in 0..m / 2 {
+                    let (upper, lower) = band.split_at_mut((2 * r + 1) * band_width * n);
+                    let top = &upper[2 * r * band_width * n..];
+                    for x in 0..out_w {
+                        let (left, right) = (2 * x * n, (2 * x + 1) * n);
+                        let pooled = &mut pool_row[x * n..(x + 1) * n];
+                        lanes!(
+                            pooled,
+                            |a, b, c, d| a.max(b).max(c.max(d)),
+                            top[left..],
+                            top[right..],
+                            lower[left..],
+                            lower[right..]
+                        );
+                    }
+                    let y = m / 2 * ty + r;
+                    if y < out_h {
+                        transpose(
+                            &pool_row,
+                            n,
+                            (out_w, n),
+                            &mut out[y * out_w..],
+                            out_h * out_w,
+                        );
+                    }
+                }
+                continue;
             }
             for r in 0..m {
                 let y = m * ty + r;
@@ -835,6 +894,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The ReLU and 2x2 pool fused into the output transform give exactly what running
+    /// them after it gives, on one thread and split, on sides the tiles divide and
+    /// sides they overhang, even and odd, alone and over a batch.
+    #[test]
+    fn fused_relu_and_pool_match_running_them_after() {
+        for tile in [2, 4] {
+            let fast = Winograd::with_tile(&padded_3x3(16, 20, 5), tile).unwrap();
+            assert!(fast.pools());
+            for (h, w) in [(5, 5), (6, 6), (9, 8), (10, 10), (2, 3), (1, 1), (20, 20)] {
+                let x = pseudo_map(16, h, w, 17);
+                let mut want = fast.forward(&x);
+                super::super::relu(&mut want.data);
+                let pooled = super::super::max_pool2(&want);
+                for ways in [1, 2] {
+                    for (epilogue, want) in [(true, &pooled), (false, &want)] {
+                        let epilogue = Epilogue {
+                            relu: true,
+                            pool: epilogue,
+                        };
+                        let got = fast.forward_fused(&x, ways, epilogue);
+                        let batch = fast.forward_batch(&[x.clone(), x.clone()], epilogue);
+                        for got in [&got, &batch[0], &batch[1]] {
+                            assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
+                            assert!(
+                                got.data.iter().zip(&want.data).all(|(a, b)| a == b),
+                                "F{tile} {h}x{w} {epilogue:?} on {ways} ways"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let odd = Winograd::with_tile(&large_kernel(7, 3, 4), 3).unwrap();
+        assert!(!odd.pools(), "3x3 tiles would straddle pooling windows");
     }
 
     /// Convolutions Winograd does not apply to, or would not pay on, stay direct.
