@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use super::sgemm::lanes;
-use super::{Bf16Copy, Matrix};
+use super::{scratch_of, Bf16Copy, Matrix};
 
 /// Output rows and columns per block: 2x2 tiles of 16x16.
 const BLOCK: usize = 32;
@@ -252,11 +252,16 @@ pub(super) unsafe fn pairs_bf16(b: Matrix) -> (Vec<u32>, usize) {
 /// `a` rounded to bf16 into `[rows, depth]` (zero-padded), row-major.
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
 fn convert_rows(a: Matrix, (rows, depth): (usize, usize), dst: &mut Vec<u16>) {
-    dst.clear();
-    dst.resize(rows * depth, 0);
+    // Every value up to `rows * depth` is written below (the padding as zeros), so the
+    // buffer is reused as it is.
+    let dst = scratch_of(dst, rows * depth);
     let k = a.cols;
-    for (r, row) in dst.chunks_exact_mut(depth).take(a.rows).enumerate() {
+    let (real, padding) = dst.split_at_mut(a.rows * depth);
+    padding.fill(0);
+    for (r, row) in real.chunks_exact_mut(depth).enumerate() {
         let src = &a.data[r * a.row_stride..][..k];
+        // Past the last chunk of 32 (the whole row when `k` is 0).
+        row[k.next_multiple_of(32)..].fill(0);
         for (chunk, out) in src.chunks(32).zip(row.chunks_exact_mut(32)) {
             let len = chunk.len();
             let (low, high) = (lanes(len.min(16)), lanes(len.saturating_sub(16)));
@@ -275,9 +280,11 @@ fn convert_rows(a: Matrix, (rows, depth): (usize, usize), dst: &mut Vec<u16>) {
 /// rows 2q (low half) and 2q + 1 of column j.
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
 fn interleave_pairs(b: Matrix, (depth, cols): (usize, usize), dst: &mut Vec<u32>) {
-    dst.clear();
-    dst.resize(depth / 2 * cols, 0);
+    // As in `convert_rows`: every value is written, the padding as zeros.
+    let dst = scratch_of(dst, depth / 2 * cols);
     let (k, n) = (b.rows, b.cols);
+    let (real, padding) = dst.split_at_mut(k.div_ceil(2) * cols);
+    padding.fill(0);
     // Interleaves the 16 values of two rows (the low and high half of 32 bf16 values).
     static INTERLEAVE: [u16; 32] = {
         let mut index = [0u16; 32];
@@ -291,7 +298,8 @@ fn interleave_pairs(b: Matrix, (depth, cols): (usize, usize), dst: &mut Vec<u32>
     };
     // Safety: INTERLEAVE is 64 bytes.
     let interleave = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr() as *const _) };
-    for (q, row) in dst.chunks_exact_mut(cols).take(k.div_ceil(2)).enumerate() {
+    for (q, row) in real.chunks_exact_mut(cols).enumerate() {
+        row[n.next_multiple_of(16)..].fill(0);
         let first = &b.data[2 * q * b.row_stride..][..n];
         let second = (2 * q + 1 < k).then(|| &b.data[(2 * q + 1) * b.row_stride..][..n]);
         for (j0, out) in (0..n).step_by(16).zip(row.chunks_exact_mut(16)) {

@@ -93,9 +93,10 @@ impl Winograd {
             for images in xs.chunks(group) {
                 let all = images.len() * tiles;
                 let (v_len, m_len) = (all * self.cin, all * self.cout);
-                v.resize(t * t * v_len, 0.0);
-                prod.resize(t * t * m_len, 0.0);
-                let (v, prod) = (&mut v[..t * t * v_len], &mut prod[..t * t * m_len]);
+                let (v, prod) = (
+                    scratch_of(v, t * t * v_len),
+                    scratch_of(prod, t * t * m_len),
+                );
                 let target = Disjoint::new(v);
                 for (j, x) in images.iter().enumerate() {
                     assert_eq!((x.c, x.h, x.w), (self.cin, h, w), "batch shapes");

@@ -15,7 +15,7 @@
 
 use std::cell::RefCell;
 
-use super::Matrix;
+use super::{scratch_of, Matrix};
 
 /// Output rows per kernel tile: one broadcast of `a` each.
 const MR: usize = 12;
@@ -268,7 +268,7 @@ fn pack_b(
     let kc = depth.len();
     let panels = cols.len().div_ceil(NR);
     // Every value is written below, so the buffer is not cleared first.
-    packed.resize(panels * kc * NR, 0.0);
+    let packed = scratch_of(packed, panels * kc * NR);
     for (j, panel) in packed.chunks_exact_mut(kc * NR).enumerate() {
         let first = cols.start + j * NR;
         let width = NR.min(cols.end - first);
@@ -296,7 +296,7 @@ fn pack_a(
 ) {
     let kc = depth.len();
     let panels = rows.len().div_ceil(MR);
-    packed.resize(panels * kc * MR, 0.0);
+    let packed = scratch_of(packed, panels * kc * MR);
     for (i, panel) in packed.chunks_exact_mut(kc * MR).enumerate() {
         let first = rows.start + i * MR;
         let height = MR.min(rows.end - first);

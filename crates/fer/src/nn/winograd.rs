@@ -17,7 +17,7 @@
 
 use super::simd::vectorized;
 use super::{as_uninit, bf16_pairs, gemm, written_whole, Bf16Weights, Conv2d, Epilogue};
-use super::{Matrix, Product, Tensor, WINOGRAD_SCRATCH};
+use super::{scratch_of, Matrix, Product, Tensor, WINOGRAD_SCRATCH};
 use rayon::prelude::*;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
@@ -510,9 +510,10 @@ impl Winograd {
         // layers would otherwise zero megabytes each).
         WINOGRAD_SCRATCH.with(|scratch| {
             let (v, prod) = &mut *scratch.borrow_mut();
-            v.resize(t * t * v_len, 0.0);
-            prod.resize(t * t * m_len, 0.0);
-            let (v, prod) = (&mut v[..t * t * v_len], &mut prod[..t * t * m_len]);
+            let (v, prod) = (
+                scratch_of(v, t * t * v_len),
+                scratch_of(prod, t * t * m_len),
+            );
             // The input transform splits by rows of tiles (a thread's share of each of
             // V's t * t matrices is a run of whole tiles), the output one by channels
             // (whole planes).
