@@ -46,6 +46,14 @@ pub struct Winograd {
     bias: Vec<f32>,
 }
 
+thread_local! {
+    /// A thread's buffers for the input transform (the padded plane, one row of
+    /// pixels, a row of tiles' row combinations), taken for a call and put back: kept
+    /// between layers and passes, like `WINOGRAD_SCRATCH`.
+    static INPUT_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> =
+        const { std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+}
+
 /// The largest patch side t any supported F(m x m, r x r) uses (F(3x3, 7x7): 9).
 const MAX_PATCH: usize = 10;
 
@@ -614,33 +622,32 @@ impl Winograd {
         let row_len = m * groups * cin;
         // The padded rows this share of bands reads.
         let (first_row, end_row) = (m * bands.start, m * bands.end + t - m);
-        let mut padded = vec![0f32; (end_row - first_row) * row_len];
-        // One input row channel-last, then each pixel's channels copied whole to its
-        // phase (a strided element-by-element gather was 45% of this function).
-        let mut pixels = vec![0f32; w * cin];
-        for y in 0..h {
-            let Some(row) = (y + p)
-                .checked_sub(first_row)
-                .filter(|r| *r < end_row - first_row)
-            else {
+        let mut scratch = INPUT_SCRATCH.with_borrow_mut(std::mem::take);
+        let [padded, pixels, rows] = &mut scratch;
+        // Every value of the three buffers is written below (the padding as zeros), so
+        // they are reused as they are.
+        let padded = scratch_of(padded, (end_row - first_row) * row_len);
+        let pixels = scratch_of(pixels, w * cin);
+        let phase_of = |column: usize| ((column % m) * groups + column / m) * cin;
+        for (row, dst_row) in padded.chunks_exact_mut(row_len).enumerate() {
+            let y = (first_row + row).wrapping_sub(p);
+            if y >= h {
+                dst_row.fill(0.0);
                 continue;
-            };
-            let dst_row = &mut padded[row * row_len..(row + 1) * row_len];
-            transpose(
-                &x.data[y * w..],
-                h * w,
-                (cin, w),
-                as_uninit(&mut pixels),
-                cin,
-            );
+            }
+            // One input row channel-last, then each pixel's channels copied whole to
+            // its phase (a strided element-by-element gather was 45% of this function).
+            transpose(&x.data[y * w..], h * w, (cin, w), as_uninit(pixels), cin);
             for (i, channels) in pixels.chunks_exact(cin).enumerate() {
-                let column = i + p;
-                let at = ((column % m) * groups + column / m) * cin;
+                let at = phase_of(i + p);
                 dst_row[at..at + cin].copy_from_slice(channels);
+            }
+            for column in (0..p).chain(w + p..m * groups) {
+                dst_row[phase_of(column)..phase_of(column) + cin].fill(0.0);
             }
         }
         // B^T d for one row of tiles: [t rows][row_len], phase-ordered like `padded`.
-        let mut rows = vec![0f32; t * row_len];
+        let rows = scratch_of(rows, t * row_len);
         for ty in bands {
             let band = &padded[(m * ty - first_row) * row_len..];
             for (r, out) in rows.chunks_exact_mut(row_len).enumerate() {
@@ -662,6 +669,7 @@ impl Winograd {
                 }
             }
         }
+        INPUT_SCRATCH.set(scratch);
     }
 
     vectorized! {
