@@ -52,6 +52,10 @@ thread_local! {
     /// between layers and passes, like `WINOGRAD_SCRATCH`.
     static INPUT_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> =
         const { std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+    /// The output transform's (a tile's row combinations, a row of tiles' outputs, a
+    /// pooled row), likewise.
+    static OUTPUT_SCRATCH: std::cell::RefCell<[Vec<f32>; 3]> =
+        const { std::cell::RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
 }
 
 /// The largest patch side t any supported F(m x m, r x r) uses (F(3x3, 7x7): 9).
@@ -708,10 +712,14 @@ impl Winograd {
         // channel-last ([m rows][m * tw columns][n]), transposed into `out` a row at
         // a time (writing each pixel's channels straight into the planes took 40% of
         // this function: a cache line per value).
-        let mut rows = vec![0f32; m * t * n];
         let band_width = m * tw;
-        let mut band = vec![0f32; m * band_width * n];
-        let mut pool_row = vec![0f32; if epilogue.pool { out_w * n } else { 0 }];
+        let mut scratch = OUTPUT_SCRATCH.with_borrow_mut(std::mem::take);
+        let [rows, band, pool_row] = &mut scratch;
+        // Each is written before it is read (the band and the pooled row whole, a tile's
+        // rows whole), so they are reused as they are.
+        let rows = scratch_of(rows, m * t * n);
+        let band = scratch_of(band, m * band_width * n);
+        let pool_row = scratch_of(pool_row, if epilogue.pool { out_w * n } else { 0 });
         for ty in 0..th {
             for tx in 0..tw {
                 let tile = first_tile + ty * tw + tx;
@@ -767,7 +775,7 @@ impl Winograd {
                     let y = m / 2 * ty + r;
                     if y < out_h {
                         transpose(
-                            &pool_row,
+                            pool_row,
                             n,
                             (out_w, n),
                             &mut out[y * out_w..],
@@ -786,6 +794,7 @@ impl Winograd {
                 transpose(row, n, (ow, n), &mut out[y * ow..], oh * ow);
             }
         }
+        OUTPUT_SCRATCH.set(scratch);
     }
 }
 
