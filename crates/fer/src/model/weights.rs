@@ -10,6 +10,7 @@ use crate::preprocess::Pipeline;
 use anyhow::{anyhow, bail, Context, Result};
 use safetensors::SafeTensors;
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Test-time augmentation: which views of a face are classified and averaged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -76,12 +77,31 @@ pub struct ModelMeta {
 }
 
 enum Layer {
-    Conv(Conv2d),
+    /// A direct convolution (im2col), and how a batch runs it.
+    Conv(Conv2d, BatchForm),
     /// A convolution run by Winograd's minimal filtering (`nn::Winograd`: same outputs
     /// up to rounding, fewer multiplies).
     Winograd(Winograd),
     Pool,
     Dense(Linear, bool),
+}
+
+/// The Winograd form a batch runs a direct convolution by, where one image keeps the
+/// direct form but a batch gains from fewer multiplies ([`Winograd::for_batches`]):
+/// made by the first batch that runs the layer in f32, so passes one image at a time
+/// (the live camera) never hold its larger filters.
+struct BatchForm {
+    /// The side of the maps entering the layer.
+    side: usize,
+    winograd: OnceLock<Option<Winograd>>,
+}
+
+impl BatchForm {
+    fn winograd(&self, conv: &Conv2d) -> Option<&Winograd> {
+        self.winograd
+            .get_or_init(|| Winograd::for_batches(conv, self.side))
+            .as_ref()
+    }
 }
 
 /// A network ready for inference.
@@ -161,7 +181,7 @@ impl Network {
         let mut i = 0;
         while i < layers.len() {
             match &layers[i] {
-                Layer::Conv(c) => {
+                Layer::Conv(c, _) => {
                     x = c.forward_split(&x, ways);
                     nn::relu(&mut x.data);
                 }
@@ -209,10 +229,17 @@ impl Network {
         let mut i = 0;
         while i < layers.len() {
             match &layers[i] {
-                Layer::Conv(c) => {
-                    xs = c.forward_batch(&xs);
-                    xs.iter_mut().for_each(|x| nn::relu(&mut x.data));
-                }
+                Layer::Conv(c, batch) => match batch.winograd(c) {
+                    Some(fast) => {
+                        let epilogue = Self::winograd_epilogue(fast, layers.get(i + 1));
+                        xs = fast.forward_batch(&xs, epilogue);
+                        i += usize::from(epilogue.pool);
+                    }
+                    None => {
+                        xs = c.forward_batch(&xs);
+                        xs.iter_mut().for_each(|x| nn::relu(&mut x.data));
+                    }
+                },
                 Layer::Winograd(c) => {
                     let epilogue = Self::winograd_epilogue(c, layers.get(i + 1));
                     xs = c.forward_batch(&xs, epilogue);
@@ -609,10 +636,14 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
                     )
                 };
                 let fast = Winograd::from_conv(&conv, side);
+                let batch = BatchForm {
+                    side,
+                    winograd: OnceLock::new(),
+                };
                 side = side + 2 * pad + 1 - k;
                 match fast {
                     Some(fast) => Layer::Winograd(fast),
-                    None => Layer::Conv(conv),
+                    None => Layer::Conv(conv, batch),
                 }
             }
             LayerSpec::MaxPool2 => {
