@@ -14,7 +14,8 @@
 //! kernels picked at run time (`gemm`'s AVX-512 ones need a nightly compiler).
 //! The engine's own loops (Winograd's transforms) run compiled for AVX2 or AVX-512 by
 //! runtime dispatch (`simd.rs`). BatchNorm is folded into the preceding convolution at
-//! load time, so inference is conv -> ReLU -> pool -> dense.
+//! load time, so inference is conv -> ReLU -> pool -> dense; a Winograd layer applies the
+//! ReLU and pool after it in its output transform ([`Epilogue`]).
 
 /// One image's activations: `data.len() == c * h * w`.
 #[derive(Debug, Clone)]
