@@ -516,7 +516,7 @@ impl Winograd {
     /// Whether this layer's output transform can take a 2x2 max pool: its tiles have an
     /// even side, so no pooling window straddles two rows of tiles.
     pub fn pools(&self) -> bool {
-        self.tile % 2 == 0
+        self.tile.is_multiple_of(2)
     }
 
     /// [`Self::forward_split`] followed by what `epilogue` asks, done as the output
