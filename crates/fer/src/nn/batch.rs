@@ -79,6 +79,10 @@ impl Winograd {
     /// [`Winograd::forward_fused`] of every image of `xs` (all of one shape), on this
     /// thread: a group's tiles go through each of the t * t products together.
     pub fn forward_batch(&self, xs: &[Tensor], epilogue: Epilogue) -> Vec<Tensor> {
+        assert!(
+            !epilogue.pool || self.pools(),
+            "pooling fused into odd tiles"
+        );
         let Some(first) = xs.first() else {
             return Vec::new();
         };

@@ -847,18 +847,29 @@ mod tests {
         for (conv, tile, side) in cases {
             let fast = Winograd::with_tile(&conv, tile).unwrap();
             let x = pseudo_map(conv.cin, side, side, 5);
-            let baseline = at_level(Simd::Baseline, || fast.forward(&x));
-            for level in Simd::available() {
-                let got = at_level(level, || fast.forward(&x));
-                assert!(
-                    got.data
-                        .iter()
-                        .zip(&baseline.data)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{} differs from the baseline: k{} F{tile}",
-                    level.name(),
-                    conv.k
-                );
+            // Plain, and with the ReLU and (where the tiles take it) the pool fused in.
+            let epilogues = [
+                Epilogue::NONE,
+                Epilogue {
+                    relu: true,
+                    pool: fast.pools(),
+                },
+            ];
+            for epilogue in epilogues {
+                let run = || fast.forward_fused(&x, 1, epilogue);
+                let baseline = at_level(Simd::Baseline, run);
+                for level in Simd::available() {
+                    let got = at_level(level, run);
+                    assert!(
+                        got.data
+                            .iter()
+                            .zip(&baseline.data)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{} differs from the baseline: k{} F{tile} {epilogue:?}",
+                        level.name(),
+                        conv.k
+                    );
+                }
             }
         }
     }
