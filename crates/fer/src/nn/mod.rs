@@ -230,7 +230,8 @@ impl Epilogue {
 }
 
 /// `len` floats, every one of them written by `write`: an output map is not zeroed
-/// first (zeroing fresh maps was 4% of a pass, `perf`).
+/// first (fresh maps and scratch being zeroed were together 10% of the cascade's
+/// profile in bf16, docs/RESULTS.md).
 fn written_whole(len: usize, write: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
     let mut data: Vec<f32> = Vec::with_capacity(len);
     write(&mut data.spare_capacity_mut()[..len]);
