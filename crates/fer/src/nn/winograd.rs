@@ -371,7 +371,7 @@ impl Winograd {
     /// 1.78x larger filters, and was 7-31% slower (widevgg on AVX-512).
     pub fn for_batches(conv: &Conv2d, side: usize) -> Option<Winograd> {
         let small = conv.k == 3 && conv.pad == 1 && (4..8).contains(&side);
-        if !small || Self::from_conv(conv, side).is_some() {
+        if !small || Self::tile_for_side(side).is_some() {
             return None;
         }
         Self::with_tile(conv, 2)
@@ -769,10 +769,14 @@ impl Winograd {
                 }
             }
             if epilogue.pool {
-                // Pairs of the band's rows into its first m / 2 rows (the maximum of
-                // each 2x2 window's channel vectors), which go out as the pooled map's.
+                // Each pair of the band's rows pooled into one row (the maximum of each
+                // 2x2 window's channel vectors), written out as the pooled map's row y.
                 for r in 0..m / 2 {
-                    let (upper, lower) = band.split_at_mut((2 * r + 1) * band_width * n);
+                    let y = m / 2 * ty + r;
+                    if y >= out_h {
+                        break;
+                    }
+                    let (upper, lower) = band.split_at((2 * r + 1) * band_width * n);
                     let top = &upper[2 * r * band_width * n..];
                     for x in 0..out_w {
                         let (left, right) = (2 * x * n, (2 * x + 1) * n);
@@ -786,16 +790,13 @@ impl Winograd {
                             lower[right..]
                         );
                     }
-                    let y = m / 2 * ty + r;
-                    if y < out_h {
-                        transpose(
-                            pool_row,
-                            n,
-                            (out_w, n),
-                            &mut out[y * out_w..],
-                            out_h * out_w,
-                        );
-                    }
+                    transpose(
+                        pool_row,
+                        n,
+                        (out_w, n),
+                        &mut out[y * out_w..],
+                        out_h * out_w,
+                    );
                 }
                 continue;
             }
