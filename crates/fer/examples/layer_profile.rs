@@ -4,7 +4,7 @@
 
 use moodtune_fer::model::weights::random_safetensors;
 use moodtune_fer::model::{Arch, LayerSpec, Network};
-use moodtune_fer::nn::{max_pool2, Conv2d, Tensor, Winograd};
+use moodtune_fer::nn::{max_pool2, Conv2d, Tensor, TileStack, Winograd};
 use std::time::Instant;
 
 /// Median milliseconds of one call, over 7 rounds of 50 calls.
@@ -86,6 +86,14 @@ fn main() {
                     ),
                     None => (ms, "im2col".to_string()),
                 };
+                // Straight on AMX tiles (bf16), where the CPU has them: what a pass in
+                // bf16 runs, here with the map's conversion to and from the tiles' form.
+                if let Some(tiles) = TileStack::new(&[(&conv, false)]) {
+                    let tms = median_ms(&mut || {
+                        std::hint::black_box(tiles.forward(&x, 1));
+                    });
+                    forms += &format!("  tiles {tms:.3} ms ({:.1} GMAC/s)", macs / tms / 1e6);
+                }
                 println!(
                     "{name:<10} {cin:>4} -> {cout:<4} {side:>2}x{side:<2} im2col {ms:.3} ms ({:.1} GMAC/s){forms}  runs {chosen}",
                     macs / ms / 1e6

@@ -5,7 +5,7 @@
 //! `tencrop`).
 
 use super::arch::{Arch, LayerSpec};
-use crate::nn::{self, Conv2d, Epilogue, Linear, Simd, Tensor, Winograd};
+use crate::nn::{self, Conv2d, Epilogue, Linear, Simd, Tensor, TileStack, Winograd};
 use crate::preprocess::Pipeline;
 use anyhow::{anyhow, bail, Context, Result};
 use safetensors::SafeTensors;
@@ -104,6 +104,10 @@ impl BatchForm {
     }
 }
 
+/// Multiply-adds from which a pass on the tiles splits its layers over idle cores:
+/// widevgg has 0.18 G, paper 1.2 G.
+const TILES_SPLIT_MIN_MACS: usize = 400_000_000;
+
 /// A network ready for inference.
 pub struct Network {
     pub arch: Arch,
@@ -112,6 +116,9 @@ pub struct Network {
     /// file, `m{i}.` for member `i` of an ensemble.
     pub tensor_prefix: String,
     layers: Vec<Layer>,
+    /// The convolutions and pools in the tiles' form (AMX, bf16), run instead of
+    /// `layers`' where products run in bf16.
+    tiles: Option<TileStack>,
 }
 
 impl Network {
@@ -136,7 +143,11 @@ impl Network {
     /// [`Self::logits`] with each layer's products split `ways` ways over the rayon
     /// pool: for one image on idle cores (the live camera's face). Same results.
     pub fn logits_split(&self, input: Vec<f32>, ways: usize) -> Vec<f32> {
-        if ways > 1 {
+        // On the tiles the vgg networks' passes take a third to three quarters of a
+        // millisecond: keeping another thread awake for them costs more than it saves
+        // (layer_profile: 0.33 ms on one thread, 0.42 split). paper's still pays.
+        let worth_it = !self.on_tiles() || self.arch.cost().1 >= TILES_SPLIT_MIN_MACS;
+        if ways > 1 && worth_it {
             return nn::keeping_pool_awake(ways, || self.logits_on(input, ways));
         }
         self.logits_on(input, 1)
@@ -145,7 +156,7 @@ impl Network {
     /// [`Self::logits_split`] without keeping the pool awake.
     fn logits_on(&self, input: Vec<f32>, ways: usize) -> Vec<f32> {
         let dense = self.first_dense();
-        let x = self.convolve(&self.layers[..dense], self.input_plane(input), ways);
+        let x = self.features(self.input_plane(input), ways);
         let mut flat = x.data;
         for layer in &self.layers[dense..] {
             if let Layer::Dense(l, relu) = layer {
@@ -156,6 +167,21 @@ impl Network {
             }
         }
         flat
+    }
+
+    /// Whether the convolutions run on the tiles: products in bf16, and the network
+    /// has their form.
+    fn on_tiles(&self) -> bool {
+        self.tiles.is_some() && Simd::bf16_products()
+    }
+
+    /// The convolutions and pools on one image: on the tiles where [`Self::on_tiles`],
+    /// else layer by layer.
+    fn features(&self, x: Tensor, ways: usize) -> Tensor {
+        match &self.tiles {
+            Some(tiles) if Simd::bf16_products() => tiles.forward(&x, ways),
+            _ => self.convolve(&self.layers[..self.first_dense()], x, ways),
+        }
     }
 
     /// Where the dense layers start: convolutions and pools come before.
@@ -219,10 +245,7 @@ impl Network {
         let mut start = 0;
         if Simd::bf16_products() {
             start = self.first_dense();
-            xs = xs
-                .into_iter()
-                .map(|x| self.convolve(&self.layers[..start], x, 1))
-                .collect();
+            xs = xs.into_iter().map(|x| self.features(x, 1)).collect();
         }
         let mut flat: Option<Vec<Vec<f32>>> = None;
         let layers = &self.layers[start..];
@@ -477,8 +500,10 @@ pub fn load_members(bytes: &[u8], origin: &str) -> Result<Vec<Network>> {
             };
             let mut member_meta = meta.clone();
             member_meta.arch = arch.name.to_string();
+            let (layers, tiles) = read_layers(&st, &arch, prefix, origin)?;
             Ok(Network {
-                layers: read_layers(&st, &arch, prefix, origin)?,
+                layers,
+                tiles,
                 arch,
                 meta: member_meta,
                 tensor_prefix: prefix.clone(),
@@ -565,7 +590,13 @@ fn read_meta(raw: HashMap<String, String>, origin: &str) -> Result<(Arch, ModelM
 }
 
 /// The layers of `arch` from the tensors named `{prefix}<layer tensor>`.
-fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Result<Vec<Layer>> {
+/// A network's layers, and its convolutions in the tiles' form where the CPU has AMX.
+fn read_layers(
+    st: &SafeTensors,
+    arch: &Arch,
+    prefix: &str,
+    origin: &str,
+) -> Result<(Vec<Layer>, Option<TileStack>)> {
     let tensor = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
         let name = format!("{prefix}{name}");
         let t = st
@@ -589,6 +620,9 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
         Ok(values)
     };
     let mut layers = Vec::new();
+    // The convolutions as loaded, for the tiles' form, with whether a pool follows each.
+    let mut tile_sources: Vec<(Conv2d, bool)> = Vec::new();
+    let tiles_wanted = TileStack::available();
     // The side of the maps entering each layer, for choosing how a convolution runs.
     let mut side = arch.input;
     for spec in &arch.layers {
@@ -635,6 +669,9 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
                         tensor(format!("{name}.bias"), &[cout])?,
                     )
                 };
+                if tiles_wanted {
+                    tile_sources.push((conv.clone(), false));
+                }
                 let fast = Winograd::from_conv(&conv, side);
                 let batch = BatchForm {
                     side,
@@ -648,6 +685,9 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
             }
             LayerSpec::MaxPool2 => {
                 side /= 2;
+                if let Some(last) = tile_sources.last_mut() {
+                    last.1 = true;
+                }
                 Layer::Pool
             }
             LayerSpec::Dense {
@@ -666,7 +706,13 @@ fn read_layers(st: &SafeTensors, arch: &Arch, prefix: &str, origin: &str) -> Res
             ),
         });
     }
-    Ok(layers)
+    let tiles = if tiles_wanted {
+        let sources: Vec<(&Conv2d, bool)> = tile_sources.iter().map(|(c, p)| (c, *p)).collect();
+        TileStack::new(&sources)
+    } else {
+        None
+    };
+    Ok((layers, tiles))
 }
 
 /// How an ensemble file stores its weights.

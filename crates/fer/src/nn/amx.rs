@@ -89,10 +89,15 @@ thread_local! {
 
 /// Tile configuration: palette 1, all eight tiles 16 rows of 64 bytes.
 #[repr(C, align(64))]
-struct TileConfig([u8; 64]);
+pub(super) struct TileConfig([u8; 64]);
 
 impl TileConfig {
-    fn uniform() -> Self {
+    /// What `ldtilecfg` reads.
+    pub(super) fn bytes(&self) -> *const u8 {
+        self.0.as_ptr()
+    }
+
+    pub(super) fn uniform() -> Self {
         let mut bytes = [0u8; 64];
         bytes[0] = 1;
         for tile in 0..8 {
@@ -151,7 +156,7 @@ pub(super) unsafe fn product_amx(a: Matrix, b: Matrix, out: &mut [f32], accumula
         // `mp`, depth columns d..d + 32 of `kp`; pair rows d / 2.. + 16 of `kp / 2`,
         // columns j0..j0 + 32 of `np`); the stores write the 32x32 `tile` buffer.
         unsafe {
-            asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack));
+            asm!("ldtilecfg [{}]", in(reg) config.bytes(), options(nostack));
             for i0 in (0..m).step_by(BLOCK) {
                 for j0 in (0..n).step_by(BLOCK) {
                     asm!(

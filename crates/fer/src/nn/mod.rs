@@ -36,6 +36,30 @@ mod batch;
 mod sgemm;
 mod simd;
 pub use simd::Simd;
+#[cfg(target_arch = "x86_64")]
+mod tile_conv;
+#[cfg(target_arch = "x86_64")]
+pub use tile_conv::TileStack;
+
+/// Elsewhere than x86-64 there are no AMX tiles: no network gets a tile stack.
+#[cfg(not(target_arch = "x86_64"))]
+#[derive(Debug, Clone)]
+pub struct TileStack(std::convert::Infallible);
+
+#[cfg(not(target_arch = "x86_64"))]
+impl TileStack {
+    pub fn available() -> bool {
+        false
+    }
+
+    pub fn new(_layers: &[(&Conv2d, bool)]) -> Option<TileStack> {
+        None
+    }
+
+    pub fn forward(&self, _x: &Tensor, _ways: usize) -> Tensor {
+        match self.0 {}
+    }
+}
 mod winograd;
 pub use winograd::{toom_cook, Winograd};
 

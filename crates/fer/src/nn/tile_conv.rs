@@ -1,0 +1,674 @@
+//! Convolutions straight on AMX tiles, for a whole stack of convolutions and pools in
+//! bf16: where products run in bf16 ([`super::Simd::bf16_products`]) the tiles multiply
+//! faster than im2col or Winograd's transforms can feed them, so the stack keeps its maps
+//! in the tiles' own form from layer to layer and reads them in place.
+//!
+//! A map ([`TileMap`]) is bf16, pixel by pixel with its channels side by side (padded to
+//! a multiple of 32 with zeros), surrounded by the zero border the next convolution pads
+//! with. Output pixel `q = y * wp + x` of a convolution over a map `wp` pixels wide
+//! (border included) reads input pixel `q + ky * wp + kx` at kernel offset (ky, kx):
+//! 16 consecutive outputs read 16 input pixels one `channels` apart, one strided tile
+//! load per offset and 32 channels, with no im2col. The `k - 1` outputs at the end of each
+//! row that fall on the border are computed and dropped. A first layer on one channel
+//! (the face) takes its kernel's taps as channels instead (unfolded once, a few
+//! kilobytes), so it runs as a 1x1 convolution.
+//!
+//! Each product is bias, ReLU and rounding to bf16 on the way out; a 2x2 max pool runs on
+//! the bf16 values (rounding keeps order, so it picks what pooling f32 would, rounded).
+//! Results match the f32 engine up to bf16 rounding of the maps (tests below; the shipped
+//! model's PublicTest answers in tests/bf16.rs).
+
+use std::arch::asm;
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+
+use super::{amx, Conv2d, Tensor};
+use rayon::prelude::*;
+
+/// Output pixels and output channels per block: 2x2 tiles of 16x16.
+const BLOCK: usize = 32;
+/// Channels per tile product: a tile row of 32 bf16 values.
+const DEPTH: usize = 32;
+/// Tile steps (4 products each) below which a layer runs on one thread: a thread woken
+/// for less work costs more than it saves. The vgg networks' layers take 500-1,300,
+/// paper's 48x48 ones 5,000 and more.
+const SPLIT_MIN_STEPS: usize = 2000;
+
+/// Where a layer's products write: an output map's buffer and shape, shared by the
+/// threads that split the layer (each writes its own pixels).
+struct Sink {
+    data: *mut u16,
+    len: usize,
+    wp: usize,
+    pad: usize,
+    channels: usize,
+}
+
+// Safety: the threads sharing a sink write disjoint pixels (`TileConv::products`), and
+// the map outlives them.
+unsafe impl Sync for Sink {}
+
+/// A bf16 map in the tiles' form: `h` x `w` pixels inside a border of `pad` zero pixels,
+/// `channels` (a multiple of 32) values per pixel, then spare zero pixels so a block of
+/// outputs past the last one reads inside the buffer.
+#[derive(Debug, Clone, Default)]
+pub struct TileMap {
+    pub h: usize,
+    pub w: usize,
+    pub pad: usize,
+    pub channels: usize,
+    pub data: Vec<u16>,
+}
+
+impl TileMap {
+    /// A zero map; `k` is the kernel side of the convolution that will read it (its
+    /// reads run `k - 1` rows and pixels past an output block).
+    fn zeros(h: usize, w: usize, pad: usize, channels: usize, k: usize) -> TileMap {
+        let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+        let pixels = hp * wp + BLOCK + k;
+        TileMap {
+            h,
+            w,
+            pad,
+            channels,
+            data: vec![0; pixels * channels],
+        }
+    }
+
+    fn wp(&self) -> usize {
+        self.w + 2 * self.pad
+    }
+
+    /// Offset of pixel (y, x) (inside the border) in `data`.
+    fn at(&self, y: usize, x: usize) -> usize {
+        ((y + self.pad) * self.wp() + x + self.pad) * self.channels
+    }
+
+    /// The first `c` channels as NCHW f32 (what the dense layers read).
+    pub fn to_tensor(&self, c: usize) -> Tensor {
+        let mut data = Vec::with_capacity(c * self.h * self.w);
+        for ch in 0..c {
+            for y in 0..self.h {
+                for x in 0..self.w {
+                    data.push(f32::from_bits(
+                        u32::from(self.data[self.at(y, x) + ch]) << 16,
+                    ));
+                }
+            }
+        }
+        Tensor {
+            c,
+            h: self.h,
+            w: self.w,
+            data,
+        }
+    }
+}
+
+/// One convolution's weights for the tiles: bias and ReLU after it, optionally a 2x2
+/// max pool.
+#[derive(Debug, Clone)]
+pub struct TileConv {
+    cin: usize,
+    cout: usize,
+    k: usize,
+    pad: usize,
+    /// Whether the kernel's taps are the input's channels (one input channel): the
+    /// product is then a 1x1 convolution over the unfolded input.
+    unfolded: bool,
+    /// Input channels as the tiles read them (taps when unfolded), a multiple of 32.
+    depth: usize,
+    /// Output channels, padded to a multiple of 32.
+    cols: usize,
+    /// `[offsets][depth / 2][cols]` bf16 pairs: offset (ky, kx), input channels 2p and
+    /// 2p + 1 of output channel j.
+    weights: Vec<u32>,
+    /// `cols` biases (zero for the padding).
+    bias: Vec<f32>,
+    pool: bool,
+}
+
+thread_local! {
+    /// A thread's maps between layers (an unpooled map, an unfolded one, and the two a
+    /// stack alternates), kept between passes.
+    static MAPS: RefCell<Vec<TileMap>> = const { RefCell::new(Vec::new()) };
+}
+
+impl TileConv {
+    /// `conv` (stride 1), followed by a 2x2 max pool when `pool`.
+    pub fn new(conv: &Conv2d, pool: bool) -> TileConv {
+        let (cin, cout, k) = (conv.cin, conv.cout, conv.k);
+        let unfolded = cin == 1;
+        let (offsets, per_offset) = if unfolded { (1, k * k) } else { (k * k, cin) };
+        let depth = per_offset.next_multiple_of(DEPTH);
+        let cols = cout.next_multiple_of(BLOCK);
+        let mut weights = vec![0u32; offsets * depth / 2 * cols];
+        let per_out = cin * k * k;
+        for o in 0..cout {
+            for c in 0..cin {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let w = conv.weight[o * per_out + (c * k + ky) * k + kx];
+                        let (offset, channel) = if unfolded {
+                            (0, ky * k + kx)
+                        } else {
+                            (ky * k + kx, c)
+                        };
+                        let pair = &mut weights[(offset * depth / 2 + channel / 2) * cols + o];
+                        let bits = u32::from(half::bf16::from_f32(w).to_bits());
+                        *pair |= bits << (16 * (channel % 2));
+                    }
+                }
+            }
+        }
+        let mut bias = conv.bias.clone();
+        bias.resize(cols, 0.0);
+        TileConv {
+            cin,
+            cout,
+            k,
+            pad: conv.pad,
+            unfolded,
+            depth,
+            cols,
+            weights,
+            bias,
+            pool,
+        }
+    }
+
+    fn out_side(&self, h: usize, w: usize) -> (usize, usize) {
+        (h + 2 * self.pad + 1 - self.k, w + 2 * self.pad + 1 - self.k)
+    }
+
+    /// The first layer's input map from an NCHW plane: the plane in bf16 with this
+    /// convolution's border, or its taps unfolded into channels.
+    pub fn input_map(&self, x: &Tensor) -> TileMap {
+        assert_eq!(x.c, self.cin, "tile convolution input channels");
+        let bf16 = |v: f32| half::bf16::from_f32(v).to_bits();
+        if !self.unfolded {
+            let mut map = TileMap::zeros(x.h, x.w, self.pad, self.depth, self.k);
+            for c in 0..x.c {
+                for y in 0..x.h {
+                    for xx in 0..x.w {
+                        let at = map.at(y, xx) + c;
+                        map.data[at] = bf16(x.data[(c * x.h + y) * x.w + xx]);
+                    }
+                }
+            }
+            return map;
+        }
+        let (k, p) = (self.k, self.pad as isize);
+        let (oh, ow) = self.out_side(x.h, x.w);
+        let mut map = TileMap::zeros(oh, ow, 0, self.depth, 1);
+        for y in 0..oh {
+            for xx in 0..ow {
+                let at = map.at(y, xx);
+                for ky in 0..k {
+                    let sy = y as isize + ky as isize - p;
+                    if sy < 0 || sy >= x.h as isize {
+                        continue;
+                    }
+                    for kx in 0..k {
+                        let sx = xx as isize + kx as isize - p;
+                        if sx >= 0 && sx < x.w as isize {
+                            map.data[at + ky * k + kx] =
+                                bf16(x.data[sy as usize * x.w + sx as usize]);
+                        }
+                    }
+                }
+            }
+        }
+        map
+    }
+
+    /// This layer on `x` (whose border must be this convolution's padding, or none when
+    /// unfolded), into `out` with a border of `out_pad` for the next layer (read by a
+    /// `next_k` kernel): bias, ReLU, and the pool when the layer has one. `unpooled` and
+    /// `unfolded` are scratch. Layers with enough products share them `ways` ways.
+    ///
+    /// # Safety
+    /// [`amx::available`] must have returned true.
+    unsafe fn forward_into(
+        &self,
+        x: &TileMap,
+        (out_pad, next_k): (usize, usize),
+        unpooled: &mut TileMap,
+        unfolded: &mut TileMap,
+        out: &mut TileMap,
+        ways: usize,
+    ) {
+        assert_eq!(x.channels, self.depth, "tile convolution depth");
+        let (oh, ow) = if self.unfolded {
+            assert_eq!(x.pad, 0, "an unfolded map has no border");
+            (x.h, x.w)
+        } else {
+            assert_eq!(
+                x.pad, self.pad,
+                "the map's border is the convolution's padding"
+            );
+            self.out_side(x.h, x.w)
+        };
+        // Read in place, output pixel q (on the input's grid, border columns included)
+        // reads input pixels q + ky * wp + kx. On small maps the border columns are much
+        // of the grid (5x5 in 7x7: two blocks of 32 for 25 outputs), and unfolding the
+        // taps into channels (copies of whole pixels) leaves one product of 25 rows.
+        let direct_blocks = ((oh - 1) * x.wp() + ow).div_ceil(BLOCK);
+        let (a, taps) = if !self.unfolded && 4 * direct_blocks >= 5 * (oh * ow).div_ceil(BLOCK) {
+            unfold(x, self.k, (oh, ow), unfolded);
+            (&*unfolded, 1)
+        } else if self.unfolded {
+            (x, 1)
+        } else {
+            (x, self.k)
+        };
+        let outputs = (oh - 1) * a.wp() + ow;
+        assert_eq!(
+            taps * taps * a.channels / 2 * self.cols,
+            self.weights.len(),
+            "weights"
+        );
+        let (target, target_pad) = if self.pool {
+            (&mut *unpooled, 0)
+        } else {
+            (&mut *out, out_pad)
+        };
+        reshape(target, oh, ow, target_pad, self.cols, next_k);
+        let blocks = outputs.div_ceil(BLOCK);
+        let steps = blocks * self.cols / BLOCK * taps * taps * a.channels / DEPTH;
+        let parts = if steps >= SPLIT_MIN_STEPS {
+            ways.max(1)
+        } else {
+            1
+        };
+        let sink = Sink {
+            data: target.data.as_mut_ptr(),
+            len: target.data.len(),
+            wp: target.wp(),
+            pad: target.pad,
+            channels: target.channels,
+        };
+        let product = |part: usize| {
+            let range = blocks * part / parts..blocks * (part + 1) / parts;
+            // Safety: as this function's; the parts write different output pixels.
+            unsafe { self.products(a, taps, (oh, ow), range, &sink) }
+        };
+        if parts == 1 {
+            product(0);
+        } else {
+            (0..parts).into_par_iter().for_each(product);
+        }
+        if self.pool {
+            reshape(out, oh / 2, ow / 2, out_pad, self.cols, next_k);
+            // Safety: AVX-512 BW comes with `available`.
+            unsafe { max_pool(unpooled, out) };
+        }
+    }
+    /// The products of output blocks `blocks` (of 32 pixels on `a`'s grid), read with
+    /// `taps` x `taps` offsets, through bias and ReLU into `out`.
+    ///
+    /// # Safety
+    /// [`amx::available`] must have returned true; `out` is an `oh` x `ow` map of
+    /// `cols` channels that nothing else reads or writes at these blocks' pixels.
+    unsafe fn products(
+        &self,
+        a: &TileMap,
+        taps: usize,
+        (oh, ow): (usize, usize),
+        blocks: std::ops::Range<usize>,
+        out: &Sink,
+    ) {
+        let wp = a.wp();
+        // The last block's reads stay inside the spare pixels.
+        let last_read = blocks.end * BLOCK + (taps - 1) * (wp + 1);
+        assert!(
+            last_read * a.channels <= a.data.len(),
+            "tile map too small for its reads"
+        );
+        let (a_stride, b_stride) = (a.channels * 2, self.cols * 4);
+        let steps = a.channels / DEPTH;
+        let mut sums = [0f32; BLOCK * BLOCK];
+        let config = amx::TileConfig::uniform();
+        // Safety: the configuration is loaded before the tiles are used and released
+        // after. Every A load reads 16 pixels' 64 bytes at pixel q0 + offset + (0..32)
+        // < last_read (asserted above); every B load 16 pair rows of 64 bytes inside
+        // `weights` (`offsets * depth / 2` rows of `cols`, j0 + 32 <= cols); the stores
+        // write `sums`, 32 rows of 32.
+        unsafe {
+            asm!("ldtilecfg [{}]", in(reg) config.bytes(), options(nostack));
+            for q0 in blocks.map(|b| b * BLOCK) {
+                for j0 in (0..self.cols).step_by(BLOCK) {
+                    asm!(
+                        "tilezero tmm0",
+                        "tilezero tmm1",
+                        "tilezero tmm2",
+                        "tilezero tmm3",
+                        options(nostack)
+                    );
+                    for ky in 0..taps {
+                        for kx in 0..taps {
+                            let offset = ky * taps + kx;
+                            let pixel = q0 + ky * wp + kx;
+                            for step in 0..steps {
+                                let a0 = a.data.as_ptr().add(pixel * a.channels + step * DEPTH);
+                                let a1 = a0.add(16 * a.channels);
+                                let b0 = self.weights.as_ptr().add(
+                                    (offset * a.channels / 2 + step * DEPTH / 2) * self.cols + j0,
+                                );
+                                let b1 = b0.add(16);
+                                asm!(
+                                    "tileloadd tmm4, [{a0} + {sa}*1]",
+                                    "tileloadd tmm5, [{a1} + {sa}*1]",
+                                    "tileloadd tmm6, [{b0} + {sb}*1]",
+                                    "tileloadd tmm7, [{b1} + {sb}*1]",
+                                    "tdpbf16ps tmm0, tmm4, tmm6",
+                                    "tdpbf16ps tmm1, tmm4, tmm7",
+                                    "tdpbf16ps tmm2, tmm5, tmm6",
+                                    "tdpbf16ps tmm3, tmm5, tmm7",
+                                    a0 = in(reg) a0,
+                                    a1 = in(reg) a1,
+                                    b0 = in(reg) b0,
+                                    b1 = in(reg) b1,
+                                    sa = in(reg) a_stride,
+                                    sb = in(reg) b_stride,
+                                    options(nostack, readonly)
+                                );
+                            }
+                        }
+                    }
+                    let t = sums.as_mut_ptr();
+                    asm!(
+                        "tilestored [{t0} + {s}*1], tmm0",
+                        "tilestored [{t1} + {s}*1], tmm1",
+                        "tilestored [{t2} + {s}*1], tmm2",
+                        "tilestored [{t3} + {s}*1], tmm3",
+                        t0 = in(reg) t,
+                        t1 = in(reg) t.add(16),
+                        t2 = in(reg) t.add(16 * BLOCK),
+                        t3 = in(reg) t.add(16 * BLOCK + 16),
+                        s = in(reg) BLOCK * 4,
+                        options(nostack)
+                    );
+                    for (r, row) in sums.chunks_exact(BLOCK).enumerate() {
+                        let q = q0 + r;
+                        let (y, xx) = (q / wp, q % wp);
+                        if y >= oh || xx >= ow {
+                            continue;
+                        }
+                        let at = ((y + out.pad) * out.wp + xx + out.pad) * out.channels + j0;
+                        assert!(at + BLOCK <= out.len, "output inside its map");
+                        let dst = std::slice::from_raw_parts_mut(out.data.add(at), BLOCK);
+                        store_relu(row, &self.bias[j0..j0 + BLOCK], dst);
+                    }
+                }
+            }
+            asm!("tilerelease", options(nostack));
+        }
+    }
+}
+
+/// Every output pixel's `k` x `k` input pixels side by side in `unfolded` (no border):
+/// `x` (bordered as the convolution pads) read as a 1x1 convolution's input.
+fn unfold(x: &TileMap, k: usize, (oh, ow): (usize, usize), unfolded: &mut TileMap) {
+    let c = x.channels;
+    reshape(unfolded, oh, ow, 0, k * k * c, 1);
+    let wp = x.wp();
+    for y in 0..oh {
+        for xx in 0..ow {
+            let dst = unfolded.at(y, xx);
+            for ky in 0..k {
+                let src = ((y + ky) * wp + xx) * c;
+                unfolded.data[dst + ky * k * c..][..k * c].copy_from_slice(&x.data[src..][..k * c]);
+            }
+        }
+    }
+}
+
+/// `map` as a zero `h` x `w` map of `channels` with a border of `pad`, read next by a
+/// `k` x `k` kernel; its buffer is reused (only grown).
+fn reshape(map: &mut TileMap, h: usize, w: usize, pad: usize, channels: usize, k: usize) {
+    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+    let len = (hp * wp + BLOCK + k) * channels;
+    map.h = h;
+    map.w = w;
+    map.pad = pad;
+    map.channels = channels;
+    map.data.clear();
+    map.data.resize(len, 0);
+}
+
+/// `dst = bf16(max(sums + bias, 0))`, 32 values.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+fn store_relu(sums: &[f32], bias: &[f32], dst: &mut [u16]) {
+    assert!(sums.len() >= BLOCK && bias.len() >= BLOCK && dst.len() >= BLOCK);
+    // Safety: each slice holds 32 values (asserted).
+    unsafe {
+        let zero = _mm512_setzero_ps();
+        let low = _mm512_max_ps(
+            _mm512_add_ps(
+                _mm512_loadu_ps(sums.as_ptr()),
+                _mm512_loadu_ps(bias.as_ptr()),
+            ),
+            zero,
+        );
+        let high = _mm512_max_ps(
+            _mm512_add_ps(
+                _mm512_loadu_ps(sums.as_ptr().add(16)),
+                _mm512_loadu_ps(bias.as_ptr().add(16)),
+            ),
+            zero,
+        );
+        let packed: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(high, low));
+        _mm512_storeu_si512(dst.as_mut_ptr() as *mut _, packed);
+    }
+}
+
+/// 2x2 max pool of `x` (no border) into `out`'s inside. After the ReLU every value is
+/// zero or positive, whose bf16 bits order as unsigned integers.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn max_pool(x: &TileMap, out: &mut TileMap) {
+    assert!(x.channels == out.channels && out.h * 2 <= x.h && out.w * 2 <= x.w);
+    let c = x.channels;
+    for y in 0..out.h {
+        for xx in 0..out.w {
+            let (a, b) = (x.at(2 * y, 2 * xx), x.at(2 * y + 1, 2 * xx));
+            let dst = out.at(y, xx);
+            for ch in (0..c).step_by(32) {
+                let src = &x.data;
+                assert!(b + c + ch + 32 <= src.len() + c && dst + ch + 32 <= out.data.len());
+                // Safety: each load reads 32 u16 of one pixel's channels, inside `src`
+                // (pixels (2y, 2x..2x+2) and (2y+1, ..) are inside the map), the store
+                // 32 inside `out` (asserted).
+                unsafe {
+                    let p = src.as_ptr();
+                    let m = _mm512_max_epu16(
+                        _mm512_max_epu16(
+                            _mm512_loadu_si512(p.add(a + ch) as *const _),
+                            _mm512_loadu_si512(p.add(a + c + ch) as *const _),
+                        ),
+                        _mm512_max_epu16(
+                            _mm512_loadu_si512(p.add(b + ch) as *const _),
+                            _mm512_loadu_si512(p.add(b + c + ch) as *const _),
+                        ),
+                    );
+                    _mm512_storeu_si512(out.data.as_mut_ptr().add(dst + ch) as *mut _, m);
+                }
+            }
+        }
+    }
+}
+
+/// A network's convolutions and pools, run on the tiles end to end.
+#[derive(Debug, Clone)]
+pub struct TileStack {
+    convs: Vec<TileConv>,
+}
+
+impl TileStack {
+    /// Whether this CPU can run a stack (AMX tiles granted).
+    pub fn available() -> bool {
+        amx::available()
+    }
+
+    /// The stack of `layers` (each convolution with whether a pool follows it), or None
+    /// where the tiles cannot run it: no AMX here, or a one-channel layer after the
+    /// first.
+    pub fn new(layers: &[(&Conv2d, bool)]) -> Option<TileStack> {
+        if layers.is_empty() || !amx::available() {
+            return None;
+        }
+        // Only a first layer may read an unfolded map: a later one-channel layer would
+        // need its input unfolded between layers.
+        if layers[1..].iter().any(|(c, _)| c.cin == 1) {
+            return None;
+        }
+        Some(TileStack {
+            convs: layers
+                .iter()
+                .map(|&(c, pool)| TileConv::new(c, pool))
+                .collect(),
+        })
+    }
+
+    /// The stack on one input plane: the last layer's map as NCHW f32. Layers with
+    /// enough work share it `ways` ways over the rayon pool.
+    pub fn forward(&self, x: &Tensor, ways: usize) -> Tensor {
+        let first = &self.convs[0];
+        let input = first.input_map(x);
+        MAPS.with(|maps| {
+            let maps = &mut *maps.borrow_mut();
+            if maps.len() < 4 {
+                maps.resize(4, TileMap::default());
+            }
+            let [unpooled, unfolded, current, next] = &mut maps[..4] else {
+                unreachable!("four maps")
+            };
+            for (i, conv) in self.convs.iter().enumerate() {
+                let (next_pad, next_k) = match self.convs.get(i + 1) {
+                    Some(later) => (later.pad, later.k),
+                    None => (0, 1),
+                };
+                let source = if i == 0 { &input } else { &*current };
+                // Safety: a stack is only made where `amx::available()` holds.
+                unsafe {
+                    conv.forward_into(source, (next_pad, next_k), unpooled, unfolded, next, ways)
+                };
+                std::mem::swap(current, next);
+            }
+            current.to_tensor(self.convs.last().expect("a layer").cout)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::max_pool2;
+    use crate::nn::tests::pseudo;
+
+    fn conv(cin: usize, cout: usize, k: usize, pad: usize, seed: u32) -> Conv2d {
+        let weight = pseudo(cout * cin * k * k, seed)
+            .into_iter()
+            .map(|v| v / (cin * k * k) as f32 * 4.0)
+            .collect();
+        Conv2d::new(cin, cout, k, pad, weight, pseudo(cout, seed + 1))
+    }
+
+    /// The f32 engine's conv, ReLU and pool after each layer.
+    fn reference(layers: &[(Conv2d, bool)], x: &Tensor) -> Tensor {
+        let mut x = x.clone();
+        for (c, pool) in layers {
+            x = c.forward(&x);
+            x.data.iter_mut().for_each(|v| *v = v.max(0.0));
+            if *pool {
+                x = max_pool2(&x);
+            }
+        }
+        x
+    }
+
+    /// Against the f32 engine on ragged shapes: one input channel unfolded (3x3 and
+    /// 7x7 without padding), channels not a multiple of 32, odd sides pooled, maps
+    /// narrower than a block, a 5x5 kernel; one thread and two.
+    #[test]
+    fn the_tile_stack_computes_the_f32_layers_up_to_bf16_rounding() {
+        if !amx::available() {
+            eprintln!("this CPU (or kernel) gives no AMX tiles: the tile stack is not run here");
+            return;
+        }
+        let stacks: Vec<(usize, usize, Vec<(Conv2d, bool)>)> = vec![
+            (
+                1,
+                40,
+                vec![
+                    (conv(1, 32, 3, 1, 1), false),
+                    (conv(32, 32, 3, 1, 2), true),
+                    (conv(32, 64, 3, 1, 3), true),
+                ],
+            ),
+            (
+                1,
+                23,
+                vec![
+                    (conv(1, 48, 3, 1, 4), true),
+                    (conv(48, 96, 3, 1, 5), true),
+                    (conv(96, 40, 3, 1, 6), true),
+                ],
+            ),
+            (
+                1,
+                20,
+                vec![
+                    (conv(1, 16, 7, 0, 7), false),
+                    (conv(16, 70, 5, 2, 8), true),
+                    (conv(70, 33, 3, 0, 9), false),
+                ],
+            ),
+            (
+                3,
+                9,
+                vec![
+                    (conv(3, 32, 3, 1, 10), true),
+                    (conv(32, 256, 3, 1, 11), true),
+                ],
+            ),
+            // paper's first layers: enough products to split.
+            (
+                1,
+                48,
+                vec![
+                    (conv(1, 64, 3, 1, 12), false),
+                    (conv(64, 128, 3, 1, 13), true),
+                ],
+            ),
+        ];
+        for (n, (cin, side, layers)) in stacks.into_iter().enumerate() {
+            let x = Tensor {
+                c: cin,
+                h: side,
+                w: side,
+                data: pseudo(cin * side * side, 20 + n as u32),
+            };
+            let want = reference(&layers, &x);
+            let refs: Vec<(&Conv2d, bool)> = layers.iter().map(|(c, p)| (c, *p)).collect();
+            let stack = TileStack::new(&refs).expect("AMX is here");
+            let got = stack.forward(&x, 1);
+            // Split over two threads: the same values.
+            let split = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap()
+                .install(|| stack.forward(&x, 2));
+            assert_eq!(split.data, got.data, "stack {n} split");
+            assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w), "stack {n}");
+            let scale = want.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (i, (g, w)) in got.data.iter().zip(&want.data).enumerate() {
+                assert!(
+                    (g - w).abs() <= 0.03 * scale,
+                    "stack {n} value {i}: {g} vs {w} (largest {scale})"
+                );
+            }
+            assert!(scale > 0.0, "stack {n} is not all zero");
+        }
+    }
+}
