@@ -240,8 +240,9 @@ impl Network {
         let mut xs: Vec<Tensor> = inputs.into_iter().map(|x| self.input_plane(x)).collect();
         // With bf16 products on AMX tiles the convolutions are fast enough that a batch's
         // activations, going through memory layer by layer, cost more than each image's
-        // own pass reading the weights again: they run image by image, and only the dense
-        // layers (paper's 75 MB) over the batch (`layer_profile`, docs/RESULTS.md).
+        // own pass reading the weights again: they run image by image (on the tile stack
+        // where the network has one), and only the dense layers (paper's 75 MB) over the
+        // batch (`layer_profile`, docs/RESULTS.md).
         let mut start = 0;
         if Simd::bf16_products() {
             start = self.first_dense();

@@ -15,7 +15,9 @@
 //! The engine's own loops (Winograd's transforms) run compiled for AVX2 or AVX-512 by
 //! runtime dispatch (`simd.rs`). BatchNorm is folded into the preceding convolution at
 //! load time, so inference is conv -> ReLU -> pool -> dense; a Winograd layer applies the
-//! ReLU and pool after it in its output transform ([`Epilogue`]).
+//! ReLU and pool after it in its output transform ([`Epilogue`]). Where products run in
+//! bf16 on AMX tiles, a network's convolutions and pools run instead as one
+//! [`TileStack`] (`tile_conv.rs`): bf16 channel-last maps read in place by the tiles.
 
 /// One image's activations: `data.len() == c * h * w`.
 #[derive(Debug, Clone)]

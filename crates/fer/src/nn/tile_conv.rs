@@ -34,6 +34,74 @@ const DEPTH: usize = 32;
 /// paper's 48x48 ones 5,000 and more.
 const SPLIT_MIN_STEPS: usize = 2000;
 
+/// 64 bytes on a cache line's boundary: buffers of them ([`Lines`]) start on a line, so
+/// every 64-byte tile row (a pixel's 32 channels, a pair row of 16 columns) reads one
+/// line rather than straddling two.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+/// Integers of any bit pattern, which a [`Lines`] buffer holds.
+trait Plain: Copy + Default {}
+impl Plain for u16 {}
+impl Plain for u32 {}
+
+/// `len` values of `T` from the start of a line-aligned buffer, zeroed when made.
+#[derive(Clone, Default)]
+struct Lines<T> {
+    lines: Vec<Line>,
+    len: usize,
+    of: std::marker::PhantomData<T>,
+}
+
+impl<T: Plain> Lines<T> {
+    fn zeroed(len: usize) -> Self {
+        let mut lines = Lines {
+            lines: Vec::new(),
+            len: 0,
+            of: std::marker::PhantomData,
+        };
+        lines.clear_to(len);
+        lines
+    }
+
+    /// `len` zeros, the buffer grown if it holds fewer (never shrunk).
+    fn clear_to(&mut self, len: usize) {
+        let bytes = len * std::mem::size_of::<T>();
+        if self.lines.len() * 64 < bytes {
+            self.lines.resize(bytes.div_ceil(64), Line([0; 64]));
+        }
+        self.len = len;
+        self.fill(T::default());
+    }
+}
+
+impl<T: Plain> std::ops::Deref for Lines<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        // Safety: `len` values of T fit in the lines (`clear_to`), a line's alignment
+        // covers T's, and any bits are a valid T (`Plain`).
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr() as *const T, self.len) }
+    }
+}
+
+impl<T: Plain> std::ops::DerefMut for Lines<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // Safety: as for `deref`.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr() as *mut T, self.len) }
+    }
+}
+
+impl<T> std::fmt::Debug for Lines<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Lines({} values)", self.len)
+    }
+}
+
+/// The largest kernel side a stack takes ([`TileStack::new`]).
+const MAX_KERNEL: usize = 5;
+
 /// Where a layer's products write: an output map's buffer and shape, shared by the
 /// threads that split the layer (each writes its own pixels).
 struct Sink {
@@ -52,12 +120,12 @@ unsafe impl Sync for Sink {}
 /// `channels` (a multiple of 32) values per pixel, then spare zero pixels so a block of
 /// outputs past the last one reads inside the buffer.
 #[derive(Debug, Clone, Default)]
-pub struct TileMap {
-    pub h: usize,
-    pub w: usize,
-    pub pad: usize,
-    pub channels: usize,
-    pub data: Vec<u16>,
+struct TileMap {
+    h: usize,
+    w: usize,
+    pad: usize,
+    channels: usize,
+    data: Lines<u16>,
 }
 
 impl TileMap {
@@ -71,7 +139,7 @@ impl TileMap {
             w,
             pad,
             channels,
-            data: vec![0; pixels * channels],
+            data: Lines::zeroed(pixels * channels),
         }
     }
 
@@ -85,7 +153,7 @@ impl TileMap {
     }
 
     /// The first `c` channels as NCHW f32 (what the dense layers read).
-    pub fn to_tensor(&self, c: usize) -> Tensor {
+    fn to_tensor(&self, c: usize) -> Tensor {
         let mut data = Vec::with_capacity(c * self.h * self.w);
         for ch in 0..c {
             for y in 0..self.h {
@@ -108,7 +176,7 @@ impl TileMap {
 /// One convolution's weights for the tiles: bias and ReLU after it, optionally a 2x2
 /// max pool.
 #[derive(Debug, Clone)]
-pub struct TileConv {
+struct TileConv {
     cin: usize,
     cout: usize,
     k: usize,
@@ -122,7 +190,7 @@ pub struct TileConv {
     cols: usize,
     /// `[offsets][depth / 2][cols]` bf16 pairs: offset (ky, kx), input channels 2p and
     /// 2p + 1 of output channel j.
-    weights: Vec<u32>,
+    weights: Lines<u32>,
     /// `cols` biases (zero for the padding).
     bias: Vec<f32>,
     pool: bool,
@@ -136,13 +204,13 @@ thread_local! {
 
 impl TileConv {
     /// `conv` (stride 1), followed by a 2x2 max pool when `pool`.
-    pub fn new(conv: &Conv2d, pool: bool) -> TileConv {
+    fn new(conv: &Conv2d, pool: bool) -> TileConv {
         let (cin, cout, k) = (conv.cin, conv.cout, conv.k);
         let unfolded = cin == 1;
         let (offsets, per_offset) = if unfolded { (1, k * k) } else { (k * k, cin) };
         let depth = per_offset.next_multiple_of(DEPTH);
         let cols = cout.next_multiple_of(BLOCK);
-        let mut weights = vec![0u32; offsets * depth / 2 * cols];
+        let mut weights = Lines::<u32>::zeroed(offsets * depth / 2 * cols);
         let per_out = cin * k * k;
         for o in 0..cout {
             for c in 0..cin {
@@ -183,7 +251,7 @@ impl TileConv {
 
     /// The first layer's input map from an NCHW plane: the plane in bf16 with this
     /// convolution's border, or its taps unfolded into channels.
-    pub fn input_map(&self, x: &Tensor) -> TileMap {
+    fn input_map(&self, x: &Tensor) -> TileMap {
         assert_eq!(x.c, self.cin, "tile convolution input channels");
         let bf16 = |v: f32| half::bf16::from_f32(v).to_bits();
         if !self.unfolded {
@@ -433,8 +501,7 @@ fn reshape(map: &mut TileMap, h: usize, w: usize, pad: usize, channels: usize, k
     map.w = w;
     map.pad = pad;
     map.channels = channels;
-    map.data.clear();
-    map.data.resize(len, 0);
+    map.data.clear_to(len);
 }
 
 /// `dst = bf16(max(sums + bias, 0))`, 32 values.
@@ -511,10 +578,12 @@ impl TileStack {
     }
 
     /// The stack of `layers` (each convolution with whether a pool follows it), or None
-    /// where the tiles cannot run it: no AMX here, or a one-channel layer after the
-    /// first.
+    /// where the tiles cannot run it or should not: no AMX here, a one-channel layer
+    /// after the first, or kernels over 5x5. For 7x7 kernels Winograd's F(3x3, 7x7)
+    /// does 5.4x fewer multiplies, and paper-table's batch of 64 took 182 ms on the
+    /// tiles against 146 ms that way (`fer bench`, docs/RESULTS.md).
     pub fn new(layers: &[(&Conv2d, bool)]) -> Option<TileStack> {
-        if layers.is_empty() || !amx::available() {
+        if layers.is_empty() || !amx::available() || layers.iter().any(|(c, _)| c.k > MAX_KERNEL) {
             return None;
         }
         // Only a first layer may read an unfolded map: a later one-channel layer would
@@ -587,8 +656,8 @@ mod tests {
         x
     }
 
-    /// Against the f32 engine on ragged shapes: one input channel unfolded (3x3 and
-    /// 7x7 without padding), channels not a multiple of 32, odd sides pooled, maps
+    /// Against the f32 engine on ragged shapes: one input channel unfolded (3x3, and
+    /// 5x5 without padding), channels not a multiple of 32, odd sides pooled, maps
     /// narrower than a block, a 5x5 kernel; one thread and two.
     #[test]
     fn the_tile_stack_computes_the_f32_layers_up_to_bf16_rounding() {
@@ -596,7 +665,9 @@ mod tests {
             eprintln!("this CPU (or kernel) gives no AMX tiles: the tile stack is not run here");
             return;
         }
-        let stacks: Vec<(usize, usize, Vec<(Conv2d, bool)>)> = vec![
+        // (input channels, side, layers with whether a pool follows).
+        type Stack = (usize, usize, Vec<(Conv2d, bool)>);
+        let stacks: Vec<Stack> = vec![
             (
                 1,
                 40,
@@ -619,7 +690,7 @@ mod tests {
                 1,
                 20,
                 vec![
-                    (conv(1, 16, 7, 0, 7), false),
+                    (conv(1, 16, 5, 0, 7), false),
                     (conv(16, 70, 5, 2, 8), true),
                     (conv(70, 33, 3, 0, 9), false),
                 ],
@@ -670,5 +741,8 @@ mod tests {
             }
             assert!(scale > 0.0, "stack {n} is not all zero");
         }
+        // 7x7 kernels stay with Winograd.
+        let wide = conv(1, 32, 7, 0, 30);
+        assert!(TileStack::new(&[(&wide, false)]).is_none());
     }
 }
