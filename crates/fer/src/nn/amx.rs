@@ -23,9 +23,9 @@ use super::sgemm::lanes;
 use super::{scratch_of, Bf16Copy, Matrix};
 
 /// Output rows and columns per block: 2x2 tiles of 16x16.
-const BLOCK: usize = 32;
+pub(super) const BLOCK: usize = 32;
 /// Depth per tile product: 32 bf16 values, a tile row of 64 bytes.
-const DEPTH: usize = 32;
+pub(super) const DEPTH: usize = 32;
 
 /// Whether this CPU has AMX tiles with bf16 products and Linux lets this process use
 /// them (asked once).
@@ -159,49 +159,13 @@ pub(super) unsafe fn product_amx(a: Matrix, b: Matrix, out: &mut [f32], accumula
             asm!("ldtilecfg [{}]", in(reg) config.bytes(), options(nostack));
             for i0 in (0..m).step_by(BLOCK) {
                 for j0 in (0..n).step_by(BLOCK) {
-                    asm!(
-                        "tilezero tmm0",
-                        "tilezero tmm1",
-                        "tilezero tmm2",
-                        "tilezero tmm3",
-                        options(nostack)
-                    );
+                    zero_block();
                     for d in (0..kp).step_by(DEPTH) {
                         let a0 = a16.as_ptr().add(i0 * kp + d);
-                        let a1 = a0.add(16 * kp);
                         let b0 = b16.as_ptr().add(d / 2 * np + j0);
-                        let b1 = b0.add(16);
-                        asm!(
-                            "tileloadd tmm4, [{a0} + {sa}*1]",
-                            "tileloadd tmm5, [{a1} + {sa}*1]",
-                            "tileloadd tmm6, [{b0} + {sb}*1]",
-                            "tileloadd tmm7, [{b1} + {sb}*1]",
-                            "tdpbf16ps tmm0, tmm4, tmm6",
-                            "tdpbf16ps tmm1, tmm4, tmm7",
-                            "tdpbf16ps tmm2, tmm5, tmm6",
-                            "tdpbf16ps tmm3, tmm5, tmm7",
-                            a0 = in(reg) a0,
-                            a1 = in(reg) a1,
-                            b0 = in(reg) b0,
-                            b1 = in(reg) b1,
-                            sa = in(reg) a_stride,
-                            sb = in(reg) b_stride,
-                            options(nostack, readonly)
-                        );
+                        block_step(a0, a0.add(16 * kp), b0, b0.add(16), a_stride, b_stride);
                     }
-                    let t = scratch.tile.as_mut_ptr();
-                    asm!(
-                        "tilestored [{t0} + {s}*1], tmm0",
-                        "tilestored [{t1} + {s}*1], tmm1",
-                        "tilestored [{t2} + {s}*1], tmm2",
-                        "tilestored [{t3} + {s}*1], tmm3",
-                        t0 = in(reg) t,
-                        t1 = in(reg) t.add(16),
-                        t2 = in(reg) t.add(16 * BLOCK),
-                        t3 = in(reg) t.add(16 * BLOCK + 16),
-                        s = in(reg) BLOCK * 4,
-                        options(nostack)
-                    );
+                    store_block(scratch.tile.as_mut_ptr());
                     let (rows, cols) = (BLOCK.min(m - i0), BLOCK.min(n - j0));
                     for (r, sums) in scratch.tile.chunks_exact(BLOCK).take(rows).enumerate() {
                         let dst = &mut out[(i0 + r) * n + j0..][..cols];
@@ -216,6 +180,85 @@ pub(super) unsafe fn product_amx(a: Matrix, b: Matrix, out: &mut [f32], accumula
             asm!("tilerelease", options(nostack));
         }
     });
+}
+
+/// Clears the block's four sums (tiles 0-3).
+///
+/// # Safety
+/// The uniform [`TileConfig`] must be loaded.
+#[inline(always)]
+pub(super) unsafe fn zero_block() {
+    // Safety: as this function's.
+    unsafe {
+        asm!(
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3",
+            options(nostack)
+        );
+    }
+}
+
+/// One depth step of a 32x32 block: rows `a0` and `a1` (16 each, 32 bf16 values
+/// `a_stride` bytes apart) times pair rows `b0` and `b1` (16 each of 16 columns,
+/// `b_stride` bytes apart) into the four sums.
+///
+/// # Safety
+/// The uniform [`TileConfig`] must be loaded; each pointer must have 16 rows of 64
+/// readable bytes at its stride.
+#[inline(always)]
+pub(super) unsafe fn block_step(
+    a0: *const u16,
+    a1: *const u16,
+    b0: *const u32,
+    b1: *const u32,
+    a_stride: usize,
+    b_stride: usize,
+) {
+    // Safety: as this function's.
+    unsafe {
+        asm!(
+            "tileloadd tmm4, [{a0} + {sa}*1]",
+            "tileloadd tmm5, [{a1} + {sa}*1]",
+            "tileloadd tmm6, [{b0} + {sb}*1]",
+            "tileloadd tmm7, [{b1} + {sb}*1]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "tdpbf16ps tmm3, tmm5, tmm7",
+            a0 = in(reg) a0,
+            a1 = in(reg) a1,
+            b0 = in(reg) b0,
+            b1 = in(reg) b1,
+            sa = in(reg) a_stride,
+            sb = in(reg) b_stride,
+            options(nostack, readonly)
+        );
+    }
+}
+
+/// The four sums into `sums`, a 32x32 row-major block.
+///
+/// # Safety
+/// The uniform [`TileConfig`] must be loaded; `sums` must have 1,024 writable floats.
+#[inline(always)]
+pub(super) unsafe fn store_block(sums: *mut f32) {
+    // Safety: as this function's.
+    unsafe {
+        asm!(
+            "tilestored [{t0} + {s}*1], tmm0",
+            "tilestored [{t1} + {s}*1], tmm1",
+            "tilestored [{t2} + {s}*1], tmm2",
+            "tilestored [{t3} + {s}*1], tmm3",
+            t0 = in(reg) sums,
+            t1 = in(reg) sums.add(16),
+            t2 = in(reg) sums.add(16 * BLOCK),
+            t3 = in(reg) sums.add(16 * BLOCK + 16),
+            s = in(reg) BLOCK * 4,
+            options(nostack)
+        );
+    }
 }
 
 /// Rows, depth and columns of a product padded to whole blocks.

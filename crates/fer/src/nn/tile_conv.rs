@@ -25,10 +25,9 @@ use std::cell::RefCell;
 use super::{amx, Conv2d, Tensor};
 use rayon::prelude::*;
 
-/// Output pixels and output channels per block: 2x2 tiles of 16x16.
-const BLOCK: usize = 32;
-/// Channels per tile product: a tile row of 32 bf16 values.
-const DEPTH: usize = 32;
+// Output pixels and output channels per block (2x2 tiles of 16x16), and channels per
+// tile product (a tile row of 32 bf16 values).
+use amx::{BLOCK, DEPTH};
 /// Tile steps (4 products each) below which a layer runs on one thread: a thread woken
 /// for less work costs more than it saves. The vgg networks' layers take 500-1,300,
 /// paper's 48x48 ones 5,000 and more.
@@ -406,57 +405,28 @@ impl TileConv {
             asm!("ldtilecfg [{}]", in(reg) config.bytes(), options(nostack));
             for q0 in blocks.map(|b| b * BLOCK) {
                 for j0 in (0..self.cols).step_by(BLOCK) {
-                    asm!(
-                        "tilezero tmm0",
-                        "tilezero tmm1",
-                        "tilezero tmm2",
-                        "tilezero tmm3",
-                        options(nostack)
-                    );
+                    amx::zero_block();
                     for ky in 0..taps {
                         for kx in 0..taps {
                             let offset = ky * taps + kx;
                             let pixel = q0 + ky * wp + kx;
                             for step in 0..steps {
                                 let a0 = a.data.as_ptr().add(pixel * a.channels + step * DEPTH);
-                                let a1 = a0.add(16 * a.channels);
                                 let b0 = self.weights.as_ptr().add(
                                     (offset * a.channels / 2 + step * DEPTH / 2) * self.cols + j0,
                                 );
-                                let b1 = b0.add(16);
-                                asm!(
-                                    "tileloadd tmm4, [{a0} + {sa}*1]",
-                                    "tileloadd tmm5, [{a1} + {sa}*1]",
-                                    "tileloadd tmm6, [{b0} + {sb}*1]",
-                                    "tileloadd tmm7, [{b1} + {sb}*1]",
-                                    "tdpbf16ps tmm0, tmm4, tmm6",
-                                    "tdpbf16ps tmm1, tmm4, tmm7",
-                                    "tdpbf16ps tmm2, tmm5, tmm6",
-                                    "tdpbf16ps tmm3, tmm5, tmm7",
-                                    a0 = in(reg) a0,
-                                    a1 = in(reg) a1,
-                                    b0 = in(reg) b0,
-                                    b1 = in(reg) b1,
-                                    sa = in(reg) a_stride,
-                                    sb = in(reg) b_stride,
-                                    options(nostack, readonly)
+                                amx::block_step(
+                                    a0,
+                                    a0.add(16 * a.channels),
+                                    b0,
+                                    b0.add(16),
+                                    a_stride,
+                                    b_stride,
                                 );
                             }
                         }
                     }
-                    let t = sums.as_mut_ptr();
-                    asm!(
-                        "tilestored [{t0} + {s}*1], tmm0",
-                        "tilestored [{t1} + {s}*1], tmm1",
-                        "tilestored [{t2} + {s}*1], tmm2",
-                        "tilestored [{t3} + {s}*1], tmm3",
-                        t0 = in(reg) t,
-                        t1 = in(reg) t.add(16),
-                        t2 = in(reg) t.add(16 * BLOCK),
-                        t3 = in(reg) t.add(16 * BLOCK + 16),
-                        s = in(reg) BLOCK * 4,
-                        options(nostack)
-                    );
+                    amx::store_block(sums.as_mut_ptr());
                     for (r, row) in sums.chunks_exact(BLOCK).enumerate() {
                         let q = q0 + r;
                         let (y, xx) = (q / wp, q % wp);
