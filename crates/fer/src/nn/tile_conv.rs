@@ -66,12 +66,17 @@ impl<T: Plain> Lines<T> {
 
     /// `len` zeros, the buffer grown if it holds fewer (never shrunk).
     fn clear_to(&mut self, len: usize) {
+        self.resize_keeping(len);
+        self.fill(T::default());
+    }
+
+    /// `len` values: those it held, zeros past them.
+    fn resize_keeping(&mut self, len: usize) {
         let bytes = len * std::mem::size_of::<T>();
         if self.lines.len() * 64 < bytes {
             self.lines.resize(bytes.div_ceil(64), Line([0; 64]));
         }
         self.len = len;
-        self.fill(T::default());
     }
 }
 
@@ -128,20 +133,6 @@ struct TileMap {
 }
 
 impl TileMap {
-    /// A zero map; `k` is the kernel side of the convolution that will read it (its
-    /// reads run `k - 1` rows and pixels past an output block).
-    fn zeros(h: usize, w: usize, pad: usize, channels: usize, k: usize) -> TileMap {
-        let (hp, wp) = (h + 2 * pad, w + 2 * pad);
-        let pixels = hp * wp + BLOCK + k;
-        TileMap {
-            h,
-            w,
-            pad,
-            channels,
-            data: Lines::zeroed(pixels * channels),
-        }
-    }
-
     fn wp(&self) -> usize {
         self.w + 2 * self.pad
     }
@@ -196,8 +187,8 @@ struct TileConv {
 }
 
 thread_local! {
-    /// A thread's maps between layers (an unpooled map, an unfolded one, and the two a
-    /// stack alternates), kept between passes.
+    /// A thread's maps (the input, an unpooled map, an unfolded one, and the two a stack
+    /// alternates between layers), kept between passes.
     static MAPS: RefCell<Vec<TileMap>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -250,11 +241,13 @@ impl TileConv {
 
     /// The first layer's input map from an NCHW plane: the plane in bf16 with this
     /// convolution's border, or its taps unfolded into channels.
-    fn input_map(&self, x: &Tensor) -> TileMap {
+    fn input_map(&self, x: &Tensor, map: &mut TileMap) {
         assert_eq!(x.c, self.cin, "tile convolution input channels");
         let bf16 = |v: f32| half::bf16::from_f32(v).to_bits();
         if !self.unfolded {
-            let mut map = TileMap::zeros(x.h, x.w, self.pad, self.depth, self.k);
+            reshape(map, x.h, x.w, self.pad, self.depth, self.k);
+            // Channels past the input's are zeros.
+            map.data.fill(0);
             for c in 0..x.c {
                 for y in 0..x.h {
                     for xx in 0..x.w {
@@ -263,30 +256,30 @@ impl TileConv {
                     }
                 }
             }
-            return map;
+            return;
         }
-        let (k, p) = (self.k, self.pad as isize);
+        // The plane in bf16 inside its zero border, then each output pixel's k rows of
+        // k taps copied side by side, the channels past them zeros.
+        let (k, p) = (self.k, self.pad);
+        let wp = x.w + 2 * p;
+        let mut plane = vec![0u16; (x.h + 2 * p) * wp];
+        for (y, row) in x.data.chunks_exact(x.w).enumerate() {
+            for (dst, &v) in plane[(y + p) * wp + p..][..x.w].iter_mut().zip(row) {
+                *dst = bf16(v);
+            }
+        }
         let (oh, ow) = self.out_side(x.h, x.w);
-        let mut map = TileMap::zeros(oh, ow, 0, self.depth, 1);
+        reshape(map, oh, ow, 0, self.depth, 1);
         for y in 0..oh {
             for xx in 0..ow {
                 let at = map.at(y, xx);
+                let taps = &mut map.data[at..at + self.depth];
                 for ky in 0..k {
-                    let sy = y as isize + ky as isize - p;
-                    if sy < 0 || sy >= x.h as isize {
-                        continue;
-                    }
-                    for kx in 0..k {
-                        let sx = xx as isize + kx as isize - p;
-                        if sx >= 0 && sx < x.w as isize {
-                            map.data[at + ky * k + kx] =
-                                bf16(x.data[sy as usize * x.w + sx as usize]);
-                        }
-                    }
+                    taps[ky * k..][..k].copy_from_slice(&plane[(y + ky) * wp + xx..][..k]);
                 }
+                taps[k * k..].fill(0);
             }
         }
-        map
     }
 
     /// This layer on `x` (whose border must be this convolution's padding, or none when
@@ -462,8 +455,9 @@ fn unfold(x: &TileMap, k: usize, (oh, ow): (usize, usize), unfolded: &mut TileMa
     }
 }
 
-/// `map` as a zero `h` x `w` map of `channels` with a border of `pad`, read next by a
-/// `k` x `k` kernel; its buffer is reused (only grown).
+/// `map` as an `h` x `w` map of `channels` with a zero border of `pad`, read next by a
+/// `k` x `k` kernel; its buffer is reused (only grown). The inside keeps whatever it
+/// held: each caller writes every value of it (the products, the pool, the unfolding).
 fn reshape(map: &mut TileMap, h: usize, w: usize, pad: usize, channels: usize, k: usize) {
     let (hp, wp) = (h + 2 * pad, w + 2 * pad);
     let len = (hp * wp + BLOCK + k) * channels;
@@ -471,7 +465,16 @@ fn reshape(map: &mut TileMap, h: usize, w: usize, pad: usize, channels: usize, k
     map.w = w;
     map.pad = pad;
     map.channels = channels;
-    map.data.clear_to(len);
+    map.data.resize_keeping(len);
+    // The border and the spare pixels; the inside is left as it was.
+    let row = wp * channels;
+    let data = &mut map.data[..];
+    data[..pad * row].fill(0);
+    data[(pad + h) * row..].fill(0);
+    for y in pad..pad + h {
+        data[y * row..][..pad * channels].fill(0);
+        data[y * row + (pad + w) * channels..][..pad * channels].fill(0);
+    }
 }
 
 /// `dst = bf16(max(sums + bias, 0))`, 32 values.
@@ -572,22 +575,21 @@ impl TileStack {
     /// The stack on one input plane: the last layer's map as NCHW f32. Layers with
     /// enough work share it `ways` ways over the rayon pool.
     pub fn forward(&self, x: &Tensor, ways: usize) -> Tensor {
-        let first = &self.convs[0];
-        let input = first.input_map(x);
         MAPS.with(|maps| {
             let maps = &mut *maps.borrow_mut();
-            if maps.len() < 4 {
-                maps.resize(4, TileMap::default());
+            if maps.len() < 5 {
+                maps.resize(5, TileMap::default());
             }
-            let [unpooled, unfolded, current, next] = &mut maps[..4] else {
-                unreachable!("four maps")
+            let [input, unpooled, unfolded, current, next] = &mut maps[..5] else {
+                unreachable!("five maps")
             };
+            self.convs[0].input_map(x, input);
             for (i, conv) in self.convs.iter().enumerate() {
                 let (next_pad, next_k) = match self.convs.get(i + 1) {
                     Some(later) => (later.pad, later.k),
                     None => (0, 1),
                 };
-                let source = if i == 0 { &input } else { &*current };
+                let source = if i == 0 { &*input } else { &*current };
                 // Safety: a stack is only made where `amx::available()` holds.
                 unsafe {
                     conv.forward_into(source, (next_pad, next_k), unpooled, unfolded, next, ways)
