@@ -90,6 +90,32 @@ pub fn round_means_ms(
     rounds
 }
 
+/// Where `MOODTUNE_SIMD` holds the engine below what the CPU has (to measure an
+/// AVX2-only machine's path on an AVX-512 one), the settings that hold PyTorch's own
+/// kernels (ATen's, oneDNN's, MKL's) to the same level, so the ratio compares the two at
+/// one instruction set, as on such a machine. Empty where the engine runs what the CPU
+/// has.
+pub fn torch_isa_cap() -> Vec<(&'static str, &'static str)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if Simd::active() < Simd::detected() {
+            return match Simd::active() {
+                Simd::Avx2 => vec![
+                    ("ATEN_CPU_CAPABILITY", "avx2"),
+                    ("ONEDNN_MAX_CPU_ISA", "AVX2"),
+                    ("MKL_ENABLE_INSTRUCTIONS", "AVX2"),
+                ],
+                _ => vec![
+                    ("ATEN_CPU_CAPABILITY", "default"),
+                    ("ONEDNN_MAX_CPU_ISA", "SSE41"),
+                    ("MKL_ENABLE_INSTRUCTIONS", "SSE4_2"),
+                ],
+            };
+        }
+    }
+    Vec::new()
+}
+
 /// Runs scripts/reference/fer_torch.py bench in the torch venv; None (with a note) if absent.
 pub fn torch_reference(
     arch: &str,
@@ -110,7 +136,14 @@ pub fn torch_reference(
         );
         return None;
     }
-    let out = std::process::Command::new(python)
+    let mut command = std::process::Command::new(python);
+    for (key, value) in torch_isa_cap() {
+        // A cap the user set for PyTorch stands.
+        if std::env::var_os(key).is_none() {
+            command.env(key, value);
+        }
+    }
+    let out = command
         .arg(script)
         .args([
             "bench",

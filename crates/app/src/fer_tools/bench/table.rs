@@ -35,6 +35,14 @@ pub fn arch_table(
         say(arch_speed(name, seconds, pool, bf16, reference)?.row(name));
     }
     say(format!("(ratios > 1 mean moodtune is faster; training via libtorch/tch, inference pure Rust, timed before and after the reference and averaged; {} threads)", pool.current_num_threads()));
+    let cap = super::torch_isa_cap();
+    if reference && !cap.is_empty() {
+        let settings: Vec<String> = cap.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        say(format!(
+            "(PyTorch held to the engine's instruction set, as on a CPU without more: {})",
+            settings.join(" ")
+        ));
+    }
     Ok(())
 }
 
