@@ -624,6 +624,7 @@ fn read_layers(
     // The convolutions as loaded, for the tiles' form, with whether a pool follows each.
     let mut tile_sources: Vec<(Conv2d, bool)> = Vec::new();
     let tiles_wanted = TileStack::available();
+    let mut tiles_fit = true;
     // The side of the maps entering each layer, for choosing how a convolution runs.
     let mut side = arch.input;
     for spec in &arch.layers {
@@ -686,8 +687,11 @@ fn read_layers(
             }
             LayerSpec::MaxPool2 => {
                 side /= 2;
-                if let Some(last) = tile_sources.last_mut() {
-                    last.1 = true;
+                // A stack pools after a convolution, once: a pool first or twice in a
+                // row leaves the network without one.
+                match tile_sources.last_mut() {
+                    Some(last) if !last.1 => last.1 = true,
+                    _ => tiles_fit = false,
                 }
                 Layer::Pool
             }
@@ -707,7 +711,7 @@ fn read_layers(
             ),
         });
     }
-    let tiles = if tiles_wanted {
+    let tiles = if tiles_wanted && tiles_fit {
         let sources: Vec<(&Conv2d, bool)> = tile_sources.iter().map(|(c, p)| (c, *p)).collect();
         TileStack::new(&sources)
     } else {
@@ -957,6 +961,44 @@ mod tests {
             let logits = net.logits(vec![0.5; arch.input * arch.input]);
             assert_eq!(logits.len(), 7, "{name}");
             assert!(logits.iter().all(|v| v.is_finite()));
+        }
+    }
+
+    /// Each architecture's tile stack, as loaded (where the CPU has AMX), computes its
+    /// convolutions and pools as the layers do, up to bf16 rounding: the stack's layers,
+    /// pools and borders follow the registry. paper-table's 7x7 kernels get none.
+    #[test]
+    fn the_tile_stack_follows_the_layers_of_every_architecture() {
+        if !TileStack::available() {
+            eprintln!("this CPU (or kernel) gives no AMX tiles: no network has a tile stack here");
+            return;
+        }
+        for name in Arch::NAMES {
+            let arch = Arch::by_name(name).unwrap();
+            let net = Network::from_safetensors(&random_safetensors(&arch, 5), name).unwrap();
+            let Some(tiles) = &net.tiles else {
+                assert_eq!(name, "paper-table", "{name} has a tile stack");
+                continue;
+            };
+            let side = net.meta.crop;
+            let input: Vec<f32> = (0..side * side)
+                .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+                .collect();
+            let want = net.convolve(
+                &net.layers[..net.first_dense()],
+                net.input_plane(input.clone()),
+                1,
+            );
+            let got = tiles.forward(&net.input_plane(input), 1);
+            assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w), "{name}");
+            let scale = want.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0, "{name}: features are not all zero");
+            for (i, (g, w)) in got.data.iter().zip(&want.data).enumerate() {
+                assert!(
+                    (g - w).abs() <= 0.05 * scale,
+                    "{name} value {i}: {g} vs {w} (largest {scale})"
+                );
+            }
         }
     }
 

@@ -323,11 +323,6 @@ impl TileConv {
             (x, self.k)
         };
         let outputs = (oh - 1) * a.wp() + ow;
-        assert_eq!(
-            taps * taps * a.channels / 2 * self.cols,
-            self.weights.len(),
-            "weights"
-        );
         let (target, target_pad) = if self.pool {
             (&mut *unpooled, 0)
         } else {
@@ -364,6 +359,7 @@ impl TileConv {
             unsafe { max_pool(unpooled, out) };
         }
     }
+
     /// The products of output blocks `blocks` (of 32 pixels on `a`'s grid), read with
     /// `taps` x `taps` offsets, through bias and ReLU into `out`.
     ///
@@ -379,6 +375,11 @@ impl TileConv {
         out: &Sink,
     ) {
         let wp = a.wp();
+        assert_eq!(
+            taps * taps * a.channels / 2 * self.cols,
+            self.weights.len(),
+            "weights for every offset and channel"
+        );
         // The last block's reads stay inside the spare pixels.
         let last_read = blocks.end * BLOCK + (taps - 1) * (wp + 1);
         assert!(
@@ -515,7 +516,7 @@ fn max_pool(x: &TileMap, out: &mut TileMap) {
             let dst = out.at(y, xx);
             for ch in (0..c).step_by(32) {
                 let src = &x.data;
-                assert!(b + c + ch + 32 <= src.len() + c && dst + ch + 32 <= out.data.len());
+                assert!(b + c + ch + 32 <= src.len() && dst + ch + 32 <= out.data.len());
                 // Safety: each load reads 32 u16 of one pixel's channels, inside `src`
                 // (pixels (2y, 2x..2x+2) and (2y+1, ..) are inside the map), the store
                 // 32 inside `out` (asserted).
@@ -575,11 +576,13 @@ impl TileStack {
     /// The stack on one input plane: the last layer's map as NCHW f32. Layers with
     /// enough work share it `ways` ways over the rayon pool.
     pub fn forward(&self, x: &Tensor, ways: usize) -> Tensor {
-        MAPS.with(|maps| {
-            let maps = &mut *maps.borrow_mut();
-            if maps.len() < 5 {
-                maps.resize(5, TileMap::default());
-            }
+        // Taken out for the pass and put back after: a thread that picks up another pass
+        // while it waits for a split layer's other part finds none and makes its own.
+        let mut maps = MAPS.with(|maps| std::mem::take(&mut *maps.borrow_mut()));
+        if maps.len() < 5 {
+            maps.resize(5, TileMap::default());
+        }
+        let features = {
             let [input, unpooled, unfolded, current, next] = &mut maps[..5] else {
                 unreachable!("five maps")
             };
@@ -597,7 +600,9 @@ impl TileStack {
                 std::mem::swap(current, next);
             }
             current.to_tensor(self.convs.last().expect("a layer").cout)
-        })
+        };
+        MAPS.with(|kept| *kept.borrow_mut() = maps);
+        features
     }
 }
 
