@@ -44,8 +44,8 @@ fn bf16_products_keep_the_shipped_models_publictest_answers() {
         "PublicTest: {f32_acc:.2}% in f32, {bf16_acc:.2}% in bf16, the same answer on {:.2}% of the faces",
         agreement * 100.0
     );
-    // Measured: 71.16% in f32, 71.02% in bf16 with the maps kept in bf16 between layers
-    // (the tile stack; 71.19% when only products rounded), the same answer on 99.78% of
+    // Measured: 71.16% in f32, 71.11% in bf16 with the maps kept in bf16 between layers
+    // (the tile stack; 71.19% when only products rounded), the same answer on 99.94% of
     // the faces (docs/RESULTS.md); issue 33 allows reduced
     // precision that keeps the accuracy within 0.2 points.
     assert!(

@@ -11,7 +11,8 @@
 //! load per offset and 32 channels, with no im2col. The `k - 1` outputs at the end of each
 //! row that fall on the border are computed and dropped. A first layer on one channel
 //! (the face) takes its kernel's taps as channels instead (unfolded once, a few
-//! kilobytes), so it runs as a 1x1 convolution.
+//! kilobytes), so it runs as a 1x1 convolution; for a 3x3 kernel the channels it pads
+//! anyway also carry what bf16 rounds off the pixels and the weights.
 //!
 //! Each product is bias, ReLU and rounding to bf16 on the way out; a 2x2 max pool runs on
 //! the bf16 values (rounding keeps order, so it picks what pooling f32 would, rounded).
@@ -174,6 +175,10 @@ struct TileConv {
     /// Whether the kernel's taps are the input's channels (one input channel): the
     /// product is then a 1x1 convolution over the unfolded input.
     unfolded: bool,
+    /// Whether an unfolded layer's taps also carry what bf16 rounds off, the input's and
+    /// the weights' (`x w ~ xh wh + xl wh + xh wl`), in channels it pads anyway: the
+    /// face's pixels enter at about f32 precision, for free.
+    split: bool,
     /// Input channels as the tiles read them (taps when unfolded), a multiple of 32.
     depth: usize,
     /// Output channels, padded to a multiple of 32.
@@ -197,24 +202,33 @@ impl TileConv {
     fn new(conv: &Conv2d, pool: bool) -> TileConv {
         let (cin, cout, k) = (conv.cin, conv.cout, conv.k);
         let unfolded = cin == 1;
+        let split = unfolded && 3 * k * k <= DEPTH;
         let (offsets, per_offset) = if unfolded { (1, k * k) } else { (k * k, cin) };
         let depth = per_offset.next_multiple_of(DEPTH);
         let cols = cout.next_multiple_of(BLOCK);
         let mut weights = Lines::<u32>::zeroed(offsets * depth / 2 * cols);
         let per_out = cin * k * k;
+        let mut set = |offset: usize, channel: usize, o: usize, bits: u16| {
+            let pair = &mut weights[(offset * depth / 2 + channel / 2) * cols + o];
+            *pair |= u32::from(bits) << (16 * (channel % 2));
+        };
         for o in 0..cout {
             for c in 0..cin {
                 for ky in 0..k {
                     for kx in 0..k {
                         let w = conv.weight[o * per_out + (c * k + ky) * k + kx];
+                        let high = half::bf16::from_f32(w);
                         let (offset, channel) = if unfolded {
                             (0, ky * k + kx)
                         } else {
                             (ky * k + kx, c)
                         };
-                        let pair = &mut weights[(offset * depth / 2 + channel / 2) * cols + o];
-                        let bits = u32::from(half::bf16::from_f32(w).to_bits());
-                        *pair |= bits << (16 * (channel % 2));
+                        set(offset, channel, o, high.to_bits());
+                        if split {
+                            let low = half::bf16::from_f32(w - high.to_f32());
+                            set(0, k * k + channel, o, high.to_bits());
+                            set(0, 2 * k * k + channel, o, low.to_bits());
+                        }
                     }
                 }
             }
@@ -227,6 +241,7 @@ impl TileConv {
             k,
             pad: conv.pad,
             unfolded,
+            split,
             depth,
             cols,
             weights,
@@ -258,26 +273,40 @@ impl TileConv {
             }
             return;
         }
-        // The plane in bf16 inside its zero border, then each output pixel's k rows of
-        // k taps copied side by side, the channels past them zeros.
+        // The plane in bf16 inside its zero border (and what rounding left off, where
+        // split), then each output pixel's k rows of k taps copied side by side: the
+        // rounded taps, then (split) the remainders and the rounded taps again, which the
+        // weights' two parts multiply; the channels past them zeros.
         let (k, p) = (self.k, self.pad);
         let wp = x.w + 2 * p;
-        let mut plane = vec![0u16; (x.h + 2 * p) * wp];
+        let mut high = vec![0u16; (x.h + 2 * p) * wp];
+        let mut low = vec![0u16; if self.split { high.len() } else { 0 }];
         for (y, row) in x.data.chunks_exact(x.w).enumerate() {
-            for (dst, &v) in plane[(y + p) * wp + p..][..x.w].iter_mut().zip(row) {
-                *dst = bf16(v);
+            let at = (y + p) * wp + p;
+            for (i, &v) in row.iter().enumerate() {
+                let rounded = half::bf16::from_f32(v);
+                high[at + i] = rounded.to_bits();
+                if self.split {
+                    low[at + i] = bf16(v - rounded.to_f32());
+                }
             }
         }
         let (oh, ow) = self.out_side(x.h, x.w);
         reshape(map, oh, ow, 0, self.depth, 1);
+        let used = if self.split { 3 * k * k } else { k * k };
         for y in 0..oh {
             for xx in 0..ow {
                 let at = map.at(y, xx);
                 let taps = &mut map.data[at..at + self.depth];
                 for ky in 0..k {
-                    taps[ky * k..][..k].copy_from_slice(&plane[(y + ky) * wp + xx..][..k]);
+                    let src = (y + ky) * wp + xx;
+                    taps[ky * k..][..k].copy_from_slice(&high[src..][..k]);
+                    if self.split {
+                        taps[k * k + ky * k..][..k].copy_from_slice(&low[src..][..k]);
+                        taps[2 * k * k + ky * k..][..k].copy_from_slice(&high[src..][..k]);
+                    }
                 }
-                taps[k * k..].fill(0);
+                taps[used..].fill(0);
             }
         }
     }
@@ -721,5 +750,31 @@ mod tests {
         // 7x7 kernels stay with Winograd.
         let wide = conv(1, 32, 7, 0, 30);
         assert!(TileStack::new(&[(&wide, false)]).is_none());
+    }
+
+    /// A 3x3 first layer carries what bf16 rounds off its input and weights: its outputs
+    /// are the f32 layer's up to rounding the outputs themselves to bf16 (8 bits).
+    #[test]
+    fn a_split_first_layer_keeps_the_faces_precision() {
+        if !amx::available() {
+            eprintln!("this CPU (or kernel) gives no AMX tiles: the tile stack is not run here");
+            return;
+        }
+        let layer = conv(1, 32, 3, 1, 40);
+        let x = Tensor {
+            c: 1,
+            h: 40,
+            w: 40,
+            data: pseudo(1600, 41).iter().map(|v| v * 3.0).collect(),
+        };
+        let want = reference(&[(layer.clone(), false)], &x);
+        let got = TileStack::new(&[(&layer, false)]).unwrap().forward(&x, 1);
+        let scale = want.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (i, (g, w)) in got.data.iter().zip(&want.data).enumerate() {
+            assert!(
+                (g - w).abs() <= w.abs() / 256.0 + scale * 1e-4,
+                "value {i}: {g} vs {w}"
+            );
+        }
     }
 }
