@@ -192,8 +192,8 @@ struct TileConv {
 }
 
 thread_local! {
-    /// A thread's maps (the input, an unpooled map, an unfolded one, and the two a stack
-    /// alternates between layers), kept between passes.
+    /// A thread's maps (an unpooled map, an unfolded one, and the two each image of a
+    /// group alternates between layers), kept between passes.
     static MAPS: RefCell<Vec<TileMap>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -605,31 +605,48 @@ impl TileStack {
     /// The stack on one input plane: the last layer's map as NCHW f32. Layers with
     /// enough work share it `ways` ways over the rayon pool.
     pub fn forward(&self, x: &Tensor, ways: usize) -> Tensor {
+        self.forward_group(std::slice::from_ref(x), ways).remove(0)
+    }
+
+    /// [`Self::forward`] of a few images layer by layer: each layer's weights, read from
+    /// memory for the first image, are still in cache for the others.
+    pub fn forward_group(&self, xs: &[Tensor], ways: usize) -> Vec<Tensor> {
         // Taken out for the pass and put back after: a thread that picks up another pass
         // while it waits for a split layer's other part finds none and makes its own.
         let mut maps = MAPS.with(|maps| std::mem::take(&mut *maps.borrow_mut()));
-        if maps.len() < 5 {
-            maps.resize(5, TileMap::default());
+        // An unpooled and an unfolded map, then each image's two.
+        let needed = 2 + 2 * xs.len();
+        if maps.len() < needed {
+            maps.resize(needed, TileMap::default());
         }
-        let features = {
-            let [input, unpooled, unfolded, current, next] = &mut maps[..5] else {
-                unreachable!("five maps")
+        let (scratch, images) = maps[..needed].split_at_mut(2);
+        let [unpooled, unfolded] = scratch else {
+            unreachable!("two scratch maps")
+        };
+        for (x, pair) in xs.iter().zip(images.chunks_exact_mut(2)) {
+            self.convs[0].input_map(x, &mut pair[0]);
+        }
+        for (i, conv) in self.convs.iter().enumerate() {
+            let (next_pad, next_k) = match self.convs.get(i + 1) {
+                Some(later) => (later.pad, later.k),
+                None => (0, 1),
             };
-            self.convs[0].input_map(x, input);
-            for (i, conv) in self.convs.iter().enumerate() {
-                let (next_pad, next_k) = match self.convs.get(i + 1) {
-                    Some(later) => (later.pad, later.k),
-                    None => (0, 1),
+            for pair in images.chunks_exact_mut(2) {
+                let [current, next] = pair else {
+                    unreachable!("two maps an image")
                 };
-                let source = if i == 0 { &*input } else { &*current };
                 // Safety: a stack is only made where `amx::available()` holds.
                 unsafe {
-                    conv.forward_into(source, (next_pad, next_k), unpooled, unfolded, next, ways)
+                    conv.forward_into(current, (next_pad, next_k), unpooled, unfolded, next, ways)
                 };
                 std::mem::swap(current, next);
             }
-            current.to_tensor(self.convs.last().expect("a layer").cout)
-        };
+        }
+        let cout = self.convs.last().expect("a layer").cout;
+        let features = images
+            .chunks_exact(2)
+            .map(|pair| pair[0].to_tensor(cout))
+            .collect();
         MAPS.with(|kept| *kept.borrow_mut() = maps);
         features
     }
@@ -750,6 +767,45 @@ mod tests {
         // 7x7 kernels stay with Winograd.
         let wide = conv(1, 32, 7, 0, 30);
         assert!(TileStack::new(&[(&wide, false)]).is_none());
+    }
+
+    /// A group gives each image what it gets alone, bit for bit, whatever ran before on
+    /// the thread (maps of another size and content).
+    #[test]
+    fn a_group_answers_each_image_as_alone() {
+        if !amx::available() {
+            eprintln!("this CPU (or kernel) gives no AMX tiles: the tile stack is not run here");
+            return;
+        }
+        let layers = [
+            (conv(1, 32, 3, 1, 50), true),
+            (conv(32, 64, 3, 1, 51), true),
+            (conv(64, 96, 3, 1, 52), true),
+        ];
+        let refs: Vec<(&Conv2d, bool)> = layers.iter().map(|(c, p)| (c, *p)).collect();
+        let stack = TileStack::new(&refs).unwrap();
+        let images: Vec<Tensor> = (0..5)
+            .map(|i| Tensor {
+                c: 1,
+                h: 20,
+                w: 20,
+                data: pseudo(400, 60 + i),
+            })
+            .collect();
+        let alone: Vec<Vec<f32>> = images.iter().map(|x| stack.forward(x, 1).data).collect();
+        for group in [&images[..], &images[1..4]] {
+            let together = stack.forward_group(group, 1);
+            let first = if group.len() == 5 { 0 } else { 1 };
+            for (i, got) in together.iter().enumerate() {
+                assert_eq!(
+                    got.data,
+                    alone[first + i],
+                    "image {} of a group of {}",
+                    first + i,
+                    group.len()
+                );
+            }
+        }
     }
 
     /// A 3x3 first layer carries what bf16 rounds off its input and weights: its outputs
