@@ -602,8 +602,8 @@ fn read_meta(raw: HashMap<String, String>, origin: &str) -> Result<(Arch, ModelM
     Ok((arch, meta))
 }
 
-/// The layers of `arch` from the tensors named `{prefix}<layer tensor>`.
-/// A network's layers, and its convolutions in the tiles' form where the CPU has AMX.
+/// The layers of `arch` from the tensors named `{prefix}<layer tensor>`, and its
+/// convolutions and pools in the tiles' form where the CPU has AMX.
 fn read_layers(
     st: &SafeTensors,
     arch: &Arch,
