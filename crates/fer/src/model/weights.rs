@@ -105,12 +105,13 @@ impl BatchForm {
 }
 
 /// Multiply-adds from which a pass on the tiles splits its layers over idle cores:
-/// widevgg has 0.18 G, paper 1.2 G.
+/// widevgg has 0.18 G, paper 0.70 G (`Arch::cost`).
 const TILES_SPLIT_MIN_MACS: usize = 400_000_000;
 
 /// Images a batch runs through the tile stack together, layer by layer: `layer_profile`,
 /// 64 images in bf16, slimvgg 0.28-0.29 ms each one at a time, 0.25 in groups of 4,
-/// 0.24 in groups of 8 (widevgg 0.60-0.62, 0.57-0.64, 0.56-0.58).
+/// 0.24 in groups of 8 (widevgg 0.60-0.62, 0.57-0.64, 0.56-0.58; Intel Xeon with AMX,
+/// release, 2026-12-07).
 const TILE_GROUP: usize = 8;
 
 /// A network ready for inference.
@@ -150,8 +151,10 @@ impl Network {
     pub fn logits_split(&self, input: Vec<f32>, ways: usize) -> Vec<f32> {
         // On the tiles the vgg networks' passes take a third to three quarters of a
         // millisecond: keeping another thread awake for them costs more than it saves
-        // (layer_profile: 0.33 ms on one thread, 0.42 split). paper's still pays.
-        let worth_it = !self.on_tiles() || self.arch.cost().1 >= TILES_SPLIT_MIN_MACS;
+        // (slimvgg in `layer_profile`: 0.33 ms on one thread, 0.42 split); paper's still
+        // pays (`fer bench` batch 1: 4.67 ms unsplit, 2.54 split; Intel Xeon with AMX,
+        // release, 2026-12-07).
+        let worth_it = self.tile_stack().is_none() || self.arch.cost().1 >= TILES_SPLIT_MIN_MACS;
         if ways > 1 && worth_it {
             return nn::keeping_pool_awake(ways, || self.logits_on(input, ways));
         }
@@ -174,18 +177,18 @@ impl Network {
         flat
     }
 
-    /// Whether the convolutions run on the tiles: products in bf16, and the network
-    /// has their form.
-    fn on_tiles(&self) -> bool {
-        self.tiles.is_some() && Simd::bf16_products()
+    /// The tile stack, where the convolutions run on it: products in bf16, and the
+    /// network has one.
+    fn tile_stack(&self) -> Option<&TileStack> {
+        self.tiles.as_ref().filter(|_| Simd::bf16_products())
     }
 
-    /// The convolutions and pools on one image: on the tiles where [`Self::on_tiles`],
-    /// else layer by layer.
+    /// The convolutions and pools on one image: on the tile stack where it runs, else
+    /// layer by layer.
     fn features(&self, x: Tensor, ways: usize) -> Tensor {
-        match &self.tiles {
-            Some(tiles) if Simd::bf16_products() => tiles.forward(&x, ways),
-            _ => self.convolve(&self.layers[..self.first_dense()], x, ways),
+        match self.tile_stack() {
+            Some(tiles) => tiles.forward(&x, ways),
+            None => self.convolve(&self.layers[..self.first_dense()], x, ways),
         }
     }
 
@@ -252,12 +255,15 @@ impl Network {
         let mut start = 0;
         if Simd::bf16_products() {
             start = self.first_dense();
-            xs = match &self.tiles {
+            xs = match self.tile_stack() {
                 Some(tiles) => xs
                     .chunks(TILE_GROUP)
                     .flat_map(|group| tiles.forward_group(group, 1))
                     .collect(),
-                None => xs.into_iter().map(|x| self.features(x, 1)).collect(),
+                None => xs
+                    .into_iter()
+                    .map(|x| self.convolve(&self.layers[..start], x, 1))
+                    .collect(),
             };
         }
         let mut flat: Option<Vec<Vec<f32>>> = None;

@@ -56,22 +56,12 @@ struct Lines<T> {
 
 impl<T: Plain> Lines<T> {
     fn zeroed(len: usize) -> Self {
-        let mut lines = Lines {
-            lines: Vec::new(),
-            len: 0,
-            of: std::marker::PhantomData,
-        };
-        lines.clear_to(len);
+        let mut lines = Lines::default();
+        lines.resize_keeping(len);
         lines
     }
 
-    /// `len` zeros, the buffer grown if it holds fewer (never shrunk).
-    fn clear_to(&mut self, len: usize) {
-        self.resize_keeping(len);
-        self.fill(T::default());
-    }
-
-    /// `len` values: those it held, zeros past them.
+    /// `len` values: those it held, zeros past them (the buffer grown, never shrunk).
     fn resize_keeping(&mut self, len: usize) {
         let bytes = len * std::mem::size_of::<T>();
         if self.lines.len() * 64 < bytes {
@@ -85,7 +75,7 @@ impl<T: Plain> std::ops::Deref for Lines<T> {
     type Target = [T];
 
     fn deref(&self) -> &[T] {
-        // Safety: `len` values of T fit in the lines (`clear_to`), a line's alignment
+        // Safety: `len` values of T fit in the lines (`resize_keeping`), a line's alignment
         // covers T's, and any bits are a valid T (`Plain`).
         unsafe { std::slice::from_raw_parts(self.lines.as_ptr() as *const T, self.len) }
     }
@@ -106,6 +96,12 @@ impl<T> std::fmt::Debug for Lines<T> {
 
 /// The largest kernel side a stack takes ([`TileStack::new`]).
 const MAX_KERNEL: usize = 5;
+
+/// Offset of pixel (y, x) inside a border of `pad`, on a grid `wp` pixels wide of
+/// `channels` values each.
+fn pixel_offset((y, x): (usize, usize), pad: usize, wp: usize, channels: usize) -> usize {
+    ((y + pad) * wp + x + pad) * channels
+}
 
 /// Where a layer's products write: an output map's buffer and shape, shared by the
 /// threads that split the layer (each writes its own pixels).
@@ -140,7 +136,7 @@ impl TileMap {
 
     /// Offset of pixel (y, x) (inside the border) in `data`.
     fn at(&self, y: usize, x: usize) -> usize {
-        ((y + self.pad) * self.wp() + x + self.pad) * self.channels
+        pixel_offset((y, x), self.pad, self.wp(), self.channels)
     }
 
     /// The first `c` channels as NCHW f32 (what the dense layers read).
@@ -456,7 +452,7 @@ impl TileConv {
                         if y >= oh || xx >= ow {
                             continue;
                         }
-                        let at = ((y + out.pad) * out.wp + xx + out.pad) * out.channels + j0;
+                        let at = pixel_offset((y, xx), out.pad, out.wp, out.channels) + j0;
                         assert!(at + BLOCK <= out.len, "output inside its map");
                         let dst = std::slice::from_raw_parts_mut(out.data.add(at), BLOCK);
                         store_relu(row, &self.bias[j0..j0 + BLOCK], dst);
@@ -584,7 +580,8 @@ impl TileStack {
     /// where the tiles cannot run it or should not: no AMX here, a one-channel layer
     /// after the first, or kernels over 5x5. For 7x7 kernels Winograd's F(3x3, 7x7)
     /// does 5.4x fewer multiplies, and paper-table's batch of 64 took 182 ms on the
-    /// tiles against 146 ms that way (`fer bench`, docs/RESULTS.md).
+    /// tiles against 146 ms that way (`fer bench`, Intel Xeon with AMX, release,
+    /// 2026-12-07; docs/RESULTS.md).
     pub fn new(layers: &[(&Conv2d, bool)]) -> Option<TileStack> {
         if layers.is_empty() || !amx::available() || layers.iter().any(|(c, _)| c.k > MAX_KERNEL) {
             return None;
