@@ -5,7 +5,7 @@
 //! `tencrop`).
 
 use super::arch::{Arch, LayerSpec};
-use crate::nn::{self, Conv2d, Epilogue, Linear, Simd, Tensor, TileStack, Winograd};
+use crate::nn::{self, Conv2d, Epilogue, Int8Stack, Linear, Simd, Tensor, TileStack, Winograd};
 use crate::preprocess::Pipeline;
 use anyhow::{anyhow, bail, Context, Result};
 use safetensors::SafeTensors;
@@ -125,6 +125,9 @@ pub struct Network {
     /// The convolutions and pools in the tiles' form (AMX, bf16), run instead of
     /// `layers`' where products run in bf16.
     tiles: Option<TileStack>,
+    /// The convolutions and pools in 8 bits (AVX-512 VNNI), run instead of `layers`'
+    /// where products run in int8.
+    int8: Option<Int8Stack>,
 }
 
 impl Network {
@@ -183,11 +186,20 @@ impl Network {
         self.tiles.as_ref().filter(|_| Simd::bf16_products())
     }
 
-    /// The convolutions and pools on one image: on the tile stack where it runs, else
-    /// layer by layer.
+    /// The 8-bit stack, where the convolutions run on it: products in int8, and the
+    /// network has one.
+    fn int8_stack(&self) -> Option<&Int8Stack> {
+        self.int8.as_ref().filter(|_| Simd::int8_products())
+    }
+
+    /// The convolutions and pools on one image: on the tile stack or the 8-bit stack
+    /// where one runs, else layer by layer.
     fn features(&self, x: Tensor, ways: usize) -> Tensor {
-        match self.tile_stack() {
-            Some(tiles) => tiles.forward(&x, ways),
+        if let Some(tiles) = self.tile_stack() {
+            return tiles.forward(&x, ways);
+        }
+        match self.int8_stack() {
+            Some(int8) => int8.forward(&x, ways),
             None => self.convolve(&self.layers[..self.first_dense()], x, ways),
         }
     }
@@ -253,7 +265,11 @@ impl Network {
         // network has none, and only the dense layers (paper's 75 MB) over the batch
         // (`layer_profile`, docs/RESULTS.md).
         let mut start = 0;
-        if Simd::bf16_products() {
+        if let Some(int8) = self.int8_stack() {
+            // Each image's 8-bit maps stay in cache through its pass.
+            start = self.first_dense();
+            xs = xs.iter().map(|x| int8.forward(x, 1)).collect();
+        } else if Simd::bf16_products() {
             start = self.first_dense();
             xs = match self.tile_stack() {
                 Some(tiles) => xs
@@ -519,10 +535,11 @@ pub fn load_members(bytes: &[u8], origin: &str) -> Result<Vec<Network>> {
             };
             let mut member_meta = meta.clone();
             member_meta.arch = arch.name.to_string();
-            let (layers, tiles) = read_layers(&st, &arch, prefix, origin)?;
+            let (layers, tiles, int8) = read_layers(&st, &arch, prefix, origin)?;
             Ok(Network {
                 layers,
                 tiles,
+                int8,
                 arch,
                 meta: member_meta,
                 tensor_prefix: prefix.clone(),
@@ -609,13 +626,13 @@ fn read_meta(raw: HashMap<String, String>, origin: &str) -> Result<(Arch, ModelM
 }
 
 /// The layers of `arch` from the tensors named `{prefix}<layer tensor>`, and its
-/// convolutions and pools in the tiles' form where the CPU has AMX.
+/// convolutions and pools as stacks where the CPU runs them (AMX tiles, VNNI).
 fn read_layers(
     st: &SafeTensors,
     arch: &Arch,
     prefix: &str,
     origin: &str,
-) -> Result<(Vec<Layer>, Option<TileStack>)> {
+) -> Result<(Vec<Layer>, Option<TileStack>, Option<Int8Stack>)> {
     let tensor = |name: String, shape: &[usize]| -> Result<Vec<f32>> {
         let name = format!("{prefix}{name}");
         let t = st
@@ -639,10 +656,11 @@ fn read_layers(
         Ok(values)
     };
     let mut layers = Vec::new();
-    // The convolutions as loaded, for the tiles' form, with whether a pool follows each.
-    let mut tile_sources: Vec<(Conv2d, bool)> = Vec::new();
-    let tiles_wanted = TileStack::available();
-    let mut tiles_fit = true;
+    // The convolutions as loaded, for the stacks (tiles, 8 bits), with whether a pool
+    // follows each.
+    let mut stack_sources: Vec<(Conv2d, bool)> = Vec::new();
+    let stacks_wanted = TileStack::available() || Int8Stack::available();
+    let mut stacks_fit = true;
     // The side of the maps entering each layer, for choosing how a convolution runs.
     let mut side = arch.input;
     for spec in &arch.layers {
@@ -689,8 +707,8 @@ fn read_layers(
                         tensor(format!("{name}.bias"), &[cout])?,
                     )
                 };
-                if tiles_wanted {
-                    tile_sources.push((conv.clone(), false));
+                if stacks_wanted {
+                    stack_sources.push((conv.clone(), false));
                 }
                 let fast = Winograd::from_conv(&conv, side);
                 let batch = BatchForm {
@@ -707,9 +725,9 @@ fn read_layers(
                 side /= 2;
                 // A stack pools after a convolution, once: a pool first or twice in a
                 // row leaves the network without one.
-                match tile_sources.last_mut() {
+                match stack_sources.last_mut() {
                     Some(last) if !last.1 => last.1 = true,
-                    _ => tiles_fit = false,
+                    _ => stacks_fit = false,
                 }
                 Layer::Pool
             }
@@ -729,13 +747,13 @@ fn read_layers(
             ),
         });
     }
-    let tiles = if tiles_wanted && tiles_fit {
-        let sources: Vec<(&Conv2d, bool)> = tile_sources.iter().map(|(c, p)| (c, *p)).collect();
-        TileStack::new(&sources)
+    let (tiles, int8) = if stacks_wanted && stacks_fit {
+        let sources: Vec<(&Conv2d, bool)> = stack_sources.iter().map(|(c, p)| (c, *p)).collect();
+        (TileStack::new(&sources), Int8Stack::new(&sources))
     } else {
-        None
+        (None, None)
     };
-    Ok((layers, tiles))
+    Ok((layers, tiles, int8))
 }
 
 /// How an ensemble file stores its weights.

@@ -35,6 +35,12 @@ use std::mem::MaybeUninit;
 mod amx;
 mod batch;
 #[cfg(target_arch = "x86_64")]
+mod channel_last;
+#[cfg(target_arch = "x86_64")]
+mod int8_conv;
+#[cfg(target_arch = "x86_64")]
+pub use int8_conv::Int8Stack;
+#[cfg(target_arch = "x86_64")]
 mod sgemm;
 mod simd;
 pub use simd::Simd;
@@ -66,6 +72,26 @@ impl TileStack {
         match self.0 {}
     }
 }
+/// Elsewhere than x86-64 there is no VNNI: no network gets an 8-bit stack.
+#[cfg(not(target_arch = "x86_64"))]
+#[derive(Debug, Clone)]
+pub struct Int8Stack(std::convert::Infallible);
+
+#[cfg(not(target_arch = "x86_64"))]
+impl Int8Stack {
+    pub fn available() -> bool {
+        false
+    }
+
+    pub fn new(_layers: &[(&Conv2d, bool)]) -> Option<Int8Stack> {
+        None
+    }
+
+    pub fn forward(&self, _x: &Tensor, _ways: usize) -> Tensor {
+        match self.0 {}
+    }
+}
+
 mod winograd;
 pub use winograd::{toom_cook, Winograd};
 

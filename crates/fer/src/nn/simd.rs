@@ -11,6 +11,28 @@ use std::sync::OnceLock;
 /// Set by [`Simd::prefer_bf16_products`].
 static BF16_PREFERRED: AtomicBool = AtomicBool::new(false);
 
+/// A precision `MOODTUNE_PRECISION` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    F32,
+    Bf16,
+    Int8,
+}
+
+/// `MOODTUNE_PRECISION`, read once.
+fn asked_precision() -> Option<Asked> {
+    static ASKED: OnceLock<Option<Asked>> = OnceLock::new();
+    *ASKED.get_or_init(|| {
+        let value = std::env::var("MOODTUNE_PRECISION").ok()?;
+        match value.trim().to_ascii_lowercase().as_str() {
+            "bf16" => Some(Asked::Bf16),
+            "int8" => Some(Asked::Int8),
+            "f32" => Some(Asked::F32),
+            _ => None,
+        }
+    })
+}
+
 /// A vector extension level the engine's loops are compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Simd {
@@ -67,20 +89,15 @@ impl Simd {
 
     /// Whether the products round their operands to bf16 and run on AMX tiles (f32
     /// sums), on CPUs with AMX whose kernel grants the tiles, at the AVX-512 level;
-    /// elsewhere products stay f32. `MOODTUNE_PRECISION` (`bf16` or `f32`) decides;
-    /// unset, the library computes in f32 (what the PyTorch parity test checks) unless
-    /// the program asked for bf16 with [`Self::prefer_bf16_products`].
+    /// elsewhere products stay f32 or run in 8 bits ([`Self::int8_products`]).
+    /// `MOODTUNE_PRECISION` (`bf16`, `int8` or `f32`) decides; unset, the library
+    /// computes in f32 (what the PyTorch parity test checks) unless the program asked
+    /// for reduced precision with [`Self::prefer_bf16_products`].
     pub fn bf16_products() -> bool {
-        static ASKED: OnceLock<Option<bool>> = OnceLock::new();
-        let asked = *ASKED.get_or_init(|| {
-            let value = std::env::var("MOODTUNE_PRECISION").ok()?;
-            match value.trim().to_ascii_lowercase().as_str() {
-                "bf16" => Some(true),
-                "f32" => Some(false),
-                _ => None,
-            }
-        });
-        let wanted = asked.unwrap_or_else(|| BF16_PREFERRED.load(Ordering::Relaxed));
+        let wanted = match asked_precision() {
+            Some(asked) => asked == Asked::Bf16,
+            None => BF16_PREFERRED.load(Ordering::Relaxed),
+        };
         #[cfg(target_arch = "x86_64")]
         return wanted && level() == Simd::Avx512 && super::amx::available();
         #[cfg(not(target_arch = "x86_64"))]
@@ -91,17 +108,32 @@ impl Simd {
         }
     }
 
-    /// What [`Self::bf16_products`] says, as the benchmark prints it.
+    /// Whether a network's convolutions after the first run in 8 bits (`u8` maps,
+    /// `i8` weights, `i32` sums) on AVX-512 VNNI: where `MOODTUNE_PRECISION` says
+    /// `int8`, at the AVX-512 level, on CPUs with VNNI.
+    pub fn int8_products() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return asked_precision() == Some(Asked::Int8)
+            && level() == Simd::Avx512
+            && super::int8_conv::vnni_available();
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
+    /// What [`Self::bf16_products`] and [`Self::int8_products`] say, as the benchmark
+    /// prints it.
     pub fn products_name() -> &'static str {
         if Self::bf16_products() {
             "bf16 on AMX tiles"
+        } else if Self::int8_products() {
+            "int8 on AVX-512 VNNI"
         } else {
             "f32"
         }
     }
 
     /// Makes bf16 products this process's default where the CPU has AMX (and
-    /// `MOODTUNE_PRECISION` does not say `f32`): the moodtune program's choice, since
+    /// `MOODTUNE_PRECISION` does not say otherwise): the moodtune program's choice, since
     /// they left the shipped model's PublicTest accuracy unchanged (docs/RESULTS.md).
     /// Each product reads the choice, so it may be made at any time.
     pub fn prefer_bf16_products() {

@@ -23,6 +23,7 @@ use std::arch::asm;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
+use super::channel_last::{pixel_offset, Lines, Map};
 use super::{amx, Conv2d, Tensor};
 use rayon::prelude::*;
 
@@ -34,111 +35,10 @@ use amx::{BLOCK, DEPTH};
 /// paper's 48x48 ones 5,000 and more.
 const SPLIT_MIN_STEPS: usize = 2000;
 
-/// 64 bytes on a cache line's boundary: buffers of them ([`Lines`]) start on a line, so
-/// every 64-byte tile row (a pixel's 32 channels, a pair row of 16 columns) reads one
-/// line rather than straddling two.
-#[derive(Clone, Copy)]
-#[repr(C, align(64))]
-struct Line([u8; 64]);
-
-/// Integers of any bit pattern, which a [`Lines`] buffer holds.
-trait Plain: Copy + Default {}
-impl Plain for u16 {}
-impl Plain for u32 {}
-
-/// `len` values of `T` from the start of a line-aligned buffer, zeroed when made.
-#[derive(Clone, Default)]
-struct Lines<T> {
-    lines: Vec<Line>,
-    len: usize,
-    of: std::marker::PhantomData<T>,
-}
-
-impl<T: Plain> Lines<T> {
-    fn zeroed(len: usize) -> Self {
-        let mut lines = Lines::default();
-        lines.resize_keeping(len);
-        lines
-    }
-
-    /// `len` values: those it held, zeros past them (the buffer grown, never shrunk).
-    fn resize_keeping(&mut self, len: usize) {
-        let bytes = len * std::mem::size_of::<T>();
-        if self.lines.len() * 64 < bytes {
-            self.lines.resize(bytes.div_ceil(64), Line([0; 64]));
-        }
-        self.len = len;
-    }
-}
-
-impl<T: Plain> std::ops::Deref for Lines<T> {
-    type Target = [T];
-
-    fn deref(&self) -> &[T] {
-        // Safety: `len` values of T fit in the lines (`resize_keeping`), a line's alignment
-        // covers T's, and any bits are a valid T (`Plain`).
-        unsafe { std::slice::from_raw_parts(self.lines.as_ptr() as *const T, self.len) }
-    }
-}
-
-impl<T: Plain> std::ops::DerefMut for Lines<T> {
-    fn deref_mut(&mut self) -> &mut [T] {
-        // Safety: as for `deref`.
-        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr() as *mut T, self.len) }
-    }
-}
-
-impl<T> std::fmt::Debug for Lines<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Lines({} values)", self.len)
-    }
-}
-
-/// The largest kernel side a stack takes ([`TileStack::new`]).
-const MAX_KERNEL: usize = 5;
-
-/// Offset of pixel (y, x) inside a border of `pad`, on a grid `wp` pixels wide of
-/// `channels` values each.
-fn pixel_offset((y, x): (usize, usize), pad: usize, wp: usize, channels: usize) -> usize {
-    ((y + pad) * wp + x + pad) * channels
-}
-
-/// Where a layer's products write: an output map's buffer and shape, shared by the
-/// threads that split the layer (each writes its own pixels).
-struct Sink {
-    data: *mut u16,
-    len: usize,
-    wp: usize,
-    pad: usize,
-    channels: usize,
-}
-
-// Safety: the threads sharing a sink write disjoint pixels (`TileConv::products`), and
-// the map outlives them.
-unsafe impl Sync for Sink {}
-
-/// A bf16 map in the tiles' form: `h` x `w` pixels inside a border of `pad` zero pixels,
-/// `channels` (a multiple of 32) values per pixel, then spare zero pixels so a block of
-/// outputs past the last one reads inside the buffer.
-#[derive(Debug, Clone, Default)]
-struct TileMap {
-    h: usize,
-    w: usize,
-    pad: usize,
-    channels: usize,
-    data: Lines<u16>,
-}
+/// A bf16 map in the tiles' form: `channels` a multiple of 32.
+type TileMap = Map<u16>;
 
 impl TileMap {
-    fn wp(&self) -> usize {
-        self.w + 2 * self.pad
-    }
-
-    /// Offset of pixel (y, x) (inside the border) in `data`.
-    fn at(&self, y: usize, x: usize) -> usize {
-        pixel_offset((y, x), self.pad, self.wp(), self.channels)
-    }
-
     /// The first `c` channels as NCHW f32 (what the dense layers read).
     fn to_tensor(&self, c: usize) -> Tensor {
         let mut data = Vec::with_capacity(c * self.h * self.w);
@@ -159,6 +59,23 @@ impl TileMap {
         }
     }
 }
+
+/// The largest kernel side a stack takes ([`TileStack::new`]).
+const MAX_KERNEL: usize = 5;
+
+/// Where a layer's products write: an output map's buffer and shape, shared by the
+/// threads that split the layer (each writes its own pixels).
+struct Sink {
+    data: *mut u16,
+    len: usize,
+    wp: usize,
+    pad: usize,
+    channels: usize,
+}
+
+// Safety: the threads sharing a sink write disjoint pixels (`TileConv::products`), and
+// the map outlives them.
+unsafe impl Sync for Sink {}
 
 /// One convolution's weights for the tiles: bias and ReLU after it, optionally a 2x2
 /// max pool.
@@ -256,7 +173,7 @@ impl TileConv {
         assert_eq!(x.c, self.cin, "tile convolution input channels");
         let bf16 = |v: f32| half::bf16::from_f32(v).to_bits();
         if !self.unfolded {
-            reshape(map, x.h, x.w, self.pad, self.depth, self.k);
+            map.reshape(x.h, x.w, self.pad, self.depth, self.k);
             // Channels past the input's are zeros.
             map.data.fill(0);
             for c in 0..x.c {
@@ -288,7 +205,7 @@ impl TileConv {
             }
         }
         let (oh, ow) = self.out_side(x.h, x.w);
-        reshape(map, oh, ow, 0, self.depth, 1);
+        map.reshape(oh, ow, 0, self.depth, 1);
         let used = if self.split { 3 * k * k } else { k * k };
         for y in 0..oh {
             for xx in 0..ow {
@@ -353,7 +270,7 @@ impl TileConv {
         } else {
             (&mut *out, out_pad)
         };
-        reshape(target, oh, ow, target_pad, self.cols, next_k);
+        target.reshape(oh, ow, target_pad, self.cols, next_k);
         let blocks = outputs.div_ceil(BLOCK);
         let steps = blocks * self.cols / BLOCK * taps * taps * a.channels / DEPTH;
         let parts = if steps >= SPLIT_MIN_STEPS {
@@ -379,7 +296,7 @@ impl TileConv {
             (0..parts).into_par_iter().for_each(product);
         }
         if self.pool {
-            reshape(out, oh / 2, ow / 2, out_pad, self.cols, next_k);
+            out.reshape(oh / 2, ow / 2, out_pad, self.cols, next_k);
             // Safety: AVX-512 BW comes with `available`.
             unsafe { max_pool(unpooled, out) };
         }
@@ -468,7 +385,7 @@ impl TileConv {
 /// `x` (bordered as the convolution pads) read as a 1x1 convolution's input.
 fn unfold(x: &TileMap, k: usize, (oh, ow): (usize, usize), unfolded: &mut TileMap) {
     let c = x.channels;
-    reshape(unfolded, oh, ow, 0, k * k * c, 1);
+    unfolded.reshape(oh, ow, 0, k * k * c, 1);
     let wp = x.wp();
     for y in 0..oh {
         for xx in 0..ow {
@@ -478,28 +395,6 @@ fn unfold(x: &TileMap, k: usize, (oh, ow): (usize, usize), unfolded: &mut TileMa
                 unfolded.data[dst + ky * k * c..][..k * c].copy_from_slice(&x.data[src..][..k * c]);
             }
         }
-    }
-}
-
-/// `map` as an `h` x `w` map of `channels` with a zero border of `pad`, read next by a
-/// `k` x `k` kernel; its buffer is reused (only grown). The inside keeps whatever it
-/// held: each caller writes every value of it (the products, the pool, the unfolding).
-fn reshape(map: &mut TileMap, h: usize, w: usize, pad: usize, channels: usize, k: usize) {
-    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
-    let len = (hp * wp + BLOCK + k) * channels;
-    map.h = h;
-    map.w = w;
-    map.pad = pad;
-    map.channels = channels;
-    map.data.resize_keeping(len);
-    // The border and the spare pixels; the inside is left as it was.
-    let row = wp * channels;
-    let data = &mut map.data[..];
-    data[..pad * row].fill(0);
-    data[(pad + h) * row..].fill(0);
-    for y in pad..pad + h {
-        data[y * row..][..pad * channels].fill(0);
-        data[y * row + (pad + w) * channels..][..pad * channels].fill(0);
     }
 }
 
