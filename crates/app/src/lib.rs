@@ -44,11 +44,13 @@ pub mod web;
 
 pub use upload::safe_file_name;
 
-/// How the moodtune program runs its networks: bf16 products on AMX tiles where the CPU
-/// has them (PublicTest accuracy unchanged, 1.5-2x faster passes; docs/RESULTS.md), f32
-/// elsewhere or with `MOODTUNE_PRECISION=f32`. The library alone computes in f32.
+/// How the moodtune program runs its networks: the fastest products the CPU has, bf16 on
+/// AMX tiles or else 8 bits on AVX-512 VNNI (PublicTest accuracy within 0.2 points,
+/// passes 3-5x faster; docs/RESULTS.md), f32 elsewhere or with `MOODTUNE_PRECISION=f32`.
+/// The library alone computes in f32.
 pub fn configure_inference() {
-    moodtune_fer::nn::Simd::prefer_bf16_products();
+    use moodtune_fer::nn::{Products, Simd};
+    Simd::prefer_products(Products::fastest());
 }
 
 pub use error::{Error, Result};

@@ -43,7 +43,7 @@ pub use int8_conv::Int8Stack;
 #[cfg(target_arch = "x86_64")]
 mod sgemm;
 mod simd;
-pub use simd::Simd;
+pub use simd::{Products, Simd};
 #[cfg(target_arch = "x86_64")]
 mod tile_conv;
 #[cfg(target_arch = "x86_64")]

@@ -5,29 +5,62 @@
 //! not contract `a * b + c` into fused multiply-adds, so every level computes the same
 //! floats: the tests compare them bit for bit against the baseline.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
-/// Set by [`Simd::prefer_bf16_products`].
-static BF16_PREFERRED: AtomicBool = AtomicBool::new(false);
+/// Set by [`Simd::prefer_products`]: a [`Products`] as its index.
+static PREFERRED: AtomicU8 = AtomicU8::new(0);
 
-/// A precision `MOODTUNE_PRECISION` names.
+/// How a network's products compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Asked {
+pub enum Products {
+    /// f32 throughout: the library's default, what the PyTorch parity test checks.
     F32,
+    /// Operands rounded to bf16 on AMX tiles, f32 sums, maps kept in bf16
+    /// ([`super::TileStack`]).
     Bf16,
+    /// After the first layer, `u8` maps and `i8` weights on AVX-512 VNNI, exact `i32`
+    /// sums ([`super::Int8Stack`]).
     Int8,
 }
 
+impl Products {
+    const ALL: [Products; 3] = [Products::F32, Products::Bf16, Products::Int8];
+
+    /// The fastest this CPU runs: bf16 where it has AMX, else 8 bits where it has
+    /// AVX-512 VNNI, else f32. Both keep the shipped model's PublicTest accuracy within
+    /// 0.2 points of f32 (tests/bf16.rs, tests/int8.rs).
+    pub fn fastest() -> Products {
+        [Products::Bf16, Products::Int8]
+            .into_iter()
+            .find(|p| p.runs_here())
+            .unwrap_or(Products::F32)
+    }
+
+    /// Whether this CPU, at the level the engine runs, computes them.
+    fn runs_here(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return match self {
+            Products::F32 => true,
+            Products::Bf16 => level() == Simd::Avx512 && super::amx::available(),
+            Products::Int8 => level() == Simd::Avx512 && super::int8_conv::vnni_available(),
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            self == Products::F32
+        }
+    }
+}
+
 /// `MOODTUNE_PRECISION`, read once.
-fn asked_precision() -> Option<Asked> {
-    static ASKED: OnceLock<Option<Asked>> = OnceLock::new();
+fn asked_precision() -> Option<Products> {
+    static ASKED: OnceLock<Option<Products>> = OnceLock::new();
     *ASKED.get_or_init(|| {
         let value = std::env::var("MOODTUNE_PRECISION").ok()?;
         match value.trim().to_ascii_lowercase().as_str() {
-            "bf16" => Some(Asked::Bf16),
-            "int8" => Some(Asked::Int8),
-            "f32" => Some(Asked::F32),
+            "bf16" => Some(Products::Bf16),
+            "int8" => Some(Products::Int8),
+            "f32" => Some(Products::F32),
             _ => None,
         }
     })
@@ -87,57 +120,45 @@ impl Simd {
         }
     }
 
-    /// Whether the products round their operands to bf16 and run on AMX tiles (f32
-    /// sums), on CPUs with AMX whose kernel grants the tiles, at the AVX-512 level;
-    /// elsewhere products stay f32 or run in 8 bits ([`Self::int8_products`]).
-    /// `MOODTUNE_PRECISION` (`bf16`, `int8` or `f32`) decides; unset, the library
-    /// computes in f32 (what the PyTorch parity test checks) unless the program asked
-    /// for reduced precision with [`Self::prefer_bf16_products`].
-    pub fn bf16_products() -> bool {
-        let wanted = match asked_precision() {
-            Some(asked) => asked == Asked::Bf16,
-            None => BF16_PREFERRED.load(Ordering::Relaxed),
-        };
-        #[cfg(target_arch = "x86_64")]
-        return wanted && level() == Simd::Avx512 && super::amx::available();
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            // No AMX off x86-64: the choice changes nothing.
-            let _ = wanted;
-            false
-        }
-    }
-
-    /// Whether a network's convolutions after the first run in 8 bits (`u8` maps,
-    /// `i8` weights, `i32` sums) on AVX-512 VNNI: where `MOODTUNE_PRECISION` says
-    /// `int8`, at the AVX-512 level, on CPUs with VNNI.
-    pub fn int8_products() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        return asked_precision() == Some(Asked::Int8)
-            && level() == Simd::Avx512
-            && super::int8_conv::vnni_available();
-        #[cfg(not(target_arch = "x86_64"))]
-        false
-    }
-
-    /// What [`Self::bf16_products`] and [`Self::int8_products`] say, as the benchmark
-    /// prints it.
-    pub fn products_name() -> &'static str {
-        if Self::bf16_products() {
-            "bf16 on AMX tiles"
-        } else if Self::int8_products() {
-            "int8 on AVX-512 VNNI"
+    /// How products compute: as `MOODTUNE_PRECISION` (`f32`, `bf16` or `int8`) says, or
+    /// unset as the process chose ([`Self::prefer_products`]; f32 unless it did), where
+    /// this CPU runs that (bf16 needs AMX tiles granted by the kernel, int8 AVX-512 VNNI,
+    /// both the AVX-512 level); f32 where it does not. Read at every product, so the
+    /// choice may be made at any time.
+    pub fn products() -> Products {
+        let wanted = asked_precision()
+            .unwrap_or_else(|| Products::ALL[usize::from(PREFERRED.load(Ordering::Relaxed))]);
+        if wanted.runs_here() {
+            wanted
         } else {
-            "f32"
+            Products::F32
         }
     }
 
-    /// Makes bf16 products this process's default where the CPU has AMX (and
-    /// `MOODTUNE_PRECISION` does not say otherwise): the moodtune program's choice, since
-    /// they left the shipped model's PublicTest accuracy unchanged (docs/RESULTS.md).
-    /// Each product reads the choice, so it may be made at any time.
-    pub fn prefer_bf16_products() {
-        BF16_PREFERRED.store(true, Ordering::Relaxed);
+    /// Whether [`Self::products`] are bf16 on AMX tiles.
+    pub fn bf16_products() -> bool {
+        Self::products() == Products::Bf16
+    }
+
+    /// Whether [`Self::products`] are 8-bit on AVX-512 VNNI.
+    pub fn int8_products() -> bool {
+        Self::products() == Products::Int8
+    }
+
+    /// What [`Self::products`] are, as the benchmark prints it.
+    pub fn products_name() -> &'static str {
+        match Self::products() {
+            Products::F32 => "f32",
+            Products::Bf16 => "bf16 on AMX tiles",
+            Products::Int8 => "int8 on AVX-512 VNNI",
+        }
+    }
+
+    /// Makes `products` this process's default where `MOODTUNE_PRECISION` is unset (the
+    /// moodtune program's choice is [`Products::fastest`]).
+    pub fn prefer_products(products: Products) {
+        let index = Products::ALL.iter().position(|&p| p == products).expect("listed");
+        PREFERRED.store(index as u8, Ordering::Relaxed);
     }
 
     /// Every level this CPU can run, baseline first.
