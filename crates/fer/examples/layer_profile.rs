@@ -4,7 +4,7 @@
 
 use moodtune_fer::model::weights::random_safetensors;
 use moodtune_fer::model::{Arch, LayerSpec, Network};
-use moodtune_fer::nn::{max_pool2, Conv2d, Simd, Tensor, TileStack, Winograd};
+use moodtune_fer::nn::{max_pool2, Conv2d, Int8Stack, Simd, Tensor, TileStack, Winograd};
 use std::time::Instant;
 
 /// Median milliseconds of one call, over 7 rounds of 50 calls.
@@ -98,6 +98,25 @@ fn main() {
                         (used, chosen) = (tms, "tiles".to_string());
                     }
                 }
+                // In 8 bits on AVX-512 VNNI, where the CPU has it, after a 1x1 layer that
+                // lifts a plane to `cin` channels (a stack's first layer is f32 and reads
+                // one channel): the figure includes that layer and the rounding to 8 bits.
+                let lift = Conv2d::new(1, cin, 1, 0, vec![1.0; cin], vec![0.0; cin]);
+                if let Some(int8) = Int8Stack::new(&[(&lift, false), (&conv, false)]) {
+                    let plane = Tensor {
+                        c: 1,
+                        h: side,
+                        w: side,
+                        data: x.data[..side * side].to_vec(),
+                    };
+                    let ims = median_ms(&mut || {
+                        std::hint::black_box(int8.forward(&plane, 1));
+                    });
+                    forms += &format!("  int8 {ims:.3} ms ({:.1} GMAC/s)", macs / ims / 1e6);
+                    if Simd::int8_products() {
+                        (used, chosen) = (ims, "int8".to_string());
+                    }
+                }
                 println!(
                     "{name:<10} {cin:>4} -> {cout:<4} {side:>2}x{side:<2} im2col {ms:.3} ms ({:.1} GMAC/s){forms}  runs {chosen}",
                     macs / ms / 1e6
@@ -135,9 +154,10 @@ fn main() {
     let pass = median_ms(&mut || {
         std::hint::black_box(net.logits(input.clone()));
     });
-    if Simd::bf16_products() && TileStack::available() {
+    if Simd::bf16_products() && TileStack::available() || Simd::int8_products() {
         println!(
-            "whole pass (Network::logits): {pass:.3} ms on the tiles (each layer's figure above includes converting its map, which a pass does once)"
+            "whole pass (Network::logits): {pass:.3} ms in {} (each layer's figure above includes converting its map, which a pass does once)",
+            Simd::products_name()
         );
     } else {
         println!(

@@ -1004,18 +1004,17 @@ mod tests {
     /// convolutions and pools as the layers do, up to bf16 rounding: the stack's layers,
     /// pools and borders follow the registry. paper-table's 7x7 kernels get none.
     #[test]
-    fn the_tile_stack_follows_the_layers_of_every_architecture() {
-        if !TileStack::available() {
+    fn the_stacks_follow_the_layers_of_every_architecture() {
+        let (tiles_here, int8_here) = (TileStack::available(), Int8Stack::available());
+        if !tiles_here {
             eprintln!("this CPU (or kernel) gives no AMX tiles: no network has a tile stack here");
-            return;
+        }
+        if !int8_here {
+            eprintln!("this CPU has no AVX-512 VNNI: no network has an 8-bit stack here");
         }
         for name in Arch::NAMES {
             let arch = Arch::by_name(name).unwrap();
             let net = Network::from_safetensors(&random_safetensors(&arch, 5), name).unwrap();
-            let Some(tiles) = &net.tiles else {
-                assert_eq!(name, "paper-table", "{name} has a tile stack");
-                continue;
-            };
             let side = net.meta.crop;
             let input: Vec<f32> = (0..side * side)
                 .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
@@ -1025,15 +1024,28 @@ mod tests {
                 net.input_plane(input.clone()),
                 1,
             );
-            let got = tiles.forward(&net.input_plane(input), 1);
-            assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w), "{name}");
-            let scale = want.data.iter().fold(0f32, |m, v| m.max(v.abs()));
-            assert!(scale > 0.0, "{name}: features are not all zero");
-            for (i, (g, w)) in got.data.iter().zip(&want.data).enumerate() {
-                assert!(
-                    (g - w).abs() <= 0.05 * scale,
-                    "{name} value {i}: {g} vs {w} (largest {scale})"
-                );
+            let plane = net.input_plane(input);
+            let stacks = [
+                ("tile", tiles_here, net.tiles.as_ref().map(|t| t.forward(&plane, 1))),
+                ("8-bit", int8_here, net.int8.as_ref().map(|s| s.forward(&plane, 1))),
+            ];
+            for (stack, here, got) in stacks {
+                let Some(got) = got else {
+                    assert!(
+                        !here || name == "paper-table",
+                        "{name} has no {stack} stack"
+                    );
+                    continue;
+                };
+                assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w), "{name}");
+                let scale = want.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+                assert!(scale > 0.0, "{name}: features are not all zero");
+                for (i, (g, w)) in got.data.iter().zip(&want.data).enumerate() {
+                    assert!(
+                        (g - w).abs() <= 0.05 * scale,
+                        "{name}'s {stack} stack, value {i}: {g} vs {w} (largest {scale})"
+                    );
+                }
             }
         }
     }

@@ -278,6 +278,8 @@ impl QConv {
         unsafe {
             if self.cols % 64 == 0 {
                 self.products_in::<6, 4>(a, outputs, (oh, ow), multipliers, out)
+            } else if self.cols % 48 == 0 {
+                self.products_in::<8, 3>(a, outputs, (oh, ow), multipliers, out)
             } else if self.cols % 32 == 0 {
                 self.products_in::<12, 2>(a, outputs, (oh, ow), multipliers, out)
             } else {
@@ -726,9 +728,10 @@ mod tests {
                 .map(|(a, b)| (a - b).abs())
                 .fold(0f32, f32::max);
             // Each layer rounds its map to 1/255 of its largest value and its weights to
-            // 1/127 of theirs; a few layers of that stay within a few percent.
+            // 1/127 of theirs: measured, at most 0.07% of the largest output here (0.6-1.4%
+            // when the maps' largest values saturate, at a scale of 1/400).
             assert!(
-                worst <= 0.05 * largest,
+                worst <= 0.003 * largest,
                 "side {side}: off by {worst} of {largest}"
             );
         }
