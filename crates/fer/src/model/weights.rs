@@ -1026,8 +1026,16 @@ mod tests {
             );
             let plane = net.input_plane(input);
             let stacks = [
-                ("tile", tiles_here, net.tiles.as_ref().map(|t| t.forward(&plane, 1))),
-                ("8-bit", int8_here, net.int8.as_ref().map(|s| s.forward(&plane, 1))),
+                (
+                    "tile",
+                    tiles_here,
+                    net.tiles.as_ref().map(|t| t.forward(&plane, 1)),
+                ),
+                (
+                    "8-bit",
+                    int8_here,
+                    net.int8.as_ref().map(|s| s.forward(&plane, 1)),
+                ),
             ];
             for (stack, here, got) in stacks {
                 let Some(got) = got else {

@@ -276,11 +276,11 @@ impl QConv {
     ) -> f32 {
         // Safety: passed on.
         unsafe {
-            if self.cols % 64 == 0 {
+            if self.cols.is_multiple_of(64) {
                 self.products_in::<6, 4>(a, outputs, (oh, ow), multipliers, out)
-            } else if self.cols % 48 == 0 {
+            } else if self.cols.is_multiple_of(48) {
                 self.products_in::<8, 3>(a, outputs, (oh, ow), multipliers, out)
-            } else if self.cols % 32 == 0 {
+            } else if self.cols.is_multiple_of(32) {
                 self.products_in::<12, 2>(a, outputs, (oh, ow), multipliers, out)
             } else {
                 self.products_in::<24, 1>(a, outputs, (oh, ow), multipliers, out)
@@ -305,7 +305,7 @@ impl QConv {
     ) -> f32 {
         let (wp, c, k, cols) = (a.wp(), a.channels, self.k, self.cols);
         let groups = self.depth / QUAD;
-        assert!(cols % (NB * LANES) == 0 && multipliers.len() == cols);
+        assert!(cols.is_multiple_of(NB * LANES) && multipliers.len() == cols);
         assert_eq!(
             self.weights.len(),
             k * k * groups * cols,
@@ -535,29 +535,7 @@ impl Int8Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::max_pool2;
-    use crate::nn::tests::pseudo;
-
-    fn conv(cin: usize, cout: usize, k: usize, pad: usize, seed: u32) -> Conv2d {
-        let weight = pseudo(cout * cin * k * k, seed)
-            .into_iter()
-            .map(|v| v / (cin * k * k) as f32 * 4.0)
-            .collect();
-        Conv2d::new(cin, cout, k, pad, weight, pseudo(cout, seed + 1))
-    }
-
-    /// The f32 engine's conv, ReLU and pool after each layer.
-    fn reference(layers: &[(Conv2d, bool)], x: &Tensor) -> Tensor {
-        let mut x = x.clone();
-        for (c, pool) in layers {
-            x = c.forward(&x);
-            x.data.iter_mut().for_each(|v| *v = v.max(0.0));
-            if *pool {
-                x = max_pool2(&x);
-            }
-        }
-        x
-    }
+    use crate::nn::tests::{pseudo, stack_conv as conv, stack_reference as reference};
 
     /// The stack's arithmetic in plain scalar code: the same f32 first layer, the same
     /// rounding to 8 bits, exact integer sums, the same f32 epilogue.
@@ -685,8 +663,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_vnni_kernels_compute_the_scalar_arithmetic_bit_for_bit() {
+    /// Runs `check` on each of [`stacks`]' stacks (made from its layers) and an input
+    /// plane from `seed`, where this CPU has VNNI.
+    fn each_stack(seed: u32, check: impl Fn(usize, &[(Conv2d, bool)], &Int8Stack, &Tensor)) {
         if !vnni_available() {
             eprintln!("this CPU has no AVX-512 VNNI: the 8-bit stack is not run here");
             return;
@@ -694,30 +673,29 @@ mod tests {
         for (side, layers) in stacks() {
             let refs: Vec<(&Conv2d, bool)> = layers.iter().map(|(c, p)| (c, *p)).collect();
             let stack = Int8Stack::new(&refs).expect("a stack");
-            let x = input(side, 11);
-            let expected = scalar(&stack, &x);
-            assert_eq!(
-                stack.forward(&x, 1).data,
-                expected.data,
-                "side {side}, one thread"
-            );
-            let split = crate::nn::keeping_pool_awake(2, || stack.forward(&x, 2));
-            assert_eq!(split.data, expected.data, "side {side}, two threads");
+            check(side, &layers, &stack, &input(side, seed));
         }
     }
 
     #[test]
+    fn the_vnni_kernels_compute_the_scalar_arithmetic_bit_for_bit() {
+        each_stack(11, |side, _, stack, x| {
+            let expected = scalar(stack, x);
+            assert_eq!(
+                stack.forward(x, 1).data,
+                expected.data,
+                "side {side}, one thread"
+            );
+            let split = crate::nn::keeping_pool_awake(2, || stack.forward(x, 2));
+            assert_eq!(split.data, expected.data, "side {side}, two threads");
+        });
+    }
+
+    #[test]
     fn the_int8_stack_computes_the_f32_layers_up_to_8_bit_rounding() {
-        if !vnni_available() {
-            eprintln!("this CPU has no AVX-512 VNNI: the 8-bit stack is not run here");
-            return;
-        }
-        for (side, layers) in stacks() {
-            let refs: Vec<(&Conv2d, bool)> = layers.iter().map(|(c, p)| (c, *p)).collect();
-            let stack = Int8Stack::new(&refs).expect("a stack");
-            let x = input(side, 12);
-            let got = stack.forward(&x, 1);
-            let want = reference(&layers, &x);
+        each_stack(12, |side, layers, stack, x| {
+            let got = stack.forward(x, 1);
+            let want = reference(layers, x);
             assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
             let largest = want.data.iter().fold(0f32, |m, v| m.max(*v));
             assert!(largest > 0.0, "a map with something in it");
@@ -734,7 +712,7 @@ mod tests {
                 worst <= 0.003 * largest,
                 "side {side}: off by {worst} of {largest}"
             );
-        }
+        });
     }
 
     #[test]

@@ -737,6 +737,29 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
 mod tests {
     use super::*;
 
+    /// A convolution of pseudo-random weights scaled to keep a stack's maps in range,
+    /// for the stacks' tests.
+    pub(super) fn stack_conv(cin: usize, cout: usize, k: usize, pad: usize, seed: u32) -> Conv2d {
+        let weight = pseudo(cout * cin * k * k, seed)
+            .into_iter()
+            .map(|v| v / (cin * k * k) as f32 * 4.0)
+            .collect();
+        Conv2d::new(cin, cout, k, pad, weight, pseudo(cout, seed + 1))
+    }
+
+    /// The f32 engine's conv, ReLU and pool after each layer: what a stack computes.
+    pub(super) fn stack_reference(layers: &[(Conv2d, bool)], x: &Tensor) -> Tensor {
+        let mut x = x.clone();
+        for (c, pool) in layers {
+            x = c.forward(&x);
+            x.data.iter_mut().for_each(|v| *v = v.max(0.0));
+            if *pool {
+                x = max_pool2(&x);
+            }
+        }
+        x
+    }
+
     /// Direct (naive) convolution to check the im2col path against.
     pub(super) fn naive(conv: &Conv2d, x: &Tensor) -> Vec<f32> {
         let (k, p) = (conv.k as isize, conv.pad as isize);

@@ -157,7 +157,10 @@ impl Simd {
     /// Makes `products` this process's default where `MOODTUNE_PRECISION` is unset (the
     /// moodtune program's choice is [`Products::fastest`]).
     pub fn prefer_products(products: Products) {
-        let index = Products::ALL.iter().position(|&p| p == products).expect("listed");
+        let index = Products::ALL
+            .iter()
+            .position(|&p| p == products)
+            .expect("listed");
         PREFERRED.store(index as u8, Ordering::Relaxed);
     }
 

@@ -547,29 +547,7 @@ impl TileStack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::max_pool2;
-    use crate::nn::tests::pseudo;
-
-    fn conv(cin: usize, cout: usize, k: usize, pad: usize, seed: u32) -> Conv2d {
-        let weight = pseudo(cout * cin * k * k, seed)
-            .into_iter()
-            .map(|v| v / (cin * k * k) as f32 * 4.0)
-            .collect();
-        Conv2d::new(cin, cout, k, pad, weight, pseudo(cout, seed + 1))
-    }
-
-    /// The f32 engine's conv, ReLU and pool after each layer.
-    fn reference(layers: &[(Conv2d, bool)], x: &Tensor) -> Tensor {
-        let mut x = x.clone();
-        for (c, pool) in layers {
-            x = c.forward(&x);
-            x.data.iter_mut().for_each(|v| *v = v.max(0.0));
-            if *pool {
-                x = max_pool2(&x);
-            }
-        }
-        x
-    }
+    use crate::nn::tests::{pseudo, stack_conv as conv, stack_reference as reference};
 
     /// Against the f32 engine on ragged shapes: one input channel unfolded (3x3, and
     /// 5x5 without padding), channels not a multiple of 32, odd sides pooled, maps
