@@ -68,7 +68,6 @@ impl Plane {
 struct Sink {
     data: *mut f32,
     len: usize,
-    ow: usize,
     channels: usize,
 }
 
@@ -234,12 +233,9 @@ impl QConv {
         let sink = Sink {
             data: out.data.as_mut_ptr(),
             len: out.data.len(),
-            ow,
             channels: self.cols,
         };
-        // Outputs on the input's grid: the k - 1 at the end of each row fall on the
-        // border, are computed and dropped.
-        let outputs = (oh - 1) * x.wp() + ow;
+        let outputs = oh * ow;
         let macs = outputs * self.cols * self.k * self.k * self.depth;
         let parts = if macs >= SPLIT_MIN_MACS {
             ways.max(1)
@@ -261,8 +257,9 @@ impl QConv {
         }
     }
 
-    /// Outputs `outputs` (pixels on `a`'s grid) through bias and ReLU into `out`, in
-    /// runs of pixels by blocks of output channels sized to the registers.
+    /// Output pixels `outputs` (row-major in the `oh` x `ow` output) through bias and
+    /// ReLU into `out`, in runs of pixels by blocks of output channels sized to the
+    /// registers.
     ///
     /// # Safety
     /// [`vnni_available`] must have returned true; nothing else writes these outputs.
@@ -311,56 +308,65 @@ impl QConv {
             k * k * groups * cols,
             "weights for every offset"
         );
-        // The last run's reads (P pixels from its start, the kernel's reach past them)
-        // stay inside the map's spare pixels.
-        let last_read = outputs.end.next_multiple_of(P).max(outputs.start + P) + (k - 1) * (wp + 1);
+        assert!(outputs.end <= oh * ow && out.len == oh * ow * cols);
+        // Every output's window, (y..y + k, x..x + k) on the bordered grid, lies inside
+        // the map: (oh + k - 1) x (ow + k - 1) pixels is its whole grid.
         assert!(
-            last_read * c <= a.data.len(),
-            "8-bit map too small for its reads"
+            (oh + k - 1) * wp * c <= a.data.len() && ow + k - 1 == wp,
+            "8-bit map holds every window"
         );
         let mut top = _mm512_setzero_ps();
         let (data, weights) = (a.data.as_ptr(), self.weights.as_ptr());
         for j0 in (0..cols).step_by(NB * LANES) {
-            for q0 in outputs.clone().step_by(P) {
+            for i0 in outputs.clone().step_by(P) {
+                // Each pixel of the run reads its own window: runs skip the border, and
+                // past the last output they repeat it (computed, not stored).
+                let windows: [usize; P] = std::array::from_fn(|p| {
+                    let i = (i0 + p).min(outputs.end - 1);
+                    (i / ow * wp + i % ow) * c
+                });
                 let mut sums = [[_mm512_setzero_si512(); NB]; P];
-                for offset in 0..k * k {
-                    let (ky, kx) = (offset / k, offset % k);
-                    // Safety: pixels q0 + ky * wp + kx + (0..P) are below last_read
-                    // (asserted), their channel quads inside a pixel's c bytes; weight
-                    // rows are inside `weights` (offset < k * k, g < groups, j0 + NB * 16
-                    // <= cols) and 64-byte aligned (a line-aligned buffer, cols and j0
-                    // multiples of 16).
-                    unsafe {
-                        let src = data.add((q0 + ky * wp + kx) * c);
-                        let row = weights.add(offset * groups * cols + j0);
-                        for g in 0..groups {
-                            let mut w = [_mm512_setzero_si512(); NB];
-                            for (nb, w) in w.iter_mut().enumerate() {
-                                *w = _mm512_load_si512(row.add(g * cols + nb * LANES) as *const _);
-                            }
-                            for (p, sums) in sums.iter_mut().enumerate() {
-                                let quad =
-                                    (src.add(p * c + g * QUAD) as *const i32).read_unaligned();
-                                let x = _mm512_set1_epi32(quad);
-                                for (sum, w) in sums.iter_mut().zip(&w) {
-                                    *sum = _mm512_dpbusd_epi32(*sum, x, *w);
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let offset = ky * k + kx;
+                        let reach = (ky * wp + kx) * c;
+                        // Safety: every window's pixel (ky, kx) is inside the map
+                        // (asserted), its quads inside the pixel's c bytes; weight rows
+                        // are inside `weights` (offset < k * k, g < groups, j0 + NB * 16
+                        // <= cols) and 64-byte aligned (a line-aligned buffer, cols and
+                        // j0 multiples of 16).
+                        unsafe {
+                            let row = weights.add(offset * groups * cols + j0);
+                            let src: [*const u8; P] =
+                                std::array::from_fn(|p| data.add(windows[p] + reach));
+                            for g in 0..groups {
+                                let mut w = [_mm512_setzero_si512(); NB];
+                                for (nb, w) in w.iter_mut().enumerate() {
+                                    *w = _mm512_load_si512(
+                                        row.add(g * cols + nb * LANES) as *const _
+                                    );
+                                }
+                                for (sums, src) in sums.iter_mut().zip(&src) {
+                                    let quad = (src.add(g * QUAD) as *const i32).read_unaligned();
+                                    let x = _mm512_set1_epi32(quad);
+                                    for (sum, w) in sums.iter_mut().zip(&w) {
+                                        *sum = _mm512_dpbusd_epi32(*sum, x, *w);
+                                    }
                                 }
                             }
                         }
                     }
                 }
                 for (p, sums) in sums.iter().enumerate() {
-                    let q = q0 + p;
-                    let (y, xx) = (q / wp, q % wp);
-                    if q >= outputs.end || y >= oh || xx >= ow {
-                        continue;
+                    let i = i0 + p;
+                    if i >= outputs.end {
+                        break;
                     }
-                    let at = (y * out.ow + xx) * out.channels + j0;
-                    assert!(at + NB * LANES <= out.len, "output inside its plane");
+                    let at = i * out.channels + j0;
                     for (nb, sum) in sums.iter().enumerate() {
                         let j = j0 + nb * LANES;
                         // Safety: j + 16 <= cols for the multipliers and biases, and the
-                        // store is inside the plane (asserted).
+                        // store is inside the plane (i < oh * ow, asserted).
                         unsafe {
                             let v = _mm512_add_ps(
                                 _mm512_mul_ps(
