@@ -387,9 +387,11 @@ impl QConv {
     }
 }
 
-/// The scale that maps `largest` to 255 (any scale where every value is zero).
+/// The scale that maps `largest` to 255. A map whose values are all below 1e-30 (or
+/// zero) rounds to zeros at scale 1: its inverse stays finite, where a scale near f32's
+/// smallest would make it infinite and zero times it NaN.
 fn byte_scale(largest: f32) -> f32 {
-    if largest > 0.0 {
+    if largest >= 1e-30 {
         largest / 255.0
     } else {
         1.0
@@ -719,6 +721,22 @@ mod tests {
                 "side {side}: off by {worst} of {largest}"
             );
         });
+    }
+
+    #[test]
+    fn every_map_gets_a_finite_scale() {
+        for largest in [0.0, 1e-38, 1e-31, 1e-30, 1.0, 3e38] {
+            let scale = byte_scale(largest);
+            assert!(
+                scale > 0.0 && (1.0 / scale).is_finite(),
+                "{largest}: {scale}"
+            );
+            assert!(
+                (largest * (1.0 / scale)).round() <= 255.0,
+                "{largest}: {scale}"
+            );
+        }
+        assert_eq!(byte_scale(255.0), 1.0);
     }
 
     #[test]
