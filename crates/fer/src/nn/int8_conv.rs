@@ -9,8 +9,10 @@
 //! Sums of products are exact in `i32`; bias, ReLU and the two scales are applied in
 //! f32 as the sums leave the registers, and the 2x2 max pool runs in f32 before the
 //! next layer's rounding to 8 bits. Maps are channel-last inside the next convolution's
-//! zero border ([`super::channel_last`]): output pixel `q` reads input pixels
-//! `q + ky * wp + kx`, one 4-byte broadcast per pixel and 4 channels, no im2col.
+//! zero border ([`super::channel_last`]): each output pixel reads its window in place,
+//! one 4-byte broadcast per pixel and 4 channels, no im2col. A run holds output pixels
+//! only, not the border columns a run along the bordered grid (the tile stack's) also
+//! computes.
 //!
 //! The first layer (the face, one channel) runs in f32, taps broadcast against vectors
 //! of output channels: the face's pixels enter at full precision. The last map leaves in
