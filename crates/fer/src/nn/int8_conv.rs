@@ -35,6 +35,8 @@ const QUAD: usize = 4;
 /// The largest kernel side a stack takes: for paper-table's 7x7 kernels Winograd's
 /// F(3x3, 7x7) does 5.4x fewer multiplies than a direct product, more than 8 bits gain.
 const MAX_KERNEL: usize = 5;
+/// Products summed into one output at most: 255 * 127 * this stays inside `i32`.
+const MAX_TERMS: usize = (i32::MAX / (255 * 127)) as usize;
 /// Multiply-adds below which a layer runs on one thread (a woken thread costs more).
 const SPLIT_MIN_MACS: usize = 8_000_000;
 
@@ -228,6 +230,10 @@ impl QConv {
         assert_eq!(
             x.pad, self.pad,
             "the map's border is the convolution's padding"
+        );
+        assert!(
+            x.h + 2 * self.pad >= self.k && x.w + 2 * self.pad >= self.k,
+            "8-bit convolution over a map smaller than its kernel"
         );
         let (oh, ow) = self.out_side(x.h, x.w);
         out.reshape(oh, ow, self.cols);
@@ -468,12 +474,12 @@ fn to_tensor(x: &Plane, pool: bool, c: usize) -> Tensor {
     Tensor { c, h, w, data }
 }
 
-/// A thread's buffers, kept between passes: the face padded, a plane, and two maps.
+/// A thread's buffers, kept between passes: the face padded, a plane, and a map.
 #[derive(Default)]
 struct Buffers {
     padded: Vec<f32>,
     plane: Plane,
-    maps: [ByteMap; 2],
+    map: ByteMap,
 }
 
 thread_local! {
@@ -495,13 +501,15 @@ impl Int8Stack {
 
     /// The stack of `layers` (each convolution with whether a pool follows it), or None
     /// where it cannot run or should not: no VNNI here, fewer than two layers, a first
-    /// layer on more than one channel, or kernels over 5x5.
+    /// layer on more than one channel, kernels over 5x5, or a layer whose sums could
+    /// overflow `i32` (over 66,311 products an output; the registry's largest has 3,456).
     pub fn new(layers: &[(&Conv2d, bool)]) -> Option<Int8Stack> {
         let (first, rest) = layers.split_first()?;
         if rest.is_empty()
             || !vnni_available()
             || first.0.cin != 1
             || layers.iter().any(|(c, _)| c.k > MAX_KERNEL)
+            || layers.iter().any(|(c, _)| c.k * c.k * c.cin > MAX_TERMS)
         {
             return None;
         }
@@ -517,11 +525,7 @@ impl Int8Stack {
         // Taken out for the pass and put back after: a thread that picks up another pass
         // while it waits for a split layer's other part finds none and makes its own.
         let mut buffers = BUFFERS.with(|kept| std::mem::take(&mut *kept.borrow_mut()));
-        let Buffers {
-            padded,
-            plane,
-            maps: [current, next],
-        } = &mut buffers;
+        let Buffers { padded, plane, map } = &mut buffers;
         // Safety: a stack is only made where `vnni_available()` holds.
         let mut largest = unsafe { self.first.forward(x, padded, plane) };
         let mut pool = self.first.pool;
@@ -529,11 +533,10 @@ impl Int8Stack {
             let scale = byte_scale(largest);
             // Safety: as above.
             unsafe {
-                quantize(plane, pool, scale, (conv.pad, conv.k), current);
-                largest = conv.forward(current, scale, plane, ways);
+                quantize(plane, pool, scale, (conv.pad, conv.k), map);
+                largest = conv.forward(map, scale, plane, ways);
             }
             pool = conv.pool;
-            std::mem::swap(current, next);
         }
         let cout = self.convs.last().expect("two layers or more").cout;
         let features = to_tensor(plane, pool, cout);
@@ -747,6 +750,12 @@ mod tests {
         let next = conv(8, 8, 3, 1, 2);
         assert!(Int8Stack::new(&[(&seven, false), (&next, false)]).is_none());
         assert!(Int8Stack::new(&[(&next, false)]).is_none(), "one layer");
+        // 2,600 input channels by 5x5 still fit i32's sums, 2,700 do not.
+        let first = conv(1, 8, 3, 1, 4);
+        let deep = |cin: usize| Conv2d::new(cin, 8, 5, 2, vec![0.0; 8 * cin * 25], vec![0.0; 8]);
+        let fits = Int8Stack::new(&[(&first, false), (&deep(2600), false)]);
+        assert_eq!(fits.is_some(), vnni_available());
+        assert!(Int8Stack::new(&[(&first, false), (&deep(2700), false)]).is_none());
         let two_channels = conv(2, 8, 3, 1, 3);
         assert!(Int8Stack::new(&[(&two_channels, false), (&next, false)]).is_none());
     }
