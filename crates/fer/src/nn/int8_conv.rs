@@ -133,30 +133,67 @@ impl FirstConv {
         let (oh, ow) = (x.h + 2 * p + 1 - k, x.w + 2 * p + 1 - k);
         out.reshape(oh, ow, self.cols);
         let mut top = _mm512_setzero_ps();
-        let (w, b) = (self.weights.as_ptr(), self.bias.as_ptr());
+        for j0 in (0..self.cols).step_by(4 * LANES) {
+            let grid = (padded.as_slice(), wp, (oh, ow));
+            // Safety: as this function's.
+            let part = unsafe {
+                match (self.cols - j0) / LANES {
+                    1 => self.columns::<1>(grid, j0, out),
+                    2 => self.columns::<2>(grid, j0, out),
+                    3 => self.columns::<3>(grid, j0, out),
+                    _ => self.columns::<4>(grid, j0, out),
+                }
+            };
+            top = _mm512_max_ps(top, part);
+        }
+        _mm512_reduce_max_ps(top)
+    }
+
+    /// Output channels `j0..j0 + NB * 16` of every pixel of the `oh` x `ow` output, from
+    /// `padded` (`wp` wide, the padding included): each tap broadcast once for the NB
+    /// vectors; returns their largest values.
+    ///
+    /// # Safety
+    /// [`vnni_available`] must have returned true; `j0 + NB * 16 <= cols`.
+    #[target_feature(enable = "avx512f,fma")]
+    unsafe fn columns<const NB: usize>(
+        &self,
+        (padded, wp, (oh, ow)): (&[f32], usize, (usize, usize)),
+        j0: usize,
+        out: &mut Plane,
+    ) -> __m512 {
+        let (k, cols) = (self.k, self.cols);
+        assert!(j0 + NB * LANES <= cols && out.data.len() == oh * ow * cols);
+        assert!((oh + k - 1) * wp <= padded.len() && ow + k - 1 <= wp);
+        let (w, b, src) = (self.weights.as_ptr(), self.bias.as_ptr(), padded.as_ptr());
+        let mut top = _mm512_setzero_ps();
         for y in 0..oh {
             for xx in 0..ow {
-                let dst = &mut out.data[(y * ow + xx) * self.cols..][..self.cols];
-                for j in (0..self.cols).step_by(LANES) {
-                    // Safety: j + 16 <= cols, every tap's row holds cols weights, and
-                    // dst holds cols values.
-                    unsafe {
-                        let mut sum = _mm512_loadu_ps(b.add(j));
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                let v = _mm512_set1_ps(padded[(y + ky) * wp + xx + kx]);
-                                let wv = _mm512_loadu_ps(w.add((ky * k + kx) * self.cols + j));
-                                sum = _mm512_add_ps(sum, _mm512_mul_ps(v, wv));
+                // Safety: taps (y + ky, xx + kx) are inside the padded plane and weight
+                // rows hold cols values (asserted); the store is pixel (y, xx)'s.
+                unsafe {
+                    let mut sums: [__m512; NB] =
+                        std::array::from_fn(|i| _mm512_loadu_ps(b.add(j0 + i * LANES)));
+                    for ky in 0..k {
+                        for kx in 0..k {
+                            let v = _mm512_set1_ps(*src.add((y + ky) * wp + xx + kx));
+                            let row = w.add((ky * k + kx) * cols + j0);
+                            for (i, sum) in sums.iter_mut().enumerate() {
+                                *sum =
+                                    _mm512_fmadd_ps(v, _mm512_loadu_ps(row.add(i * LANES)), *sum);
                             }
                         }
-                        let v = _mm512_max_ps(sum, _mm512_setzero_ps());
+                    }
+                    let dst = out.data.as_mut_ptr().add((y * ow + xx) * cols + j0);
+                    for (i, sum) in sums.iter().enumerate() {
+                        let v = _mm512_max_ps(*sum, _mm512_setzero_ps());
                         top = _mm512_max_ps(top, v);
-                        _mm512_storeu_ps(dst.as_mut_ptr().add(j), v);
+                        _mm512_storeu_ps(dst.add(i * LANES), v);
                     }
                 }
             }
         }
-        _mm512_reduce_max_ps(top)
+        top
     }
 }
 
@@ -576,7 +613,7 @@ mod tests {
                             } else {
                                 0.0
                             };
-                            sum += v * first.weights[(ky * k + kx) * cols + j];
+                            sum = v.mul_add(first.weights[(ky * k + kx) * cols + j], sum);
                         }
                     }
                     let v = sum.max(0.0);
@@ -638,8 +675,9 @@ mod tests {
 
     type Stack = (usize, Vec<(Conv2d, bool)>);
 
-    /// Ragged shapes: channels not a multiple of 16 or of 64 (each register blocking),
-    /// odd sides pooled, maps narrower than a run, 5x5 kernels with and without padding.
+    /// Ragged shapes: channels not a multiple of 16 or of 64 (each register blocking, and
+    /// a first layer of 80: 64 output channels, then 16), odd sides pooled, maps narrower
+    /// than a run, 5x5 kernels with and without padding.
     fn stacks() -> Vec<Stack> {
         vec![
             (
@@ -662,7 +700,7 @@ mod tests {
             ),
             (
                 7,
-                vec![(conv(1, 48, 3, 0, 9), false), (conv(48, 5, 3, 1, 10), true)],
+                vec![(conv(1, 80, 3, 0, 9), false), (conv(80, 5, 3, 1, 10), true)],
             ),
         ]
     }
