@@ -67,12 +67,15 @@ impl Plane {
     }
 }
 
-/// Where a layer's products write: a plane's buffer, shared by the threads that split
-/// the layer (each writes its own pixels).
+/// One image's pass through a layer: the output plane's buffer, shared by the threads
+/// that split the layer (each writes its own pixels), its side, and what one unit of
+/// each output channel's sums is worth (weight scale times the input's).
 struct Sink {
     data: *mut f32,
     len: usize,
     channels: usize,
+    side: (usize, usize),
+    multipliers: Vec<f32>,
 }
 
 // Safety: the threads sharing a sink write disjoint pixels (`QConv::products`), and the
@@ -274,11 +277,12 @@ impl QConv {
         );
         let (oh, ow) = self.out_side(x.h, x.w);
         out.reshape(oh, ow, self.cols);
-        let multipliers: Vec<f32> = self.scales.iter().map(|s| s * x_scale).collect();
         let sink = Sink {
             data: out.data.as_mut_ptr(),
             len: out.data.len(),
             channels: self.cols,
+            side: (oh, ow),
+            multipliers: self.scales.iter().map(|s| s * x_scale).collect(),
         };
         let outputs = oh * ow;
         let macs = outputs * self.cols * self.k * self.k * self.depth;
@@ -290,7 +294,7 @@ impl QConv {
         let part = |i: usize| {
             let range = outputs * i / parts..outputs * (i + 1) / parts;
             // Safety: as this function's; the parts write different output pixels.
-            unsafe { self.products(x, range, (oh, ow), &multipliers, &sink) }
+            unsafe { self.products(x, range, &sink) }
         };
         if parts == 1 {
             part(0)
@@ -302,30 +306,22 @@ impl QConv {
         }
     }
 
-    /// Output pixels `outputs` (row-major in the `oh` x `ow` output) through bias and
-    /// ReLU into `out`, in runs of pixels by blocks of output channels sized to the
-    /// registers.
+    /// Output pixels `outputs` (row-major in `out`'s side) through bias and ReLU into
+    /// `out`, in runs of pixels by blocks of output channels sized to the registers.
     ///
     /// # Safety
     /// [`vnni_available`] must have returned true; nothing else writes these outputs.
-    unsafe fn products(
-        &self,
-        a: &ByteMap,
-        outputs: Range<usize>,
-        (oh, ow): (usize, usize),
-        multipliers: &[f32],
-        out: &Sink,
-    ) -> f32 {
+    unsafe fn products(&self, a: &ByteMap, outputs: Range<usize>, out: &Sink) -> f32 {
         // Safety: passed on.
         unsafe {
             if self.cols.is_multiple_of(64) {
-                self.products_in::<6, 4>(a, outputs, (oh, ow), multipliers, out)
+                self.products_in::<6, 4>(a, outputs, out)
             } else if self.cols.is_multiple_of(48) {
-                self.products_in::<8, 3>(a, outputs, (oh, ow), multipliers, out)
+                self.products_in::<8, 3>(a, outputs, out)
             } else if self.cols.is_multiple_of(32) {
-                self.products_in::<12, 2>(a, outputs, (oh, ow), multipliers, out)
+                self.products_in::<12, 2>(a, outputs, out)
             } else {
-                self.products_in::<24, 1>(a, outputs, (oh, ow), multipliers, out)
+                self.products_in::<24, 1>(a, outputs, out)
             }
         }
     }
@@ -341,11 +337,10 @@ impl QConv {
         &self,
         a: &ByteMap,
         outputs: Range<usize>,
-        (oh, ow): (usize, usize),
-        multipliers: &[f32],
         out: &Sink,
     ) -> f32 {
         let (wp, c, k, cols) = (a.wp(), a.channels, self.k, self.cols);
+        let ((oh, ow), multipliers) = (out.side, &out.multipliers);
         let groups = self.depth / QUAD;
         assert!(cols.is_multiple_of(NB * LANES) && multipliers.len() == cols);
         assert_eq!(
