@@ -4,7 +4,7 @@
 
 use moodtune_fer::model::weights::random_safetensors;
 use moodtune_fer::model::{Arch, LayerSpec, Network};
-use moodtune_fer::nn::{max_pool2, Conv2d, Int8Stack, Simd, Tensor, TileStack, Winograd};
+use moodtune_fer::nn::{max_pool2, Conv2d, Int8Stack, Products, Simd, Tensor, TileStack, Winograd};
 use std::time::Instant;
 
 /// Median milliseconds of one call, over 7 rounds of 50 calls.
@@ -154,7 +154,7 @@ fn main() {
     let pass = median_ms(&mut || {
         std::hint::black_box(net.logits(input.clone()));
     });
-    if Simd::bf16_products() && TileStack::available() || Simd::int8_products() {
+    if Simd::products() != Products::F32 {
         println!(
             "whole pass (Network::logits): {pass:.3} ms in {} (each layer's figure above includes converting its map, which a pass does once)",
             Simd::products_name()

@@ -10,20 +10,7 @@ use moodtune_fer::nn::Products;
 
 #[test]
 fn int8_products_keep_the_shipped_models_publictest_accuracy() {
-    let Some((f32_acc, int8_acc, agreement)) = reduced::publictest_against_f32(Products::Int8)
-    else {
-        return;
-    };
     // Measured: 71.16% in f32, 71.05% in int8, the same answer on 99.41% of the faces
-    // (docs/RESULTS.md); issue 33 allows reduced precision that keeps the accuracy
-    // within 0.2 points.
-    assert!(
-        (f32_acc - int8_acc).abs() <= 0.2,
-        "PublicTest accuracy {f32_acc:.2}% in f32, {int8_acc:.2}% in int8"
-    );
-    assert!(
-        agreement >= 0.99,
-        "int8 gave f32's answer on {:.2}% of the faces",
-        agreement * 100.0
-    );
+    // (docs/RESULTS.md).
+    reduced::assert_close_to_f32(Products::Int8, 0.99);
 }

@@ -1000,9 +1000,10 @@ mod tests {
         }
     }
 
-    /// Each architecture's tile stack, as loaded (where the CPU has AMX), computes its
-    /// convolutions and pools as the layers do, up to bf16 rounding: the stack's layers,
-    /// pools and borders follow the registry. paper-table's 7x7 kernels get none.
+    /// Each architecture's stacks, as loaded (the tile stack where the CPU has AMX, the
+    /// 8-bit one where it has VNNI), compute its convolutions and pools as the layers do,
+    /// up to bf16 or 8-bit rounding: the stacks' layers, pools and borders follow the
+    /// registry. paper-table's 7x7 kernels get none.
     #[test]
     fn the_stacks_follow_the_layers_of_every_architecture() {
         let (tiles_here, int8_here) = (TileStack::available(), Int8Stack::available());

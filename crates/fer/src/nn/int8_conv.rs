@@ -133,7 +133,7 @@ impl FirstConv {
         for (y, row) in x.data.chunks_exact(x.w).enumerate() {
             padded[(y + p) * wp + p..][..x.w].copy_from_slice(row);
         }
-        let (oh, ow) = (x.h + 2 * p + 1 - k, x.w + 2 * p + 1 - k);
+        let (oh, ow) = out_side((x.h, x.w), k, p);
         out.reshape(oh, ow, self.cols);
         let mut top = _mm512_setzero_ps();
         for j0 in (0..self.cols).step_by(4 * LANES) {
@@ -256,7 +256,7 @@ impl QConv {
     }
 
     fn out_side(&self, h: usize, w: usize) -> (usize, usize) {
-        (h + 2 * self.pad + 1 - self.k, w + 2 * self.pad + 1 - self.k)
+        out_side((h, w), self.k, self.pad)
     }
 
     /// This layer on `x`, whose values are `x_scale` each unit and whose border is this
@@ -427,6 +427,11 @@ impl QConv {
     }
 }
 
+/// The output side of a `k` x `k` convolution padded by `pad` on an `h` x `w` map.
+fn out_side((h, w): (usize, usize), k: usize, pad: usize) -> (usize, usize) {
+    (h + 2 * pad + 1 - k, w + 2 * pad + 1 - k)
+}
+
 /// The scale that maps `largest` to 255. A map whose values are all below 1e-30 (or
 /// zero) rounds to zeros at scale 1: its inverse stays finite, where a scale near f32's
 /// smallest would make it infinite and zero times it NaN.
@@ -587,7 +592,7 @@ mod tests {
     fn scalar(stack: &Int8Stack, x: &Tensor) -> Tensor {
         let first = &stack.first;
         let (k, p, cols) = (first.k, first.pad, first.cols);
-        let (oh, ow) = (x.h + 2 * p + 1 - k, x.w + 2 * p + 1 - k);
+        let (oh, ow) = out_side((x.h, x.w), k, p);
         let mut plane = Plane::default();
         plane.reshape(oh, ow, cols);
         let mut largest = 0f32;
