@@ -1,10 +1,12 @@
-//! Convolutions in 8 bits on AVX-512 VNNI, for a whole stack of convolutions and pools:
-//! on CPUs without AMX one `vpdpbusd` multiplies 64 unsigned activations by 64 signed
-//! weights into 16 sums, four times the multiply-adds of an f32 FMA.
+//! Convolutions in 8 bits for a whole stack of convolutions and pools, on CPUs without
+//! AMX. With AVX-512 VNNI one `vpdpbusd` multiplies 64 unsigned activations by 64 signed
+//! weights into 16 sums, four times the multiply-adds of an f32 FMA; with AVX2 alone
+//! `vpmaddubsw` and `vpmaddwd` take 32 into 8 sums, twice an AVX2 FMA's ([`Kernels`]).
 //!
 //! Each map after a ReLU is zero or positive, so it is stored as `u8` with one scale per
-//! image and layer: its largest value maps to 255 (decided after the layer, from the
-//! values it computed, so no calibration data is shipped and no face saturates). Each
+//! image and layer: its largest value maps to the kernels' top level (255, or 127 for
+//! AVX2, whose 16-bit pair sums would saturate above it), decided after the layer from
+//! the values it computed, so no calibration data is shipped and no face saturates. Each
 //! output channel's weights are `i8` with their own scale, the largest magnitude at 127.
 //! Sums of products are exact in `i32`; bias, ReLU and the two scales are applied in
 //! f32 as the sums leave the registers, and the 2x2 max pool runs in f32 before the
@@ -16,8 +18,8 @@
 //!
 //! The first layer (the face, one channel) runs in f32, taps broadcast against vectors
 //! of output channels: the face's pixels enter at full precision. The last map leaves in
-//! f32 for the dense layers. The tests check the vector kernels against a scalar run of
-//! the same arithmetic bit for bit, and the stack against the f32 engine; tests/int8.rs
+//! f32 for the dense layers. The tests check both kernels against a scalar run of the
+//! same arithmetic bit for bit, and the stack against the f32 engine; tests/int8.rs
 //! checks the shipped model's PublicTest accuracy.
 
 use std::arch::x86_64::*;
@@ -25,11 +27,15 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 use super::channel_last::{Lines, Map};
+use super::simd::{level, Simd};
 use super::{Conv2d, Tensor};
 use rayon::prelude::*;
 
-/// Output channels per vector: 16 sums of `i32`.
+/// Output channels per AVX-512 vector: 16 sums of `i32`. Channels are padded to a
+/// multiple of it for both kernels.
 const LANES: usize = 16;
+/// Output channels per AVX2 vector: 8 sums of `i32`.
+const AVX2_LANES: usize = 8;
 /// Input channels per product: the 4 bytes of one broadcast.
 const QUAD: usize = 4;
 /// The largest kernel side a stack takes: for paper-table's 7x7 kernels Winograd's
@@ -40,11 +46,48 @@ const MAX_TERMS: usize = (i32::MAX / (255 * 127)) as usize;
 /// Multiply-adds below which a layer runs on one thread (a woken thread costs more).
 const SPLIT_MIN_MACS: usize = 8_000_000;
 
-/// Whether this CPU runs the 8-bit kernels: AVX-512 with byte instructions and VNNI.
+/// Whether this CPU runs the 8-bit kernels at all: AVX2 and FMA.
+pub fn available() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+/// Whether this CPU runs the VNNI kernels: AVX-512 with byte instructions and VNNI.
 pub fn vnni_available() -> bool {
-    is_x86_feature_detected!("avx512f")
+    available()
+        && is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vnni")
+}
+
+/// The instructions a stack's products run on. Weights are laid out the same for both:
+/// four input channels' bytes in each `i32`, output channels side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernels {
+    /// AVX-512 VNNI: `vpdpbusd` sums four byte products into each `i32` lane.
+    Vnni,
+    /// AVX2: `vpmaddubsw` into 16-bit sums of two products, `vpmaddwd` by ones into
+    /// `i32`, an add. Maps stop at 127 so that two products (at most 2 * 127 * 127)
+    /// never saturate the 16 bits.
+    Avx2,
+}
+
+impl Kernels {
+    /// VNNI where the SIMD level in force is AVX-512 and the CPU has it, else AVX2.
+    fn chosen() -> Kernels {
+        if level() == Simd::Avx512 && vnni_available() {
+            Kernels::Vnni
+        } else {
+            Kernels::Avx2
+        }
+    }
+
+    /// The largest byte a map holds.
+    fn top(self) -> f32 {
+        match self {
+            Kernels::Vnni => 255.0,
+            Kernels::Avx2 => 127.0,
+        }
+    }
 }
 
 /// An 8-bit map: channels a multiple of 16.
@@ -122,8 +165,8 @@ impl FirstConv {
     /// output. `padded` is scratch.
     ///
     /// # Safety
-    /// [`vnni_available`] must have returned true.
-    #[target_feature(enable = "avx512f")]
+    /// [`available`] must have returned true.
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn forward(&self, x: &Tensor, padded: &mut Vec<f32>, out: &mut Plane) -> f32 {
         assert_eq!(x.c, 1, "the first 8-bit stack layer reads one channel");
         let (k, p) = (self.k, self.pad);
@@ -135,69 +178,83 @@ impl FirstConv {
         }
         let (oh, ow) = out_side((x.h, x.w), k, p);
         out.reshape(oh, ow, self.cols);
-        let mut top = _mm512_setzero_ps();
-        for j0 in (0..self.cols).step_by(4 * LANES) {
+        let mut top = _mm256_setzero_ps();
+        for j0 in (0..self.cols).step_by(8 * AVX2_LANES) {
             let grid = (padded.as_slice(), wp, (oh, ow));
-            // Safety: as this function's.
+            // Safety: as this function's; cols is a multiple of 16.
             let part = unsafe {
-                match (self.cols - j0) / LANES {
-                    1 => self.columns::<1>(grid, j0, out),
+                match (self.cols - j0) / AVX2_LANES {
                     2 => self.columns::<2>(grid, j0, out),
-                    3 => self.columns::<3>(grid, j0, out),
-                    _ => self.columns::<4>(grid, j0, out),
+                    4 => self.columns::<4>(grid, j0, out),
+                    6 => self.columns::<6>(grid, j0, out),
+                    _ => self.columns::<8>(grid, j0, out),
                 }
             };
-            top = _mm512_max_ps(top, part);
+            top = _mm256_max_ps(top, part);
         }
-        _mm512_reduce_max_ps(top)
+        largest_lane(top)
     }
 
-    /// Output channels `j0..j0 + NB * 16` of every pixel of the `oh` x `ow` output, from
+    /// Output channels `j0..j0 + NB * 8` of every pixel of the `oh` x `ow` output, from
     /// `padded` (`wp` wide, the padding included): each tap broadcast once for the NB
     /// vectors; returns their largest values.
     ///
     /// # Safety
-    /// [`vnni_available`] must have returned true; `j0 + NB * 16 <= cols`.
-    #[target_feature(enable = "avx512f,fma")]
+    /// [`available`] must have returned true; `j0 + NB * 8 <= cols`.
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn columns<const NB: usize>(
         &self,
         (padded, wp, (oh, ow)): (&[f32], usize, (usize, usize)),
         j0: usize,
         out: &mut Plane,
-    ) -> __m512 {
+    ) -> __m256 {
         let (k, cols) = (self.k, self.cols);
-        assert!(j0 + NB * LANES <= cols && out.data.len() == oh * ow * cols);
+        assert!(j0 + NB * AVX2_LANES <= cols && out.data.len() == oh * ow * cols);
         assert!((oh + k - 1) * wp <= padded.len() && ow + k - 1 <= wp);
         let (w, b, src) = (self.weights.as_ptr(), self.bias.as_ptr(), padded.as_ptr());
-        let mut top = _mm512_setzero_ps();
+        let mut top = _mm256_setzero_ps();
         for y in 0..oh {
             for xx in 0..ow {
                 // Safety: taps (y + ky, xx + kx) are inside the padded plane and weight
                 // rows hold cols values (asserted); the store is pixel (y, xx)'s.
                 unsafe {
-                    let mut sums: [__m512; NB] =
-                        std::array::from_fn(|i| _mm512_loadu_ps(b.add(j0 + i * LANES)));
+                    let mut sums: [__m256; NB] =
+                        std::array::from_fn(|i| _mm256_loadu_ps(b.add(j0 + i * AVX2_LANES)));
                     for ky in 0..k {
                         for kx in 0..k {
-                            let v = _mm512_set1_ps(*src.add((y + ky) * wp + xx + kx));
+                            let v = _mm256_set1_ps(*src.add((y + ky) * wp + xx + kx));
                             let row = w.add((ky * k + kx) * cols + j0);
                             for (i, sum) in sums.iter_mut().enumerate() {
-                                *sum =
-                                    _mm512_fmadd_ps(v, _mm512_loadu_ps(row.add(i * LANES)), *sum);
+                                *sum = _mm256_fmadd_ps(
+                                    v,
+                                    _mm256_loadu_ps(row.add(i * AVX2_LANES)),
+                                    *sum,
+                                );
                             }
                         }
                     }
                     let dst = out.data.as_mut_ptr().add((y * ow + xx) * cols + j0);
                     for (i, sum) in sums.iter().enumerate() {
-                        let v = _mm512_max_ps(*sum, _mm512_setzero_ps());
-                        top = _mm512_max_ps(top, v);
-                        _mm512_storeu_ps(dst.add(i * LANES), v);
+                        let v = _mm256_max_ps(*sum, _mm256_setzero_ps());
+                        top = _mm256_max_ps(top, v);
+                        _mm256_storeu_ps(dst.add(i * AVX2_LANES), v);
                     }
                 }
             }
         }
         top
     }
+}
+
+/// The largest of a vector's 8 lanes.
+///
+/// # Safety
+/// [`available`] must have returned true.
+#[target_feature(enable = "avx2")]
+unsafe fn largest_lane(v: __m256) -> f32 {
+    let half = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    let pair = _mm_max_ps(half, _mm_movehl_ps(half, half));
+    _mm_cvtss_f32(_mm_max_ss(pair, _mm_shuffle_ps(pair, pair, 1)))
 }
 
 /// One convolution in 8 bits: bias and ReLU after it, optionally a 2x2 max pool.
@@ -264,8 +321,16 @@ impl QConv {
     /// output. Layers with enough products share them `ways` ways.
     ///
     /// # Safety
-    /// [`vnni_available`] must have returned true.
-    unsafe fn forward(&self, x: &ByteMap, x_scale: f32, out: &mut Plane, ways: usize) -> f32 {
+    /// [`available`] must have returned true, and [`vnni_available`] too for
+    /// [`Kernels::Vnni`].
+    unsafe fn forward(
+        &self,
+        kernels: Kernels,
+        x: &ByteMap,
+        x_scale: f32,
+        out: &mut Plane,
+        ways: usize,
+    ) -> f32 {
         assert_eq!(x.channels, self.depth, "8-bit convolution depth");
         assert_eq!(
             x.pad, self.pad,
@@ -294,7 +359,7 @@ impl QConv {
         let part = |i: usize| {
             let range = outputs * i / parts..outputs * (i + 1) / parts;
             // Safety: as this function's; the parts write different output pixels.
-            unsafe { self.products(x, range, &sink) }
+            unsafe { self.products(kernels, x, range, &sink) }
         };
         if parts == 1 {
             part(0)
@@ -310,11 +375,23 @@ impl QConv {
     /// `out`, in runs of pixels by blocks of output channels sized to the registers.
     ///
     /// # Safety
-    /// [`vnni_available`] must have returned true; nothing else writes these outputs.
-    unsafe fn products(&self, a: &ByteMap, outputs: Range<usize>, out: &Sink) -> f32 {
+    /// As [`Self::forward`]'s; nothing else writes these outputs.
+    unsafe fn products(
+        &self,
+        kernels: Kernels,
+        a: &ByteMap,
+        outputs: Range<usize>,
+        out: &Sink,
+    ) -> f32 {
         // Safety: passed on.
         unsafe {
-            if self.cols.is_multiple_of(64) {
+            if kernels == Kernels::Avx2 {
+                if self.cols.is_multiple_of(32) {
+                    self.products_avx2::<3, 4>(a, outputs, out)
+                } else {
+                    self.products_avx2::<6, 2>(a, outputs, out)
+                }
+            } else if self.cols.is_multiple_of(64) {
                 self.products_in::<6, 4>(a, outputs, out)
             } else if self.cols.is_multiple_of(48) {
                 self.products_in::<8, 3>(a, outputs, out)
@@ -326,12 +403,32 @@ impl QConv {
         }
     }
 
+    /// What both kernels rest on: `block` divides the output channels, the weights cover
+    /// every offset, the outputs lie in the sink's plane, and every output's window,
+    /// (y..y + k, x..x + k) on the bordered grid, lies inside the map ((oh + k - 1) x
+    /// (ow + k - 1) pixels is its whole grid).
+    fn assert_fits(&self, a: &ByteMap, outputs: &Range<usize>, out: &Sink, block: usize) {
+        let (wp, c, k, cols) = (a.wp(), a.channels, self.k, self.cols);
+        let (oh, ow) = out.side;
+        assert!(cols.is_multiple_of(block) && out.multipliers.len() == cols);
+        assert_eq!(
+            self.weights.len(),
+            k * k * self.depth / QUAD * cols,
+            "weights for every offset"
+        );
+        assert!(outputs.end <= oh * ow && out.len == oh * ow * cols);
+        assert!(
+            (oh + k - 1) * wp * c <= a.data.len() && ow + k - 1 == wp,
+            "8-bit map holds every window"
+        );
+    }
+
     /// [`Self::products`] in runs of `P` pixels by `NB` vectors of 16 output channels:
     /// `P * NB` sums in registers, each weight vector loaded once per run and each
     /// pixel's 4 channels broadcast once per block.
     ///
     /// # Safety
-    /// As [`Self::products`]'; `NB * 16` divides `cols`.
+    /// As [`Self::products`]', with [`vnni_available`]; `NB * 16` divides `cols`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     unsafe fn products_in<const P: usize, const NB: usize>(
         &self,
@@ -339,32 +436,15 @@ impl QConv {
         outputs: Range<usize>,
         out: &Sink,
     ) -> f32 {
+        self.assert_fits(a, &outputs, out, NB * LANES);
         let (wp, c, k, cols) = (a.wp(), a.channels, self.k, self.cols);
-        let ((oh, ow), multipliers) = (out.side, &out.multipliers);
+        let ((_, ow), multipliers) = (out.side, &out.multipliers);
         let groups = self.depth / QUAD;
-        assert!(cols.is_multiple_of(NB * LANES) && multipliers.len() == cols);
-        assert_eq!(
-            self.weights.len(),
-            k * k * groups * cols,
-            "weights for every offset"
-        );
-        assert!(outputs.end <= oh * ow && out.len == oh * ow * cols);
-        // Every output's window, (y..y + k, x..x + k) on the bordered grid, lies inside
-        // the map: (oh + k - 1) x (ow + k - 1) pixels is its whole grid.
-        assert!(
-            (oh + k - 1) * wp * c <= a.data.len() && ow + k - 1 == wp,
-            "8-bit map holds every window"
-        );
         let mut top = _mm512_setzero_ps();
         let (data, weights) = (a.data.as_ptr(), self.weights.as_ptr());
         for j0 in (0..cols).step_by(NB * LANES) {
             for i0 in outputs.clone().step_by(P) {
-                // Each pixel of the run reads its own window: runs skip the border, and
-                // past the last output they repeat it (computed, not stored).
-                let windows: [usize; P] = std::array::from_fn(|p| {
-                    let i = (i0 + p).min(outputs.end - 1);
-                    (i / ow * wp + i % ow) * c
-                });
+                let windows = run_windows::<P>(i0, &outputs, ow, wp, c);
                 let mut sums = [[_mm512_setzero_si512(); NB]; P];
                 for ky in 0..k {
                     for kx in 0..k {
@@ -425,6 +505,109 @@ impl QConv {
         }
         _mm512_reduce_max_ps(top)
     }
+
+    /// [`Self::products`] on AVX2, in runs of `P` pixels by `NV` vectors of 8 output
+    /// channels: `P * NV` sums in registers (with the broadcast, the ones and a product,
+    /// 15 of the 16), the weights read from L1 by each multiply.
+    ///
+    /// # Safety
+    /// As [`Self::products`]'; `NV * 8` divides `cols`; the map's bytes are at most 127.
+    #[target_feature(enable = "avx2")]
+    unsafe fn products_avx2<const P: usize, const NV: usize>(
+        &self,
+        a: &ByteMap,
+        outputs: Range<usize>,
+        out: &Sink,
+    ) -> f32 {
+        self.assert_fits(a, &outputs, out, NV * AVX2_LANES);
+        let (wp, c, k, cols) = (a.wp(), a.channels, self.k, self.cols);
+        let ((_, ow), multipliers) = (out.side, &out.multipliers);
+        let groups = self.depth / QUAD;
+        let ones = _mm256_set1_epi16(1);
+        let mut top = _mm256_setzero_ps();
+        let (data, weights) = (a.data.as_ptr(), self.weights.as_ptr());
+        for j0 in (0..cols).step_by(NV * AVX2_LANES) {
+            for i0 in outputs.clone().step_by(P) {
+                let windows = run_windows::<P>(i0, &outputs, ow, wp, c);
+                let mut sums = [[_mm256_setzero_si256(); NV]; P];
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let offset = ky * k + kx;
+                        let reach = (ky * wp + kx) * c;
+                        // Safety: as in `products_in`; weight rows are 32-byte aligned
+                        // (a line-aligned buffer, cols and j0 multiples of 8).
+                        unsafe {
+                            let row = weights.add(offset * groups * cols + j0);
+                            let src: [*const u8; P] =
+                                std::array::from_fn(|p| data.add(windows[p] + reach));
+                            for g in 0..groups {
+                                let w = row.add(g * cols);
+                                for (sums, src) in sums.iter_mut().zip(&src) {
+                                    let quad = (src.add(g * QUAD) as *const i32).read_unaligned();
+                                    let x = _mm256_set1_epi32(quad);
+                                    for (nv, sum) in sums.iter_mut().enumerate() {
+                                        let w = _mm256_load_si256(
+                                            w.add(nv * AVX2_LANES) as *const _
+                                        );
+                                        // Pairs of u8 x i8 products, at most 2 * 127 * 127
+                                        // (maps stop at 127): exact in i16.
+                                        let pairs = _mm256_maddubs_epi16(x, w);
+                                        *sum = _mm256_add_epi32(
+                                            *sum,
+                                            _mm256_madd_epi16(pairs, ones),
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                for (p, sums) in sums.iter().enumerate() {
+                    let i = i0 + p;
+                    if i >= outputs.end {
+                        break;
+                    }
+                    let at = i * out.channels + j0;
+                    for (nv, sum) in sums.iter().enumerate() {
+                        let j = j0 + nv * AVX2_LANES;
+                        // Safety: j + 8 <= cols for the multipliers and biases, and the
+                        // store is inside the plane (i < oh * ow, asserted).
+                        unsafe {
+                            let v = _mm256_add_ps(
+                                _mm256_mul_ps(
+                                    _mm256_cvtepi32_ps(*sum),
+                                    _mm256_loadu_ps(multipliers.as_ptr().add(j)),
+                                ),
+                                _mm256_loadu_ps(self.bias.as_ptr().add(j)),
+                            );
+                            let v = _mm256_max_ps(v, _mm256_setzero_ps());
+                            top = _mm256_max_ps(top, v);
+                            _mm256_storeu_ps(out.data.add(at + nv * AVX2_LANES), v);
+                        }
+                    }
+                }
+            }
+        }
+        // Safety: AVX2 is enabled here.
+        unsafe { largest_lane(top) }
+    }
+}
+
+/// Where the windows of a run's `P` pixels from output `i0` start in a map `wp` pixels
+/// wide of `c` channels, for an output plane `ow` wide. Each pixel reads its own window:
+/// runs skip the border, and past the last output they repeat it (computed, not stored).
+#[inline(always)]
+fn run_windows<const P: usize>(
+    i0: usize,
+    outputs: &Range<usize>,
+    ow: usize,
+    wp: usize,
+    c: usize,
+) -> [usize; P] {
+    std::array::from_fn(|p| {
+        let i = (i0 + p).min(outputs.end - 1);
+        (i / ow * wp + i % ow) * c
+    })
 }
 
 /// The output side of a `k` x `k` convolution padded by `pad` on an `h` x `w` map.
@@ -432,33 +615,35 @@ fn out_side((h, w): (usize, usize), k: usize, pad: usize) -> (usize, usize) {
     (h + 2 * pad + 1 - k, w + 2 * pad + 1 - k)
 }
 
-/// The scale that maps `largest` to 255. A map whose values are all below 1e-30 (or
-/// zero) rounds to zeros at scale 1: its inverse stays finite, where a scale near f32's
-/// smallest would make it infinite and zero times it NaN.
-fn byte_scale(largest: f32) -> f32 {
+/// The scale that maps `largest` to byte `top`. A map whose values are all below 1e-30
+/// (or zero) rounds to zeros at scale 1: its inverse stays finite, where a scale near
+/// f32's smallest would make it infinite and zero times it NaN.
+fn byte_scale(largest: f32, top: f32) -> f32 {
     if largest >= 1e-30 {
-        largest / 255.0
+        largest / top
     } else {
         1.0
     }
 }
 
 /// `x` (2x2 max pooled when `pool`) rounded to 8 bits at `scale` into `out`'s inside,
-/// `out` given a border of `pad` for a `k` x `k` kernel.
+/// `out` given a border of `pad` for a `k` x `k` kernel. Rounding is to nearest, ties to
+/// even; `scale` comes from [`byte_scale`] of the plane's largest value, so no byte
+/// passes the top the scale was made for.
 ///
 /// # Safety
-/// [`vnni_available`] must have returned true.
-#[target_feature(enable = "avx512f,avx512bw")]
+/// [`available`] must have returned true.
+#[target_feature(enable = "avx2")]
 unsafe fn quantize(x: &Plane, pool: bool, scale: f32, (pad, k): (usize, usize), out: &mut ByteMap) {
     let (h, w) = if pool { (x.h / 2, x.w / 2) } else { (x.h, x.w) };
     let c = x.channels;
     out.reshape(h, w, pad, c, k);
-    let inverse = _mm512_set1_ps(1.0 / scale);
+    let inverse = _mm256_set1_ps(1.0 / scale);
     let src = x.data.as_ptr();
     for y in 0..h {
         for xx in 0..w {
             let dst = out.at(y, xx);
-            assert!(dst + c <= out.data.len());
+            assert!(dst + c <= out.data.len() && c.is_multiple_of(LANES));
             let pixels = if pool {
                 let at = |dy: usize, dx: usize| ((2 * y + dy) * x.w + 2 * xx + dx) * c;
                 [at(0, 0), at(0, 1), at(1, 0), at(1, 1)]
@@ -466,21 +651,29 @@ unsafe fn quantize(x: &Plane, pool: bool, scale: f32, (pad, k): (usize, usize), 
                 [(y * x.w + xx) * c; 4]
             };
             for ch in (0..c).step_by(LANES) {
-                // Safety: each load reads 16 channels of a pixel inside the plane, the
+                // Safety: each load reads 8 channels of a pixel inside the plane, the
                 // store 16 bytes inside the map (asserted).
                 unsafe {
-                    let v = _mm512_max_ps(
-                        _mm512_max_ps(
-                            _mm512_loadu_ps(src.add(pixels[0] + ch)),
-                            _mm512_loadu_ps(src.add(pixels[1] + ch)),
-                        ),
-                        _mm512_max_ps(
-                            _mm512_loadu_ps(src.add(pixels[2] + ch)),
-                            _mm512_loadu_ps(src.add(pixels[3] + ch)),
-                        ),
+                    let units = |ch: usize| {
+                        let v = _mm256_max_ps(
+                            _mm256_max_ps(
+                                _mm256_loadu_ps(src.add(pixels[0] + ch)),
+                                _mm256_loadu_ps(src.add(pixels[1] + ch)),
+                            ),
+                            _mm256_max_ps(
+                                _mm256_loadu_ps(src.add(pixels[2] + ch)),
+                                _mm256_loadu_ps(src.add(pixels[3] + ch)),
+                            ),
+                        );
+                        _mm256_cvtps_epi32(_mm256_mul_ps(v, inverse))
+                    };
+                    // 16 i32 to 16 i16 (lanes interleaved by 4), back in order, to bytes.
+                    let halves = _mm256_packs_epi32(units(ch), units(ch + AVX2_LANES));
+                    let words = _mm256_permute4x64_epi64::<0b11_01_10_00>(halves);
+                    let bytes = _mm_packus_epi16(
+                        _mm256_castsi256_si128(words),
+                        _mm256_extracti128_si256::<1>(words),
                     );
-                    let units = _mm512_cvtps_epi32(_mm512_mul_ps(v, inverse));
-                    let bytes = _mm512_cvtusepi32_epi8(units);
                     _mm_storeu_si128(out.data.as_mut_ptr().add(dst + ch) as *mut _, bytes);
                 }
             }
@@ -531,19 +724,19 @@ pub struct Int8Stack {
 }
 
 impl Int8Stack {
-    /// Whether this CPU can run a stack (AVX-512 VNNI).
+    /// Whether this CPU can run a stack: AVX2 and FMA (AVX-512 VNNI where it has them).
     pub fn available() -> bool {
-        vnni_available()
+        available()
     }
 
     /// The stack of `layers` (each convolution with whether a pool follows it), or None
-    /// where it cannot run or should not: no VNNI here, fewer than two layers, a first
+    /// where it cannot run or should not: no AVX2 here, fewer than two layers, a first
     /// layer on more than one channel, kernels over 5x5, or a layer whose sums could
     /// overflow `i32` (over 66,311 products an output; the registry's largest has 3,456).
     pub fn new(layers: &[(&Conv2d, bool)]) -> Option<Int8Stack> {
         let (first, rest) = layers.split_first()?;
         if rest.is_empty()
-            || !vnni_available()
+            || !available()
             || first.0.cin != 1
             || layers.iter().any(|(c, _)| c.k > MAX_KERNEL)
             || layers.iter().any(|(c, _)| c.k * c.k * c.cin > MAX_TERMS)
@@ -557,21 +750,30 @@ impl Int8Stack {
     }
 
     /// The stack on one input plane: the last layer's map as NCHW f32. Layers with
-    /// enough work share it `ways` ways over the rayon pool.
+    /// enough work share it `ways` ways over the rayon pool. The products run on VNNI
+    /// where the SIMD level in force is AVX-512 and the CPU has it, else on AVX2.
     pub fn forward(&self, x: &Tensor, ways: usize) -> Tensor {
+        self.forward_on(Kernels::chosen(), x, ways)
+    }
+
+    fn forward_on(&self, kernels: Kernels, x: &Tensor, ways: usize) -> Tensor {
         // Taken out for the pass and put back after: a thread that picks up another pass
         // while it waits for a split layer's other part finds none and makes its own.
         let mut buffers = BUFFERS.with(|kept| std::mem::take(&mut *kept.borrow_mut()));
         let Buffers { padded, plane, map } = &mut buffers;
-        // Safety: a stack is only made where `vnni_available()` holds.
+        assert!(
+            kernels == Kernels::Avx2 || vnni_available(),
+            "VNNI kernels on a CPU without VNNI"
+        );
+        // Safety: a stack is only made where `available()` holds, and VNNI is asserted.
         let mut largest = unsafe { self.first.forward(x, padded, plane) };
         let mut pool = self.first.pool;
         for conv in &self.convs {
-            let scale = byte_scale(largest);
-            // Safety: as above.
+            let scale = byte_scale(largest, kernels.top());
+            // Safety: as above; the scale keeps the map's bytes at most `kernels.top()`.
             unsafe {
                 quantize(plane, pool, scale, (conv.pad, conv.k), map);
-                largest = conv.forward(map, scale, plane, ways);
+                largest = conv.forward(kernels, map, scale, plane, ways);
             }
             pool = conv.pool;
         }
@@ -588,8 +790,9 @@ mod tests {
     use crate::nn::tests::{pseudo, stack_conv as conv, stack_reference as reference};
 
     /// The stack's arithmetic in plain scalar code: the same f32 first layer, the same
-    /// rounding to 8 bits, exact integer sums, the same f32 epilogue.
-    fn scalar(stack: &Int8Stack, x: &Tensor) -> Tensor {
+    /// rounding to 8 bits (maps up to `kernels`' top byte), exact integer sums, the same
+    /// f32 epilogue.
+    fn scalar(stack: &Int8Stack, kernels: Kernels, x: &Tensor) -> Tensor {
         let first = &stack.first;
         let (k, p, cols) = (first.k, first.pad, first.cols);
         let (oh, ow) = out_side((x.h, x.w), k, p);
@@ -624,12 +827,12 @@ mod tests {
         }
         let mut pool = first.pool;
         for conv in &stack.convs {
-            let scale = byte_scale(largest);
+            let scale = byte_scale(largest, kernels.top());
             let input = to_tensor(&plane, pool, plane.channels);
             let bytes: Vec<u8> = input
                 .data
                 .iter()
-                .map(|v| (v * (1.0 / scale)).round_ties_even().min(255.0) as u8)
+                .map(|v| (v * (1.0 / scale)).round_ties_even().min(kernels.top()) as u8)
                 .collect();
             let (h, w, c) = (input.h, input.w, input.c);
             let (oh, ow) = conv.out_side(h, w);
@@ -714,38 +917,88 @@ mod tests {
         }
     }
 
-    /// Runs `check` on each of [`stacks`]' stacks (made from its layers) and an input
-    /// plane from `seed`, where this CPU has VNNI.
-    fn each_stack(seed: u32, check: impl Fn(usize, &[(Conv2d, bool)], &Int8Stack, &Tensor)) {
-        if !vnni_available() {
-            eprintln!("this CPU has no AVX-512 VNNI: the 8-bit stack is not run here");
-            return;
+    /// The kernels this CPU runs: AVX2 where it has AVX2 and FMA, VNNI too where it has
+    /// that (so a CPU with VNNI checks both).
+    fn kernels_here() -> Vec<Kernels> {
+        let mut kernels = Vec::new();
+        if available() {
+            kernels.push(Kernels::Avx2);
+        } else {
+            eprintln!("this CPU has no AVX2 and FMA: the 8-bit stack is not run here");
         }
-        for (side, layers) in stacks() {
-            let refs: Vec<(&Conv2d, bool)> = layers.iter().map(|(c, p)| (c, *p)).collect();
-            let stack = Int8Stack::new(&refs).expect("a stack");
-            check(side, &layers, &stack, &input(side, seed));
+        if vnni_available() {
+            kernels.push(Kernels::Vnni);
+        } else {
+            eprintln!("this CPU has no AVX-512 VNNI: the VNNI kernels are not run here");
+        }
+        kernels
+    }
+
+    /// Runs `check` on each of [`stacks`]' stacks (made from its layers) and an input
+    /// plane from `seed`, with each of the kernels this CPU runs.
+    fn each_stack(
+        seed: u32,
+        check: impl Fn(Kernels, usize, &[(Conv2d, bool)], &Int8Stack, &Tensor),
+    ) {
+        for kernels in kernels_here() {
+            for (side, layers) in stacks() {
+                let refs: Vec<(&Conv2d, bool)> = layers.iter().map(|(c, p)| (c, *p)).collect();
+                let stack = Int8Stack::new(&refs).expect("a stack");
+                check(kernels, side, &layers, &stack, &input(side, seed));
+            }
         }
     }
 
     #[test]
-    fn the_vnni_kernels_compute_the_scalar_arithmetic_bit_for_bit() {
-        each_stack(11, |side, _, stack, x| {
-            let expected = scalar(stack, x);
+    fn each_kernel_computes_the_scalar_arithmetic_bit_for_bit() {
+        each_stack(11, |kernels, side, _, stack, x| {
+            let expected = scalar(stack, kernels, x);
             assert_eq!(
-                stack.forward(x, 1).data,
+                stack.forward_on(kernels, x, 1).data,
                 expected.data,
-                "side {side}, one thread"
+                "{kernels:?}, side {side}, one thread"
             );
-            let split = crate::nn::keeping_pool_awake(2, || stack.forward(x, 2));
-            assert_eq!(split.data, expected.data, "side {side}, two threads");
+            let split = crate::nn::keeping_pool_awake(2, || stack.forward_on(kernels, x, 2));
+            assert_eq!(
+                split.data, expected.data,
+                "{kernels:?}, side {side}, two threads"
+            );
         });
+    }
+
+    /// A map of nothing but the top byte against weights of nothing but +-127: every
+    /// pair of products at the most 16 bits hold, so AVX2's `vpmaddubsw` would saturate
+    /// here if the maps went above 127.
+    #[test]
+    fn the_largest_products_do_not_saturate() {
+        let first = Conv2d::new(1, 16, 1, 0, vec![1.0; 16], vec![0.0; 16]);
+        for sign in [1.0, -1.0] {
+            let next = Conv2d::new(16, 16, 1, 0, vec![sign; 256], vec![0.0; 16]);
+            let stack = Int8Stack::new(&[(&first, false), (&next, false)]).expect("a stack");
+            let x = Tensor {
+                c: 1,
+                h: 4,
+                w: 4,
+                data: vec![1.0; 16],
+            };
+            for kernels in kernels_here() {
+                let got = stack.forward_on(kernels, &x, 1);
+                // ReLU(16 * sign): exact, since 1.0 maps to the top byte and sign to 127.
+                let want = if sign > 0.0 { 16.0 } else { 0.0 };
+                assert!(
+                    got.data.iter().all(|&v| (v - want).abs() <= 1e-5 * 16.0),
+                    "{kernels:?}, sign {sign}: {:?}",
+                    &got.data[..4]
+                );
+                assert_eq!(got.data, scalar(&stack, kernels, &x).data, "{kernels:?}");
+            }
+        }
     }
 
     #[test]
     fn the_int8_stack_computes_the_f32_layers_up_to_8_bit_rounding() {
-        each_stack(12, |side, layers, stack, x| {
-            let got = stack.forward(x, 1);
+        each_stack(12, |kernels, side, layers, stack, x| {
+            let got = stack.forward_on(kernels, x, 1);
             let want = reference(layers, x);
             assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
             let largest = want.data.iter().fold(0f32, |m, v| m.max(*v));
@@ -756,12 +1009,13 @@ mod tests {
                 .zip(&want.data)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0f32, f32::max);
-            // Each layer rounds its map to 1/255 of its largest value and its weights to
-            // 1/127 of theirs: measured, at most 0.07% of the largest output here (0.6-1.4%
-            // when the maps' largest values saturate, at a scale of 1/400).
+            // Each layer rounds its map to 1/255 of its largest value (1/127 on AVX2)
+            // and its weights to 1/127 of theirs: measured, at most 0.07% of the largest
+            // output here (0.6-1.4% when the maps' largest values saturate, at a scale
+            // of 1/400).
             assert!(
                 worst <= 0.003 * largest,
-                "side {side}: off by {worst} of {largest}"
+                "{kernels:?}, side {side}: off by {worst} of {largest}"
             );
         });
     }
@@ -769,17 +1023,20 @@ mod tests {
     #[test]
     fn every_map_gets_a_finite_scale() {
         for largest in [0.0, 1e-38, 1e-31, 1e-30, 1.0, 3e38] {
-            let scale = byte_scale(largest);
-            assert!(
-                scale > 0.0 && (1.0 / scale).is_finite(),
-                "{largest}: {scale}"
-            );
-            assert!(
-                (largest * (1.0 / scale)).round() <= 255.0,
-                "{largest}: {scale}"
-            );
+            for top in [Kernels::Vnni.top(), Kernels::Avx2.top()] {
+                let scale = byte_scale(largest, top);
+                assert!(
+                    scale > 0.0 && (1.0 / scale).is_finite(),
+                    "{largest}: {scale}"
+                );
+                assert!(
+                    (largest * (1.0 / scale)).round() <= top,
+                    "{largest}, top {top}: {scale}"
+                );
+            }
         }
-        assert_eq!(byte_scale(255.0), 1.0);
+        assert_eq!(byte_scale(255.0, 255.0), 1.0);
+        assert_eq!(byte_scale(127.0, 127.0), 1.0);
     }
 
     #[test]
@@ -792,7 +1049,7 @@ mod tests {
         let first = conv(1, 8, 3, 1, 4);
         let deep = |cin: usize| Conv2d::new(cin, 8, 5, 2, vec![0.0; 8 * cin * 25], vec![0.0; 8]);
         let fits = Int8Stack::new(&[(&first, false), (&deep(2600), false)]);
-        assert_eq!(fits.is_some(), vnni_available());
+        assert_eq!(fits.is_some(), available());
         assert!(Int8Stack::new(&[(&first, false), (&deep(2700), false)]).is_none());
         let two_channels = conv(2, 8, 3, 1, 3);
         assert!(Int8Stack::new(&[(&two_channels, false), (&next, false)]).is_none());

@@ -43,7 +43,7 @@ impl Products {
         return match self {
             Products::F32 => true,
             Products::Bf16 => level() == Simd::Avx512 && super::amx::available(),
-            Products::Int8 => level() == Simd::Avx512 && super::int8_conv::vnni_available(),
+            Products::Int8 => level() >= Simd::Avx2 && super::int8_conv::available(),
         };
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -150,7 +150,10 @@ impl Simd {
         match Self::products() {
             Products::F32 => "f32",
             Products::Bf16 => "bf16 on AMX tiles",
-            Products::Int8 => "int8 on AVX-512 VNNI",
+            Products::Int8 if level() == Simd::Avx512 && super::int8_conv::vnni_available() => {
+                "int8 on AVX-512 VNNI"
+            }
+            Products::Int8 => "int8 on AVX2",
         }
     }
 
