@@ -65,9 +65,10 @@ pub fn vnni_available() -> bool {
 enum Kernels {
     /// AVX-512 VNNI: `vpdpbusd` sums four byte products into each `i32` lane.
     Vnni,
-    /// AVX2: `vpmaddubsw` into 16-bit sums of two products, `vpmaddwd` by ones into
-    /// `i32`, an add. Maps stop at 127 so that two products (at most 2 * 127 * 127)
-    /// never saturate the 16 bits.
+    /// AVX2: `vpmaddubsw` into 16-bit sums of two products, two of those added in 16
+    /// bits, `vpmaddwd` by ones into `i32`, an add: 64 multiply-adds in 5 instructions,
+    /// 3 on the multiply ports. Maps stop at 127 and weights at 63, so that four products
+    /// (at most 4 * 127 * 63 = 32,004) never pass 16 bits.
     Avx2,
 }
 
@@ -82,10 +83,18 @@ impl Kernels {
     }
 
     /// The largest byte a map holds.
-    fn top(self) -> f32 {
+    fn map_top(self) -> f32 {
         match self {
             Kernels::Vnni => 255.0,
             Kernels::Avx2 => 127.0,
+        }
+    }
+
+    /// The largest magnitude of a weight.
+    fn weight_top(self) -> f32 {
+        match self {
+            Kernels::Vnni => 127.0,
+            Kernels::Avx2 => 63.0,
         }
     }
 }
@@ -277,7 +286,7 @@ struct QConv {
 }
 
 impl QConv {
-    fn new(conv: &Conv2d, pool: bool) -> QConv {
+    fn new(conv: &Conv2d, pool: bool, kernels: Kernels) -> QConv {
         let (cin, cout, k) = (conv.cin, conv.cout, conv.k);
         let depth = cin.next_multiple_of(LANES);
         let cols = cout.next_multiple_of(LANES);
@@ -287,11 +296,12 @@ impl QConv {
         for o in 0..cout {
             let row = &conv.weight[o * per_out..][..per_out];
             let largest = row.iter().fold(0f32, |m, w| m.max(w.abs()));
-            let scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
+            let top = kernels.weight_top();
+            let scale = if largest > 0.0 { largest / top } else { 1.0 };
             scales[o] = scale;
             for c in 0..cin {
                 for tap in 0..k * k {
-                    let q = (row[c * k * k + tap] / scale).round().clamp(-127.0, 127.0) as i8;
+                    let q = (row[c * k * k + tap] / scale).round().clamp(-top, top) as i8;
                     let slot = &mut weights[(tap * depth / QUAD + c / QUAD) * cols + o];
                     *slot |= i32::from(q as u8) << (8 * (c % QUAD));
                 }
@@ -386,11 +396,10 @@ impl QConv {
         // Safety: passed on.
         unsafe {
             if kernels == Kernels::Avx2 {
-                if self.cols.is_multiple_of(32) {
-                    self.products_avx2::<3, 4>(a, outputs, out)
-                } else {
-                    self.products_avx2::<6, 2>(a, outputs, out)
-                }
+                // Runs of 5 pixels by 16 channels measured best among 2-6 pixels by
+                // 16-48 channels (10 sums, 2 broadcasts, the ones and products in the 16
+                // registers).
+                self.products_avx2::<5, 2>(a, outputs, out)
             } else if self.cols.is_multiple_of(64) {
                 self.products_in::<6, 4>(a, outputs, out)
             } else if self.cols.is_multiple_of(48) {
@@ -511,7 +520,8 @@ impl QConv {
     /// 15 of the 16), the weights read from L1 by each multiply.
     ///
     /// # Safety
-    /// As [`Self::products`]'; `NV * 8` divides `cols`; the map's bytes are at most 127.
+    /// As [`Self::products`]'; `NV * 8` divides `cols`; the map's bytes are at most 127
+    /// and the weights' magnitudes at most 63 ([`Kernels::Avx2`]).
     #[target_feature(enable = "avx2")]
     unsafe fn products_avx2<const P: usize, const NV: usize>(
         &self,
@@ -540,22 +550,30 @@ impl QConv {
                             let row = weights.add(offset * groups * cols + j0);
                             let src: [*const u8; P] =
                                 std::array::from_fn(|p| data.add(windows[p] + reach));
-                            for g in 0..groups {
-                                let w = row.add(g * cols);
+                            // Two groups of 4 channels at a time (groups is even:
+                            // depth is a multiple of 16).
+                            for g in (0..groups).step_by(2) {
+                                let (w0, w1) = (row.add(g * cols), row.add((g + 1) * cols));
                                 for (sums, src) in sums.iter_mut().zip(&src) {
-                                    let quad = (src.add(g * QUAD) as *const i32).read_unaligned();
-                                    let x = _mm256_set1_epi32(quad);
+                                    let quads = src.add(g * QUAD) as *const i32;
+                                    let x0 = _mm256_set1_epi32(quads.read_unaligned());
+                                    let x1 = _mm256_set1_epi32(quads.add(1).read_unaligned());
                                     for (nv, sum) in sums.iter_mut().enumerate() {
-                                        let w = _mm256_load_si256(
-                                            w.add(nv * AVX2_LANES) as *const _
+                                        let at = nv * AVX2_LANES;
+                                        // Each lane: 4 u8 x i8 products of at most
+                                        // 127 * 63, exact in i16, then widened.
+                                        let four = _mm256_add_epi16(
+                                            _mm256_maddubs_epi16(
+                                                x0,
+                                                _mm256_load_si256(w0.add(at) as *const _),
+                                            ),
+                                            _mm256_maddubs_epi16(
+                                                x1,
+                                                _mm256_load_si256(w1.add(at) as *const _),
+                                            ),
                                         );
-                                        // Pairs of u8 x i8 products, at most 2 * 127 * 127
-                                        // (maps stop at 127): exact in i16.
-                                        let pairs = _mm256_maddubs_epi16(x, w);
-                                        *sum = _mm256_add_epi32(
-                                            *sum,
-                                            _mm256_madd_epi16(pairs, ones),
-                                        );
+                                        *sum =
+                                            _mm256_add_epi32(*sum, _mm256_madd_epi16(four, ones));
                                     }
                                 }
                             }
@@ -721,6 +739,8 @@ thread_local! {
 pub struct Int8Stack {
     first: FirstConv,
     convs: Vec<QConv>,
+    /// The kernels the weights were rounded for, chosen when the stack is made.
+    kernels: Kernels,
 }
 
 impl Int8Stack {
@@ -733,10 +753,17 @@ impl Int8Stack {
     /// where it cannot run or should not: no AVX2 here, fewer than two layers, a first
     /// layer on more than one channel, kernels over 5x5, or a layer whose sums could
     /// overflow `i32` (over 66,311 products an output; the registry's largest has 3,456).
+    /// Its products run on VNNI where the SIMD level in force is AVX-512 and the CPU
+    /// has it, else on AVX2.
     pub fn new(layers: &[(&Conv2d, bool)]) -> Option<Int8Stack> {
+        Self::on(Kernels::chosen(), layers)
+    }
+
+    fn on(kernels: Kernels, layers: &[(&Conv2d, bool)]) -> Option<Int8Stack> {
         let (first, rest) = layers.split_first()?;
         if rest.is_empty()
             || !available()
+            || (kernels == Kernels::Vnni && !vnni_available())
             || first.0.cin != 1
             || layers.iter().any(|(c, _)| c.k > MAX_KERNEL)
             || layers.iter().any(|(c, _)| c.k * c.k * c.cin > MAX_TERMS)
@@ -745,32 +772,29 @@ impl Int8Stack {
         }
         Some(Int8Stack {
             first: FirstConv::new(first.0, first.1),
-            convs: rest.iter().map(|&(c, pool)| QConv::new(c, pool)).collect(),
+            convs: rest
+                .iter()
+                .map(|&(c, pool)| QConv::new(c, pool, kernels))
+                .collect(),
+            kernels,
         })
     }
 
     /// The stack on one input plane: the last layer's map as NCHW f32. Layers with
-    /// enough work share it `ways` ways over the rayon pool. The products run on VNNI
-    /// where the SIMD level in force is AVX-512 and the CPU has it, else on AVX2.
+    /// enough work share it `ways` ways over the rayon pool.
     pub fn forward(&self, x: &Tensor, ways: usize) -> Tensor {
-        self.forward_on(Kernels::chosen(), x, ways)
-    }
-
-    fn forward_on(&self, kernels: Kernels, x: &Tensor, ways: usize) -> Tensor {
+        let kernels = self.kernels;
         // Taken out for the pass and put back after: a thread that picks up another pass
         // while it waits for a split layer's other part finds none and makes its own.
         let mut buffers = BUFFERS.with(|kept| std::mem::take(&mut *kept.borrow_mut()));
         let Buffers { padded, plane, map } = &mut buffers;
-        assert!(
-            kernels == Kernels::Avx2 || vnni_available(),
-            "VNNI kernels on a CPU without VNNI"
-        );
-        // Safety: a stack is only made where `available()` holds, and VNNI is asserted.
+        // Safety: a stack is only made where `available()` holds, and with VNNI kernels
+        // only where `vnni_available()` does.
         let mut largest = unsafe { self.first.forward(x, padded, plane) };
         let mut pool = self.first.pool;
         for conv in &self.convs {
-            let scale = byte_scale(largest, kernels.top());
-            // Safety: as above; the scale keeps the map's bytes at most `kernels.top()`.
+            let scale = byte_scale(largest, kernels.map_top());
+            // Safety: as above; the scale keeps the map's bytes at most `kernels.map_top()`.
             unsafe {
                 quantize(plane, pool, scale, (conv.pad, conv.k), map);
                 largest = conv.forward(kernels, map, scale, plane, ways);
@@ -790,10 +814,10 @@ mod tests {
     use crate::nn::tests::{pseudo, stack_conv as conv, stack_reference as reference};
 
     /// The stack's arithmetic in plain scalar code: the same f32 first layer, the same
-    /// rounding to 8 bits (maps up to `kernels`' top byte), exact integer sums, the same
-    /// f32 epilogue.
-    fn scalar(stack: &Int8Stack, kernels: Kernels, x: &Tensor) -> Tensor {
-        let first = &stack.first;
+    /// rounding to 8 bits (maps up to its kernels' top byte), exact integer sums, the
+    /// same f32 epilogue.
+    fn scalar(stack: &Int8Stack, x: &Tensor) -> Tensor {
+        let (first, kernels) = (&stack.first, stack.kernels);
         let (k, p, cols) = (first.k, first.pad, first.cols);
         let (oh, ow) = out_side((x.h, x.w), k, p);
         let mut plane = Plane::default();
@@ -827,12 +851,12 @@ mod tests {
         }
         let mut pool = first.pool;
         for conv in &stack.convs {
-            let scale = byte_scale(largest, kernels.top());
+            let scale = byte_scale(largest, kernels.map_top());
             let input = to_tensor(&plane, pool, plane.channels);
             let bytes: Vec<u8> = input
                 .data
                 .iter()
-                .map(|v| (v * (1.0 / scale)).round_ties_even().min(kernels.top()) as u8)
+                .map(|v| (v * (1.0 / scale)).round_ties_even().min(kernels.map_top()) as u8)
                 .collect();
             let (h, w, c) = (input.h, input.w, input.c);
             let (oh, ow) = conv.out_side(h, w);
@@ -943,7 +967,7 @@ mod tests {
         for kernels in kernels_here() {
             for (side, layers) in stacks() {
                 let refs: Vec<(&Conv2d, bool)> = layers.iter().map(|(c, p)| (c, *p)).collect();
-                let stack = Int8Stack::new(&refs).expect("a stack");
+                let stack = Int8Stack::on(kernels, &refs).expect("a stack");
                 check(kernels, side, &layers, &stack, &input(side, seed));
             }
         }
@@ -952,13 +976,13 @@ mod tests {
     #[test]
     fn each_kernel_computes_the_scalar_arithmetic_bit_for_bit() {
         each_stack(11, |kernels, side, _, stack, x| {
-            let expected = scalar(stack, kernels, x);
+            let expected = scalar(stack, x);
             assert_eq!(
-                stack.forward_on(kernels, x, 1).data,
+                stack.forward(x, 1).data,
                 expected.data,
                 "{kernels:?}, side {side}, one thread"
             );
-            let split = crate::nn::keeping_pool_awake(2, || stack.forward_on(kernels, x, 2));
+            let split = crate::nn::keeping_pool_awake(2, || stack.forward(x, 2));
             assert_eq!(
                 split.data, expected.data,
                 "{kernels:?}, side {side}, two threads"
@@ -966,31 +990,33 @@ mod tests {
         });
     }
 
-    /// A map of nothing but the top byte against weights of nothing but +-127: every
-    /// pair of products at the most 16 bits hold, so AVX2's `vpmaddubsw` would saturate
-    /// here if the maps went above 127.
+    /// A map of nothing but the top byte against weights of nothing but the largest
+    /// magnitude: the 16-bit sums AVX2 keeps before widening hold their most here, so
+    /// they would saturate if maps or weights went past what [`Kernels::Avx2`] allows.
     #[test]
     fn the_largest_products_do_not_saturate() {
         let first = Conv2d::new(1, 16, 1, 0, vec![1.0; 16], vec![0.0; 16]);
+        let x = Tensor {
+            c: 1,
+            h: 4,
+            w: 4,
+            data: vec![1.0; 16],
+        };
         for sign in [1.0, -1.0] {
             let next = Conv2d::new(16, 16, 1, 0, vec![sign; 256], vec![0.0; 16]);
-            let stack = Int8Stack::new(&[(&first, false), (&next, false)]).expect("a stack");
-            let x = Tensor {
-                c: 1,
-                h: 4,
-                w: 4,
-                data: vec![1.0; 16],
-            };
             for kernels in kernels_here() {
-                let got = stack.forward_on(kernels, &x, 1);
-                // ReLU(16 * sign): exact, since 1.0 maps to the top byte and sign to 127.
+                let stack = Int8Stack::on(kernels, &[(&first, false), (&next, false)])
+                    .expect("a stack");
+                let got = stack.forward(&x, 1);
+                // ReLU(16 * sign), exact: 1.0 maps to the top byte and sign to the top
+                // weight, and their scales undo that.
                 let want = if sign > 0.0 { 16.0 } else { 0.0 };
                 assert!(
                     got.data.iter().all(|&v| (v - want).abs() <= 1e-5 * 16.0),
                     "{kernels:?}, sign {sign}: {:?}",
                     &got.data[..4]
                 );
-                assert_eq!(got.data, scalar(&stack, kernels, &x).data, "{kernels:?}");
+                assert_eq!(got.data, scalar(&stack, &x).data, "{kernels:?}");
             }
         }
     }
@@ -998,7 +1024,7 @@ mod tests {
     #[test]
     fn the_int8_stack_computes_the_f32_layers_up_to_8_bit_rounding() {
         each_stack(12, |kernels, side, layers, stack, x| {
-            let got = stack.forward_on(kernels, x, 1);
+            let got = stack.forward(x, 1);
             let want = reference(layers, x);
             assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
             let largest = want.data.iter().fold(0f32, |m, v| m.max(*v));
@@ -1023,7 +1049,7 @@ mod tests {
     #[test]
     fn every_map_gets_a_finite_scale() {
         for largest in [0.0, 1e-38, 1e-31, 1e-30, 1.0, 3e38] {
-            for top in [Kernels::Vnni.top(), Kernels::Avx2.top()] {
+            for top in [Kernels::Vnni.map_top(), Kernels::Avx2.map_top()] {
                 let scale = byte_scale(largest, top);
                 assert!(
                     scale > 0.0 && (1.0 / scale).is_finite(),
