@@ -125,8 +125,8 @@ pub struct Network {
     /// The convolutions and pools in the tiles' form (AMX, bf16), run instead of
     /// `layers`' where products run in bf16.
     tiles: Option<TileStack>,
-    /// The convolutions and pools in 8 bits (AVX-512 VNNI), run instead of `layers`'
-    /// where products run in int8.
+    /// The convolutions and pools in 8 bits (AVX-512 VNNI or AVX2), run instead of
+    /// `layers`' where products run in int8.
     int8: Option<Int8Stack>,
 }
 
@@ -626,7 +626,7 @@ fn read_meta(raw: HashMap<String, String>, origin: &str) -> Result<(Arch, ModelM
 }
 
 /// The layers of `arch` from the tensors named `{prefix}<layer tensor>`, and its
-/// convolutions and pools as stacks where the CPU runs them (AMX tiles, VNNI).
+/// convolutions and pools as stacks where the CPU runs them (AMX tiles, 8 bits).
 fn read_layers(
     st: &SafeTensors,
     arch: &Arch,
@@ -1001,7 +1001,7 @@ mod tests {
     }
 
     /// Each architecture's stacks, as loaded (the tile stack where the CPU has AMX, the
-    /// 8-bit one where it has VNNI), compute its convolutions and pools as the layers do,
+    /// 8-bit one where it has AVX2), compute its convolutions and pools as the layers do,
     /// up to bf16 or 8-bit rounding: the stacks' layers, pools and borders follow the
     /// registry. paper-table's 7x7 kernels get none.
     #[test]
@@ -1011,7 +1011,7 @@ mod tests {
             eprintln!("this CPU (or kernel) gives no AMX tiles: no network has a tile stack here");
         }
         if !int8_here {
-            eprintln!("this CPU has no AVX-512 VNNI: no network has an 8-bit stack here");
+            eprintln!("this CPU has no AVX2 and FMA: no network has an 8-bit stack here");
         }
         for name in Arch::NAMES {
             let arch = Arch::by_name(name).unwrap();

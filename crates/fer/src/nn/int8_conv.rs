@@ -749,6 +749,14 @@ impl Int8Stack {
         available()
     }
 
+    /// What a stack made now computes on, as the benchmark prints it.
+    pub fn description() -> &'static str {
+        match Kernels::chosen() {
+            Kernels::Vnni => "int8 on AVX-512 VNNI",
+            Kernels::Avx2 => "int8 on AVX2",
+        }
+    }
+
     /// The stack of `layers` (each convolution with whether a pool follows it), or None
     /// where it cannot run or should not: no AVX2 here, fewer than two layers, a first
     /// layer on more than one channel, kernels over 5x5, or a layer whose sums could
@@ -1005,8 +1013,8 @@ mod tests {
         for sign in [1.0, -1.0] {
             let next = Conv2d::new(16, 16, 1, 0, vec![sign; 256], vec![0.0; 16]);
             for kernels in kernels_here() {
-                let stack = Int8Stack::on(kernels, &[(&first, false), (&next, false)])
-                    .expect("a stack");
+                let stack =
+                    Int8Stack::on(kernels, &[(&first, false), (&next, false)]).expect("a stack");
                 let got = stack.forward(&x, 1);
                 // ReLU(16 * sign), exact: 1.0 maps to the top byte and sign to the top
                 // weight, and their scales undo that.

@@ -72,7 +72,7 @@ impl TileStack {
         match self.0 {}
     }
 }
-/// Elsewhere than x86-64 there is no VNNI: no network gets an 8-bit stack.
+/// Elsewhere than x86-64 there are no 8-bit kernels: no network gets an 8-bit stack.
 #[cfg(not(target_arch = "x86_64"))]
 #[derive(Debug, Clone)]
 pub struct Int8Stack(std::convert::Infallible);
@@ -81,6 +81,10 @@ pub struct Int8Stack(std::convert::Infallible);
 impl Int8Stack {
     pub fn available() -> bool {
         false
+    }
+
+    pub fn description() -> &'static str {
+        "int8 (not on this CPU)"
     }
 
     pub fn new(_layers: &[(&Conv2d, bool)]) -> Option<Int8Stack> {

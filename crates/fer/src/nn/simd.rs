@@ -19,17 +19,18 @@ pub enum Products {
     /// Operands rounded to bf16 on AMX tiles, f32 sums, maps kept in bf16
     /// ([`super::TileStack`]).
     Bf16,
-    /// After the first layer, `u8` maps and `i8` weights on AVX-512 VNNI, exact `i32`
-    /// sums ([`super::Int8Stack`]).
+    /// After the first layer, `u8` maps and `i8` weights on AVX-512 VNNI or AVX2, exact
+    /// `i32` sums ([`super::Int8Stack`]).
     Int8,
 }
 
 impl Products {
     const ALL: [Products; 3] = [Products::F32, Products::Bf16, Products::Int8];
 
-    /// The fastest this CPU runs: bf16 where it has AMX, else 8 bits where it has
-    /// AVX-512 VNNI, else f32. Both keep the shipped model's PublicTest accuracy within
-    /// 0.2 points of f32 (tests/bf16.rs, tests/int8.rs).
+    /// The fastest this CPU runs: bf16 where it has AMX, else 8 bits where it has AVX2
+    /// (on AVX-512 VNNI where it has that), else f32. Each keeps the shipped model's
+    /// PublicTest accuracy within 0.2 points of f32 (tests/bf16.rs, tests/int8.rs,
+    /// tests/int8_avx2.rs).
     pub fn fastest() -> Products {
         [Products::Bf16, Products::Int8]
             .into_iter()
@@ -122,8 +123,8 @@ impl Simd {
 
     /// How products compute: as `MOODTUNE_PRECISION` (`f32`, `bf16` or `int8`) says, or
     /// unset as the process chose ([`Self::prefer_products`]; f32 unless it did), where
-    /// this CPU runs that (bf16 needs AMX tiles granted by the kernel, int8 AVX-512 VNNI,
-    /// both the AVX-512 level); f32 where it does not. Read at every product, so the
+    /// this CPU runs that (bf16 needs AMX tiles granted by the kernel and the AVX-512
+    /// level, int8 the AVX2 level or above); f32 where it does not. Read at every product, so the
     /// choice may be made at any time.
     pub fn products() -> Products {
         let wanted = asked_precision()
@@ -140,7 +141,7 @@ impl Simd {
         Self::products() == Products::Bf16
     }
 
-    /// Whether [`Self::products`] are 8-bit on AVX-512 VNNI.
+    /// Whether [`Self::products`] are 8-bit ([`super::Int8Stack`]).
     pub fn int8_products() -> bool {
         Self::products() == Products::Int8
     }
@@ -150,10 +151,7 @@ impl Simd {
         match Self::products() {
             Products::F32 => "f32",
             Products::Bf16 => "bf16 on AMX tiles",
-            Products::Int8 if level() == Simd::Avx512 && super::int8_conv::vnni_available() => {
-                "int8 on AVX-512 VNNI"
-            }
-            Products::Int8 => "int8 on AVX2",
+            Products::Int8 => super::Int8Stack::description(),
         }
     }
 
