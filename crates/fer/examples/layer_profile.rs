@@ -98,9 +98,10 @@ fn main() {
                         (used, chosen) = (tms, "tiles".to_string());
                     }
                 }
-                // In 8 bits (AVX-512 VNNI or AVX2, as the level in force), after a 1x1 layer that
-                // lifts a plane to `cin` channels (a stack's first layer is f32 and reads
-                // one channel): the figure includes that layer and the rounding to 8 bits.
+                // In 8 bits (AVX-512 VNNI or AVX2, as the level in force), after a 1x1
+                // layer that lifts a plane to `cin` channels (a stack's first layer is f32
+                // and reads one channel): the figure includes that layer and the rounding
+                // to 8 bits.
                 let lift = Conv2d::new(1, cin, 1, 0, vec![1.0; cin], vec![0.0; cin]);
                 if let Some(int8) = Int8Stack::new(&[(&lift, false), (&conv, false)]) {
                     let plane = Tensor {
