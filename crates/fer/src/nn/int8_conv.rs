@@ -19,8 +19,8 @@
 //! The first layer (the face, one channel) runs in f32, taps broadcast against vectors
 //! of output channels: the face's pixels enter at full precision. The last map leaves in
 //! f32 for the dense layers. The tests check both kernels against a scalar run of the
-//! same arithmetic bit for bit, and the stack against the f32 engine; tests/int8.rs
-//! checks the shipped model's PublicTest accuracy.
+//! same arithmetic bit for bit, and the stack against the f32 engine; tests/int8.rs and
+//! tests/int8_avx2.rs check the shipped model's PublicTest accuracy.
 
 use std::arch::x86_64::*;
 use std::cell::RefCell;
