@@ -7,7 +7,7 @@
 mod common;
 mod reduced;
 
-use moodtune_fer::nn::{Products, Simd};
+use moodtune_fer::nn::{Int8Stack, Products, Simd};
 
 #[test]
 fn int8_products_on_avx2_keep_the_shipped_models_publictest_accuracy() {
@@ -20,4 +20,11 @@ fn int8_products_on_avx2_keep_the_shipped_models_publictest_accuracy() {
     // Measured: 71.16% in f32 and in int8 (maps at 127 levels, weights at 63), the same
     // answer on 99.28% of the faces (docs/RESULTS.md).
     reduced::assert_close_to_f32(Products::Int8, 0.99);
+    if Simd::products() == Products::Int8 {
+        assert_eq!(
+            Int8Stack::description(),
+            "int8 on AVX2",
+            "the kernels that ran"
+        );
+    }
 }
