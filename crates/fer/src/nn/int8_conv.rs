@@ -745,9 +745,11 @@ pub struct Int8Stack {
 }
 
 impl Int8Stack {
-    /// Whether this CPU can run a stack: AVX2 and FMA (AVX-512 VNNI where it has them).
+    /// Whether stacks run here: the CPU has AVX2 and FMA, and the SIMD level in force
+    /// (`MOODTUNE_SIMD`) is AVX2 or above, the level 8-bit products need
+    /// ([`super::Products`]), so none is made where it would never run.
     pub fn available() -> bool {
-        available()
+        available() && level() >= Simd::Avx2
     }
 
     /// What a stack made now computes on, as the benchmark prints it.
@@ -771,7 +773,7 @@ impl Int8Stack {
     fn on(kernels: Kernels, layers: &[(&Conv2d, bool)]) -> Option<Int8Stack> {
         let (first, rest) = layers.split_first()?;
         if rest.is_empty()
-            || !available()
+            || !Self::available()
             || (kernels == Kernels::Vnni && !vnni_available())
             || first.0.cin != 1
             || layers.iter().any(|(c, _)| c.k > MAX_KERNEL)
@@ -958,14 +960,15 @@ mod tests {
         }
     }
 
-    /// The kernels this CPU runs: AVX2 where it has AVX2 and FMA, VNNI too where it has
-    /// that (so a CPU with VNNI checks both).
+    /// The kernels this CPU runs: AVX2 where stacks run ([`Int8Stack::available`]), VNNI
+    /// too where it has that (so a CPU with VNNI checks both).
     fn kernels_here() -> Vec<Kernels> {
         let mut kernels = Vec::new();
-        if available() {
+        if Int8Stack::available() {
             kernels.push(Kernels::Avx2);
         } else {
-            eprintln!("this CPU has no AVX2 and FMA: the 8-bit stack is not run here");
+            eprintln!("no AVX2 and FMA here (or MOODTUNE_SIMD below AVX2): no 8-bit stack runs");
+            return kernels;
         }
         if vnni_available() {
             kernels.push(Kernels::Vnni);
@@ -1095,7 +1098,7 @@ mod tests {
         let first = conv(1, 8, 3, 1, 4);
         let deep = |cin: usize| Conv2d::new(cin, 8, 5, 2, vec![0.0; 8 * cin * 25], vec![0.0; 8]);
         let fits = Int8Stack::new(&[(&first, false), (&deep(2600), false)]);
-        assert_eq!(fits.is_some(), available());
+        assert_eq!(fits.is_some(), Int8Stack::available());
         assert!(Int8Stack::new(&[(&first, false), (&deep(2700), false)]).is_none());
         let two_channels = conv(2, 8, 3, 1, 3);
         assert!(Int8Stack::new(&[(&two_channels, false), (&next, false)]).is_none());
