@@ -46,8 +46,9 @@ pub use upload::safe_file_name;
 
 /// How the moodtune program runs its networks: the fastest products the CPU has, bf16 on
 /// AMX tiles or else 8 bits on AVX-512 VNNI or AVX2 (PublicTest accuracy within 0.2
-/// points, passes 3-5x faster, 1.8x on AVX2; Intel Xeon with AMX, release, 2026-12-07,
-/// docs/RESULTS.md), f32 elsewhere or with `MOODTUNE_PRECISION=f32`.
+/// points, passes 3-5x faster, 1.8x on AVX2; Intel Xeon with AMX, the AVX2 figure with
+/// the engine capped to AVX2, release, 2026-12-07, docs/RESULTS.md), f32 elsewhere or
+/// with `MOODTUNE_PRECISION=f32`.
 /// The library alone computes in f32.
 pub fn configure_inference() {
     use moodtune_fer::nn::{Products, Simd};

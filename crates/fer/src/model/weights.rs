@@ -1011,7 +1011,9 @@ mod tests {
             eprintln!("this CPU (or kernel) gives no AMX tiles: no network has a tile stack here");
         }
         if !int8_here {
-            eprintln!("this CPU has no AVX2 and FMA: no network has an 8-bit stack here");
+            eprintln!(
+                "no AVX2 and FMA here (or MOODTUNE_SIMD below AVX2): no network has an 8-bit stack"
+            );
         }
         for name in Arch::NAMES {
             let arch = Arch::by_name(name).unwrap();

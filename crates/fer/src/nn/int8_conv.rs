@@ -294,10 +294,10 @@ impl QConv {
         let per_out = cin * k * k;
         let mut weights = Lines::<i32>::zeroed(k * k * depth / QUAD * cols);
         let mut scales = vec![0.0; cols];
+        let top = kernels.weight_top();
         for o in 0..cout {
             let row = &conv.weight[o * per_out..][..per_out];
             let largest = row.iter().fold(0f32, |m, w| m.max(w.abs()));
-            let top = kernels.weight_top();
             let scale = if largest > 0.0 { largest / top } else { 1.0 };
             scales[o] = scale;
             for c in 0..cin {
@@ -397,9 +397,9 @@ impl QConv {
         // Safety: passed on.
         unsafe {
             if kernels == Kernels::Avx2 {
-                // Runs of 5 pixels by 16 channels measured best among 2-6 pixels by
-                // 16-48 channels (10 sums, 2 broadcasts, the ones and products in the 16
-                // registers).
+                // Runs of 5 pixels by 16 channels measured best among 2-10 pixels by
+                // 8-48 channels (docs/RESULTS.md): 10 sums, 2 broadcasts, the ones and 2
+                // products fill 15 of the 16 registers.
                 self.products_avx2::<5, 2>(a, outputs, out)
             } else if self.cols.is_multiple_of(64) {
                 self.products_in::<6, 4>(a, outputs, out)
@@ -517,8 +517,9 @@ impl QConv {
     }
 
     /// [`Self::products`] on AVX2, in runs of `P` pixels by `NV` vectors of 8 output
-    /// channels: `P * NV` sums in registers (with the broadcast, the ones and a product,
-    /// 15 of the 16), the weights read from L1 by each multiply.
+    /// channels: `P * NV` sums in registers, each pixel's 4 channels broadcast once per
+    /// run. Its epilogue is its own: one shared with the VNNI
+    /// kernels (their sums stored as two AVX2 halves) measured slower there.
     ///
     /// # Safety
     /// As [`Self::products`]'; `NV * 8` divides `cols`; the map's bytes are at most 127

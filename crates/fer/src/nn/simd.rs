@@ -44,7 +44,7 @@ impl Products {
         return match self {
             Products::F32 => true,
             Products::Bf16 => level() == Simd::Avx512 && super::amx::available(),
-            Products::Int8 => level() >= Simd::Avx2 && super::int8_conv::available(),
+            Products::Int8 => super::Int8Stack::available(),
         };
         #[cfg(not(target_arch = "x86_64"))]
         {
@@ -124,8 +124,8 @@ impl Simd {
     /// How products compute: as `MOODTUNE_PRECISION` (`f32`, `bf16` or `int8`) says, or
     /// unset as the process chose ([`Self::prefer_products`]; f32 unless it did), where
     /// this CPU runs that (bf16 needs AMX tiles granted by the kernel and the AVX-512
-    /// level, int8 the AVX2 level or above); f32 where it does not. Read at every product, so the
-    /// choice may be made at any time.
+    /// level, int8 the AVX2 level or above); f32 where it does not. Read at every
+    /// product, so the choice may be made at any time.
     pub fn products() -> Products {
         let wanted = asked_precision()
             .unwrap_or_else(|| Products::ALL[usize::from(PREFERRED.load(Ordering::Relaxed))]);
